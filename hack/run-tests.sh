@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Runs every test suite and ends with one line "N passed, N failed, N skipped"
+# counting every test of every suite. Each suite speaks TAP (the C unit tests
+# through tests/unit/tap.c, bats with --tap); a suite that dies before
+# reporting all the tests it planned has the missing ones counted as failed.
+#
+# Suites:
+#   unit         $UNIT (C, sanitized, no KVM needed)
+#   integration  tests/integration/*.bats against $HUSK, on this host
+#   vm           tests/vm/*.bats: need a KVM that boots a stock guest; run
+#                directly, inside hack/kvmbox, or skipped, as hack/vm-env says
+#
+# Environment: HUSK, UNIT (paths, set by the Makefile); SUITES to pick suites
+# (default "unit integration vm"); BATS_FILTER passed to bats --filter.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+: "${HUSK:=$top/build/husk}" "${UNIT:=$top/build/asan/unit-tests}"
+: "${SUITES:=unit integration vm}"
+export HUSK
+
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+passed=0 failed=0 skipped=0
+
+# count SUITE FILE STATUS: adds FILE's TAP results to the totals.
+count() {
+	local suite=$1 file=$2 status=$3 p f s planned seen
+	read -r p f s planned < <(awk '
+		/^1\.\.[0-9]+/ { sub(/^1\.\./, ""); plan += $0 }
+		/^ok / { if (tolower($0) ~ /# skip/) s++; else p++ }
+		/^not ok / { f++ }
+		END { printf "%d %d %d %d\n", p, f, s, plan }' "$file")
+	seen=$((p + f + s))
+	if [ "$seen" -lt "$planned" ]; then
+		echo "# $suite: only $seen of $planned planned tests reported; the rest count as failed"
+		f=$((f + planned - seen))
+	elif [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+		echo "# $suite: exited with status $status without a failing test; counted as one failure"
+		f=$((f + 1))
+	fi
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	echo "# $suite: $p passed, $f failed, $s skipped"
+}
+
+run_suite() {
+	local suite=$1
+	shift
+	echo "# ---- $suite: $*"
+	"$@" 2>&1 | tee "$out/$suite.tap"
+	count "$suite" "$out/$suite.tap" "${PIPESTATUS[0]}"
+}
+
+bats_args=(--tap)
+[ -n "${BATS_FILTER:-}" ] && bats_args+=(--filter "$BATS_FILTER")
+
+# skip_all SUITE REASON FILES...: reports each test of the files as skipped,
+# so a host that cannot run them shows how many were not run and why.
+skip_all() {
+	local suite=$1 reason=$2 n
+	shift 2
+	n=$(bats --count "$@")
+	{
+		echo "1..$n"
+		for i in $(seq 1 "$n"); do echo "ok $i # skip $reason"; done
+	} | tee "$out/$suite.tap"
+	count "$suite" "$out/$suite.tap" 0
+}
+
+for suite in $SUITES; do
+	case $suite in
+	unit)
+		run_suite unit "$UNIT"
+		;;
+	integration)
+		run_suite integration bats "${bats_args[@]}" tests/integration
+		;;
+	vm)
+		shopt -s nullglob
+		files=(tests/vm/*.bats)
+		shopt -u nullglob
+		[ ${#files[@]} -gt 0 ] || continue
+		mode=$(hack/vm-env)
+		case $mode in
+		direct) run_suite vm bats "${bats_args[@]}" "${files[@]}" ;;
+		box) run_suite vm hack/kvmbox -e HUSK="$HUSK" -- \
+			bats "${bats_args[@]}" "${files[@]}" ;;
+		*) skip_all vm "${mode#none: }" "${files[@]}" ;;
+		esac
+		;;
+	*)
+		echo "run-tests: unknown suite '$suite'" >&2
+		exit 2
+		;;
+	esac
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,47 @@
+/* The command table: one cmd_<verb>.c per command, each exporting its flag
+ * table (struct cli_command) and its entry point. main.c only dispatches. */
+#ifndef HUSK_COMMANDS_H
+#define HUSK_COMMANDS_H
+
+#include <stdbool.h>
+
+#include "cli.h"
+#include "error.h"
+#include "log.h"
+
+/* Options that come before the command, as runc takes them. */
+struct husk_globals {
+	const char *root; /* state directory, default /run/husk */
+	const char *log_path;
+	enum log_format log_format;
+	bool debug;
+	bool systemd_cgroup;
+	const char *rootless; /* "true", "false" or "auto", as runc */
+};
+
+typedef int (*husk_command_fn)(const struct husk_globals *g, int argc,
+			       char **argv, husk_error_t *err);
+
+struct husk_command {
+	const struct cli_command *cli;
+	husk_command_fn run;
+};
+
+#define HUSK_COMMAND(verb)                                                 \
+	extern const struct cli_command cmd_##verb##_cli;                  \
+	int cmd_##verb(const struct husk_globals *g, int argc, char **argv, \
+		       husk_error_t *err)
+
+HUSK_COMMAND(version);
+HUSK_COMMAND(spec);
+HUSK_COMMAND(features);
+HUSK_COMMAND(check);
+
+/* Commands runc has that husk does not run yet: they are listed (clients and
+ * users see the full command set) and fail with a clear message. */
+extern const struct husk_command husk_pending_commands[];
+
+/* Shared by `husk --version` and `husk version`. */
+void husk_print_version(FILE *out);
+
+#endif
