@@ -28,7 +28,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 # $(call objs,DIR,SOURCES)
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
-.PHONY: all husk test unit integration asan demo deps clean format guest kernel
+.PHONY: all husk test unit integration asan demo deps clean format guest kernel vm-assets
 
 all: husk
 husk: $(BUILD)/husk
@@ -56,15 +56,30 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 $(eval $(call variant,$(BUILD),))
 $(eval $(call variant,$(BUILD)/asan,$(SANITIZE)))
 
+# The guest kernel (cached: hack/build-kernel.sh rebuilds only when its
+# inputs change) and the VM tests' initramfs, whose /init is a static
+# stand-in for husk-init (tests/guest/test-init.c).
+kernel:
+	hack/build-kernel.sh
+
+$(BUILD)/guest-test/test-init: tests/guest/test-init.c vmm/guest_ports.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. -static -o $@ $<
+
+$(BUILD)/guest-test/initramfs.cpio: $(BUILD)/guest-test/test-init tests/guest/build-initramfs.sh
+	tests/guest/build-initramfs.sh $@ $<
+
+vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio
+
 # The C unit tests always run sanitized: they feed hostile input to parsers.
-test: deps $(BUILD)/husk $(BUILD)/asan/unit-tests $(BUILD)/asan/husk
+test: deps vm-assets $(BUILD)/husk $(BUILD)/asan/unit-tests $(BUILD)/asan/husk
 	HUSK=$(abspath $(BUILD)/husk) UNIT=$(abspath $(BUILD)/asan/unit-tests) \
 		hack/run-tests.sh
 
 unit: $(BUILD)/asan/unit-tests
 	$(BUILD)/asan/unit-tests
 
-asan: $(BUILD)/asan/husk $(BUILD)/asan/unit-tests
+asan: vm-assets $(BUILD)/asan/husk $(BUILD)/asan/unit-tests
 	HUSK=$(abspath $(BUILD)/asan/husk) UNIT=$(abspath $(BUILD)/asan/unit-tests) \
 		hack/run-tests.sh
 

@@ -36,6 +36,7 @@ HUSK_COMMAND(version);
 HUSK_COMMAND(spec);
 HUSK_COMMAND(features);
 HUSK_COMMAND(check);
+HUSK_COMMAND(debug);
 
 /* Commands runc has that husk does not run yet: they are listed (clients and
  * users see the full command set) and fail with a clear message. */

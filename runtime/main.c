@@ -10,6 +10,7 @@
 
 static const struct husk_command commands[] = {
 	{ &cmd_check_cli, cmd_check },
+	{ &cmd_debug_cli, cmd_debug },
 	{ &cmd_features_cli, cmd_features },
 	{ &cmd_spec_cli, cmd_spec },
 	{ &cmd_version_cli, cmd_version },

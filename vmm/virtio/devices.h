@@ -1,0 +1,26 @@
+/* Constructors of husk's virtio devices, one file each. Each returns a
+ * malloc'd transport object owning the device state; vm_add_virtio() wires
+ * it and the VM releases it. */
+#ifndef HUSK_VMM_VIRTIO_DEVICES_H
+#define HUSK_VMM_VIRTIO_DEVICES_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mmio.h"
+#include "vmm/console_log.h"
+
+/* Console: guest output to LOG, host input from IN_FD (-1: none). */
+struct virtio_mmio_dev *virtio_console_new(struct console_log *log, int in_fd,
+					   husk_error_t *err);
+/* Entropy from the host's getrandom(). */
+struct virtio_mmio_dev *virtio_rng_new(husk_error_t *err);
+/* Block device backed by the raw file PATH. */
+struct virtio_mmio_dev *virtio_blk_new(const char *path, bool readonly,
+				       husk_error_t *err);
+/* vsock with guest CID; guest connections to port P go to the unix socket
+ * DIR/P on the host. */
+struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir,
+					 husk_error_t *err);
+
+#endif

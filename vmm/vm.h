@@ -1,0 +1,113 @@
+/* One micro-VM: KVM VM and vCPU threads, guest memory, devices and the
+ * event loop that serves them. vm_run() builds it, runs it until the guest
+ * stops (or a host signal or fatal error stops it), tears it down and says
+ * why it stopped. */
+#ifndef HUSK_VMM_VM_H
+#define HUSK_VMM_VM_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "console_log.h"
+#include "event_loop.h"
+#include "io_bus.h"
+#include "memory.h"
+#include "serial.h"
+#include "x86_boot.h"
+
+struct virtio_mmio_dev;
+
+#define VM_MAX_VIRTIO 16
+#define VIRTIO_MMIO_BASE 0xd0000000ULL
+#define VIRTIO_MMIO_SIZE 0x1000ULL
+#define VIRTIO_IRQ_FIRST 5
+
+struct vm_config {
+	const char *kernel;
+	const char *initrd;
+	const char *cmdline; /* appended to husk's own; may be NULL */
+	int cpus;
+	uint64_t memory_mib;
+	const char *disk;    /* virtio-blk backing file, or NULL */
+	bool disk_readonly;
+	bool serial;         /* 8250 console on COM1 instead of virtio console */
+	int console_in;      /* host fd feeding the guest console, -1: none */
+	int console_out;     /* host fd receiving it, -1: the ring only */
+	/* vsock: guest connections to port P are relayed to the unix socket
+	 * "<vsock_dir>/P", when vsock_dir is set. */
+	uint32_t vsock_cid;
+	const char *vsock_dir;
+	bool rng;
+};
+
+enum vm_outcome {
+	VM_OUTCOME_RUNNING = 0,
+	VM_OUTCOME_POWEROFF, /* the guest reported a status and reset */
+	VM_OUTCOME_REBOOT,   /* reset or triple fault without a status */
+	VM_OUTCOME_PANIC,    /* reset after a "Kernel panic" on the console */
+	VM_OUTCOME_SIGNAL,   /* a host signal stopped the VMM */
+	VM_OUTCOME_ERROR,    /* the VMM failed */
+};
+
+struct vm_result {
+	enum vm_outcome outcome;
+	int exit_code;   /* POWEROFF: the guest's code */
+	int exit_signal; /* POWEROFF: the guest's terminating signal, or 0; SIGNAL: the host's */
+	char message[512];
+	uint64_t setup_ns;     /* VMM start to the first KVM_RUN */
+	uint64_t boot_ns;      /* VMM start to the boot-timer write, 0 if none */
+	uint64_t rss_overhead_kb; /* VMM RSS at the end, guest RAM excluded */
+};
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+};
+
+struct vm {
+	const struct vm_config *cfg;
+	int kvm_fd, vm_fd;
+	struct guest_memory mem;
+	struct io_bus pio, mmio;
+	struct event_loop loop;
+	struct console_log console;
+	struct serial serial;
+	int ncpus;
+	struct vcpu vcpus[MAX_VCPUS];
+	struct virtio_mmio_dev *virtio[VM_MAX_VIRTIO];
+	int nvirtio;
+	struct event_source signals;
+	struct timespec t0; /* when the VMM started, for the boot timer */
+
+	pthread_mutex_t lock; /* guards the fields below */
+	enum vm_outcome outcome;
+	uint32_t guest_status; /* last HUSK_PORT_EXIT write */
+	int host_signal;       /* the signal that stopped the VM, if one did */
+	char message[512];
+	uint64_t setup_ns, boot_ns;
+};
+
+/* Runs the VM to its end. T0 is when the VMM process started (for the boot
+ * timer), or NULL for now. Returns -1 only when the VM could not be built;
+ * every way a built VM ends is reported in *res. */
+int vm_run(const struct vm_config *cfg, const struct timespec *t0,
+	   struct vm_result *res, husk_error_t *err);
+
+/* Ends the VM with OUTCOME (the first caller wins); any thread may call it. */
+void vm_request_stop(struct vm *vm, enum vm_outcome outcome, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+uint64_t vm_elapsed_ns(const struct vm *vm);
+
+/* Adds a virtio-mmio device: its MMIO window, IRQ and command-line entry. */
+int vm_add_virtio(struct vm *vm, struct virtio_mmio_dev *dev, husk_error_t *err);
+
+#endif
