@@ -28,7 +28,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 # $(call objs,DIR,SOURCES)
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
-.PHONY: all husk test unit integration asan demo deps clean format guest kernel vm-assets
+.PHONY: bench-boot all husk test unit integration asan demo deps clean format guest kernel vm-assets
 
 all: husk
 husk: $(BUILD)/husk
@@ -85,6 +85,12 @@ asan: vm-assets $(BUILD)/asan/husk $(BUILD)/asan/unit-tests
 
 deps:
 	@hack/install-deps.sh
+
+# Benchmarks print figures; they never fail for being slow. BENCH_RUNS sets
+# how many boots of each kind.
+BENCH_RUNS ?= 10
+bench-boot: deps vm-assets $(BUILD)/husk
+	hack/vm-run hack/bench-boot.sh $(BENCH_RUNS)
 
 demo: deps $(BUILD)/husk
 	hack/demo.sh

@@ -362,8 +362,11 @@ static uint64_t rss_overhead_kb(const struct vm *vm)
 		unsigned long start, end;
 		/* A mapping's header is "start-end perms ..."; its fields are
 		 * "Name: value" (and some names begin with hex letters). */
+		/* The kernel and initramfs are mapped over parts of guest
+		 * RAM, so it may be several mappings: all inside its range. */
 		if (sscanf(line, "%lx-%lx ", &start, &end) == 2)
-			in_guest = start == (unsigned long)(uintptr_t)vm->mem.base;
+			in_guest = start >= (uintptr_t)vm->mem.base &&
+				   end <= (uintptr_t)vm->mem.base + vm->mem.ram_size;
 		else if (sscanf(line, "Rss: %" SCNu64 " kB", &kb) == 1) {
 			total += kb;
 			if (in_guest)

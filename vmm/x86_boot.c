@@ -30,7 +30,33 @@ uint64_t boot_gdt_entry(int slot)
 	}
 }
 
-static int load_elf(struct guest_memory *m, const uint8_t *data, size_t len,
+/* Places file bytes [off, off + len) of FD at guest address GPA (inside RAM,
+ * checked by the caller). Whole pages are mapped copy-on-write from the
+ * file over the guest RAM mapping, so set-up touches none of them and the
+ * guest faults in only what it reads; unaligned edges are copied. Guest RAM
+ * is fresh anonymous memory here, so nothing needs zeroing around them. */
+static int place_file(struct guest_memory *m, int fd, const uint8_t *data,
+		      uint64_t off, uint64_t len, uint64_t gpa, husk_error_t *err)
+{
+	const uint64_t page = 4096;
+	uint8_t *host = guest_mem_ptr(m, gpa, len);
+	uint64_t head = (page - (gpa & (page - 1))) & (page - 1);
+
+	/* gpa + head is page-aligned; the file offset there must be too. */
+	if (len <= head || ((off + head) & (page - 1))) {
+		memcpy(host, data + off, len); /* not page-congruent: copy all */
+		return 0;
+	}
+	uint64_t body = (len - head) & ~(page - 1);
+	memcpy(host, data + off, head);
+	if (body && mmap(host + head, body, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_FIXED, fd, (off_t)(off + head)) == MAP_FAILED)
+		return husk_error_set(err, errno, "map kernel or initramfs into guest memory");
+	memcpy(host + head + body, data + off + head + body, len - head - body);
+	return 0;
+}
+
+static int load_elf(struct guest_memory *m, int fd, const uint8_t *data, size_t len,
 		    struct boot_kernel *k, husk_error_t *err)
 {
 	const Elf64_Ehdr *eh = (const void *)data;
@@ -57,8 +83,14 @@ static int load_elf(struct guest_memory *m, const uint8_t *data, size_t len,
 					      "kernel: segment %d at 0x%llx+0x%llx does not fit in guest RAM above 1 MiB",
 					      i, (unsigned long long)ph[i].p_paddr,
 					      (unsigned long long)ph[i].p_memsz);
-		memcpy(dst, data + ph[i].p_offset, ph[i].p_filesz);
-		memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
+		if (fd >= 0) {
+			if (place_file(m, fd, data, ph[i].p_offset, ph[i].p_filesz,
+				       ph[i].p_paddr, err) < 0)
+				return -1;
+		} else {
+			memcpy(dst, data + ph[i].p_offset, ph[i].p_filesz);
+			memset(dst + ph[i].p_filesz, 0, ph[i].p_memsz - ph[i].p_filesz);
+		}
 		if (ph[i].p_paddr + ph[i].p_memsz > end)
 			end = ph[i].p_paddr + ph[i].p_memsz;
 		loaded++;
@@ -109,12 +141,12 @@ static int load_bzimage(struct guest_memory *m, const uint8_t *data, size_t len,
 	return 0;
 }
 
-int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data,
-			   size_t len, struct boot_kernel *k, husk_error_t *err)
+static int load_kernel(struct guest_memory *m, int fd, const uint8_t *data,
+		       size_t len, struct boot_kernel *k, husk_error_t *err)
 {
 	*k = (struct boot_kernel){ 0 };
 	if (len >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0)
-		return load_elf(m, data, len, k, err);
+		return load_elf(m, fd, data, len, k, err);
 	if (len > 0x1f1 + sizeof(struct setup_header) &&
 	    data[0x1fe] == 0x55 && data[0x1ff] == 0xaa &&
 	    memcmp(data + 0x202, "HdrS", 4) == 0)
@@ -122,8 +154,14 @@ int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data,
 	return husk_error_set(err, 0, "kernel: neither an ELF vmlinux nor a bzImage");
 }
 
+int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data,
+			   size_t len, struct boot_kernel *k, husk_error_t *err)
+{
+	return load_kernel(m, -1, data, len, k, err);
+}
+
 /* Maps PATH read-only; *len gets its size. */
-static void *map_file(const char *path, size_t *len, husk_error_t *err)
+static void *map_file(const char *path, size_t *len, int *fdp, husk_error_t *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -142,6 +180,7 @@ static void *map_file(const char *path, size_t *len, husk_error_t *err)
 		return NULL;
 	}
 	*len = st.st_size;
+	*fdp = steal_fd(&fd);
 	return p;
 }
 
@@ -149,11 +188,12 @@ int boot_load_kernel(struct guest_memory *m, const char *path,
 		     struct boot_kernel *k, husk_error_t *err)
 {
 	size_t len;
-	void *data = map_file(path, &len, err);
+	cleanup_close int fd = -1;
+	void *data = map_file(path, &len, &fd, err);
 
 	if (!data)
 		return -1;
-	int r = boot_load_kernel_image(m, data, len, k, err);
+	int r = load_kernel(m, fd, data, len, k, err);
 	munmap(data, len);
 	return r < 0 ? husk_error_wrap(err, "%s", path) : 0;
 }
@@ -163,7 +203,8 @@ int boot_load_initrd(struct guest_memory *m, const char *path,
 		     husk_error_t *err)
 {
 	size_t len;
-	void *data = map_file(path, &len, err);
+	cleanup_close int fd = -1;
+	void *data = map_file(path, &len, &fd, err);
 
 	if (!data)
 		return -1;
@@ -179,8 +220,10 @@ int boot_load_initrd(struct guest_memory *m, const char *path,
 				      "initramfs %s (%zu KiB) does not fit in guest RAM above the kernel",
 				      path, len >> 10);
 	}
-	memcpy(guest_mem_ptr(m, addr, len), data, len);
+	int r = place_file(m, fd, data, 0, len, addr, err);
 	munmap(data, len);
+	if (r < 0)
+		return -1;
 	*gpa = addr;
 	*size = len;
 	return 0;

@@ -5,6 +5,11 @@
  * and ends the VM the way husk's guest side does: the exit status to
  * HUSK_PORT_EXIT, then a reset.
  *
+ * With no command but HUSK_TEST_MARKER=TEXT in its environment (a kernel
+ * parameter, which the kernel hands to init as an environment variable),
+ * it prints TEXT and powers off at once: the benchmark's guest, usable with
+ * VMMs that append their own parameters after ours (QEMU microvm does).
+ *
  * Run under any other pid it is a tool for the tests:
  *   husk-guest-tool vsock-echo PORT BYTES   send BYTES to host port PORT
  *       over vsock, read them back, exit 0 if they came back intact
@@ -118,6 +123,12 @@ int main(int argc, char **argv)
 	setenv("PATH", "/bin:/sbin", 1);
 	setenv("HOME", "/", 1);
 
+	const char *marker = getenv("HUSK_TEST_MARKER");
+	if (argc == 1 && marker) {
+		printf("%s\n", marker);
+		fflush(stdout);
+		power_off(0, 0);
+	}
 	char *sh[] = { "/bin/sh", NULL };
 	char **cmd = argc > 1 ? argv + 1 : sh;
 	pid_t child = fork();
