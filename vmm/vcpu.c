@@ -27,7 +27,7 @@
 #define EFER_LME 0x100ULL
 #define EFER_LMA 0x400ULL
 
-static void patch_cpuid(struct kvm_cpuid2 *c, int id, int ncpus)
+static void patch_cpuid(struct kvm_cpuid2 *c, int id, int ncpus, bool tsc_deadline)
 {
 	int shift = 0;
 
@@ -42,6 +42,13 @@ static void patch_cpuid(struct kvm_cpuid2 *c, int id, int ncpus)
 			e->ebx = (e->ebx & 0xffff) | ((uint32_t)id << 24) |
 				 ((uint32_t)ncpus << 16);
 			e->ecx |= 1u << 31;
+			/* KVM emulates the TSC-deadline timer in its LAPIC but
+			 * leaves the bit out of the supported list (it is a
+			 * capability of its own). Without it the guest
+			 * calibrates the LAPIC timer against the PIT: ~0.7 s
+			 * of a 2.5 s boot, measured in the box. */
+			if (tsc_deadline)
+				e->ecx |= 1u << 24;
 			if (ncpus > 1)
 				e->edx |= 1u << 28;
 			break;
@@ -194,7 +201,8 @@ int vcpu_init(struct vm *vm, struct vcpu *v, int id,
 	v->run_size = size;
 
 	memcpy(cpuid, supported, csize);
-	patch_cpuid(cpuid, id, vm->ncpus);
+	patch_cpuid(cpuid, id, vm->ncpus,
+		    ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0);
 	if (KVM_IOCTL(v->fd, KVM_SET_CPUID2, cpuid) < 0)
 		return husk_error_set(err, errno, "vCPU %d: KVM_SET_CPUID2", id);
 	if (set_msrs(v, err) < 0 || set_lapic(v, err) < 0)

@@ -5,7 +5,8 @@
  * and ends the VM the way husk's guest side does: the exit status to
  * HUSK_PORT_EXIT, then a reset.
  *
- * With no command but HUSK_TEST_MARKER=TEXT in its environment (a kernel
+ * With no command after "--", HUSK_TEST_CMD=LINE in the environment runs
+ * LINE with /bin/sh -c. With no command but HUSK_TEST_MARKER=TEXT in its environment (a kernel
  * parameter, which the kernel hands to init as an environment variable),
  * it prints TEXT and powers off at once: the benchmark's guest, usable with
  * VMMs that append their own parameters after ours (QEMU microvm does).
@@ -129,7 +130,9 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		power_off(0, 0);
 	}
-	char *sh[] = { "/bin/sh", NULL };
+	/* HUSK_TEST_CMD=LINE: the command when none came after "--". */
+	const char *line = getenv("HUSK_TEST_CMD");
+	char *sh[] = { "/bin/sh", line ? "-c" : NULL, (char *)line, NULL };
 	char **cmd = argc > 1 ? argv + 1 : sh;
 	pid_t child = fork();
 	if (child == 0) {
