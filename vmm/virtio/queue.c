@@ -125,8 +125,10 @@ bool virtq_should_notify(const struct virtq *q)
 		 VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf,
-		  size_t len)
+/* Copies between the buffers and BUF in either direction, from offset SKIP
+ * of the buffers, bounded by both sides. */
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip,
+		       char *buf, size_t len, bool into_iov)
 {
 	size_t done = 0;
 
@@ -138,31 +140,28 @@ size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf,
 		size_t chunk = iov[i].iov_len - skip;
 		if (chunk > len - done)
 			chunk = len - done;
-		memcpy((char *)buf + done, (char *)iov[i].iov_base + skip, chunk);
+		char *p = (char *)iov[i].iov_base + skip;
+		if (into_iov)
+			memcpy(p, buf + done, chunk);
+		else
+			memcpy(buf + done, p, chunk);
 		done += chunk;
 		skip = 0;
 	}
 	return done;
 }
 
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf,
+		  size_t len)
+{
+	return iov_copy(iov, n, skip, buf, len, false);
+}
+
 size_t buf_to_iov(const struct iovec *iov, unsigned n, size_t skip,
 		  const void *buf, size_t len)
 {
-	size_t done = 0;
-
-	for (unsigned i = 0; i < n && done < len; i++) {
-		if (skip >= iov[i].iov_len) {
-			skip -= iov[i].iov_len;
-			continue;
-		}
-		size_t chunk = iov[i].iov_len - skip;
-		if (chunk > len - done)
-			chunk = len - done;
-		memcpy((char *)iov[i].iov_base + skip, (const char *)buf + done, chunk);
-		done += chunk;
-		skip = 0;
-	}
-	return done;
+	/* The buffer is only read in this direction. */
+	return iov_copy(iov, n, skip, (char *)buf, len, true);
 }
 
 unsigned iov_slice(struct iovec *dst, const struct iovec *src, unsigned n,
