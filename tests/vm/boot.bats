@@ -149,7 +149,10 @@ load helpers
 }
 
 @test "no fd or thread leaks across 50 boots in one process" {
-	run --separate-stderr boot --repeat 50 --cmdline '-- /bin/true'
+	# 50 boots: the per-boot timeout does not apply, this budget does.
+	run --separate-stderr timeout 1800 "$HUSK" debug boot --kernel "$KERNEL" \
+		--initrd "$INITRD" --repeat 50 --cmdline '-- /bin/true' </dev/null
+	echo "$stderr" | tail -5
 	[ "$status" -eq 0 ]
 	[[ "$stderr" =~ husk-leak-check\ boots=50\ fds=([0-9]+)-\>([0-9]+)\ threads=([0-9]+)-\>([0-9]+) ]]
 	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
