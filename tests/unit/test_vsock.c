@@ -127,16 +127,7 @@ static bool rx_get(struct tguest *g, struct vsock_hdr *h, uint8_t *payload, uint
 	uint8_t *hp = guest_mem_ptr(&g->mem, base, HDR);
 	uint8_t *data = guest_mem_ptr(&g->mem, base + (slot % 2 == 0 ? 0x100 : HDR), RX_PAYLOAD);
 	memcpy(h, hp, HDR);
-	h->src_cid = le64toh(h->src_cid);
-	h->dst_cid = le64toh(h->dst_cid);
-	h->src_port = le32toh(h->src_port);
-	h->dst_port = le32toh(h->dst_port);
-	h->len = le32toh(h->len);
-	h->type = le16toh(h->type);
-	h->op = le16toh(h->op);
-	h->flags = le32toh(h->flags);
-	h->buf_alloc = le32toh(h->buf_alloc);
-	h->fwd_cnt = le32toh(h->fwd_cnt);
+	vsock_hdr_to_host(h);
 	if (e.len != HDR + h->len || h->len > RX_PAYLOAD) {
 		fprintf(stderr, "used length %u for a packet of %u bytes\n", e.len, h->len);
 		abort();

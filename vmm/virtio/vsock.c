@@ -152,20 +152,6 @@ static bool sock_hung_up(int fd)
 	return poll(&p, 1, 0) == 1 && (p.revents & POLLHUP);
 }
 
-static void hdr_to_host(struct vsock_hdr *h)
-{
-	h->src_cid = le64toh(h->src_cid);
-	h->dst_cid = le64toh(h->dst_cid);
-	h->src_port = le32toh(h->src_port);
-	h->dst_port = le32toh(h->dst_port);
-	h->len = le32toh(h->len);
-	h->type = le16toh(h->type);
-	h->op = le16toh(h->op);
-	h->flags = le32toh(h->flags);
-	h->buf_alloc = le32toh(h->buf_alloc);
-	h->fwd_cnt = le32toh(h->fwd_cnt);
-}
-
 /* A packet from the host to the guest, in wire order. */
 static struct vsock_hdr hdr_to_guest(const struct vsock_dev *v, uint32_t guest_port,
 				     uint32_t host_port, uint16_t type, uint16_t op,
@@ -739,7 +725,7 @@ static void tx_packet(struct virtio_mmio_dev *d, const struct virtq_chain *ch)
 		return;
 	}
 	iov_to_buf(ch->out, ch->nout, 0, &h, HDR_LEN); /* may span buffers */
-	hdr_to_host(&h);
+	vsock_hdr_to_host(&h);
 	struct vsock_conn *c = conn_find(v, h.src_port, h.dst_port);
 	if (h.src_cid != v->guest_cid || h.dst_cid != VSOCK_HOST_CID ||
 	    h.type != VSOCK_TYPE_STREAM || h.len > ch->out_len - HDR_LEN) {

@@ -5,6 +5,7 @@
 #define HUSK_VMM_VIRTIO_VSOCK_PROTO_H
 
 #include <assert.h>
+#include <endian.h>
 #include <stdint.h>
 
 #define VSOCK_RX_QUEUE 0    /* device to driver */
@@ -51,5 +52,21 @@ static_assert(sizeof(struct vsock_hdr) == 44, "virtio-vsock header is 44 bytes")
  * most connections it keeps open at once. */
 #define VSOCK_BUF_ALLOC (64 * 1024)
 #define VSOCK_MAX_CONNS 1024
+
+/* Headers travel little-endian; these convert one in place, for the
+ * device and for the tests that play the driver. */
+static inline void vsock_hdr_to_host(struct vsock_hdr *h)
+{
+	h->src_cid = le64toh(h->src_cid);
+	h->dst_cid = le64toh(h->dst_cid);
+	h->src_port = le32toh(h->src_port);
+	h->dst_port = le32toh(h->dst_port);
+	h->len = le32toh(h->len);
+	h->type = le16toh(h->type);
+	h->op = le16toh(h->op);
+	h->flags = le32toh(h->flags);
+	h->buf_alloc = le32toh(h->buf_alloc);
+	h->fwd_cnt = le32toh(h->fwd_cnt);
+}
 
 #endif
