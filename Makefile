@@ -28,6 +28,8 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 # $(call objs,DIR,SOURCES)
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
+.PHONY: guest-init fuzz-agent
+.PHONY: fuzz-fuse bench-fs
 .PHONY: bench-boot all husk test unit integration asan demo deps clean format guest kernel vm-assets
 
 all: husk
@@ -66,10 +68,57 @@ $(BUILD)/guest-test/test-init: tests/guest/test-init.c vmm/guest_ports.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. -static -o $@ $<
 
-$(BUILD)/guest-test/initramfs.cpio: $(BUILD)/guest-test/test-init tests/guest/build-initramfs.sh
-	tests/guest/build-initramfs.sh $@ $<
+# Guest-side virtio-fs tools: the conformance program the VM tests run and
+# the guest half of bench-fs.
+GUEST_FS_TOOLS := $(BUILD)/guest-test/fs-conformance $(BUILD)/guest-test/fs-bench
+$(BUILD)/guest-test/fs-%: tests/guest/fs-%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. -static -o $@ $<
 
-vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio
+$(BUILD)/guest-test/initramfs.cpio: $(BUILD)/guest-test/test-init tests/guest/build-initramfs.sh $(GUEST_FS_TOOLS)
+	tests/guest/build-initramfs.sh $@ $< $(GUEST_FS_TOOLS)
+
+vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio guest-init
+
+# husk-init, the guest's PID 1 (rootfs/husk-init/), static, and the real
+# guest initramfs holding only it.
+INIT_SRCS := $(wildcard rootfs/husk-init/*.c) vmm/agent_proto.c oci/config.c oci/tables.c runtime/error.c
+$(BUILD)/guest/husk-init: $(INIT_SRCS) $(wildcard rootfs/husk-init/*.h) vmm/agent_proto.h oci/config.h vmm/guest_ports.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. $(shell pkg-config --cflags json-c) -static \
+		-o $@ $(INIT_SRCS) -l:libjson-c.a -l:libseccomp.a -l:libcap.a
+
+$(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/husk-init rootfs/husk-init/build-initramfs.sh
+	rootfs/husk-init/build-initramfs.sh $@ $<
+
+guest-init: $(BUILD)/guest/initramfs.cpio
+
+# libFuzzer targets for the agent protocol's decoders, one per side.
+FUZZ_SECONDS ?= 30
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
+$(BUILD)/fuzz/fuzz_agent_%: tests/fuzz/fuzz_agent_%.c tests/fuzz/fuzz_agent_common.h vmm/agent_proto.c vmm/agent_proto.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< vmm/agent_proto.c
+
+fuzz-agent: $(BUILD)/fuzz/fuzz_agent_host $(BUILD)/fuzz/fuzz_agent_guest
+	@for side in host guest; do \
+		mkdir -p $(BUILD)/fuzz/corpus-$$side && \
+		$(BUILD)/fuzz/fuzz_agent_$$side -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+			$(BUILD)/fuzz/corpus-$$side tests/fuzz/corpus/agent || exit 1; \
+	done
+
+# libFuzzer target for the virtio-fs FUSE server: raw bytes as a run of
+# requests over a scratch share (tests/fuzz/fuzz_fuse.c).
+FUSE_FUZZ_SRCS := vmm/virtio/fuse_server.c vmm/virtio/queue.c vmm/memory.c runtime/error.c
+$(BUILD)/fuzz/fuzz_fuse: tests/fuzz/fuzz_fuse.c $(FUSE_FUZZ_SRCS) vmm/virtio/fuse_server.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUSE_FUZZ_SRCS)
+
+fuzz-fuse: $(BUILD)/fuzz/fuzz_fuse
+	mkdir -p $(BUILD)/fuzz/corpus-fuse
+	$(BUILD)/fuzz/fuzz_fuse -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		$(BUILD)/fuzz/corpus-fuse tests/fuzz/corpus/fuse
 
 # The C unit tests always run sanitized: they feed hostile input to parsers.
 test: deps vm-assets $(BUILD)/husk $(BUILD)/asan/unit-tests $(BUILD)/asan/husk
@@ -91,6 +140,11 @@ deps:
 BENCH_RUNS ?= 10
 bench-boot: deps vm-assets $(BUILD)/husk
 	hack/vm-run hack/bench-boot.sh $(BENCH_RUNS)
+
+# virtio-fs against the guest's tmpfs: sequential read and write of a
+# 256 MiB file, create/stat/unlink of 10,000 files; prints ratios.
+bench-fs: deps vm-assets $(BUILD)/husk
+	hack/vm-run hack/bench-fs.sh
 
 demo: deps $(BUILD)/husk
 	hack/demo.sh

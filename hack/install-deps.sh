@@ -14,7 +14,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 build=(build-essential pkg-config clang clang-format libclang-rt-14-dev
 	libseccomp-dev libcap-dev libcgroup-dev libjson-c-dev)
-test=(bats jq valgrind busybox-static cpio kmod strace socat)
+test=(bats jq valgrind busybox-static cpio kmod strace socat e2fsprogs)
 kernel=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils
 	dwarves rsync)
 box=(qemu-system-x86 qemu-utils)

@@ -35,6 +35,20 @@ bool cli_switch(const struct cli_command *cmd, const struct cli_args *a,
 	return a->values[flag_index(cmd, name)] != NULL;
 }
 
+int cli_values(const struct cli_command *cmd, const struct cli_args *a,
+	       const char *name, const char **out, int max)
+{
+	int idx = flag_index(cmd, name), n = 0;
+
+	for (int i = 0; i < a->nall; i++)
+		if (a->all[i].flag == idx) {
+			if (n < max)
+				out[n] = a->all[i].value;
+			n++;
+		}
+	return n;
+}
+
 void cli_print_help(const struct cli_command *cmd, const char *prog, FILE *out)
 {
 	fprintf(out, "NAME:\n   %s %s - %s\n\nUSAGE:\n   %s %s%s%s\n", prog,
@@ -117,6 +131,13 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv,
 			if (cmd->flags[i].short_name == c)
 				idx = i;
 		out->values[idx] = cmd->flags[idx].takes_value ? optarg : "true";
+		if (cmd->flags[idx].takes_value) {
+			if (out->nall == CLI_MAX_VALUES)
+				return usage_error(cmd, err, "too many options: ",
+						   argv[optind - 1]);
+			out->all[out->nall].flag = idx;
+			out->all[out->nall++].value = optarg;
+		}
 	}
 	out->argc = argc - optind;
 	out->argv = argv + optind;

@@ -29,10 +29,19 @@ struct cli_command {
 	const struct cli_flag *flags; /* terminated by a { NULL } entry */
 };
 
+#define CLI_MAX_VALUES 64
+
 /* What cli_parse() found: values[i] belongs to flags[i] ("true" for a set
  * switch, NULL when absent); the positional arguments follow. */
 struct cli_args {
 	const char *values[CLI_MAX_FLAGS];
+	/* Every value of every flag, in command-line order, for flags that
+	 * may be repeated (cli_values()); values[] keeps the last one. */
+	struct {
+		int flag;
+		const char *value;
+	} all[CLI_MAX_VALUES];
+	int nall;
 	bool help; /* -h/--help was given: the caller prints help and stops */
 	int argc;
 	char **argv;
@@ -55,6 +64,10 @@ const char *cli_value(const struct cli_command *cmd, const struct cli_args *a,
 		      const char *name);
 bool cli_switch(const struct cli_command *cmd, const struct cli_args *a,
 		const char *name);
+/* Every value flag NAME was given, in order, into OUT (at most MAX);
+ * returns how many there were. */
+int cli_values(const struct cli_command *cmd, const struct cli_args *a,
+	       const char *name, const char **out, int max);
 
 void cli_print_help(const struct cli_command *cmd, const char *prog, FILE *out);
 

@@ -13,7 +13,9 @@
 
 #include "cleanup.h"
 #include "commands.h"
+#include "debug_run.h"
 #include "guest_assets.h"
+#include "share_spec.h"
 #include "vmm/vm.h"
 
 static const struct cli_flag boot_flags[] = {
@@ -27,6 +29,7 @@ static const struct cli_flag boot_flags[] = {
 	{ "serial", 0, false, "kernel console on an 8250 UART (one VM exit per byte: slow)" },
 	{ "vsock-cid", 0, true, "add a vsock device with this guest CID (default 3 with --vsock-dir)" },
 	{ "vsock-dir", 0, true, "guest vsock connections to host port P go to the unix socket DIR/P" },
+	{ "share", 0, true, "virtio-fs share TAG=DIR[:ro][:cache=always], up to 8 (repeat the flag)" },
 	{ "timing", 0, false, "print set-up time, boot time and VMM memory on stderr" },
 	{ "repeat", 0, true, "boot N times in this process and fail if fds or threads leaked" },
 	{ NULL },
@@ -42,8 +45,8 @@ static const struct cli_command boot_cli = {
 
 const struct cli_command cmd_debug_cli = {
 	.name = "debug",
-	.summary = "developer tools: `husk debug boot --help`",
-	.args = " boot [options]",
+	.summary = "developer tools: `husk debug boot|run --help`",
+	.args = " boot|run [options]",
 	.min_args = 1,
 	.max_args = -1,
 };
@@ -118,6 +121,15 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 		.rng = true,
 	};
 #undef V
+	const char *shares[VM_MAX_SHARES + 1];
+	char share_buf[VM_MAX_SHARES][4096];
+	int nshares = cli_values(&boot_cli, &a, "share", shares, VM_MAX_SHARES + 1);
+	if (nshares > VM_MAX_SHARES)
+		return husk_error_set(err, 0, "--share: at most %d shares", VM_MAX_SHARES);
+	for (int i = 0; i < nshares; i++)
+		if (share_spec_parse(shares[i], share_buf[i], sizeof(share_buf[i]),
+				     &cfg.shares[cfg.nshares++], err) < 0)
+			return -1;
 	int fds = count_entries("/proc/self/fd"), threads = count_entries("/proc/self/task");
 	for (unsigned long i = 0; i < repeat; i++) {
 		if (i)
@@ -162,6 +174,8 @@ int cmd_debug(const struct husk_globals *g, int argc, char **argv, husk_error_t 
 	(void)g;
 	if (argc >= 2 && strcmp(argv[1], "boot") == 0)
 		return debug_boot(argc - 1, argv + 1, err);
+	if (argc >= 2 && strcmp(argv[1], "run") == 0)
+		return debug_run(argc - 1, argv + 1, err);
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
 		cli_print_help(&cmd_debug_cli, "husk", stdout);
 		return 0;

@@ -17,6 +17,7 @@
 #include "runtime/log.h"
 #include "vcpu.h"
 #include "virtio/devices.h"
+#include "virtio/fuse_server.h"
 #include "virtio/mmio.h"
 
 /* KVM needs three pages of guest-physical space for the (Intel) real-mode
@@ -276,6 +277,14 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 	if (cfg->vsock_cid) {
 		struct virtio_mmio_dev *vs = virtio_vsock_new(cfg->vsock_cid, cfg->vsock_dir, err);
 		if (!vs || vm_add_virtio(vm, vs, err) < 0)
+			return -1;
+	}
+	for (int i = 0; i < cfg->nshares && i < VM_MAX_SHARES; i++) {
+		const struct vm_share *sh = &cfg->shares[i];
+		struct fuse_share_opts opts = { .dir = sh->dir, .readonly = sh->readonly,
+						.cache_always = sh->cache_always };
+		struct virtio_mmio_dev *fs = virtio_fs_new_share(sh->tag, &opts, err);
+		if (!fs || vm_add_virtio(vm, fs, err) < 0)
 			return -1;
 	}
 	return 0;

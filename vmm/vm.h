@@ -25,6 +25,16 @@ struct virtio_mmio_dev;
 #define VIRTIO_MMIO_SIZE 0x1000ULL
 #define VIRTIO_IRQ_FIRST 5
 
+#define VM_MAX_SHARES 8
+
+/* A host directory the guest mounts with `mount -t virtiofs TAG DIR`. */
+struct vm_share {
+	const char *tag; /* 1 to 36 bytes */
+	const char *dir;
+	bool readonly;
+	bool cache_always; /* only the guest changes DIR: cache it for long */
+};
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
@@ -41,6 +51,9 @@ struct vm_config {
 	uint32_t vsock_cid;
 	const char *vsock_dir;
 	bool rng;
+	/* virtio-fs: one device per share, mounted in the guest by its tag. */
+	struct vm_share shares[VM_MAX_SHARES];
+	int nshares;
 };
 
 enum vm_outcome {

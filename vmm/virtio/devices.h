@@ -22,5 +22,13 @@ struct virtio_mmio_dev *virtio_blk_new(const char *path, bool readonly,
  * DIR/P on the host. */
 struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir,
 					 husk_error_t *err);
+/* virtio-fs: the host directory DIR, mounted in the guest by TAG (1 to 36
+ * bytes), served inside the VMM (fs.c, fuse_server.h). */
+struct virtio_mmio_dev *virtio_fs_new(const char *tag, const char *dir, bool readonly,
+				      husk_error_t *err);
+/* The same with every share option (caching, device nodes, table sizes). */
+struct fuse_share_opts;
+struct virtio_mmio_dev *virtio_fs_new_share(const char *tag, const struct fuse_share_opts *opts,
+					    husk_error_t *err);
 
 #endif

@@ -1,0 +1,138 @@
+/* A C model of the parts of an OCI config.json (and of the process.json of
+ * `exec`) that husk acts on, and their parser. Every field's JSON type is
+ * checked; an error names the JSON path ("process.args[2]: must be a
+ * string"). Fields husk does not act on are ignored, as runc ignores them.
+ * json-c stays inside oci/. */
+#ifndef HUSK_OCI_CONFIG_H
+#define HUSK_OCI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "runtime/error.h"
+
+enum oci_cap_set {
+	OCI_CAP_BOUNDING,
+	OCI_CAP_EFFECTIVE,
+	OCI_CAP_INHERITABLE,
+	OCI_CAP_PERMITTED,
+	OCI_CAP_AMBIENT,
+	OCI_CAP_NSETS,
+};
+
+struct oci_rlimit {
+	int resource; /* RLIMIT_* */
+	uint64_t soft, hard;
+};
+
+struct oci_process {
+	bool terminal;
+	unsigned console_height, console_width; /* 0: not given */
+	char **args; /* NULL-terminated */
+	size_t nargs;
+	char **env; /* NULL-terminated */
+	size_t nenv;
+	char *cwd;
+	uid_t uid;
+	gid_t gid;
+	gid_t *additional_gids;
+	size_t nadditional_gids;
+	bool has_umask;
+	mode_t umask;
+	bool has_caps;
+	uint64_t caps[OCI_CAP_NSETS]; /* bit N: capability number N */
+	struct oci_rlimit *rlimits;
+	size_t nrlimits;
+	bool no_new_privileges;
+	bool has_oom_score_adj;
+	int oom_score_adj;
+};
+
+struct oci_mount {
+	char *destination, *source, *type; /* source and type may be NULL */
+	unsigned long flags;       /* MS_* set */
+	unsigned long clear_flags; /* MS_* an option turned off ("rw", "dev") */
+	unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE | MS_REC, or 0 */
+	bool bind, recursive;
+	char *data; /* options the kernel takes as a string, comma-joined; may be NULL */
+};
+
+struct oci_namespace {
+	int type; /* CLONE_NEW* */
+	char *path; /* NULL: a new one */
+};
+
+struct oci_seccomp_arg {
+	unsigned index;
+	uint64_t value, value_two;
+	int op; /* index in oci_seccomp_operators */
+};
+
+struct oci_seccomp_syscall {
+	char **names;
+	size_t nnames;
+	int action; /* index in oci_seccomp_actions */
+	bool has_errno;
+	unsigned errno_ret;
+	struct oci_seccomp_arg *args;
+	size_t nargs;
+};
+
+struct oci_seccomp {
+	int default_action;
+	bool has_default_errno;
+	unsigned default_errno;
+	int *archs; /* indexes in oci_seccomp_archs */
+	size_t narchs;
+	unsigned flags; /* bit N: oci_seccomp_flags[N] */
+	struct oci_seccomp_syscall *syscalls;
+	size_t nsyscalls;
+};
+
+struct oci_resources {
+	bool has_memory_limit, has_memory_swap, has_cpu_quota, has_cpu_period,
+		has_cpu_shares, has_pids_limit;
+	int64_t memory_limit, memory_swap, cpu_quota, pids_limit;
+	uint64_t cpu_period, cpu_shares;
+};
+
+struct oci_kv {
+	char *key, *value;
+};
+
+struct oci_config {
+	bool has_process;
+	struct oci_process process;
+	char *root_path;
+	bool root_readonly;
+	char *hostname, *domainname;
+	struct oci_mount *mounts;
+	size_t nmounts;
+	struct oci_namespace *namespaces;
+	size_t nnamespaces;
+	struct oci_kv *sysctl;
+	size_t nsysctl;
+	char **masked_paths;
+	size_t nmasked_paths;
+	char **readonly_paths;
+	size_t nreadonly_paths;
+	struct oci_seccomp *seccomp; /* NULL: none */
+	struct oci_resources resources;
+};
+
+/* Parse LEN bytes of config.json. NULL with *err naming the JSON path. */
+struct oci_config *oci_config_parse(const char *json, size_t len, husk_error_t *err);
+/* Parse a process.json (the `process` object alone, as `runc exec -p`). */
+struct oci_process *oci_process_parse(const char *json, size_t len, husk_error_t *err);
+/* Read and parse PATH (a config.json). */
+struct oci_config *oci_config_load(const char *path, husk_error_t *err);
+
+void oci_config_free(struct oci_config *c);
+void oci_process_free(struct oci_process *p);
+
+/* Whether the config asks for a namespace of TYPE (CLONE_NEW*). */
+const struct oci_namespace *oci_config_namespace(const struct oci_config *c, int type);
+
+#endif

@@ -1,0 +1,589 @@
+/* Builds the container inside the guest the way runc does on a host: the
+ * rootfs, its mounts and /dev, pivot_root, hostname, sysctls, masked and
+ * read-only paths; then the process: rlimits, terminal, user, capabilities,
+ * no_new_privs, seccomp, cwd, environment and exec with a PATH lookup in the
+ * container's environment. Failures go to the agent over the sync pipe as
+ * "E<status> <message>"; 127/126 for a command that cannot be run. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/capability.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "init.h"
+
+static int sync_fd = -1;
+
+static void report(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void report(const char *fmt, ...)
+{
+	char buf[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	if (write(sync_fd, buf, (size_t)n) < 0)
+		_exit(1);
+}
+
+/* Ends the child with STATUS after telling the agent why. */
+static void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+static void die(int status, const char *fmt, ...)
+{
+	char msg[3900];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	report("E%d %s", status, msg);
+	_exit(status);
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, mode) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static int write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = write(fd, data, strlen(data));
+	int e = errno;
+	close(fd);
+	errno = e;
+	return n == (ssize_t)strlen(data) ? 0 : -1;
+}
+
+int rootfs_prepare(const struct agent_create *c, char *why, size_t whylen)
+{
+	const char *lower = "/run/husk/lower";
+
+	mkdir_p("/run/husk/lower", 0755);
+	mkdir_p("/run/husk/rw", 0755);
+	mkdir_p(INIT_ROOTFS, 0755);
+	switch (c->rootfs_kind) {
+	case AGENT_ROOTFS_DIR:
+		lower = c->rootfs;
+		break;
+	case AGENT_ROOTFS_BLOCK:
+		if (mount(c->rootfs, "/run/husk/lower", "ext4", MS_RDONLY, NULL) < 0) {
+			snprintf(why, whylen, "mount %s (ext4, read-only): %s", c->rootfs, strerror(errno));
+			return -1;
+		}
+		break;
+	case AGENT_ROOTFS_VIRTIOFS:
+		if (mount(c->rootfs, "/run/husk/lower", "virtiofs", 0, NULL) < 0) {
+			snprintf(why, whylen, "mount virtio-fs tag %s: %s", c->rootfs, strerror(errno));
+			return -1;
+		}
+		break;
+	}
+	/* The image stays untouched: the container writes to a tmpfs upper
+	 * layer (root.readonly makes the whole tree read-only later). */
+	if (mount("tmpfs", "/run/husk/rw", "tmpfs", 0, "mode=0755") < 0 ||
+	    mkdir_p("/run/husk/rw/upper", 0755) < 0 || mkdir_p("/run/husk/rw/work", 0755) < 0) {
+		snprintf(why, whylen, "tmpfs for the rootfs upper layer: %s", strerror(errno));
+		return -1;
+	}
+	char opts[PATH_MAX + 128];
+	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=/run/husk/rw/upper,workdir=/run/husk/rw/work",
+		 lower);
+	if (mount("overlay", INIT_ROOTFS, "overlay", 0, opts) < 0) {
+		snprintf(why, whylen, "overlay over the rootfs: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int cgroup_prepare(const struct oci_config *cfg, char *why, size_t whylen)
+{
+	const struct oci_resources *r = &cfg->resources;
+	char buf[64];
+
+	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu");
+	if (mkdir(INIT_CGROUP, 0755) < 0 && errno != EEXIST) {
+		snprintf(why, whylen, "mkdir %s: %s", INIT_CGROUP, strerror(errno));
+		return -1;
+	}
+#define SET(file, value)                                                                     \
+	do {                                                                                 \
+		if (write_file(INIT_CGROUP "/" file, value) < 0) {                            \
+			snprintf(why, whylen, "cgroup %s = %s: %s", file, value, strerror(errno)); \
+			return -1;                                                           \
+		}                                                                            \
+	} while (0)
+	if (r->has_memory_limit) {
+		if (r->memory_limit < 0)
+			snprintf(buf, sizeof(buf), "max");
+		else
+			snprintf(buf, sizeof(buf), "%lld", (long long)r->memory_limit);
+		SET("memory.max", buf);
+	}
+	if (r->has_memory_swap && r->has_memory_limit && r->memory_swap >= r->memory_limit) {
+		snprintf(buf, sizeof(buf), "%lld", (long long)(r->memory_swap - r->memory_limit));
+		write_file(INIT_CGROUP "/memory.swap.max", buf); /* no swap in the guest */
+	}
+	if (r->has_pids_limit) {
+		if (r->pids_limit <= 0)
+			snprintf(buf, sizeof(buf), "max");
+		else
+			snprintf(buf, sizeof(buf), "%lld", (long long)r->pids_limit);
+		SET("pids.max", buf);
+	}
+	if (r->has_cpu_quota || r->has_cpu_period) {
+		unsigned long long period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
+		if (r->has_cpu_quota && r->cpu_quota > 0)
+			snprintf(buf, sizeof(buf), "%lld %llu", (long long)r->cpu_quota, period);
+		else
+			snprintf(buf, sizeof(buf), "max %llu", period);
+		SET("cpu.max", buf);
+	}
+	if (r->has_cpu_shares && r->cpu_shares) {
+		/* runc's conversion of cgroup v1 shares to v2 weight. */
+		unsigned long long s = r->cpu_shares < 2 ? 2 : r->cpu_shares > 262144 ? 262144 : r->cpu_shares;
+		snprintf(buf, sizeof(buf), "%llu", 1 + ((s - 2) * 9999) / 262142);
+		SET("cpu.weight", buf);
+	}
+#undef SET
+	return 0;
+}
+
+/* DEST inside the rootfs, by joining the paths. TODO: resolve beneath the
+ * root (openat2 RESOLVE_IN_ROOT, as crun does): today a symlink in the
+ * image is followed in the guest's namespace before pivot_root. The guest
+ * is the boundary to the host, but the agent's own mounts are in reach. */
+static void in_root(char *out, size_t size, const char *dest)
+{
+	if (snprintf(out, size, "%s%s", INIT_ROOTFS, dest) >= (int)size)
+		die(1, "path too long: %s", dest);
+}
+
+static bool is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* Creates the mount point TARGET: a directory, or an empty file when the
+ * source of a bind mount is a file. */
+static void mount_target(const char *target, bool file)
+{
+	char parent[PATH_MAX];
+
+	if (file) {
+		snprintf(parent, sizeof(parent), "%s", target);
+		char *slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = '\0';
+			if (mkdir_p(parent, 0755) < 0)
+				die(1, "mkdir %s: %s", parent, strerror(errno));
+		}
+		int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
+		if (fd < 0 && errno != EISDIR)
+			die(1, "create mount point %s: %s", target, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	if (mkdir_p(target, 0755) < 0)
+		die(1, "mkdir %s: %s", target, strerror(errno));
+}
+
+static void do_mounts(const struct oci_config *cfg)
+{
+	char target[PATH_MAX];
+
+	for (size_t i = 0; i < cfg->nmounts; i++) {
+		const struct oci_mount *m = &cfg->mounts[i];
+		const char *type = m->type;
+		unsigned long flags = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+
+		in_root(target, sizeof(target), m->destination);
+		if (strstr(m->destination, "/../") || (strlen(m->destination) >= 3 &&
+		    strcmp(m->destination + strlen(m->destination) - 3, "/..") == 0))
+			die(1, "mounts[%zu].destination: \"..\" not allowed", i);
+		if (m->bind) {
+			if (!m->source)
+				die(1, "mounts[%zu]: bind mount without a source", i);
+			struct stat st;
+			if (stat(m->source, &st) < 0)
+				die(1, "mounts[%zu]: bind source %s is not in the guest "
+				       "(host paths reach the guest through virtio-fs): %s",
+				    i, m->source, strerror(errno));
+			mount_target(target, !S_ISDIR(st.st_mode));
+			if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
+				die(1, "bind mount %s on %s: %s", m->source, m->destination, strerror(errno));
+			if (flags && mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+				die(1, "remount %s: %s", m->destination, strerror(errno));
+		} else {
+			if (!type)
+				die(1, "mounts[%zu]: no type", i);
+			/* cgroup v1 is absent from the guest: "cgroup" means cgroup2. */
+			if (strcmp(type, "cgroup") == 0)
+				type = "cgroup2";
+			mount_target(target, false);
+			if (mount(m->source ? m->source : type, target, type, flags, m->data) < 0) {
+				/* sysfs needs its own network namespace, as in runc:
+				 * without one, bind the guest's read-only. */
+				if (strcmp(type, "sysfs") == 0 && errno == EPERM &&
+				    mount("/sys", target, NULL, MS_BIND | MS_REC, NULL) == 0)
+					continue;
+				die(1, "mount %s (%s) on %s: %s", m->source ? m->source : type, type,
+				    m->destination, strerror(errno));
+			}
+		}
+		if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
+			die(1, "propagation of %s: %s", m->destination, strerror(errno));
+	}
+}
+
+static void make_dev(void)
+{
+	static const struct {
+		const char *name;
+		unsigned maj, min;
+	} devs[] = {
+		{ "null", 1, 3 }, { "zero", 1, 5 },    { "full", 1, 7 },
+		{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
+	};
+	static const struct {
+		const char *from, *to;
+	} links[] = {
+		{ "/proc/self/fd", "fd" },     { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
+		{ "pts/ptmx", "ptmx" },
+	};
+	char path[PATH_MAX];
+
+	mkdir_p(INIT_ROOTFS "/dev", 0755);
+	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
+		snprintf(path, sizeof(path), INIT_ROOTFS "/dev/%s", devs[i].name);
+		if (mknod(path, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0 &&
+		    errno != EEXIST)
+			die(1, "mknod /dev/%s: %s", devs[i].name, strerror(errno));
+		chmod(path, 0666);
+	}
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(path, sizeof(path), INIT_ROOTFS "/dev/%s", links[i].to);
+		if (symlink(links[i].from, path) < 0 && errno != EEXIST)
+			die(1, "symlink /dev/%s: %s", links[i].to, strerror(errno));
+	}
+}
+
+static void set_sysctls(const struct oci_config *cfg)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < cfg->nsysctl; i++) {
+		int n = snprintf(path, sizeof(path), "/proc/sys/%s", cfg->sysctl[i].key);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			die(1, "sysctl %s: name too long", cfg->sysctl[i].key);
+		for (char *p = path + 10; *p; p++)
+			if (*p == '.')
+				*p = '/';
+		if (write_file(path, cfg->sysctl[i].value) < 0)
+			die(1, "sysctl %s=%s: %s", cfg->sysctl[i].key, cfg->sysctl[i].value,
+			    strerror(errno));
+	}
+}
+
+/* After pivot_root: mask and make read-only as the spec lists. */
+static void mask_paths(const struct oci_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nmasked_paths; i++) {
+		const char *p = cfg->masked_paths[i];
+		int r;
+		if (is_dir(p))
+			r = mount("tmpfs", p, "tmpfs", MS_RDONLY, "size=0");
+		else
+			r = mount("/dev/null", p, NULL, MS_BIND, NULL);
+		if (r < 0 && errno != ENOENT)
+			die(1, "mask %s: %s", p, strerror(errno));
+	}
+	for (size_t i = 0; i < cfg->nreadonly_paths; i++) {
+		const char *p = cfg->readonly_paths[i];
+		if (mount(p, p, NULL, MS_BIND | MS_REC, NULL) < 0) {
+			if (errno == ENOENT)
+				continue;
+			die(1, "read-only %s: %s", p, strerror(errno));
+		}
+		if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			  NULL) < 0)
+			die(1, "read-only remount %s: %s", p, strerror(errno));
+	}
+}
+
+static void build_container(const struct oci_config *cfg)
+{
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		die(1, "make / private: %s", strerror(errno));
+	set_sysctls(cfg);
+	do_mounts(cfg);
+	make_dev();
+	if (chdir(INIT_ROOTFS) < 0)
+		die(1, "chdir rootfs: %s", strerror(errno));
+	if (syscall(SYS_pivot_root, ".", ".") < 0)
+		die(1, "pivot_root: %s", strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0)
+		die(1, "detach the old root: %s", strerror(errno));
+	if (chdir("/") < 0)
+		die(1, "chdir /: %s", strerror(errno));
+	mask_paths(cfg);
+	if (cfg->hostname && sethostname(cfg->hostname, strlen(cfg->hostname)) < 0)
+		die(1, "sethostname: %s", strerror(errno));
+	if (cfg->domainname && setdomainname(cfg->domainname, strlen(cfg->domainname)) < 0)
+		die(1, "setdomainname: %s", strerror(errno));
+	if (cfg->root_readonly &&
+	    mount(NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		die(1, "remount / read-only: %s", strerror(errno));
+}
+
+/* exec: the namespaces of the container's process, mount last (it moves
+ * the root); the pid namespace applies to the children of the caller,
+ * which is why child_run() forks once more after this. */
+static void join_namespaces(pid_t pid)
+{
+	static const struct {
+		const char *name;
+		int type;
+	} ns[] = {
+		{ "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
+		{ "net", CLONE_NEWNET },       { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
+	};
+	int fds[6];
+	char path[64];
+	struct stat self, other;
+
+	for (size_t i = 0; i < 6; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns[i].name);
+		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+		if (fds[i] < 0)
+			die(1, "open %s: %s", path, strerror(errno));
+	}
+	for (size_t i = 0; i < 6; i++) {
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i].name);
+		if (stat(path, &self) == 0 && fstat(fds[i], &other) == 0 && self.st_ino == other.st_ino)
+			continue; /* already there */
+		if (setns(fds[i], ns[i].type) < 0)
+			die(1, "join the container's %s namespace: %s", ns[i].name, strerror(errno));
+		close(fds[i]);
+	}
+}
+
+static const char *env_get(char *const *env, const char *name)
+{
+	size_t n = strlen(name);
+	for (; env && *env; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+/* PATH lookup in the container's environment, as runc does it: 127 when
+ * nothing is found, 126 when what is found cannot be run. */
+static void find_program(const char *arg0, char *const *env, char *out, size_t size)
+{
+	if (strchr(arg0, '/')) {
+		snprintf(out, size, "%s", arg0);
+		return;
+	}
+	const char *path = env_get(env, "PATH");
+	if (!path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	bool denied = false;
+	char cand[PATH_MAX];
+	while (*path) {
+		const char *end = strchrnul(path, ':');
+		int n = snprintf(cand, sizeof(cand), "%.*s%s%s", (int)(end - path), path,
+				 end == path ? "" : "/", arg0);
+		path = *end ? end + 1 : end;
+		if (n < 0 || (size_t)n >= sizeof(cand))
+			continue;
+		struct stat st;
+		if (stat(cand, &st) < 0 || S_ISDIR(st.st_mode))
+			continue;
+		if (access(cand, X_OK) == 0) {
+			snprintf(out, size, "%s", cand);
+			return;
+		}
+		denied = true;
+	}
+	if (denied)
+		die(126, "exec: \"%s\": permission denied", arg0);
+	die(127, "exec: \"%s\": executable file not found in $PATH", arg0);
+}
+
+static void set_caps(const struct oci_process *p)
+{
+	cap_t caps = cap_init();
+	cap_value_t list[64];
+	static const cap_flag_t flags[] = { 0, CAP_EFFECTIVE, CAP_INHERITABLE, CAP_PERMITTED };
+
+	if (!caps)
+		die(1, "cap_init: %s", strerror(errno));
+	for (int set = OCI_CAP_EFFECTIVE; set <= OCI_CAP_PERMITTED; set++) {
+		int n = 0;
+		for (int c = 0; c <= CAP_LAST_CAP && c < 64; c++)
+			if (p->caps[set] & (1ULL << c))
+				list[n++] = c;
+		if (n && cap_set_flag(caps, flags[set], n, list, CAP_SET) < 0)
+			die(1, "cap_set_flag: %s", strerror(errno));
+	}
+	if (cap_set_proc(caps) < 0)
+		die(1, "set capabilities: %s", strerror(errno));
+	cap_free(caps);
+	cap_reset_ambient();
+	/* As runc: an ambient capability the inheritable set lacks cannot be
+	 * raised, and that is not an error (runc only warns). */
+	for (int c = 0; c <= CAP_LAST_CAP && c < 64; c++)
+		if (p->caps[OCI_CAP_AMBIENT] & (1ULL << c))
+			cap_set_ambient(c, CAP_SET);
+}
+
+static void setup_process(const struct child_args *a)
+{
+	const struct oci_process *p = a->proc;
+	const struct oci_config *cfg = a->cfg;
+	char prog[PATH_MAX];
+
+	for (size_t i = 0; i < p->nrlimits; i++) {
+		struct rlimit rl = { p->rlimits[i].soft, p->rlimits[i].hard };
+		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
+			die(1, "setrlimit %d: %s", p->rlimits[i].resource, strerror(errno));
+	}
+	if (p->has_oom_score_adj) {
+		char v[16];
+		snprintf(v, sizeof(v), "%d", p->oom_score_adj);
+		if (write_file("/proc/self/oom_score_adj", v) < 0)
+			die(1, "oom_score_adj: %s", strerror(errno));
+	}
+	setsid();
+	if (a->tty_slave >= 0) {
+		if (ioctl(a->tty_slave, TIOCSCTTY, 0) < 0)
+			die(1, "TIOCSCTTY: %s", strerror(errno));
+		for (int i = 0; i < 3; i++)
+			dup2(a->tty_slave, i);
+		if (a->tty_slave > 2)
+			close(a->tty_slave);
+	} else {
+		for (int i = 0; i < 3; i++)
+			if (a->stdio[i] != i) {
+				dup2(a->stdio[i], i);
+				close(a->stdio[i]);
+			}
+	}
+	bool early_seccomp = cfg->seccomp && !p->no_new_privileges;
+	char why[512];
+	if (early_seccomp && spec_seccomp_load(cfg->seccomp, why, sizeof(why)) < 0)
+		die(1, "%s", why);
+	if (p->has_caps) {
+		for (int c = 0; c <= CAP_LAST_CAP; c++)
+			if (!(p->caps[OCI_CAP_BOUNDING] & (1ULL << c)) &&
+			    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+				die(1, "drop %s from the bounding set: %s", cap_to_name(c), strerror(errno));
+		prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
+	}
+	if (setgroups(p->nadditional_gids, p->additional_gids) < 0)
+		die(1, "setgroups: %s", strerror(errno));
+	if (setgid(p->gid) < 0)
+		die(1, "setgid %u: %s", p->gid, strerror(errno));
+	if (setuid(p->uid) < 0)
+		die(1, "setuid %u: %s", p->uid, strerror(errno));
+	if (p->has_caps) {
+		prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+		set_caps(p);
+	}
+	umask(p->has_umask ? p->umask : 022);
+	if (chdir(p->cwd) < 0)
+		die(1, "chdir to cwd (\"%s\") set in config.json: %s", p->cwd, strerror(errno));
+	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die(1, "no_new_privs: %s", strerror(errno));
+	find_program(p->args[0], p->env, prog, sizeof(prog));
+	if (a->main) {
+		report("R");
+		char c;
+		ssize_t r;
+		do
+			r = read(a->start_fd, &c, 1);
+		while (r < 0 && errno == EINTR);
+		if (r != 1)
+			_exit(1); /* the agent gave up on us */
+		close(a->start_fd);
+	}
+	if (cfg->seccomp && !early_seccomp && spec_seccomp_load(cfg->seccomp, why, sizeof(why)) < 0)
+		die(1, "%s", why);
+	execve(prog, p->args, p->env);
+	int e = errno;
+	die(e == ENOENT ? 127 : 126, "exec %s: %s", prog, strerror(e));
+}
+
+void child_run(const struct child_args *a)
+{
+	sync_fd = a->sync_fd;
+	/* The agent blocks these for its signalfd; the process must not. */
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_DFL);
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (a->main) {
+		if (write_file(INIT_CGROUP "/cgroup.procs", "0") < 0)
+			die(1, "join %s: %s", INIT_CGROUP, strerror(errno));
+		build_container(a->cfg);
+	} else {
+		if (write_file(INIT_CGROUP "/cgroup.procs", "0") < 0)
+			die(1, "join %s: %s", INIT_CGROUP, strerror(errno));
+		join_namespaces(a->join_pid);
+		/* A new pid namespace takes effect in the children: fork, and
+		 * hand the agent the grandchild as its own (CLONE_PARENT). */
+		pid_t pid = (pid_t)syscall(SYS_clone, CLONE_PARENT | SIGCHLD, 0, 0, 0, 0);
+		if (pid < 0)
+			die(1, "clone: %s", strerror(errno));
+		if (pid > 0) {
+			report("P%d", pid);
+			_exit(0);
+		}
+	}
+	setup_process(a);
+	_exit(1);
+}

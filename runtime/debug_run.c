@@ -1,0 +1,438 @@
+/* `husk debug run --bundle DIR`: runs a bundle's process in a micro-VM
+ * through husk-init, without state or a container id: the host end of the
+ * agent protocol, for developers and the VM tests.
+ *
+ * The main thread runs the VM (vm_run); a relay thread accepts the agent's
+ * connection on <tmpdir>/1024, sends CREATE and START, copies the process's
+ * stdout and stderr to ours (kept apart) and our stdin to it, and records
+ * its exit. Until virtio-fs lands the rootfs reaches the guest as an ext4
+ * image built with mke2fs -d, attached read-only (the guest puts a tmpfs
+ * overlay on it). The exit status is the process's: its code, or 128+N for
+ * death by signal N. */
+#include "debug_run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_host.h"
+#include "cleanup.h"
+#include "cli.h"
+#include "guest_assets.h"
+#include "oci/config.h"
+#include "vmm/vm.h"
+
+static const struct cli_flag run_flags[] = {
+	{ "bundle", 'b', true, "the bundle directory (config.json and its rootfs)" },
+	{ "kernel", 0, true, "guest kernel (default: husk's guest kernel)" },
+	{ "initrd", 0, true, "initramfs (default: husk's, with husk-init)" },
+	{ "cpus", 0, true, "number of vCPUs (default 1)" },
+	{ "memory", 0, true, "guest RAM in MiB (default 256)" },
+	{ "disk", 0, true, "ext4 image of the rootfs (default: built from root.path)" },
+	{ "share-rootfs", 0, false, "share the rootfs over virtio-fs instead of an ext4 image" },
+	{ "console", 0, false, "copy the guest console to stderr" },
+	{ "exec", 0, true, "after START, run this process.json too (exit statuses on stderr)" },
+	{ "exec-count", 0, true, "how many copies of --exec to run at once (default 1)" },
+	{ "probe", 0, false, "once the process runs, print its PS and STATS replies on stderr" },
+	{ NULL },
+};
+
+static const struct cli_command run_cli = {
+	.name = "debug run",
+	.summary = "run a bundle's process in a micro-VM through husk-init",
+	.min_args = 0,
+	.max_args = 0,
+	.flags = run_flags,
+};
+
+struct relay {
+	const char *config;
+	size_t config_len;
+	const char *exec_json;
+	size_t exec_len;
+	unsigned long exec_count;
+	int listen_fd;
+	int stop_pipe[2];
+	bool terminal;
+	bool probe;
+	bool share; /* rootfs over virtio-fs, tag "rootfs" */
+	/* results */
+	bool exited;
+	uint32_t code, sig;
+	husk_error_t err;
+};
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int relay_session(struct relay *r, struct agent_session *s)
+{
+	husk_error_t *err = &r->err;
+	struct agent_msg m;
+	char why[256];
+	bool stdin_open = true;
+	unsigned long execs_left = r->exec_json ? r->exec_count : 0;
+
+	if (agent_session_accept(s, r->listen_fd, r->stop_pipe[0], 120000, err) < 0)
+		return -1;
+	if (agent_session_create(s, r->config, r->config_len,
+				 r->share ? AGENT_ROOTFS_VIRTIOFS : AGENT_ROOTFS_BLOCK,
+				 r->share ? "rootfs" : "/dev/vda", err) < 0)
+		return -1;
+	if (agent_session_send(s, AGENT_START, 0, NULL, 0, err) < 0)
+		return -1;
+	if (r->terminal && isatty(STDIN_FILENO)) {
+		struct winsize ws;
+		uint8_t f[AGENT_HDR_LEN + 4];
+		if (ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) == 0 &&
+		    agent_send_buf(s->fd, f, agent_encode_resize(f, 0, ws.ws_row, ws.ws_col)) < 0)
+			return husk_error_set(err, errno, "send RESIZE");
+	}
+	for (;;) {
+		/* stdin goes to the process while the guest is quiet. */
+		if (stdin_open && s->rx.len == s->rx.taken) {
+			struct pollfd p[3] = { { s->fd, POLLIN, 0 }, { STDIN_FILENO, POLLIN, 0 },
+					       { r->stop_pipe[0], POLLIN, 0 } };
+			if (poll(p, 3, -1) < 0 && errno != EINTR)
+				return husk_error_set(err, errno, "poll");
+			if (p[2].revents)
+				return 0;
+			if (p[1].revents && !p[0].revents) {
+				uint8_t buf[65536];
+				ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0)
+					stdin_open = false;
+				if (agent_session_send(s, AGENT_STDIN, 0, buf, n > 0 ? (size_t)n : 0, err) < 0)
+					return -1;
+				continue;
+			}
+		}
+		int got = agent_session_recv(s, r->stop_pipe[0], &m, err);
+		if (got < 0)
+			return -1;
+		if (got == 0)
+			return 0;
+		switch (m.type) {
+		case AGENT_READY:
+			if (m.id == 0 && r->probe &&
+			    (agent_session_send(s, AGENT_PS, 0, NULL, 0, err) < 0 ||
+			     agent_session_send(s, AGENT_STATS, 0, NULL, 0, err) < 0))
+				return -1;
+			break;
+		case AGENT_PS_REPLY: {
+			static uint32_t pids[65536];
+			size_t n;
+			if (agent_decode_ps(&m, pids, 65536, &n, why, sizeof(why)) < 0)
+				return husk_error_set(err, 0, "guest agent: %s", why);
+			fprintf(stderr, "husk-ps");
+			for (size_t i = 0; i < n; i++)
+				fprintf(stderr, " %u", pids[i]);
+			fprintf(stderr, "\n");
+			break;
+		}
+		case AGENT_STATS_REPLY: {
+			struct agent_stats st;
+			if (agent_decode_stats(&m, &st, why, sizeof(why)) < 0)
+				return husk_error_set(err, 0, "guest agent: %s", why);
+			fprintf(stderr, "husk-stats memory_current=%llu cpu_usage_usec=%llu pids_current=%llu memory_max=%llu\n",
+				(unsigned long long)st.memory_current, (unsigned long long)st.cpu_usage_usec,
+				(unsigned long long)st.pids_current, (unsigned long long)st.memory_max);
+			break;
+		}
+		case AGENT_STDOUT:
+		case AGENT_STDERR:
+			if (m.id == 0 || r->exec_json) {
+				int fd = m.type == AGENT_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
+				if (m.length && write_all(fd, m.payload, m.length) < 0 && errno != EPIPE)
+					return husk_error_set(err, errno, "write output");
+			}
+			break;
+		case AGENT_ERROR: {
+			struct agent_error e;
+			if (agent_decode_error(&m, &e, why, sizeof(why)) == 0)
+				fprintf(stderr, "husk: %s%s\n", m.id ? "exec: " : "", e.message);
+			break;
+		}
+		case AGENT_EXIT: {
+			struct agent_exit e;
+			if (agent_decode_exit(&m, &e, why, sizeof(why)) < 0)
+				return husk_error_set(err, 0, "guest agent: %s", why);
+			if (m.id != 0) {
+				fprintf(stderr, "husk-exec id=%u code=%u signal=%u\n", m.id, e.code, e.signal);
+				break;
+			}
+			r->exited = true;
+			r->code = e.code;
+			r->sig = e.signal;
+			/* Hanging up lets the guest power off. */
+			return 0;
+		}
+		default:
+			break;
+		}
+		if (m.type == AGENT_READY && m.id == 0 && execs_left) {
+			/* START already went out; exec once the process runs. */
+			for (uint32_t id = 1; execs_left; execs_left--, id++)
+				if (agent_session_send(s, AGENT_EXEC, id, r->exec_json, r->exec_len, err) < 0 ||
+				    agent_session_send(s, AGENT_STDIN, id, NULL, 0, err) < 0)
+					return -1;
+		}
+	}
+}
+
+static void *relay_main(void *arg)
+{
+	struct relay *r = arg;
+	struct agent_session s = { .fd = -1 };
+	sigset_t all;
+
+	/* Host signals belong to vm_run's signalfd, not to this thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	relay_session(r, &s);
+	agent_session_close(&s);
+	return NULL;
+}
+
+static int parse_ulong(const char *s, unsigned long min, unsigned long max, const char *flag,
+		       unsigned long *out, husk_error_t *err)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		return husk_error_set(err, 0, "--%s %s: want a whole number from %lu to %lu", flag, s,
+				      min, max);
+	*out = v;
+	return 0;
+}
+
+static uint64_t tree_bytes;
+
+static int add_size(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)path, (void)flag, (void)ftw;
+	tree_bytes += (uint64_t)st->st_blocks * 512 + 4096;
+	return 0;
+}
+
+/* An ext4 image of DIR at IMG, sized for what DIR holds. */
+static int make_image(const char *dir, const char *img, husk_error_t *err)
+{
+	tree_bytes = 0;
+	if (nftw(dir, add_size, 64, FTW_PHYS) < 0)
+		return husk_error_set(err, errno, "rootfs %s", dir);
+	char size[32];
+	snprintf(size, sizeof(size), "%lluk", (unsigned long long)(tree_bytes * 5 / 4 / 1024 + 16384));
+	pid_t pid = fork();
+	if (pid < 0)
+		return husk_error_set(err, errno, "fork");
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, STDOUT_FILENO);
+		execlp("mke2fs", "mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-d", dir,
+		       img, size, (char *)NULL);
+		fprintf(stderr, "husk: exec mke2fs: %s\n", strerror(errno));
+		_exit(127);
+	}
+	int st;
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return husk_error_set(err, 0, "mke2fs -d %s failed (is e2fsprogs installed?)", dir);
+	return 0;
+}
+
+static char *read_file(const char *path, size_t *len, husk_error_t *err)
+{
+	cleanup_file FILE *f = fopen(path, "re");
+	if (!f) {
+		husk_error_set(err, errno, "open %s", path);
+		return NULL;
+	}
+	size_t cap = 65536, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		size_t r = fread(buf + n, 1, cap - n, f);
+		n += r;
+		if (r == 0)
+			break;
+		if (n == cap) {
+			char *b = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
+			if (!b) {
+				free(buf);
+				husk_error_set(err, 0, "%s: too large", path);
+				return NULL;
+			}
+			buf = b;
+			cap *= 2;
+		}
+	}
+	if (!buf)
+		husk_error_set(err, ENOMEM, "read %s", path);
+	*len = n;
+	return buf;
+}
+
+int debug_run(int argc, char **argv, husk_error_t *err)
+{
+	struct cli_args a;
+	struct timespec t0;
+	unsigned long cpus = 1, mem = 256, exec_count = 1;
+	char path[PATH_MAX];
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = cli_parse_command(&run_cli, argc, argv, &a, err);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+#define V(name) cli_value(&run_cli, &a, name)
+	if (!V("bundle"))
+		return husk_error_set(err, 0, "husk debug run: --bundle is required");
+	if ((V("cpus") && parse_ulong(V("cpus"), 1, MAX_VCPUS, "cpus", &cpus, err) < 0) ||
+	    (V("memory") && parse_ulong(V("memory"), 32, 1 << 20, "memory", &mem, err) < 0) ||
+	    (V("exec-count") && parse_ulong(V("exec-count"), 1, 128, "exec-count", &exec_count, err) < 0))
+		return -1;
+	snprintf(path, sizeof(path), "%s/config.json", V("bundle"));
+	struct oci_config *cfg = oci_config_load(path, err);
+	if (!cfg)
+		return -1;
+	bool has_process = cfg->has_process, terminal = cfg->process.terminal;
+	char rootfs[PATH_MAX];
+	if (cfg->root_path[0] == '/')
+		snprintf(rootfs, sizeof(rootfs), "%s", cfg->root_path);
+	else
+		snprintf(rootfs, sizeof(rootfs), "%s/%s", V("bundle"), cfg->root_path);
+	oci_config_free(cfg);
+	if (!has_process)
+		return husk_error_set(err, 0, "%s: process: required", path);
+
+	struct relay r = { .listen_fd = -1, .stop_pipe = { -1, -1 }, .terminal = terminal,
+			   .exec_count = exec_count, .probe = cli_switch(&run_cli, &a, "probe"),
+			   .share = cli_switch(&run_cli, &a, "share-rootfs") };
+	cleanup_free char *config = read_file(path, &r.config_len, err);
+	if (!config)
+		return -1;
+	r.config = config;
+	cleanup_free char *exec_json = NULL;
+	if (V("exec")) {
+		struct oci_process *p;
+		if (!(exec_json = read_file(V("exec"), &r.exec_len, err)))
+			return -1;
+		if (!(p = oci_process_parse(exec_json, r.exec_len, err)))
+			return husk_error_wrap(err, "%s", V("exec"));
+		oci_process_free(p);
+		r.exec_json = exec_json;
+	}
+	cleanup_free char *kernel = V("kernel") ? strdup(V("kernel")) : guest_asset_find(GUEST_KERNEL_NAME, err);
+	if (!kernel)
+		return -1;
+	cleanup_free char *initrd = V("initrd") ? strdup(V("initrd")) : guest_asset_find(GUEST_INITRD_NAME, err);
+	if (!initrd)
+		return -1;
+
+	char dir[] = "/tmp/husk-run.XXXXXX", sock[PATH_MAX], img[PATH_MAX];
+	if (!mkdtemp(dir))
+		return husk_error_set(err, errno, "mkdtemp");
+	snprintf(sock, sizeof(sock), "%s/%u", dir, HUSK_AGENT_PORT);
+	snprintf(img, sizeof(img), "%s/rootfs.img", dir);
+	int ret = -1;
+	struct vm_result res;
+	pthread_t thread;
+	bool thread_started = false;
+
+	if (!r.share && !V("disk") && make_image(rootfs, img, err) < 0)
+		goto out;
+	if ((r.listen_fd = agent_listen(sock, err)) < 0)
+		goto out;
+	if (pipe2(r.stop_pipe, O_CLOEXEC) < 0) {
+		husk_error_set(err, errno, "pipe");
+		goto out;
+	}
+	struct vm_config vc = {
+		.kernel = kernel,
+		.initrd = initrd,
+		.cpus = (int)cpus,
+		.memory_mib = mem,
+		.disk = r.share ? NULL : V("disk") ? V("disk") : img,
+		.disk_readonly = true,
+		.console_in = -1,
+		.console_out = cli_switch(&run_cli, &a, "console") ? STDERR_FILENO : -1,
+		.vsock_cid = 3,
+		.vsock_dir = dir,
+		.rng = true,
+	};
+	if (r.share) {
+		vc.shares[0] = (struct vm_share){ .tag = "rootfs", .dir = rootfs, .readonly = true };
+		vc.nshares = 1;
+	}
+	int e = pthread_create(&thread, NULL, relay_main, &r);
+	if (e) {
+		husk_error_set(err, e, "pthread_create");
+		goto out;
+	}
+	thread_started = true;
+	ret = vm_run(&vc, &t0, &res, err);
+	(void)!write(r.stop_pipe[1], "x", 1);
+	pthread_join(thread, NULL);
+	thread_started = false;
+	if (ret < 0)
+		goto out;
+	if (r.exited) {
+		ret = r.sig ? 128 + (int)r.sig : (int)r.code;
+	} else if (r.err) {
+		husk_error_set(err, 0, "%s", r.err->msg);
+		ret = -1;
+	} else if (res.outcome == VM_OUTCOME_POWEROFF) {
+		ret = res.exit_signal ? 128 + res.exit_signal : res.exit_code;
+	} else if (res.outcome == VM_OUTCOME_SIGNAL) {
+		fprintf(stderr, "husk: %s\n", res.message);
+		ret = 128 + res.exit_signal;
+	} else {
+		husk_error_set(err, 0, "the VM ended without an exit status: %s", res.message);
+		ret = -1;
+	}
+out:
+	if (thread_started) {
+		(void)!write(r.stop_pipe[1], "x", 1);
+		pthread_join(thread, NULL);
+	}
+	husk_error_release(&r.err);
+	if (r.listen_fd >= 0)
+		close(r.listen_fd);
+	if (r.stop_pipe[0] >= 0) {
+		close(r.stop_pipe[0]);
+		close(r.stop_pipe[1]);
+	}
+	unlink(sock);
+	unlink(img);
+	rmdir(dir);
+#undef V
+	return ret;
+}

@@ -1,0 +1,10 @@
+/* libFuzzer: husk-init's decoder of frames from the host. */
+#include "fuzz_agent_common.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
+{
+	fuzz_agent(data, len, AGENT_FROM_HOST);
+	return 0;
+}

@@ -1,0 +1,259 @@
+#!/usr/bin/env bats
+# husk-init, the guest's PID 1, builds the container from config.json and
+# runs its process; `husk debug run` is the host end (issue 5).
+
+load helpers
+
+AGENT_INITRD=${HUSK_TEST_AGENT_INITRD:-$REPO_ROOT/build/guest/initramfs.cpio}
+
+# make_bundle [JQ-FILTER]: a busybox bundle from `husk spec` (no terminal,
+# writable root unless the filter says otherwise), edited by the filter.
+make_bundle() {
+	[ -r "$AGENT_INITRD" ] || skip "no $AGENT_INITRD (make guest-init)"
+	B=$WORK/bundle
+	mkdir -p "$B/rootfs"/{bin,tmp,etc,proc,sys,dev,work}
+	cp /bin/busybox "$B/rootfs/bin/busybox"
+	for a in $(/bin/busybox --list); do
+		[ "$a" = busybox ] || ln -sf busybox "$B/rootfs/bin/$a"
+	done
+	rm -f "$B/config.json"
+	(cd "$B" && "$HUSK" spec)
+	jq '.process.terminal = false | .root.readonly = false' "$B/config.json" >"$B/c.json"
+	jq "${1:-.}" "$B/c.json" >"$B/config.json"
+}
+
+# args 'SHELL LINE': the jq filter setting the process to sh -c LINE.
+args() {
+	jq -n --arg l "$1" '["sh", "-c", $l]'
+}
+
+run_bundle() {
+	run --separate-stderr timeout "$BOOT_TIMEOUT" "$HUSK" debug run --bundle "$B" \
+		--kernel "$KERNEL" --initrd "$AGENT_INITRD" "$@" </dev/null
+	# Shown when the test fails.
+	echo "# status=$status"
+	echo "# stdout: $output"
+	echo "# stderr: $stderr"
+}
+
+# sh_bundle 'SHELL LINE' [JQ-FILTER]
+sh_bundle() {
+	make_bundle ".process.args = $(args "$1") | ${2:-.}"
+}
+
+@test "agent: stdout and stderr arrive exactly and apart" {
+	sh_bundle 'echo out1; echo err1 >&2; printf "out2"; printf "err2\n" >&2'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "$output" = "out1
+out2" ]
+	[ "$stderr" = "err1
+err2" ]
+}
+
+@test "agent: exit codes 0, 1 and 42 become husk's" {
+	for code in 0 1 42; do
+		sh_bundle "exit $code"
+		run_bundle
+		[ "$status" -eq "$code" ]
+	done
+}
+
+@test "agent: a command not found is 127 with the reason" {
+	make_bundle '.process.args = ["no-such-command"]'
+	run_bundle
+	[ "$status" -eq 127 ]
+	[[ "$stderr" == *'"no-such-command": executable file not found in $PATH'* ]]
+}
+
+@test "agent: a file that is not executable is 126 with the reason" {
+	make_bundle '.process.args = ["/bin/not-exec"]'
+	echo 'echo hi' >"$B/rootfs/bin/not-exec"
+	chmod 0644 "$B/rootfs/bin/not-exec"
+	run_bundle
+	[ "$status" -eq 126 ]
+	[[ "$stderr" == *"not-exec"* ]]
+	[[ "$stderr" == *"ermission denied"* ]]
+}
+
+@test "agent: death by SIGTERM and SIGKILL is reported as such" {
+	# In its own pid namespace the process is that namespace's init, which
+	# signals from inside cannot kill (as with runc): run it without one.
+	sh_bundle 'kill -TERM $$' '.linux.namespaces |= map(select(.type != "pid"))'
+	run_bundle
+	[ "$status" -eq 143 ]
+	sh_bundle 'kill -KILL $$' '.linux.namespaces |= map(select(.type != "pid"))'
+	run_bundle
+	[ "$status" -eq 137 ]
+}
+
+@test "agent: env and cwd" {
+	sh_bundle 'echo "$FOO"; pwd' '.process.env = ["PATH=/bin", "FOO=bar baz"] | .process.cwd = "/work"'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "$output" = "bar baz
+/work" ]
+}
+
+@test "agent: uid, gid, additional groups and umask" {
+	sh_bundle 'id; umask' '.process.user = {uid: 1000, gid: 1001, additionalGids: [10, 20], umask: 63}'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "uid=1000 gid=1001 groups=10,20" ]
+	[ "${lines[1]}" = "0077" ]
+}
+
+@test "agent: capabilities in /proc/self/status match the spec" {
+	# husk spec's defaults: CAP_AUDIT_WRITE (29), CAP_KILL (5),
+	# CAP_NET_BIND_SERVICE (10) in bounding, effective and permitted.
+	sh_bundle 'grep ^Cap /proc/self/status' '.process.capabilities.inheritable = ["CAP_KILL"] | .process.capabilities.ambient = ["CAP_KILL"]'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"CapInh:	0000000000000020"* ]]
+	[[ "$output" == *"CapPrm:	0000000020000420"* ]]
+	[[ "$output" == *"CapEff:	0000000020000420"* ]]
+	[[ "$output" == *"CapBnd:	0000000020000420"* ]]
+	[[ "$output" == *"CapAmb:	0000000000000020"* ]]
+}
+
+@test "agent: a non-root user keeps only what the spec gives" {
+	sh_bundle 'grep ^Cap /proc/self/status' '.process.user = {uid: 1000, gid: 1000} | .process.capabilities = {bounding: ["CAP_CHOWN"], effective: [], permitted: []}'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"CapEff:	0000000000000000"* ]]
+	[[ "$output" == *"CapBnd:	0000000000000001"* ]]
+}
+
+@test "agent: a seccomp profile denies mkdir with EPERM" {
+	sh_bundle 'mkdir /tmp/a && echo MADE; touch /tmp/f && echo TOUCHED' \
+		'.linux.seccomp = {defaultAction: "SCMP_ACT_ALLOW", architectures: ["SCMP_ARCH_X86_64"], syscalls: [{names: ["mkdir", "mkdirat"], action: "SCMP_ACT_ERRNO", errnoRet: 1}]}'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"Operation not permitted"* ]]
+	[[ "$output" != *MADE* ]]
+	[[ "$output" == *TOUCHED* ]]
+}
+
+@test "agent: rlimits" {
+	sh_bundle 'ulimit -Sn; ulimit -Hn' '.process.rlimits = [{type: "RLIMIT_NOFILE", soft: 123, hard: 456}]'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "$output" = "123
+456" ]
+}
+
+@test "agent: masked and read-only paths" {
+	# A directory is covered by an empty tmpfs, a file by /dev/null;
+	# paths that do not exist (the guest has no /proc/kcore) are skipped.
+	sh_bundle 'ls /secret | wc -l; wc -c </hidden; touch /ro/x 2>&1 || echo RO-REFUSED; cat /ro/file' \
+		'.linux.maskedPaths = ["/secret", "/hidden", "/proc/kcore"] | .linux.readonlyPaths = ["/ro"]'
+	mkdir -p "$B/rootfs/secret" "$B/rootfs/ro"
+	echo s >"$B/rootfs/secret/file"
+	echo hidden >"$B/rootfs/hidden"
+	echo readable >"$B/rootfs/ro/file"
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = 0 ]
+	[ "${lines[1]}" = 0 ]
+	[[ "$output" == *"Read-only file system"* ]]
+	[[ "$output" == *RO-REFUSED* ]]
+	[ "${lines[-1]}" = readable ]
+}
+
+@test "agent: root.readonly makes / read-only" {
+	sh_bundle 'touch /x 2>/dev/null && echo WROTE || echo REFUSED' '.root.readonly = true'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "$output" = REFUSED ]
+}
+
+@test "agent: hostname and domainname" {
+	sh_bundle 'hostname; cat /proc/sys/kernel/domainname' '.hostname = "husk-test" | .domainname = "example.org"'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "$output" = "husk-test
+example.org" ]
+}
+
+@test "agent: a terminal with the config's window size" {
+	sh_bundle '[ -t 0 ] && [ -t 1 ] && echo TTY; stty size' '.process.terminal = true | .process.consoleSize = {height: 40, width: 100}'
+	run_bundle
+	[ "$status" -eq 0 ]
+	output=${output//$'\r'/}
+	[[ "$output" == *TTY* ]]
+	[[ "$output" == *"40 100"* ]]
+}
+
+@test "agent: orphans are reaped (double fork)" {
+	# Without a pid namespace the orphans' parent is husk-init itself.
+	sh_bundle '(sleep 0.2 &); (sleep 0.2 &); (sh -c "sleep 0.2 &" &); sleep 2; grep -l "^State:.*Z" /proc/[0-9]*/status | wc -l' \
+		'.linux.namespaces |= map(select(.type != "pid"))'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "${lines[-1]}" = 0 ]
+}
+
+@test "agent: mounts from the config (tmpfs with options, proc, mqueue, devpts)" {
+	sh_bundle 'grep -E " /(scratch|dev/pts|dev/mqueue|proc) " /proc/mounts; ls -l /dev/null /dev/zero /dev/ptmx /dev/fd' \
+		'.mounts += [{destination: "/scratch", type: "tmpfs", source: "tmpfs", options: ["nosuid", "noexec", "size=1m", "mode=700"]}]'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"tmpfs /scratch tmpfs rw,nosuid,nodev,noexec"*"size=1024k,mode=700"* ]] ||
+		[[ "$output" == *"/scratch tmpfs rw,nosuid"*"noexec"*"mode=700"* ]]
+	[[ "$output" == *"devpts /dev/pts devpts"* ]]
+	[[ "$output" == *"/dev/mqueue mqueue"* ]]
+	[[ "$output" == *"ptmx -> pts/ptmx"* ]]
+}
+
+@test "agent: a bad config.json is refused on the host with the JSON path" {
+	make_bundle '.process.args = ["sh", 5]'
+	run_bundle
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"process.args[1]: must be a string"* ]]
+}
+
+@test "agent: 100 concurrent execs each run and report their exit" {
+	sh_bundle 'sleep 25' '.linux.namespaces |= map(select(.type != "pid"))'
+	jq -n '{cwd: "/", env: ["PATH=/bin"], args: ["sh", "-c", "echo exec-out; exit 7"]}' >"$WORK/exec.json"
+	run_bundle --cpus 2 --exec "$WORK/exec.json" --exec-count 100
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^exec-out$' <<<"$output")" -eq 100 ]
+	[ "$(grep -c 'husk-exec id=[0-9]* code=7 signal=0' <<<"$stderr")" -eq 100 ]
+}
+
+@test "agent: exec joins the container's namespaces" {
+	sh_bundle 'sleep 20' '.hostname = "inside"'
+	jq -n '{cwd: "/", env: ["PATH=/bin"], args: ["sh", "-c", "hostname; echo $$; ls /secret-marker"]}' >"$WORK/exec.json"
+	touch "$B/rootfs/secret-marker"
+	run_bundle --exec "$WORK/exec.json"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = inside ]
+	# pid 1 is the container's process in its pid namespace.
+	[ "${lines[1]}" -gt 1 ]
+	[ "${lines[2]}" = /secret-marker ]
+	[[ "$stderr" == *"husk-exec id=1 code=0 signal=0"* ]]
+}
+
+@test "agent: PS lists the container's pids, STATS reads its cgroup" {
+	# --probe asks once the process is set up (READY): one pid so far.
+	sh_bundle 'sleep 6' '.linux.resources = {memory: {limit: 67108864}, pids: {limit: 32}}'
+	run_bundle --probe
+	[ "$status" -eq 0 ]
+	[[ "$stderr" =~ husk-ps\ ([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -gt 1 ]
+	[[ "$stderr" =~ husk-stats\ memory_current=([0-9]+)\ cpu_usage_usec=([0-9]+)\ pids_current=([0-9]+)\ memory_max=([0-9]+) ]]
+	[ "${BASH_REMATCH[1]}" -gt 0 ]
+	[ "${BASH_REMATCH[3]}" -ge 1 ]
+	[ "${BASH_REMATCH[4]}" -eq 67108864 ]
+}
+
+@test "agent: the rootfs over virtio-fs (--share-rootfs)" {
+	sh_bundle 'cat /marker; echo new >/written && cat /written'
+	echo from-the-host >"$B/rootfs/marker"
+	run_bundle --share-rootfs
+	[ "$status" -eq 0 ]
+	[ "$output" = "from-the-host
+new" ]
+	# The guest's writes land in its overlay, not in the bundle.
+	[ ! -e "$B/rootfs/written" ]
+}

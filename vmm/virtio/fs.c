@@ -1,0 +1,217 @@
+/* virtio-fs (virtio 1.2, section 5.11): FUSE requests over two queues,
+ * hiprio (FORGETs, which have no reply) and one request queue, served by
+ * fuse_server.c inside the VMM; no virtiofsd.
+ *
+ * One worker thread per device serves both queues, so file I/O (an fsync,
+ * a megabyte read) never stalls the event loop, which carries the console,
+ * vsock and signals. The loop only wakes the worker. The worker takes the
+ * transport lock to pop and push chains and drops it while it serves a
+ * request; the guest memory a chain points into is mapped for the VM's
+ * life, so it stays valid while unlocked. A driver reset (under the lock,
+ * from a vCPU thread) bumps an epoch: a request served across it is not
+ * pushed to the new queue, and the worker drops the server's inodes and
+ * handles before it serves anything else. The server itself is only ever
+ * used by the worker.
+ *
+ * One request queue only: Linux 6.1's driver sends every request to the
+ * first (virtio_fs.c: "TODO multiqueue"), so more would never be used. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "devices.h"
+#include "fuse_server.h"
+
+#define FS_QUEUE_MAX VIRTQ_MAX_SIZE /* the driver caps a request at this many pages, less 4 */
+#define FS_NQUEUES 2                /* hiprio + one request queue */
+#define FS_TAG_MAX 36
+
+struct fs_config {
+	char tag[FS_TAG_MAX]; /* not NUL-terminated when all 36 bytes are used */
+	uint32_t num_request_queues;
+} __attribute__((packed));
+
+struct fs_dev {
+	struct fuse_server *srv;
+	struct fs_config config;
+	struct virtio_device_ops ops;
+	struct virtq_chain *chain;
+
+	/* Guarded by the transport's lock. */
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool started;
+	bool kicked;       /* a queue was notified since the worker last looked */
+	bool stop;         /* the VM is going away */
+	bool reset_server; /* the driver reset the device */
+	uint64_t epoch;    /* bumped by every reset */
+};
+
+static void fs_notify(struct virtio_mmio_dev *d, unsigned q)
+{
+	struct fs_dev *f = d->priv;
+
+	(void)q;
+	f->kicked = true;
+	pthread_cond_signal(&f->wake);
+}
+
+static void fs_reset(struct virtio_mmio_dev *d)
+{
+	struct fs_dev *f = d->priv;
+
+	f->epoch++;
+	f->reset_server = true;
+	f->kicked = false;
+	pthread_cond_signal(&f->wake);
+}
+
+/* Serves what queue Q has, until it is empty or the device changes under
+ * the worker; called and returns with the lock held. Returns whether it
+ * served anything. */
+static bool serve_queue(struct virtio_mmio_dev *d, unsigned q)
+{
+	struct fs_dev *f = d->priv;
+	struct virtq_chain *c = f->chain;
+	const char *why;
+	bool served = false;
+	int r;
+
+	while (!f->stop && !f->reset_server && virtio_mmio_live(d) && d->queues[q].ready) {
+		r = virtq_pop(&d->queues[q], d->mem, c, &why);
+		if (r < 0)
+			virtio_mmio_fail(d, why);
+		if (r <= 0)
+			break;
+		uint64_t epoch = f->epoch;
+		pthread_mutex_unlock(&d->lock);
+		size_t n = fuse_server_handle(f->srv, c->out, c->nout, c->in, c->nin);
+		pthread_mutex_lock(&d->lock);
+		if (epoch != f->epoch)
+			break; /* the queue it came from is gone */
+		virtq_push(&d->queues[q], c->head, (uint32_t)n);
+		virtio_mmio_used(d, q);
+		served = true;
+	}
+	return served;
+}
+
+static void *fs_worker(void *arg)
+{
+	struct virtio_mmio_dev *d = arg;
+	struct fs_dev *f = d->priv;
+	sigset_t all;
+
+	/* Signals are the event loop's (signalfd) and the vCPUs' business. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&d->lock);
+	while (!f->stop) {
+		if (f->reset_server) {
+			f->reset_server = false;
+			fuse_server_reset(f->srv);
+			continue;
+		}
+		if (!f->kicked) {
+			pthread_cond_wait(&f->wake, &d->lock);
+			continue;
+		}
+		f->kicked = false;
+		/* FORGETs first: they free inodes the requests may need. */
+		while (serve_queue(d, 0) | serve_queue(d, 1))
+			;
+	}
+	pthread_mutex_unlock(&d->lock);
+	return NULL;
+}
+
+static void fs_read_config(struct virtio_mmio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
+{
+	struct fs_dev *f = d->priv;
+	memcpy(data, (uint8_t *)&f->config + off, len);
+}
+
+static void fs_release(struct virtio_mmio_dev *d)
+{
+	struct fs_dev *f = d->priv;
+
+	if (!f)
+		return;
+	if (f->started) {
+		pthread_mutex_lock(&d->lock);
+		f->stop = true;
+		pthread_cond_signal(&f->wake);
+		pthread_mutex_unlock(&d->lock);
+		pthread_join(f->thread, NULL);
+	}
+	pthread_cond_destroy(&f->wake);
+	fuse_server_free(f->srv);
+	free(f->chain);
+	free(f);
+	d->priv = NULL;
+}
+
+struct virtio_mmio_dev *virtio_fs_new_share(const char *tag, const struct fuse_share_opts *opts,
+					    husk_error_t *err)
+{
+	size_t taglen = tag ? strlen(tag) : 0;
+
+	if (taglen == 0 || taglen > FS_TAG_MAX || strchr(tag, '\n')) {
+		husk_error_set(err, 0, "virtio-fs tag '%s': want 1 to %d bytes, no newline",
+			       tag ? tag : "", FS_TAG_MAX);
+		return NULL;
+	}
+	struct fs_dev *f = calloc(1, sizeof(*f));
+	struct virtio_mmio_dev *d = malloc(sizeof(*d));
+	if (f)
+		f->chain = malloc(sizeof(*f->chain)); /* ~8 KiB: not on a stack */
+	if (!f || !d || !f->chain) {
+		if (f)
+			free(f->chain);
+		free(f);
+		free(d);
+		husk_error_set(err, ENOMEM, "virtio-fs %s", tag);
+		return NULL;
+	}
+	f->srv = fuse_server_new(opts, err);
+	if (!f->srv) {
+		free(f->chain);
+		free(f);
+		free(d);
+		husk_error_wrap(err, "virtio-fs %s", tag);
+		return NULL;
+	}
+	memcpy(f->config.tag, tag, taglen);
+	f->config.num_request_queues = 1;
+	pthread_cond_init(&f->wake, NULL);
+	f->ops = (struct virtio_device_ops){
+		.name = "fs",
+		.device_id = VIRTIO_ID_FS,
+		.nqueues = FS_NQUEUES,
+		.queue_max = FS_QUEUE_MAX,
+		.read_config = fs_read_config,
+		.config_len = sizeof(f->config),
+		.queue_notify = fs_notify,
+		.reset = fs_reset,
+		.release = fs_release,
+	};
+	virtio_mmio_init(d, &f->ops, f);
+	int e = pthread_create(&f->thread, NULL, fs_worker, d);
+	if (e != 0) {
+		fs_release(d);
+		virtio_mmio_release(d);
+		free(d);
+		husk_error_set(err, e, "virtio-fs %s: worker thread", tag);
+		return NULL;
+	}
+	f->started = true;
+	return d;
+}
+
+struct virtio_mmio_dev *virtio_fs_new(const char *tag, const char *dir, bool readonly,
+				      husk_error_t *err)
+{
+	struct fuse_share_opts opts = { .dir = dir, .readonly = readonly };
+	return virtio_fs_new_share(tag, &opts, err);
+}

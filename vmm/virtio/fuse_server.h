@@ -1,0 +1,93 @@
+/* A FUSE server (protocol 7.38, as Linux 6.1 speaks it) exporting one host
+ * directory, without any transport: fuse_server_handle() takes one request
+ * as the driver wrote it (scattered buffers) and writes the reply into the
+ * buffers given for it. virtio-fs (fs.c) feeds it from a virtqueue; the
+ * unit tests and the fuzzer feed it directly.
+ *
+ * The guest is hostile. Everything it sends is checked against the bytes
+ * actually present, the fixed part of a request is copied out of guest
+ * memory before it is parsed (the guest may change it meanwhile), and the
+ * host is only ever reached through file descriptors the server opened
+ * beneath the share:
+ *
+ *   - every inode the guest knows is an O_PATH|O_NOFOLLOW descriptor in a
+ *     bounded table; node ids carry the slot and a reuse count, so a stale
+ *     or made-up id is ESTALE, never another file;
+ *   - names are single components: no '/', not "." or "..", at most
+ *     NAME_MAX bytes, NUL-terminated exactly where the request ends. The
+ *     guest kernel never sends "." or ".." (it resolves them itself; only
+ *     FUSE_EXPORT_SUPPORT, not offered, would make it look ".." up), so
+ *     they are refused outright: a walk up from the share root cannot be
+ *     expressed;
+ *   - lookups use openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+ *     RESOLVE_NO_MAGICLINKS) and O_NOFOLLOW; a symlink is a node of its
+ *     own and is never followed on the host (its target is only stored and
+ *     returned by READLINK);
+ *   - only regular files are reopened for I/O (through /proc/self/fd, the
+ *     one way to turn an O_PATH descriptor into an open file; the magic
+ *     link names exactly that inode); directories are opened as "."
+ *     beneath their own descriptor; devices, FIFOs and sockets are never
+ *     opened, so a device node in the share cannot reach a host device;
+ *   - MKNOD creates character and block devices only when the share allows
+ *     it (the whiteout device 0:0 overlayfs needs is always allowed);
+ *   - a read-only share refuses every modifying request with EROFS.
+ *
+ * Ownership: the guest kernel checks permissions itself (virtio-fs mounts
+ * with default_permissions), so the server acts with the VMM's own
+ * credentials and only makes ownership come out right: a new file, directory,
+ * node or symlink is chowned to the caller's uid and gid (or keeps the
+ * directory's group under a set-group-ID directory, as the kernel gives it)
+ * and its mode set exactly as asked, set-ID bits included (a chown clears
+ * them). Without CAP_CHOWN (a rootless VMM) new files stay the VMM's.
+ *
+ * Caching: with cache_always (a share only the guest changes, like a
+ * container's rootfs) entries and attributes are valid for a day, and open
+ * files and directories keep their page cache; otherwise (host and guest
+ * may both change it) they are valid for a second and the guest drops cached
+ * pages when it opens a file or sees its size or mtime change. */
+#ifndef HUSK_VMM_VIRTIO_FUSE_SERVER_H
+#define HUSK_VMM_VIRTIO_FUSE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "runtime/error.h"
+
+#define FUSE_SERVER_MAX_INODES (1U << 16)
+#define FUSE_SERVER_MAX_HANDLES (1U << 14)
+/* Largest READ and WRITE: 256 pages, what a 256-entry queue can carry. */
+#define FUSE_SERVER_MAX_IO (1U << 20)
+
+struct fuse_share_opts {
+	const char *dir;
+	bool readonly;
+	bool cache_always;  /* only the guest changes the tree: cache for long */
+	bool allow_devices; /* MKNOD may create character and block devices */
+	/* Table limits; 0 means the defaults above (further bounded by
+	 * RLIMIT_NOFILE, as each entry holds a descriptor). */
+	uint32_t max_inodes;
+	uint32_t max_handles;
+};
+
+struct fuse_server;
+
+/* Opens the share: DIR must be a directory. */
+struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_error_t *err);
+void fuse_server_free(struct fuse_server *s);
+
+/* Serves one request: REQ (NREQ buffers, REQ_LEN bytes in all) as the
+ * driver wrote it, the reply into REP (NREP buffers). Returns the number of
+ * bytes written to REP: 0 when there is no reply (FORGET, or no room even
+ * for a reply header). */
+size_t fuse_server_handle(struct fuse_server *s, const struct iovec *req, unsigned nreq,
+			  const struct iovec *rep, unsigned nrep);
+
+/* Forgets every inode and handle the guest had (driver reset). */
+void fuse_server_reset(struct fuse_server *s);
+
+/* How many inodes (root included) and handles are held: for the tests. */
+void fuse_server_counts(const struct fuse_server *s, uint32_t *inodes, uint32_t *handles);
+
+#endif
