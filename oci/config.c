@@ -763,6 +763,12 @@ static int parse_linux(jobj *v, const char *path, struct oci_config *c, husk_err
 		if (parse_namespaces(f, fp, c, err) < 0)
 			return -1;
 	}
+	/* Resolved and checked by runtime/cgroup.c, which knows the driver. */
+	if ((f = member(v, "cgroupsPath"))) {
+		child_path(fp, path, "cgroupsPath");
+		if (get_string(f, fp, &c->cgroups_path, err) < 0)
+			return -1;
+	}
 	if ((f = member(v, "sysctl"))) {
 		child_path(fp, path, "sysctl");
 		if (want_object(f, fp, err) < 0)
@@ -1015,6 +1021,7 @@ void oci_config_free(struct oci_config *c)
 	free(c->sysctl);
 	free_strings(c->masked_paths);
 	free_strings(c->readonly_paths);
+	free(c->cgroups_path);
 	if (c->seccomp) {
 		for (size_t i = 0; i < c->seccomp->nsyscalls; i++) {
 			free_strings(c->seccomp->syscalls[i].names);

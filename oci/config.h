@@ -119,6 +119,7 @@ struct oci_config {
 	char **readonly_paths;
 	size_t nreadonly_paths;
 	struct oci_seccomp *seccomp; /* NULL: none */
+	char *cgroups_path;          /* linux.cgroupsPath as written; NULL: none */
 	struct oci_resources resources;
 };
 

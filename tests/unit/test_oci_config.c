@@ -28,6 +28,7 @@ static const char good[] =
 	"{\"destination\":\"/data\",\"type\":\"bind\",\"source\":\"/srv\",\"options\":[\"rbind\",\"ro\",\"rprivate\"]}],"
 	"\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\",\"path\":\"/proc/1/ns/net\"},"
 	"{\"type\":\"mount\"}],"
+	"\"cgroupsPath\":\"machine.slice:libpod:abc\","
 	"\"sysctl\":{\"net.ipv4.ip_forward\":\"1\"},"
 	"\"maskedPaths\":[\"/proc/kcore\"],\"readonlyPaths\":[\"/proc/sys\"],"
 	"\"resources\":{\"memory\":{\"limit\":67108864},\"cpu\":{\"quota\":50000,\"period\":100000,\"shares\":512},"
@@ -95,6 +96,7 @@ TEST(oci_config_parses_everything)
 	CHECK_INT(c->resources.memory_limit, 67108864);
 	CHECK_INT(c->resources.cpu_quota, 50000);
 	CHECK_INT(c->resources.pids_limit, 64);
+	CHECK_STR(c->cgroups_path, "machine.slice:libpod:abc");
 	CHECK(c->seccomp);
 	CHECK_INT(c->seccomp->default_errno, 38);
 	CHECK_INT(c->seccomp->narchs, 2);
@@ -203,6 +205,7 @@ TEST(oci_config_errors_name_the_path)
 		  "linux.seccomp.syscalls[1].args[0].index: 6 is not an argument index (0-5)"));
 	CHECK(bad("[\"read\",\"write\"]", "[\"read\",{}]", "linux.seccomp.syscalls[0].names[1]: must be a string"));
 	CHECK(bad("\"linux\":{", "\"linux\":7,\"x\":{", "linux: must be an object"));
+	CHECK(bad("\"machine.slice:libpod:abc\"", "5", "linux.cgroupsPath: must be a string"));
 }
 
 TEST(oci_config_rejects_bad_json)
