@@ -1,0 +1,517 @@
+/* runtime/cgroup.c: cgroupsPath resolution (anywhere), and a real cgroup's
+ * life on the host the tests run on (root only): create with resources,
+ * attach, freeze, update, stats, the device allow-list, destroy. Each test
+ * cgroup is /husk-unit-PID/..., removed by a cleanup handler even when a
+ * check fails half-way. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "runtime/cgroup.h"
+#include "runtime/cleanup.h"
+#include "runtime/host.h"
+#include "tap.h"
+
+#define ROOT "/sys/fs/cgroup"
+
+static int resolve(const char *cp, bool systemd, char *out, husk_error_t *err)
+{
+	return husk_cgroup_resolve(cp, "abc", systemd, out, 4096, err);
+}
+
+TEST(cgroup_resolve_plain_paths)
+{
+	char out[4096];
+	husk_error_t err cleanup_error = NULL;
+
+	CHECK_INT(resolve("", false, out, &err), 0);
+	CHECK_STR(out, "/husk/abc");
+	CHECK_INT(resolve(NULL, false, out, &err), 0);
+	CHECK_STR(out, "/husk/abc");
+	CHECK_INT(resolve("/a/b", false, out, &err), 0);
+	CHECK_STR(out, "/a/b");
+	CHECK_INT(resolve("/a//b/./c/", false, out, &err), 0);
+	CHECK_STR(out, "/a/b/c");
+	/* Without --systemd-cgroup, colons are just part of a name. */
+	CHECK_INT(resolve("/x:y:z", false, out, &err), 0);
+	CHECK_STR(out, "/x:y:z");
+}
+
+TEST(cgroup_resolve_relative_is_beside_own_cgroup)
+{
+	char out[4096], line[4096], want[4096] = "";
+	husk_error_t err cleanup_error = NULL;
+	bool v2 = host_cgroup_mode(ROOT) == CGROUP_MODE_V2;
+
+	/* The parent of this process's cgroup: the unified line on v2, the
+	 * memory controller's elsewhere. */
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	CHECK(f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+		if (!b)
+			continue;
+		*b = '\0';
+		bool mem = false;
+		for (char *s = NULL, *t = strtok_r(a + 1, ",", &s); t; t = strtok_r(NULL, ",", &s))
+			mem |= strcmp(t, "memory") == 0;
+		if (v2 ? strcmp(line, "0") == 0 : mem) {
+			snprintf(want, sizeof(want), "%s", b + 1);
+			break;
+		}
+	}
+	fclose(f);
+	*strrchr(want, '/') = '\0';
+	strcat(want, "/k8s/pod1");
+	CHECK_INT(resolve("k8s/pod1", false, out, &err), 0);
+	CHECK_STR(out, want);
+}
+
+TEST(cgroup_resolve_systemd_form)
+{
+	char out[4096];
+	husk_error_t err cleanup_error = NULL;
+
+	CHECK_INT(resolve("machine.slice:libpod:abc", true, out, &err), 0);
+	CHECK_STR(out, "/machine.slice/libpod-abc.scope");
+	CHECK_INT(resolve("system.slice:cri-containerd:x", true, out, &err), 0);
+	CHECK_STR(out, "/system.slice/cri-containerd-x.scope");
+	CHECK_INT(resolve("a-b.slice:p:n", true, out, &err), 0);
+	CHECK_STR(out, "/a.slice/a-b.slice/p-n.scope");
+	CHECK_INT(resolve("kubepods-burstable-pod1.slice:cri-o:c1", true, out, &err), 0);
+	CHECK_STR(out, "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice/"
+		       "cri-o-c1.scope");
+	CHECK_INT(resolve("-.slice:p:n", true, out, &err), 0);
+	CHECK_STR(out, "/p-n.scope");
+	CHECK_INT(resolve(":p:n", true, out, &err), 0);
+	CHECK_STR(out, "/system.slice/p-n.scope");
+	CHECK_INT(resolve("user.slice:p:sub.slice", true, out, &err), 0);
+	CHECK_STR(out, "/user.slice/sub.slice");
+	CHECK_INT(resolve("", true, out, &err), 0);
+	CHECK_STR(out, "/system.slice/husk-abc.scope");
+}
+
+static void check_refused(const char *cp, bool systemd, const char *want_in_msg)
+{
+	char out[4096];
+	husk_error_t err cleanup_error = NULL;
+
+	if (resolve(cp, systemd, out, &err) == 0) {
+		tap_fail(__FILE__, __LINE__, "\"%s\" resolved to \"%s\"", cp, out);
+		return;
+	}
+	if (strncmp(err->msg, "linux.cgroupsPath: ", 19) != 0 || !strstr(err->msg, want_in_msg))
+		tap_fail(__FILE__, __LINE__, "\"%s\": message \"%s\"", cp, err->msg);
+}
+
+TEST(cgroup_resolve_refuses_bad_paths)
+{
+	check_refused("/a/../b", false, "\"..\" is not allowed");
+	check_refused("..", false, "\"..\" is not allowed");
+	check_refused("/", false, "root cgroup");
+	check_refused("/a/b", true, "expected \"slice:prefix:name\"");
+	check_refused("a:b", true, "expected \"slice:prefix:name\"");
+	check_refused("a:b:c:d", true, "expected \"slice:prefix:name\"");
+	check_refused("machine:p:n", true, "invalid slice name");
+	check_refused("a--b.slice:p:n", true, "invalid slice name");
+	check_refused("-a.slice:p:n", true, "invalid slice name");
+	check_refused("a/b.slice:p:n", true, "invalid slice name");
+	check_refused("machine.slice:p:", true, "invalid unit name");
+	check_refused("machine.slice:p:../x", true, "invalid unit name");
+
+	char big[5000], out[64];
+	husk_error_t err cleanup_error = NULL;
+	memset(big, 'a', sizeof(big) - 1);
+	big[0] = '/';
+	big[sizeof(big) - 1] = '\0';
+	CHECK_INT(husk_cgroup_resolve(big, "abc", false, out, sizeof(out), &err), -1);
+	CHECK_INT(err->errnum, ENAMETOOLONG);
+}
+
+/* ---- on the host ---- */
+
+struct guard {
+	char top[64]; /* "/husk-unit-PID" */
+	pid_t child;
+	struct husk_cgroup *cg;
+};
+
+/* Removes DIR and any directories below it (cgroup directories hold only
+ * kernel files, which go with them). */
+static void rmdir_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *e;
+		while ((e = readdir(d)))
+			if (e->d_type == DT_DIR && strcmp(e->d_name, ".") &&
+			    strcmp(e->d_name, "..")) {
+				char sub[4096];
+				snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+				rmdir_tree(sub);
+			}
+		closedir(d);
+	}
+	rmdir(dir);
+}
+
+static void guard_release(struct guard *g)
+{
+	husk_error_t err cleanup_error = NULL;
+
+	if (g->child > 0) {
+		kill(g->child, SIGKILL);
+		waitpid(g->child, NULL, 0);
+	}
+	if (g->cg) {
+		husk_cgroup_destroy(g->cg, &err);
+		husk_cgroup_free(g->cg);
+	}
+	if (!g->top[0])
+		return;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), ROOT "%s", g->top);
+	rmdir_tree(dir); /* v2 */
+	DIR *d = opendir(ROOT);
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+			snprintf(dir, sizeof(dir), ROOT "/%s%s", e->d_name, g->top);
+			rmdir_tree(dir);
+		}
+	if (d)
+		closedir(d);
+}
+#define cleanup_guard __attribute__((cleanup(guard_release)))
+
+/* Why the lifecycle tests cannot run here, or NULL. */
+static const char *host_lacks(void)
+{
+	enum cgroup_mode m = host_cgroup_mode(ROOT);
+	const char *root = ROOT;
+
+	if (geteuid() != 0)
+		return "needs root";
+	if (m == CGROUP_MODE_NONE)
+		return "no cgroup file system at " ROOT;
+	static const char *const need[] = { "memory", "cpu", "pids" };
+	for (size_t i = 0; i < 3; i++)
+		if (!host_cgroup_controller(root, m, need[i]))
+			return "the memory, cpu and pids controllers are not all available";
+	return NULL;
+}
+
+/* Directory of controller CTRL's hierarchy for PATH. */
+static void ctrl_dir(char *out, size_t size, const char *ctrl, const char *path)
+{
+	if (host_cgroup_mode(ROOT) == CGROUP_MODE_V2)
+		snprintf(out, size, ROOT "%s", path);
+	else
+		snprintf(out, size, ROOT "/%s%s", ctrl, path);
+}
+
+static bool read_file(const char *ctrl, const char *path, const char *file, char *buf, size_t size)
+{
+	char dir[4096], p[4200];
+
+	ctrl_dir(dir, sizeof(dir), ctrl, path);
+	snprintf(p, sizeof(p), "%s/%s", dir, file);
+	FILE *f = fopen(p, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	return true;
+}
+
+#define CHECK_FILE(ctrl, path, file, want)                                                         \
+	do {                                                                                       \
+		char got_[256];                                                                    \
+		CHECK(read_file(ctrl, path, file, got_, sizeof(got_)));                            \
+		CHECK_STR(got_, want);                                                             \
+	} while (0)
+
+static bool gone_everywhere(const char *path)
+{
+	char dir[4096];
+	struct stat st;
+	DIR *d = opendir(ROOT);
+	struct dirent *e;
+	bool gone = true;
+
+	snprintf(dir, sizeof(dir), ROOT "%s", path);
+	gone &= stat(dir, &st) < 0;
+	while (d && (e = readdir(d)))
+		if (e->d_type == DT_DIR && e->d_name[0] != '.') {
+			snprintf(dir, sizeof(dir), ROOT "/%s%s", e->d_name, path);
+			gone &= stat(dir, &st) < 0;
+		}
+	if (d)
+		closedir(d);
+	return gone;
+}
+
+static pid_t sleeper(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	return pid;
+}
+
+static bool in_cgroup(pid_t pid, const char *path)
+{
+	char p[64], line[4096];
+	bool found = false;
+
+	snprintf(p, sizeof(p), "/proc/%d/cgroup", (int)pid);
+	FILE *f = fopen(p, "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		char *last = strrchr(line, ':');
+		found |= last && strcmp(last + 1, path) == 0;
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+TEST(cgroup_lifecycle_on_this_host)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	bool v2 = host_cgroup_mode(ROOT) == CGROUP_MODE_V2;
+	char path[128];
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/life", g.top);
+	struct oci_resources r = {
+		.has_memory_limit = true,
+		.memory_limit = 64 << 20,
+		.has_cpu_quota = true,
+		.cpu_quota = 50000,
+		.has_cpu_period = true,
+		.cpu_period = 100000,
+		.has_cpu_shares = true,
+		.cpu_shares = 512,
+		.has_pids_limit = true,
+		.pids_limit = 64,
+	};
+	int rc = husk_cgroup_create(path, &r, &g.cg, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	CHECK_STR(husk_cgroup_path(g.cg), path);
+	if (v2) {
+		CHECK_FILE("memory", path, "memory.max", "67108864");
+		CHECK_FILE("cpu", path, "cpu.max", "50000 100000");
+		CHECK_FILE("cpu", path, "cpu.weight", "20"); /* 1 + (510 * 9999) / 262142 */
+	} else {
+		CHECK_FILE("memory", path, "memory.limit_in_bytes", "67108864");
+		CHECK_FILE("cpu", path, "cpu.cfs_quota_us", "50000");
+		CHECK_FILE("cpu", path, "cpu.cfs_period_us", "100000");
+		CHECK_FILE("cpu", path, "cpu.shares", "512");
+	}
+	CHECK_FILE("pids", path, "pids.max", "64");
+
+	g.child = sleeper();
+	CHECK(g.child > 0);
+	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
+	CHECK(in_cgroup(g.child, path));
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	CHECK_INT(husk_cgroup_pids(g.cg, &pids, &n, &err), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(pids[0], g.child);
+
+	bool frozen = true;
+	CHECK_INT(husk_cgroup_is_frozen(g.cg, &frozen, &err), 0);
+	CHECK(!frozen);
+	CHECK_INT(husk_cgroup_freeze(g.cg, true, &err), 0);
+	CHECK_INT(husk_cgroup_is_frozen(g.cg, &frozen, &err), 0);
+	CHECK(frozen);
+	if (v2)
+		CHECK_FILE("memory", path, "cgroup.freeze", "1");
+	else
+		CHECK_FILE("freezer", path, "freezer.state", "FROZEN");
+	CHECK_INT(husk_cgroup_freeze(g.cg, false, &err), 0);
+	CHECK_INT(husk_cgroup_is_frozen(g.cg, &frozen, &err), 0);
+	CHECK(!frozen);
+
+	/* update changes what it names and nothing else. */
+	struct oci_resources u = {
+		.has_memory_limit = true,
+		.memory_limit = 128 << 20,
+		.has_pids_limit = true,
+		.pids_limit = -1,
+		.has_cpu_period = true,
+		.cpu_period = 200000,
+	};
+	CHECK_INT(husk_cgroup_update(g.cg, &u, &err), 0);
+	CHECK_FILE("memory", path, v2 ? "memory.max" : "memory.limit_in_bytes", "134217728");
+	CHECK_FILE("pids", path, "pids.max", "max");
+	if (v2)
+		CHECK_FILE("cpu", path, "cpu.max", "50000 200000");
+	else
+		CHECK_FILE("cpu", path, "cpu.cfs_quota_us", "50000");
+
+	struct husk_cgroup_stats st;
+	CHECK_INT(husk_cgroup_stats(g.cg, &st, &err), 0);
+	CHECK_INT(st.memory_limit, 128 << 20);
+	CHECK_INT(st.pids_current, 1);
+	CHECK_INT(st.pids_limit, 0);
+
+	/* A frozen cgroup with a live process: destroy thaws, kills, waits
+	 * and removes. The process is this test's child, so it stays a
+	 * zombie until waited for; that must not block the removal. */
+	CHECK_INT(husk_cgroup_freeze(g.cg, true, &err), 0);
+	rc = husk_cgroup_destroy(g.cg, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	int status = 0;
+	CHECK_INT(waitpid(g.child, &status, 0), g.child);
+	g.child = -1;
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK(gone_everywhere(path));
+	/* Idempotent, and so is an open handle on what is gone. */
+	CHECK_INT(husk_cgroup_destroy(g.cg, &err), 0);
+	struct husk_cgroup *again = husk_cgroup_open(path, &err);
+	CHECK(again);
+	rc = husk_cgroup_destroy(again, &err);
+	husk_cgroup_free(again);
+	CHECK_INT(rc, 0);
+	CHECK_INT(husk_cgroup_update(g.cg, &u, &err), -1);
+	CHECK_INT(err->errnum, ENOENT);
+}
+
+TEST(cgroup_open_finds_an_existing_one)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	char path[128];
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/open", g.top);
+	CHECK_INT(husk_cgroup_create(path, NULL, &g.cg, &err), 0);
+	g.child = sleeper();
+	CHECK(g.child > 0);
+	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
+
+	struct husk_cgroup *cg cleanup_cgroup = husk_cgroup_open(path, &err);
+	CHECK(cg);
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	CHECK_INT(husk_cgroup_pids(cg, &pids, &n, &err), 0);
+	CHECK_INT(n, 1);
+	struct oci_resources u = { .has_pids_limit = true, .pids_limit = 7 };
+	CHECK_INT(husk_cgroup_update(cg, &u, &err), 0);
+	CHECK_FILE("pids", path, "pids.max", "7");
+	CHECK_INT(husk_cgroup_destroy(cg, &err), 0);
+	CHECK(gone_everywhere(path));
+}
+
+/* A failed create leaves nothing behind and names the field. */
+TEST(cgroup_create_failure_names_the_field_and_undoes)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	char path[128];
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/bad", g.top);
+	/* Swap (memory+swap) below the memory limit: refused by husk on v2,
+	 * by the kernel on v1, or "no swap accounting" on either. */
+	struct oci_resources r = {
+		.has_memory_limit = true,
+		.memory_limit = 64 << 20,
+		.has_memory_swap = true,
+		.memory_swap = 32 << 20,
+	};
+	CHECK_INT(husk_cgroup_create(path, &r, &g.cg, &err), -1);
+	CHECK(!g.cg);
+	printf("# %s\n", err->msg);
+	CHECK(strstr(err->msg, "linux.resources.memory.swap: "));
+	CHECK(gone_everywhere(path));
+	husk_error_release(&err);
+
+	struct oci_resources q = { .has_cpu_quota = true, .cpu_quota = 10 };
+	CHECK_INT(husk_cgroup_create(path, &q, &g.cg, &err), -1);
+	printf("# %s\n", err->msg);
+	CHECK(strstr(err->msg, "linux.resources.cpu.quota: "));
+	CHECK(gone_everywhere(path));
+}
+
+/* The child opens /dev/null (allowed) and /dev/kmsg (not in the list)
+ * once it is in the cgroup; exit status: bit 0 null failed, bit 1 kmsg
+ * opened, bit 2 kmsg failed otherwise than EPERM. */
+TEST(cgroup_device_allow_list)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	if (access("/dev/kmsg", F_OK) < 0)
+		SKIP("no /dev/kmsg to be refused");
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	char path[128];
+	int go[2];
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/dev", g.top);
+	int rc = husk_cgroup_create(path, NULL, &g.cg, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	if (!husk_cgroup_devices_confined(g.cg))
+		SKIP("the kernel refused the v2 device filter (BPF)");
+	CHECK_INT(pipe2(go, O_CLOEXEC), 0);
+	g.child = fork();
+	CHECK(g.child >= 0);
+	if (g.child == 0) {
+		char c;
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(100);
+		int bits = 0, fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			bits |= 1;
+		fd = open("/dev/kmsg", O_RDONLY);
+		if (fd >= 0)
+			bits |= 2;
+		else if (errno != EPERM)
+			bits |= 4;
+		_exit(bits);
+	}
+	close(go[0]);
+	rc = husk_cgroup_attach(g.cg, g.child, &err);
+	CHECK(write(go[1], "x", 1) == 1);
+	close(go[1]);
+	CHECK_INT(rc, 0);
+	int status;
+	CHECK_INT(waitpid(g.child, &status, 0), g.child);
+	g.child = -1;
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
+}
