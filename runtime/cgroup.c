@@ -266,7 +266,7 @@ static int own_parent(char *out, size_t outlen, husk_error_t *err)
 		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
-		*c2 = '\0';
+		*c1 = *c2 = '\0';
 		const char *ctrls = c1 + 1;
 		if (v2 ? strcmp(line, "0") == 0 && !*ctrls : in_csv(ctrls, "memory")) {
 			snprintf(found, sizeof(found), "%s", c2 + 1);
