@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
@@ -271,14 +272,30 @@ static bool gone_everywhere(const char *path)
 	return gone;
 }
 
-static pid_t sleeper(void)
+/* A child that waits for a byte on GO (if not -1), then burns ~50 ms of
+ * CPU, says so on DONE, and sleeps until killed. */
+static pid_t worker(int go, int done)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
+		char c;
+		if (go >= 0 && read(go, &c, 1) == 1) {
+			struct timespec ts;
+			do
+				clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+			while (ts.tv_sec == 0 && ts.tv_nsec < 50000000);
+			if (write(done, "d", 1) != 1)
+				_exit(1);
+		}
 		for (;;)
 			pause();
 	}
 	return pid;
+}
+
+static pid_t sleeper(void)
+{
+	return worker(-1, -1);
 }
 
 static bool in_cgroup(pid_t pid, const char *path)
@@ -339,10 +356,20 @@ TEST(cgroup_lifecycle_on_this_host)
 	}
 	CHECK_FILE("pids", path, "pids.max", "64");
 
-	g.child = sleeper();
+	int go[2], done[2];
+	CHECK_INT(pipe(go), 0);
+	CHECK_INT(pipe(done), 0);
+	g.child = worker(go[0], done[1]);
 	CHECK(g.child > 0);
 	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
 	CHECK(in_cgroup(g.child, path));
+	char c;
+	CHECK_INT(write(go[1], "g", 1), 1);
+	CHECK_INT(read(done[0], &c, 1), 1);
+	close(go[0]);
+	close(go[1]);
+	close(done[0]);
+	close(done[1]);
 	cleanup_free pid_t *pids = NULL;
 	size_t n = 0;
 	CHECK_INT(husk_cgroup_pids(g.cg, &pids, &n, &err), 0);
@@ -385,6 +412,11 @@ TEST(cgroup_lifecycle_on_this_host)
 	CHECK_INT(st.memory_limit, 128 << 20);
 	CHECK_INT(st.pids_current, 1);
 	CHECK_INT(st.pids_limit, 0);
+	printf("# cpu %llu ns (user %llu, system %llu), memory %llu\n",
+	       (unsigned long long)st.cpu_usage_ns, (unsigned long long)st.cpu_user_ns,
+	       (unsigned long long)st.cpu_system_ns, (unsigned long long)st.memory_usage);
+	CHECK(st.cpu_usage_ns >= 20000000);
+	CHECK(st.cpu_user_ns + st.cpu_system_ns > 0);
 
 	/* A frozen cgroup with a live process: destroy thaws, kills, waits
 	 * and removes. The process is this test's child, so it stays a
@@ -437,6 +469,72 @@ TEST(cgroup_open_finds_an_existing_one)
 	CHECK_FILE("pids", path, "pids.max", "7");
 	CHECK_INT(husk_cgroup_destroy(cg, &err), 0);
 	CHECK(gone_everywhere(path));
+}
+
+/* memory.swap counts memory and swap together (v1's memsw): v2's
+ * swap.max gets the difference; v1 writes limit and memsw in whichever
+ * order keeps limit <= memsw at each step, growing and shrinking. */
+TEST(cgroup_memory_and_swap)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	bool v2 = host_cgroup_mode(ROOT) == CGROUP_MODE_V2;
+	char path[128], dir[4096], file[4200];
+	struct stat st;
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/swap", g.top);
+	CHECK_INT(husk_cgroup_create(path, NULL, &g.cg, &err), 0);
+	ctrl_dir(dir, sizeof(dir), "memory", path);
+	snprintf(file, sizeof(file), "%s/%s", dir,
+		 v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
+	if (stat(file, &st) < 0)
+		SKIP("this host does not account swap");
+
+	struct oci_resources r = {
+		.has_memory_limit = true,
+		.memory_limit = 64 << 20,
+		.has_memory_swap = true,
+		.memory_swap = 96 << 20,
+	};
+	int rc = husk_cgroup_update(g.cg, &r, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	if (v2) {
+		CHECK_FILE("memory", path, "memory.max", "67108864");
+		CHECK_FILE("memory", path, "memory.swap.max", "33554432");
+	} else {
+		CHECK_FILE("memory", path, "memory.limit_in_bytes", "67108864");
+		CHECK_FILE("memory", path, "memory.memsw.limit_in_bytes", "100663296");
+	}
+	/* Grow both past the current memsw, then shrink both below the
+	 * current limit. */
+	r.memory_limit = 256 << 20;
+	r.memory_swap = 512 << 20;
+	CHECK_INT(husk_cgroup_update(g.cg, &r, &err), 0);
+	CHECK_FILE("memory", path, v2 ? "memory.max" : "memory.limit_in_bytes", "268435456");
+	CHECK_FILE("memory", path, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
+		   v2 ? "268435456" : "536870912");
+	r.memory_limit = 32 << 20;
+	r.memory_swap = 48 << 20;
+	CHECK_INT(husk_cgroup_update(g.cg, &r, &err), 0);
+	CHECK_FILE("memory", path, v2 ? "memory.max" : "memory.limit_in_bytes", "33554432");
+	CHECK_FILE("memory", path, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
+		   v2 ? "16777216" : "50331648");
+	/* Unlimited memory without a swap value: unlimited swap too. */
+	struct oci_resources u = { .has_memory_limit = true, .memory_limit = -1 };
+	CHECK_INT(husk_cgroup_update(g.cg, &u, &err), 0);
+	if (v2) {
+		CHECK_FILE("memory", path, "memory.max", "max");
+		CHECK_FILE("memory", path, "memory.swap.max", "max");
+	}
+	struct husk_cgroup_stats s;
+	CHECK_INT(husk_cgroup_stats(g.cg, &s, &err), 0);
+	CHECK(s.memory_limit > (1ULL << 40)); /* "max", or v1's page-counter maximum */
 }
 
 /* A failed create leaves nothing behind and names the field. */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kvm.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
@@ -425,6 +426,70 @@ TEST(confine_seccomp_keeps_leak_checks_working)
 	CHECK(CHILD_OK(st));
 }
 #endif
+
+/* A VM's life under the filter, set-up included: a one-page real-mode
+ * guest that halts. Returns 0 when it ran, else the step that failed. */
+static int tiny_vm(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0 || ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+		return 1;
+	int vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		return 2;
+	uint8_t *mem =
+		mmap(NULL, 0x2000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 3;
+	mem[0x1000] = 0xf4; /* hlt */
+	struct kvm_userspace_memory_region r = {
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = 0x2000,
+		.userspace_addr = (uint64_t)(uintptr_t)mem,
+	};
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return 4;
+	int cpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	int size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (cpu < 0 || size <= 0)
+		return 5;
+	struct kvm_run *run = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0);
+	if (run == MAP_FAILED)
+		return 6;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = 0x1000, .rflags = 2 };
+	if (ioctl(cpu, KVM_GET_SREGS, &sregs) < 0)
+		return 7;
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	if (ioctl(cpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(cpu, KVM_SET_REGS, &regs) < 0)
+		return 8;
+	if (ioctl(cpu, KVM_RUN, 0) < 0 || run->exit_reason != KVM_EXIT_HLT)
+		return 9;
+	return 0;
+}
+
+static void kvm_child(void *arg)
+{
+	husk_error_t err cleanup_error = NULL;
+
+	if (arg && (confine_capabilities(&err) < 0 || confine_seccomp(&err) < 0))
+		FAIL_CHILD(20, "%s", err->msg);
+	_exit(tiny_vm());
+}
+
+TEST(confine_seccomp_lets_a_vcpu_run)
+{
+	if (access("/dev/kvm", R_OK | W_OK) < 0)
+		SKIP("no /dev/kvm");
+	int st = in_child(kvm_child, NULL);
+	if (!CHILD_OK(st))
+		SKIP("this KVM cannot run a real-mode guest (kvm_pvm?)");
+	st = in_child(kvm_child, "confined");
+	show_status(st);
+	CHECK(CHILD_OK(st));
+}
 
 enum forbidden { F_MOUNT, F_INET, F_EXEC_MAP, F_TIOCSTI, F_KILL_OTHER, F_FORK, F_UNSHARE };
 
