@@ -475,8 +475,8 @@ static struct husk_cgroup *handle_new(const char *path, husk_error_t *err)
 }
 
 /* On v2 a cgroup has the controllers its parent lists in
- * cgroup.subtree_control; LIST_DIR/cgroup.controllers (the cgroup's own, or
- * FILE = subtree_control of its parent) says which. */
+ * cgroup.subtree_control. DIR/FILE names them: the cgroup's own
+ * cgroup.controllers, or the parent's subtree_control before it exists. */
 static void narrow_v2(struct husk_cgroup *cg, const char *dir, const char *file)
 {
 	char list[1024];
