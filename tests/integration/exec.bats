@@ -126,6 +126,12 @@ EOF
 	# which forwards signals to the process in the guest and ends with it.
 	pid_alive "$pid"
 	[ "$pid" != "$(ct_state "$CT" pid)" ]
+	if [ "$RUNTIME" = husk ]; then
+		# Differs in a VM: the pid is husk's relay, not the guest process.
+		[ "$(readlink "/proc/$pid/exe")" = "$(readlink -f "$HUSK")" ]
+	else
+		[[ "$(tr '\0' ' ' <"/proc/$pid/cmdline")" == "sh -c trap "* ]]
+	fi
 	kill -TERM "$pid"
 	wait_until "$WAIT_TIMEOUT" _pid_gone "$pid"
 	[ "$(ct_status "$CT")" = running ]

@@ -457,7 +457,7 @@ _leaks() {
 			[ -d "$d" ] && echo "state directory: $d"
 		done
 	fi
-	find /sys/fs/cgroup -maxdepth 6 -type d -name "*$TEST_ID*" -printf 'cgroup: %p\n' 2>/dev/null
+	find /sys/fs/cgroup -type d -name "*$TEST_ID*" -printf 'cgroup: %p\n' 2>/dev/null
 	for f in /proc/[0-9]*/cmdline; do
 		pid=${f#/proc/}
 		pid=${pid%/cmdline}

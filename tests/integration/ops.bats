@@ -93,6 +93,15 @@ lines_over() {
 		'type == "array" and sort == ([$p, $e] | sort)'
 	run_rt ps -f json "$CT"
 	echo "$output" | jq -e 'length == 2'
+	if [ "$RUNTIME" = husk ]; then
+		# Differs in a VM: both pids are husk processes on the host, the
+		# VMM and the relay of the exec (the guest's pids mean nothing here).
+		[ "$(readlink "/proc/$pid/exe")" = "$(readlink -f "$HUSK")" ]
+		[ "$(readlink "/proc/$epid/exe")" = "$(readlink -f "$HUSK")" ]
+	else
+		# runc: the container's own processes.
+		[ "$(tr '\0' ' ' <"/proc/$epid/cmdline")" = "sleep 999 " ]
+	fi
 
 	# The table is the host's `ps -ef` for those pids: "UID PID PPID C
 	# STIME TTY TIME CMD".
