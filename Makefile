@@ -31,6 +31,7 @@ objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 .PHONY: guest-init fuzz-agent
 .PHONY: fuzz-fuse bench-fs
 .PHONY: bench-boot all husk test unit integration asan demo deps clean format guest kernel vm-assets
+.PHONY: test-tools
 
 all: husk
 husk: $(BUILD)/husk
@@ -120,15 +121,24 @@ fuzz-fuse: $(BUILD)/fuzz/fuzz_fuse
 	$(BUILD)/fuzz/fuzz_fuse -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(BUILD)/fuzz/corpus-fuse tests/fuzz/corpus/fuse
 
+# Helpers the integration tests run (tests/tools/): recvtty receives a
+# container's console over --console-socket.
+TEST_TOOLS := $(BUILD)/tools/recvtty
+$(BUILD)/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+
+test-tools: $(TEST_TOOLS)
+
 # The C unit tests always run sanitized: they feed hostile input to parsers.
-test: deps vm-assets $(BUILD)/husk $(BUILD)/asan/unit-tests $(BUILD)/asan/husk
+test: deps vm-assets $(BUILD)/husk $(BUILD)/asan/unit-tests $(BUILD)/asan/husk $(TEST_TOOLS)
 	HUSK=$(abspath $(BUILD)/husk) UNIT=$(abspath $(BUILD)/asan/unit-tests) \
 		hack/run-tests.sh
 
 unit: $(BUILD)/asan/unit-tests
 	$(BUILD)/asan/unit-tests
 
-asan: vm-assets $(BUILD)/asan/husk $(BUILD)/asan/unit-tests
+asan: vm-assets $(BUILD)/asan/husk $(BUILD)/asan/unit-tests $(TEST_TOOLS)
 	HUSK=$(abspath $(BUILD)/asan/husk) UNIT=$(abspath $(BUILD)/asan/unit-tests) \
 		hack/run-tests.sh
 

@@ -1,0 +1,388 @@
+#!/usr/bin/env bats
+# The container lifecycle: create, start, run, state, delete; stdio and exit
+# statuses of run; the errors clients match on. The expected behaviour and
+# messages are runc's (RUNTIME=runc bats ... passes on a host with runc);
+# husk must give the same. Each container is a VM under husk, so tests make
+# as few as they can.
+
+load helpers
+
+# ---------------------------------------------------------------------------
+# create / start / state / delete
+
+@test "create, start, kill, delete: state goes created -> running -> stopped -> gone" {
+	require_containers
+	make_bundle "$WORK/b"
+	create_ct "$CT" "$WORK/b" --pid-file "$WORK/pid"
+
+	run_rt state "$CT"
+	[ "$status" -eq 0 ]
+	echo "$output" | jq -e --arg id "$CT" --arg b "$WORK/b" '
+		(.ociVersion | test("^1\\.")) and .id == $id and .status == "created"
+		and .pid > 0 and .bundle == $b and .rootfs == ($b + "/rootfs")
+		and (.created | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)$"))'
+	pid=$(echo "$output" | jq .pid)
+	pid_alive "$pid"
+	# The pid file holds the digits alone: containerd parses it with Atoi.
+	[ "$(cat "$WORK/pid")" = "$pid" ]
+	[ "$(wc -c <"$WORK/pid")" -eq "${#pid}" ]
+
+	run_rt start "$CT"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run_rt state "$CT"
+	echo "$output" | jq -e --argjson pid "$pid" '.status == "running" and .pid == $pid'
+
+	run_rt kill "$CT" KILL
+	[ "$status" -eq 0 ]
+	wait_status "$CT" stopped
+	run_rt state "$CT"
+	[ "$status" -eq 0 ]
+	# runc reports pid 0 once the container stopped.
+	echo "$output" | jq -e '.status == "stopped" and (.pid // 0) == 0'
+
+	run_rt delete "$CT"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run_rt state "$CT"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"container does not exist"* ]]
+	[ ! -e "$WORK/root/$CT" ]
+	wait_until "$WAIT_TIMEOUT" _pid_gone "$pid"
+}
+
+@test "start of a running or stopped container and kill of a stopped one fail with runc's messages" {
+	require_containers
+	make_bundle "$WORK/b"
+	create_ct "$CT" "$WORK/b"
+	rt start "$CT"
+
+	run_rt start "$CT"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cannot start an already running container"* ]]
+	[ "$(ct_status "$CT")" = running ]
+
+	rt kill "$CT" KILL
+	wait_status "$CT" stopped
+	run_rt start "$CT"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cannot start a container that has stopped"* ]]
+	run_rt kill "$CT" KILL
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"container not running"* ]]
+	run_rt kill "$CT"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"container not running"* ]]
+
+	rt delete "$CT"
+}
+
+@test "delete refuses a running container without --force; --force kills and removes it" {
+	require_containers
+	make_bundle "$WORK/b"
+	run_ct "$CT" "$WORK/b"
+	pid=$(ct_state "$CT" pid)
+
+	run_rt delete "$CT"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"cannot delete container $CT that is not stopped: running"* ]]
+	[ "$(ct_status "$CT")" = running ]
+	pid_alive "$pid"
+
+	run_rt delete --force "$CT"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	run_rt state "$CT"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"container does not exist"* ]]
+	wait_until "$WAIT_TIMEOUT" _pid_gone "$pid"
+}
+
+@test "create with an id in use fails 'already exists'; a created container deletes without --force" {
+	require_containers
+	make_bundle "$WORK/b"
+	make_bundle "$WORK/b2"
+	create_ct "$CT" "$WORK/b"
+	pid=$(ct_state "$CT" pid)
+
+	run_rt create --bundle "$WORK/b2" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"container with given ID already exists"* ]]
+	# The first container is untouched.
+	run_rt state "$CT"
+	echo "$output" | jq -e --arg b "$WORK/b" --argjson pid "$pid" \
+		'.status == "created" and .bundle == $b and .pid == $pid'
+
+	# runc deletes a container that was never started without --force.
+	run_rt delete "$CT"
+	[ "$status" -eq 0 ]
+	run_rt state "$CT"
+	[ "$status" -eq 1 ]
+	wait_until "$WAIT_TIMEOUT" _pid_gone "$pid"
+}
+
+@test "delete --force of an unknown container succeeds; delete without it fails" {
+	run_rt delete --force "$CT-nope"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+	run_rt delete "$CT-nope"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"container does not exist"* ]]
+}
+
+# ---------------------------------------------------------------------------
+# run: exit statuses and stdio
+
+@test "run: the process's exit code is run's status (0, 1, 42) and the container is gone after" {
+	require_containers
+	make_bundle "$WORK/b" true
+	for code in 0 1 42; do
+		bundle_edit "$WORK/b" '.process.args = ["sh", "-c", $s]' --arg s "exit $code"
+		run_rt run --bundle "$WORK/b" "$CT-$code" </dev/null
+		[ "$status" -eq "$code" ]
+	done
+	run_rt list -q
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "run: a process killed by a signal gives 128+N" {
+	require_containers
+	make_bundle "$WORK/b" sleep 1000
+	bg "$WORK/run.out" rt run --bundle "$WORK/b" "$CT"
+	wait_status "$CT" running
+	rt kill "$CT" KILL
+	rc=0
+	wait "$BG_PID" || rc=$?
+	[ "$rc" -eq 137 ]
+	run_rt state "$CT"
+	[ "$status" -eq 1 ]
+}
+
+@test "run: stdout and stderr of the process stay apart" {
+	require_containers
+	make_bundle "$WORK/b" sh -c 'echo to-stdout; echo to-stderr >&2; echo more-stdout'
+	run_rt run --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = $'to-stdout\nmore-stdout' ]
+	[[ "$stderr" == *to-stderr* ]]
+	[[ "$stderr" != *stdout* ]]
+}
+
+@test "run: stdin piped into run reaches the process, and its end is the process's EOF" {
+	require_containers
+	make_bundle "$WORK/b" sh -c 'cat; echo "<eof>"'
+	run_rt run --bundle "$WORK/b" "$CT" < <(printf 'line one\nline two\n')
+	[ "$status" -eq 0 ]
+	[ "$output" = $'line one\nline two\n<eof>' ]
+}
+
+@test "run: output written just before the process exits is not lost" {
+	require_containers
+	make_bundle "$WORK/b" sh -c 'seq 1 50000; echo last-words >&2; exit 3'
+	run_rt run --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 3 ]
+	[ "${#lines[@]}" -eq 50000 ]
+	[ "$output" = "$(seq 1 50000)" ]
+	[ "${stderr_lines[-1]}" = last-words ]
+}
+
+@test "run --detach: returns while the container runs; --pid-file names its pid" {
+	require_containers
+	make_bundle "$WORK/b" sh -c 'echo detached-output; exec sleep 1000'
+	run_ct "$CT" "$WORK/b" --pid-file "$WORK/pid"
+	[ "$(ct_status "$CT")" = running ]
+	pid=$(ct_state "$CT" pid)
+	[ "$(cat "$WORK/pid")" = "$pid" ]
+	pid_alive "$pid"
+	# The detached container writes to the stdio run had.
+	wait_output "$WORK/$CT.out" detached-output
+	rt kill "$CT" KILL
+	wait_status "$CT" stopped
+	rt delete "$CT"
+}
+
+@test "run --keep: the stopped container stays for state and delete" {
+	require_containers
+	make_bundle "$WORK/b" sh -c 'exit 7'
+	run_rt run --keep --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 7 ]
+	run_rt state "$CT"
+	[ "$status" -eq 0 ]
+	echo "$output" | jq -e '.status == "stopped"'
+	run_rt delete "$CT"
+	[ "$status" -eq 0 ]
+}
+
+@test "a terminal through --console-socket: size from process.consoleSize, input and output" {
+	require_containers
+	make_bundle "$WORK/b" sh -c 'stty size; tty; read line; echo "got:$line"'
+	bundle_edit "$WORK/b" '.process.terminal = true | .process.consoleSize = {height: 33, width: 77}'
+	start_recvtty "$WORK/tty.sock" "$WORK/tty.out" --print-winsize --input $'hello\n'
+	create_ct "$CT" "$WORK/b" --console-socket "$WORK/tty.sock"
+	rt start "$CT"
+	# recvtty ends when the last holder of the terminal's slave closes it.
+	wait_recvtty
+	tr -d '\r' <"$WORK/tty.out" >"$WORK/tty.txt"
+	cat "$WORK/tty.txt"
+	# The master the runtime handed over already has the size...
+	[ "$(head -n1 "$WORK/tty.txt")" = "33 77" ]
+	# ...and so does the terminal the process sees.
+	[ "$(grep -c '^33 77$' "$WORK/tty.txt")" -eq 2 ]
+	grep -qE '^/dev/pts/[0-9]+$' "$WORK/tty.txt"
+	grep -qx 'got:hello' "$WORK/tty.txt"
+	# Nothing of the terminal's output went to create's stdio.
+	[ ! -s "$WORK/$CT.out" ]
+	wait_status "$CT" stopped
+	rt delete "$CT"
+}
+
+@test "run: a program that cannot be executed fails run with a message naming it" {
+	require_containers
+	make_bundle "$WORK/b" /no/such/program
+	run_rt run --bundle "$WORK/b" "$CT" </dev/null
+	# runc fails the run itself (status 1), rather than a status from the
+	# process; husk must report the guest's exec failure the same way.
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"/no/such/program"* ]]
+	[[ "$stderr" == *"no such file or directory"* ]]
+	run_rt list -q
+	[ -z "$output" ]
+}
+
+# ---------------------------------------------------------------------------
+# Errors clients match on (no container gets to run)
+
+@test "commands on an unknown id say 'container does not exist'" {
+	local cmd
+	for cmd in state start "kill" delete pause resume ps "events --stats" "update --pids-limit 10"; do
+		# shellcheck disable=SC2086
+		run_rt $cmd "$CT-nope"
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *"container does not exist"* ]]
+	done
+	# exec fails with 255, as runc does for everything exec cannot start.
+	run_rt exec "$CT-nope" true </dev/null
+	[ "$status" -eq 255 ]
+	[[ "$stderr" == *"container does not exist"* ]]
+}
+
+@test "commands given the wrong number of arguments say how many they take" {
+	# runc's logrus line escapes the quotes around the command's name
+	# (msg="runc: \"state\" requires ..."), so match around them.
+	run_rt state
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *state*'requires exactly 1 argument(s)'* ]]
+	run_rt start a b
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *start*'requires exactly 1 argument(s)'* ]]
+	run_rt create
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *create*'requires exactly 1 argument(s)'* ]]
+	run_rt kill
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *kill*'requires a minimum of 1 argument(s)'* ]]
+	run_rt kill a b c
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *kill*'requires a maximum of 2 argument(s)'* ]]
+	run_rt exec
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *exec*'requires a minimum of 1 argument(s)'* ]]
+}
+
+@test "create: a missing bundle directory is an error naming it" {
+	run_rt create --bundle "$WORK/no-such-bundle" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"$WORK/no-such-bundle"* ]]
+	[[ "$stderr" == *"no such file or directory"* ]]
+}
+
+@test "create and run: a bundle without config.json says so" {
+	mkdir -p "$WORK/empty"
+	run_rt create --bundle "$WORK/empty" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"JSON specification file config.json not found"* ]]
+	# Without --bundle the bundle is the current directory.
+	cd "$WORK/empty"
+	run_rt run "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"JSON specification file config.json not found"* ]]
+}
+
+@test "create: config.json that is not JSON fails with a message" {
+	make_bundle "$WORK/b"
+	echo '{"ociVersion": "1.0.2", bad' >"$WORK/b/config.json"
+	run_rt create --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[ -n "$stderr" ]
+	# runc's text is Go's decoder error ("invalid character 'b' looking for
+	# beginning of object key string"); husk names the file.
+	[ "$RUNTIME" = runc ] || [[ "$stderr" == *config.json* ]]
+}
+
+@test "create: bad config.json fields fail with messages naming them" {
+	make_bundle "$WORK/b"
+	cp "$WORK/b/config.json" "$WORK/good.json"
+
+	jq '.process.args = "sleep 1000"' "$WORK/good.json" >"$WORK/b/config.json"
+	run_rt create --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	# runc: "json: cannot unmarshal string into Go struct field
+	# Process.process.args of type []string"
+	[[ "$stderr" == *"process.args"* ]]
+
+	jq '.process.args = []' "$WORK/good.json" >"$WORK/b/config.json"
+	run_rt create --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"args must not be empty"* ]]
+
+	jq 'del(.process)' "$WORK/good.json" >"$WORK/b/config.json"
+	run_rt create --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"process property must not be empty"* ]]
+
+	jq '.process.cwd = "relative/dir"' "$WORK/good.json" >"$WORK/b/config.json"
+	run_rt create --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"Cwd must be an absolute path"* ]]
+
+	jq '.root.path = "no-such-rootfs"' "$WORK/good.json" >"$WORK/b/config.json"
+	run_rt create --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"invalid rootfs"* ]]
+	[[ "$stderr" == *"no-such-rootfs"* ]]
+
+	# None of them left a container behind.
+	run_rt list -q
+	[ -z "$output" ]
+}
+
+@test "create: container ids must be non-empty and well-formed" {
+	make_bundle "$WORK/b"
+	run_rt create --bundle "$WORK/b" "" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"container id cannot be empty"* ]]
+	run_rt create --bundle "$WORK/b" "../$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"invalid container ID format"* ]]
+	run_rt create --bundle "$WORK/b" "a/b" </dev/null
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"invalid container ID format"* ]]
+	[ ! -e "$WORK/$CT" ]
+}
+
+@test "create: a terminal needs a console socket and a console socket needs a terminal" {
+	make_bundle "$WORK/b"
+	bundle_edit "$WORK/b" '.process.terminal = true'
+	run_rt create --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	# runc: "cannot allocate tty if runc will detach without setting console socket"
+	[[ "$stderr" == *"console socket"* ]]
+
+	bundle_edit "$WORK/b" '.process.terminal = false'
+	run_rt create --bundle "$WORK/b" --console-socket "$WORK/tty.sock" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	# runc: "cannot use console socket if runc will not detach or allocate tty"
+	[[ "$stderr" == *"console socket"* ]]
+}
