@@ -819,6 +819,90 @@ static int parse_linux(jobj *v, const char *path, struct oci_config *c, husk_err
 	return 0;
 }
 
+const char *const oci_hook_names[OCI_HOOK_NKINDS] = {
+	"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
+};
+
+static int parse_hooks(jobj *v, struct oci_config *c, husk_error_t *err)
+{
+	char kp[PATHLEN], hp[PATHLEN], fp[PATHLEN];
+	jobj *list, *f;
+
+	if (want_object(v, "hooks", err) < 0)
+		return -1;
+	for (int k = 0; k < OCI_HOOK_NKINDS; k++) {
+		if (!(list = member(v, oci_hook_names[k])))
+			continue;
+		child_path(kp, "hooks", oci_hook_names[k]);
+		if (!json_object_is_type(list, json_type_array))
+			return type_error(kp, "an array", err);
+		size_t n = json_object_array_length(list);
+		c->hooks[k] = calloc(n ? n : 1, sizeof(struct oci_hook));
+		if (!c->hooks[k])
+			return husk_error_set(err, ENOMEM, "%s", kp);
+		for (size_t i = 0; i < n; i++) {
+			struct oci_hook *h = &c->hooks[k][i];
+			jobj *o = json_object_array_get_idx(list, i);
+			index_path(hp, kp, i);
+			c->nhooks[k] = i + 1;
+			if (want_object(o, hp, err) < 0)
+				return -1;
+			child_path(fp, hp, "path");
+			if (!(f = member(o, "path")))
+				return husk_error_set(err, 0, "%s: required", fp);
+			if (get_string(f, fp, &h->path, err) < 0)
+				return -1;
+			if (h->path[0] != '/')
+				return husk_error_set(err, 0, "%s: must be an absolute path", fp);
+			child_path(fp, hp, "args");
+			if ((f = member(o, "args")) && get_strings(f, fp, &h->args, &(size_t){ 0 }, err) < 0)
+				return -1;
+			child_path(fp, hp, "env");
+			if ((f = member(o, "env")) && get_strings(f, fp, &h->env, &(size_t){ 0 }, err) < 0)
+				return -1;
+			child_path(fp, hp, "timeout");
+			int64_t t = 0;
+			if ((f = member(o, "timeout")) && get_int64(f, fp, 1, INT32_MAX, &t, err) < 0)
+				return -1;
+			h->timeout = (int)t;
+		}
+	}
+	return 0;
+}
+
+static int parse_annotations(jobj *v, struct oci_config *c, husk_error_t *err)
+{
+	char ip[PATHLEN];
+
+	if (want_object(v, "annotations", err) < 0)
+		return -1;
+	size_t n = (size_t)json_object_object_length(v), i = 0;
+	c->annotations = calloc(n ? n : 1, sizeof(*c->annotations));
+	if (!c->annotations)
+		return husk_error_set(err, ENOMEM, "annotations");
+	json_object_object_foreach(v, key, val)
+	{
+		if (i >= n)
+			break;
+		child_path(ip, "annotations", key);
+		c->nannotations = i + 1;
+		if (!(c->annotations[i].key = strdup(key)))
+			return husk_error_set(err, ENOMEM, "%s", ip);
+		if (get_string(val, ip, &c->annotations[i].value, err) < 0)
+			return -1;
+		i++;
+	}
+	return 0;
+}
+
+const char *oci_config_annotation(const struct oci_config *c, const char *key)
+{
+	for (size_t i = 0; i < c->nannotations; i++)
+		if (strcmp(c->annotations[i].key, key) == 0)
+			return c->annotations[i].value;
+	return NULL;
+}
+
 static jobj *parse_json(const char *json, size_t len, const char *what, husk_error_t *err)
 {
 	if (len > INT_MAX) {
@@ -918,12 +1002,27 @@ struct oci_config *oci_config_parse(const char *json, size_t len, husk_error_t *
 	}
 	if ((f = member(o, "linux")) && parse_linux(f, "linux", c, err) < 0)
 		goto fail;
+	if ((f = member(o, "hooks")) && parse_hooks(f, c, err) < 0)
+		goto fail;
+	if ((f = member(o, "annotations")) && parse_annotations(f, c, err) < 0)
+		goto fail;
 	json_object_put(o);
 	return c;
 fail:
 	json_object_put(o);
 	oci_config_free(c);
 	return NULL;
+}
+
+int oci_resources_parse(const char *json, size_t len, struct oci_resources *out, husk_error_t *err)
+{
+	jobj *o = parse_json(json, len, "resources", err);
+	if (!o)
+		return -1;
+	*out = (struct oci_resources){ 0 };
+	int ret = parse_resources(o, "resources", out, err);
+	json_object_put(o);
+	return ret;
 }
 
 struct oci_process *oci_process_parse(const char *json, size_t len, husk_error_t *err)
@@ -1022,6 +1121,19 @@ void oci_config_free(struct oci_config *c)
 	free_strings(c->masked_paths);
 	free_strings(c->readonly_paths);
 	free(c->cgroups_path);
+	for (size_t i = 0; i < c->nannotations; i++) {
+		free(c->annotations[i].key);
+		free(c->annotations[i].value);
+	}
+	free(c->annotations);
+	for (int k = 0; k < OCI_HOOK_NKINDS; k++) {
+		for (size_t i = 0; i < c->nhooks[k]; i++) {
+			free(c->hooks[k][i].path);
+			free_strings(c->hooks[k][i].args);
+			free_strings(c->hooks[k][i].env);
+		}
+		free(c->hooks[k]);
+	}
 	if (c->seccomp) {
 		for (size_t i = 0; i < c->seccomp->nsyscalls; i++) {
 			free_strings(c->seccomp->syscalls[i].names);
@@ -1040,4 +1152,36 @@ const struct oci_namespace *oci_config_namespace(const struct oci_config *c, int
 		if (c->namespaces[i].type == type)
 			return &c->namespaces[i];
 	return NULL;
+}
+
+char *oci_resources_to_json(const struct oci_resources *r)
+{
+	jobj *o = json_object_new_object(), *mem = NULL, *cpu = NULL;
+	if (r->has_memory_limit || r->has_memory_swap) {
+		mem = json_object_new_object();
+		if (r->has_memory_limit)
+			json_object_object_add(mem, "limit", json_object_new_int64(r->memory_limit));
+		if (r->has_memory_swap)
+			json_object_object_add(mem, "swap", json_object_new_int64(r->memory_swap));
+		json_object_object_add(o, "memory", mem);
+	}
+	if (r->has_cpu_quota || r->has_cpu_period || r->has_cpu_shares) {
+		cpu = json_object_new_object();
+		if (r->has_cpu_quota)
+			json_object_object_add(cpu, "quota", json_object_new_int64(r->cpu_quota));
+		if (r->has_cpu_period)
+			json_object_object_add(cpu, "period", json_object_new_uint64(r->cpu_period));
+		if (r->has_cpu_shares)
+			json_object_object_add(cpu, "shares", json_object_new_uint64(r->cpu_shares));
+		json_object_object_add(o, "cpu", cpu);
+	}
+	if (r->has_pids_limit) {
+		jobj *pids = json_object_new_object();
+		json_object_object_add(pids, "limit", json_object_new_int64(r->pids_limit));
+		json_object_object_add(o, "pids", pids);
+	}
+	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	char *text = s ? strdup(s) : NULL;
+	json_object_put(o);
+	return text;
 }

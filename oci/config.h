@@ -102,6 +102,26 @@ struct oci_kv {
 	char *key, *value;
 };
 
+enum oci_hook_kind {
+	OCI_HOOK_PRESTART,
+	OCI_HOOK_CREATE_RUNTIME,
+	OCI_HOOK_CREATE_CONTAINER,
+	OCI_HOOK_START_CONTAINER,
+	OCI_HOOK_POSTSTART,
+	OCI_HOOK_POSTSTOP,
+	OCI_HOOK_NKINDS,
+};
+
+/* The config.json names of the hook kinds, indexed by enum oci_hook_kind. */
+extern const char *const oci_hook_names[OCI_HOOK_NKINDS];
+
+struct oci_hook {
+	char *path;
+	char **args; /* NULL-terminated, may be NULL */
+	char **env;  /* NULL-terminated, may be NULL */
+	int timeout; /* seconds; 0: none */
+};
+
 struct oci_config {
 	bool has_process;
 	struct oci_process process;
@@ -121,17 +141,28 @@ struct oci_config {
 	struct oci_seccomp *seccomp; /* NULL: none */
 	char *cgroups_path;          /* linux.cgroupsPath as written; NULL: none */
 	struct oci_resources resources;
+	struct oci_kv *annotations;
+	size_t nannotations;
+	struct oci_hook *hooks[OCI_HOOK_NKINDS];
+	size_t nhooks[OCI_HOOK_NKINDS];
 };
 
 /* Parse LEN bytes of config.json. NULL with *err naming the JSON path. */
 struct oci_config *oci_config_parse(const char *json, size_t len, husk_error_t *err);
 /* Parse a process.json (the `process` object alone, as `runc exec -p`). */
 struct oci_process *oci_process_parse(const char *json, size_t len, husk_error_t *err);
+/* Parse a linux.resources object alone (`update --resources`). */
+int oci_resources_parse(const char *json, size_t len, struct oci_resources *out, husk_error_t *err);
+/* The resources husk acts on as a linux.resources JSON object, malloc'd. */
+char *oci_resources_to_json(const struct oci_resources *r);
 /* Read and parse PATH (a config.json). */
 struct oci_config *oci_config_load(const char *path, husk_error_t *err);
 
 void oci_config_free(struct oci_config *c);
 void oci_process_free(struct oci_process *p);
+
+/* The value of annotation KEY, or NULL. */
+const char *oci_config_annotation(const struct oci_config *c, const char *key);
 
 /* Whether the config asks for a namespace of TYPE (CLONE_NEW*). */
 const struct oci_namespace *oci_config_namespace(const struct oci_config *c, int type);

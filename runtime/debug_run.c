@@ -329,6 +329,7 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		snprintf(rootfs, sizeof(rootfs), "%s", cfg->root_path);
 	else
 		snprintf(rootfs, sizeof(rootfs), "%s/%s", V("bundle"), cfg->root_path);
+	bool root_readonly = cfg->root_readonly;
 	oci_config_free(cfg);
 	if (!has_process)
 		return husk_error_set(err, 0, "%s: process: required", path);
@@ -389,7 +390,7 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		.rng = true,
 	};
 	if (r.share) {
-		vc.shares[0] = (struct vm_share){ .tag = "rootfs", .dir = rootfs, .readonly = true };
+		vc.shares[0] = (struct vm_share){ .tag = "rootfs", .dir = rootfs, .readonly = root_readonly };
 		vc.nshares = 1;
 	}
 	int e = pthread_create(&thread, NULL, relay_main, &r);

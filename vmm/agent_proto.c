@@ -65,6 +65,7 @@ static const char *const type_names[] = {
 	[AGENT_EXIT] = "EXIT",		 [AGENT_PS] = "PS",	    [AGENT_PS_REPLY] = "PS_REPLY",
 	[AGENT_STATS] = "STATS",	 [AGENT_STATS_REPLY] = "STATS_REPLY",
 	[AGENT_ERROR] = "ERROR",	 [AGENT_READY] = "READY",
+	[AGENT_UPDATE] = "UPDATE",	 [AGENT_UPDATED] = "UPDATED",
 };
 
 const char *agent_type_name(uint16_t type)
@@ -98,6 +99,8 @@ static const struct type_rule rules[AGENT_TYPE_MAX + 1] = {
 	[AGENT_STATS_REPLY] = { AGENT_FROM_GUEST, 32, 32 },
 	[AGENT_ERROR] = { AGENT_FROM_GUEST, 4, 4 + AGENT_MAX_ERROR_MSG },
 	[AGENT_READY] = { AGENT_FROM_GUEST, 0, 0 },
+	[AGENT_UPDATE] = { AGENT_FROM_HOST, 2, 65536 },
+	[AGENT_UPDATED] = { AGENT_FROM_GUEST, 0, 0 },
 };
 
 ssize_t agent_frame_parse(const uint8_t *buf, size_t len, enum agent_side from,

@@ -33,6 +33,11 @@
  *                             u64 pids_current, u64 memory_max (0: none)
  *   ERROR       g→h  proc     u32 code, message bytes (no NUL)
  *   READY       g→h  proc     (empty) the process of CREATE/EXEC is set up
+ *   UPDATE      h→g  0        linux.resources JSON (`husk update`)
+ *   UPDATED     g→h  0        (empty) UPDATE applied; an ERROR otherwise
+ *
+ * The runtime's control socket (<root>/<id>/ctl, runtime/control.h) speaks
+ * the same frames between a husk command ("host") and the VMM ("guest").
  */
 #ifndef HUSK_VMM_AGENT_PROTO_H
 #define HUSK_VMM_AGENT_PROTO_H
@@ -42,7 +47,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HUSK_AGENT_PROTO_VERSION 1
+#define HUSK_AGENT_PROTO_VERSION 2
 #define HUSK_AGENT_MAGIC 0x41534b48u /* "HKSA" little-endian */
 #define HUSK_AGENT_PORT 1024
 #define AGENT_HDR_LEN 16u
@@ -67,7 +72,9 @@ enum agent_type {
 	AGENT_STATS_REPLY,
 	AGENT_ERROR,
 	AGENT_READY,
-	AGENT_TYPE_MAX = AGENT_READY,
+	AGENT_UPDATE,
+	AGENT_UPDATED,
+	AGENT_TYPE_MAX = AGENT_UPDATED,
 };
 
 /* Which side may send a type: a frame from the wrong side is an error. */

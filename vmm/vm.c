@@ -131,6 +131,13 @@ static void on_signal(struct event_source *src, uint32_t events)
 	}
 }
 
+/* The runtime asked the VM to end (its fd is the runtime's; not closed here). */
+static void on_stop_fd(struct event_source *src, uint32_t events)
+{
+	(void)events;
+	vm_request_stop(src->ctx, VM_OUTCOME_SIGNAL, "stopped by the runtime");
+}
+
 /* Host signals that end the VM; they are read through a signalfd on the
  * event loop, so every thread blocks them. */
 static void stop_signals(sigset_t *set)
@@ -316,11 +323,15 @@ static int setup(struct vm *vm, husk_error_t *err)
 	    boot_write_page_tables(&vm->mem, err) < 0)
 		return -1;
 
-	stop_signals(&sigs);
-	vm->signals = (struct event_source){ on_signal, vm,
-					     signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK) };
-	if (vm->signals.fd < 0)
-		return husk_error_set(err, errno, "signalfd");
+	if (cfg->caller_signals) {
+		vm->signals = (struct event_source){ on_stop_fd, vm, cfg->stop_fd };
+	} else {
+		stop_signals(&sigs);
+		vm->signals = (struct event_source){ on_signal, vm,
+						     signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK) };
+		if (vm->signals.fd < 0)
+			return husk_error_set(err, errno, "signalfd");
+	}
 	if (event_loop_add(&vm->loop, &vm->signals, EPOLLIN, err) < 0)
 		return -1;
 
@@ -330,6 +341,8 @@ static int setup(struct vm *vm, husk_error_t *err)
 	for (int i = 0; i < vm->ncpus; i++)
 		if (vcpu_init(vm, &vm->vcpus[i], i, cpuid, &k, err) < 0)
 			return -1;
+	if (cfg->before_run && cfg->before_run(cfg->before_run_arg, err) < 0)
+		return -1;
 	for (int i = 0; i < vm->ncpus; i++)
 		if (vcpu_start(&vm->vcpus[i], err) < 0)
 			return -1;
@@ -347,7 +360,7 @@ static void teardown(struct vm *vm)
 		virtio_mmio_release(vm->virtio[i]);
 		free(vm->virtio[i]);
 	}
-	if (vm->signals.fd >= 0)
+	if (vm->signals.fd >= 0 && !vm->cfg->caller_signals)
 		close(vm->signals.fd);
 	if (vm->vm_fd >= 0)
 		close(vm->vm_fd);
@@ -407,7 +420,10 @@ int vm_run(const struct vm_config *cfg, const struct timespec *t0,
 
 	/* Blocked before any thread exists, so every vCPU thread inherits
 	 * the mask and the signalfd alone receives these signals. */
-	stop_signals(&sigs);
+	if (cfg->caller_signals)
+		sigemptyset(&sigs);
+	else
+		stop_signals(&sigs);
 	sigaddset(&sigs, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 

@@ -54,6 +54,15 @@ struct vm_config {
 	/* virtio-fs: one device per share, mounted in the guest by its tag. */
 	struct vm_share shares[VM_MAX_SHARES];
 	int nshares;
+	/* The runtime owns host signals (it forwards them to the guest's
+	 * process): vm_run() then leaves them alone, and ends the VM with
+	 * VM_OUTCOME_SIGNAL when STOP_FD becomes readable instead. */
+	bool caller_signals;
+	int stop_fd;
+	/* Called once the VM is built, before any vCPU runs: confinement
+	 * that must follow set-up (seccomp, capabilities). NULL: none. */
+	int (*before_run)(void *arg, husk_error_t *err);
+	void *before_run_arg;
 };
 
 enum vm_outcome {

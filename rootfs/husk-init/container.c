@@ -4,6 +4,7 @@
  * no_new_privs, seccomp, cwd, environment and exec with a PATH lookup in the
  * container's environment. Failures go to the agent over the sync pipe as
  * "E<status> <message>"; 127/126 for a command that cannot be run. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -19,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -112,11 +114,13 @@ int rootfs_prepare(const struct agent_create *c, char *why, size_t whylen)
 		}
 		break;
 	case AGENT_ROOTFS_VIRTIOFS:
-		if (mount(c->rootfs, "/run/husk/lower", "virtiofs", 0, NULL) < 0) {
+		/* The bundle's own directory: the container's writes land on
+		 * the host, as with runc (a read-only share refuses them). */
+		if (mount(c->rootfs, INIT_ROOTFS, "virtiofs", 0, NULL) < 0) {
 			snprintf(why, whylen, "mount virtio-fs tag %s: %s", c->rootfs, strerror(errno));
 			return -1;
 		}
-		break;
+		return 0;
 	}
 	/* The image stays untouched: the container writes to a tmpfs upper
 	 * layer (root.readonly makes the whole tree read-only later). */
@@ -137,14 +141,18 @@ int rootfs_prepare(const struct agent_create *c, char *why, size_t whylen)
 
 int cgroup_prepare(const struct oci_config *cfg, char *why, size_t whylen)
 {
-	const struct oci_resources *r = &cfg->resources;
-	char buf[64];
-
 	write_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory +pids +cpu");
 	if (mkdir(INIT_CGROUP, 0755) < 0 && errno != EEXIST) {
 		snprintf(why, whylen, "mkdir %s: %s", INIT_CGROUP, strerror(errno));
 		return -1;
 	}
+	return cgroup_apply(&cfg->resources, why, whylen);
+}
+
+int cgroup_apply(const struct oci_resources *r, char *why, size_t whylen)
+{
+	char buf[64];
+
 #define SET(file, value)                                                                     \
 	do {                                                                                 \
 		if (write_file(INIT_CGROUP "/" file, value) < 0) {                            \
@@ -421,9 +429,91 @@ static const char *env_get(char *const *env, const char *name)
 
 /* PATH lookup in the container's environment, as runc does it: 127 when
  * nothing is found, 126 when what is found cannot be run. */
+/* The terminal comes from the container's own devpts (its /dev/ptmx), as
+ * runc makes it, so that ttyname() works inside: the master goes to the
+ * agent over the sync socket ("T" with the fd), the slave is returned. */
+static int container_pty(const struct oci_process *p)
+{
+	int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	char name[64];
+	int s = -1;
+	if (m < 0 || unlockpt(m) < 0 || ptsname_r(m, name, sizeof(name)) != 0 ||
+	    (s = open(name, O_RDWR | O_NOCTTY)) < 0)
+		die(1, "open a pty in the container: %s", strerror(errno));
+	if (p->console_height || p->console_width) {
+		struct winsize ws = { .ws_row = (unsigned short)p->console_height,
+				      .ws_col = (unsigned short)p->console_width };
+		ioctl(m, TIOCSWINSZ, &ws);
+	}
+	char tag = 'T';
+	struct iovec iov = { &tag, 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &m, sizeof(int));
+	if (sendmsg(sync_fd, &msg, 0) < 0)
+		_exit(1);
+	close(m);
+	return s;
+}
+
+/* strerror() the way Go (and so runc) spells it: lower case. Podman maps
+ * "no such file or directory" in a runtime's message to exit status 127. */
+static const char *go_strerror(int e)
+{
+	static char buf[128];
+	snprintf(buf, sizeof(buf), "%s", strerror(e));
+	buf[0] = (char)tolower((unsigned char)buf[0]);
+	return buf;
+}
+
+/* HOME for a process whose env lacks it, as runc sets it: the user's home
+ * in the container's /etc/passwd, or "/". */
+static char **with_home(char **env, uid_t uid)
+{
+	size_t n = 0;
+	for (; env && env[n]; n++)
+		if (strncmp(env[n], "HOME=", 5) == 0)
+			return env;
+	char home[PATH_MAX] = "/", line[1024];
+	FILE *f = fopen("/etc/passwd", "re");
+	while (f && fgets(line, sizeof(line), f)) {
+		/* name:password:uid:gid:gecos:dir:shell, fields may be empty */
+		char *rest = line, *field[7] = { 0 };
+		for (int i = 0; i < 7 && rest; i++)
+			field[i] = strsep(&rest, ":\n");
+		if (field[2] && field[5] && field[5][0] && (uid_t)strtoul(field[2], NULL, 10) == uid) {
+			snprintf(home, sizeof(home), "%s", field[5]);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	char **out = calloc(n + 2, sizeof(*out));
+	if (!out)
+		return env;
+	for (size_t i = 0; i < n; i++)
+		out[i] = env[i];
+	if (asprintf(&out[n], "HOME=%s", home) < 0)
+		return env;
+	return out;
+}
+
 static void find_program(const char *arg0, char *const *env, char *out, size_t size)
 {
 	if (strchr(arg0, '/')) {
+		struct stat st;
+		/* Found missing before the process is released, as runc finds
+		 * it at create: the host then reports a failed start. */
+		if (stat(arg0, &st) < 0)
+			die(127, "exec: \"%s\": stat %s: %s", arg0, arg0, go_strerror(errno));
 		snprintf(out, size, "%s", arg0);
 		return;
 	}
@@ -498,13 +588,14 @@ static void setup_process(const struct child_args *a)
 			die(1, "oom_score_adj: %s", strerror(errno));
 	}
 	setsid();
-	if (a->tty_slave >= 0) {
-		if (ioctl(a->tty_slave, TIOCSCTTY, 0) < 0)
+	if (p->terminal) {
+		int slave = container_pty(p);
+		if (ioctl(slave, TIOCSCTTY, 0) < 0)
 			die(1, "TIOCSCTTY: %s", strerror(errno));
 		for (int i = 0; i < 3; i++)
-			dup2(a->tty_slave, i);
-		if (a->tty_slave > 2)
-			close(a->tty_slave);
+			dup2(slave, i);
+		if (slave > 2)
+			close(slave);
 	} else {
 		for (int i = 0; i < 3; i++)
 			if (a->stdio[i] != i) {
@@ -549,10 +640,13 @@ static void setup_process(const struct child_args *a)
 		if (r != 1)
 			_exit(1); /* the agent gave up on us */
 		close(a->start_fd);
+	} else {
+		/* exec: set up; the host may now relay to it. */
+		report("R");
 	}
 	if (cfg->seccomp && !early_seccomp && spec_seccomp_load(cfg->seccomp, why, sizeof(why)) < 0)
 		die(1, "%s", why);
-	execve(prog, p->args, p->env);
+	execve(prog, p->args, with_home(p->env, p->uid));
 	int e = errno;
 	die(e == ENOENT ? 127 : 126, "exec %s: %s", prog, strerror(e));
 }
@@ -569,6 +663,11 @@ void child_run(const struct child_args *a)
 	if (a->main) {
 		if (write_file(INIT_CGROUP "/cgroup.procs", "0") < 0)
 			die(1, "join %s: %s", INIT_CGROUP, strerror(errno));
+		/* The guest exists for this container: its cgroup is the root
+		 * of what it sees, so /sys/fs/cgroup/memory.max is its limit
+		 * (as under runc with a cgroup namespace). */
+		if (unshare(CLONE_NEWCGROUP) < 0)
+			die(1, "cgroup namespace: %s", strerror(errno));
 		build_container(a->cfg);
 	} else {
 		if (write_file(INIT_CGROUP "/cgroup.procs", "0") < 0)

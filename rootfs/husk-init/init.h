@@ -37,6 +37,9 @@ int rootfs_prepare(const struct agent_create *c, char *why, size_t whylen);
 /* Creates INIT_CGROUP with the config's resources. */
 int cgroup_prepare(const struct oci_config *cfg, char *why, size_t whylen);
 
+/* Applies RES to INIT_CGROUP (create, and `husk update`). */
+int cgroup_apply(const struct oci_resources *res, char *why, size_t whylen);
+
 /* seccomp.c: loads the spec's filter into the calling process. */
 int spec_seccomp_load(const struct oci_seccomp *s, char *why, size_t whylen);
 

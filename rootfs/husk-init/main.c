@@ -219,10 +219,22 @@ static bool handle_sync(struct proc *p, bool nonblock)
 {
 	char buf[4096];
 	ssize_t r;
+	union {
+		char c[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { buf, sizeof(buf) - 1 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c,
+			     .msg_controllen = sizeof(u.c) };
 
 	do
-		r = recv(p->sync_fd, buf, sizeof(buf) - 1, nonblock ? MSG_DONTWAIT : 0);
+		r = recvmsg(p->sync_fd, &mh, (nonblock ? MSG_DONTWAIT : 0) | MSG_CMSG_CLOEXEC);
 	while (r < 0 && errno == EINTR);
+	struct cmsghdr *cm = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	int passed = -1;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&passed, CMSG_DATA(cm), sizeof(int));
 	if (r < 0 && errno == EAGAIN)
 		return false;
 	if (r <= 0) {
@@ -230,7 +242,20 @@ static bool handle_sync(struct proc *p, bool nonblock)
 		return false;
 	}
 	buf[r] = '\0';
+	if (passed >= 0 && (buf[0] != 'T' || !p->tty || p->in_fd >= 0)) {
+		close(passed); /* not asked for */
+		passed = -1;
+	}
 	switch (buf[0]) {
+	case 'T':
+		if (passed >= 0) {
+			p->in_fd = passed;
+			p->out_fd = dup(passed);
+			fcntl(p->out_fd, F_SETFD, FD_CLOEXEC);
+			fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
+			watch(p->out_fd, K_OUT, (unsigned)(p - procs));
+		}
+		break;
 	case 'R':
 		send_frame(AGENT_READY, p->id, NULL, 0);
 		break;
@@ -365,29 +390,10 @@ static int make_stdio(struct proc *p, const struct oci_process *op, int child[3]
 {
 	child[0] = child[1] = child[2] = *slave = -1;
 	if (op->terminal) {
-		int m = open("/dev/pts/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (m < 0 || unlockpt(m) < 0) {
-			snprintf(why, whylen, "open a pty: %s", strerror(errno));
-			if (m >= 0)
-				close(m);
-			return -1;
-		}
-		char name[64];
-		if (ptsname_r(m, name, sizeof(name)) != 0 ||
-		    (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-			snprintf(why, whylen, "open the pty slave: %s", strerror(errno));
-			close(m);
-			return -1;
-		}
-		if (op->console_height || op->console_width) {
-			struct winsize ws = { .ws_row = (unsigned short)op->console_height,
-					      .ws_col = (unsigned short)op->console_width };
-			ioctl(m, TIOCSWINSZ, &ws);
-		}
+		/* The child opens it inside the container and sends the master
+		 * ("T" on the sync socket): see handle_sync(). */
+		(void)why, (void)whylen;
 		p->tty = true;
-		p->in_fd = m;
-		p->out_fd = dup(m);
-		fcntl(p->out_fd, F_SETFD, FD_CLOEXEC);
 		return 0;
 	}
 	int pin[2], pout[2], perr[2];
@@ -464,8 +470,10 @@ static bool spawn(struct proc *p, const struct oci_process *op)
 	else
 		p->helper = pid;
 	unsigned slot = (unsigned)(p - procs);
-	fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
-	watch(p->out_fd, K_OUT, slot);
+	if (p->out_fd >= 0) {
+		fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
+		watch(p->out_fd, K_OUT, slot);
+	}
 	if (p->err_fd >= 0) {
 		fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
 		watch(p->err_fd, K_ERR, slot);
@@ -680,6 +688,19 @@ static void on_frame(const struct agent_msg *m)
 		agent_encode_stats(f, &s);
 		if (vsock >= 0)
 			agent_send_buf(vsock, f, sizeof(f));
+		break;
+	}
+	case AGENT_UPDATE: {
+		struct oci_resources r;
+		husk_error_t e = NULL;
+		if (oci_resources_parse((const char *)m->payload, m->length, &r, &e) < 0) {
+			send_error(m->id, 1, "update: %s", e->msg);
+			husk_error_release(&e);
+		} else if (cgroup_apply(&r, why, sizeof(why)) < 0) {
+			send_error(m->id, 1, "update: %s", why);
+		} else {
+			send_frame(AGENT_UPDATED, m->id, NULL, 0);
+		}
 		break;
 	}
 	default:

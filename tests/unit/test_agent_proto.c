@@ -52,7 +52,7 @@ TEST(agent_rejects_bad_headers)
 	agent_encode_exit(buf, 1, 0, 0);
 	buf[4] = 9;
 	CHECK_INT(agent_frame_parse(buf, sizeof(buf), AGENT_FROM_GUEST, &m, why, sizeof(why)), -1);
-	CHECK_STR(why, "agent protocol version mismatch: peer speaks 9, this side 1");
+	CHECK_STR(why, "agent protocol version mismatch: peer speaks 9, this side 2");
 
 	agent_encode_exit(buf, 1, 0, 0);
 	buf[6] = 0;
@@ -110,11 +110,11 @@ TEST(agent_payload_checks)
 	CHECK_INT(h2.ncpus, 2);
 	CHECK_INT(h2.mem_kib, 262144);
 	CHECK_INT(h2.uptime_ns, 123456789);
-	h.version = 2;
+	h.version = HUSK_AGENT_PROTO_VERSION + 1;
 	agent_encode_hello(buf, &h);
 	agent_frame_parse(buf, sizeof(buf), AGENT_FROM_GUEST, &m, why, sizeof(why));
 	CHECK_INT(agent_decode_hello(&m, &h2, why, sizeof(why)), -1);
-	CHECK(strstr(why, "protocol 2"));
+	CHECK(strstr(why, "protocol 3"));
 
 	/* A decoder refuses a frame of another type. */
 	CHECK_INT(agent_decode_exit(&m, &e, why, sizeof(why)), -1);
