@@ -29,7 +29,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .PHONY: guest-init fuzz-agent
-.PHONY: fuzz-fuse bench-fs
+.PHONY: fuzz-fuse bench-fs bench-run
 .PHONY: bench-boot all husk test unit integration asan demo deps clean format guest kernel vm-assets
 .PHONY: test-tools
 
@@ -156,7 +156,12 @@ bench-boot: deps vm-assets $(BUILD)/husk
 bench-fs: deps vm-assets $(BUILD)/husk
 	hack/vm-run hack/bench-fs.sh
 
-demo: deps $(BUILD)/husk
+# `husk run` of `true` against crun and runc in the same session: medians
+# and ratios.
+bench-run: deps vm-assets $(BUILD)/husk
+	hack/vm-run hack/bench-run.sh $(BENCH_RUNS)
+
+demo: deps vm-assets $(BUILD)/husk
 	hack/demo.sh
 
 format:

@@ -7,8 +7,10 @@
 # Suites:
 #   unit         $UNIT (C, sanitized, no KVM needed)
 #   integration  tests/integration/*.bats against $HUSK, on this host
-#   vm           tests/vm/*.bats: need a KVM that boots a stock guest; run
-#                directly, inside hack/kvmbox, or skipped, as hack/vm-env says
+#   vm           tests/vm/*.bats and the integration files marked
+#                "# husk-test: needs-vm": need a KVM that boots a stock guest;
+#                run directly, inside hack/kvmbox, or skipped, as hack/vm-env
+#                says
 #
 # Environment: HUSK, UNIT (paths, set by the Makefile); SUITES to pick suites
 # (default "unit integration vm"); BATS_FILTER passed to bats --filter.
@@ -75,12 +77,15 @@ for suite in $SUITES; do
 		run_suite unit "$UNIT"
 		;;
 	integration)
-		run_suite integration bats "${bats_args[@]}" tests/integration
+		mapfile -t files < <(grep -L '^# husk-test: needs-vm' tests/integration/*.bats)
+		run_suite integration bats "${bats_args[@]}" "${files[@]}"
 		;;
 	vm)
 		shopt -s nullglob
 		files=(tests/vm/*.bats)
 		shopt -u nullglob
+		# Integration files that start containers need guests too.
+		mapfile -t -O "${#files[@]}" files < <(grep -l '^# husk-test: needs-vm' tests/integration/*.bats)
 		[ ${#files[@]} -gt 0 ] || continue
 		mode=$(hack/vm-env)
 		case $mode in

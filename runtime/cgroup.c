@@ -1105,7 +1105,69 @@ int husk_cgroup_attach(struct husk_cgroup *cg, pid_t pid, husk_error_t *err)
 	return 0;
 }
 
+static int husk_cgroup_pids_all(struct husk_cgroup *cg, pid_t **pids, size_t *n, husk_error_t *err);
+
+/* PF_KTHREAD in /proc/PID/stat's flags (field 9). */
+static bool is_kthread(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t len = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (len <= 0)
+		return false;
+	buf[len] = '\0';
+	char *p = strrchr(buf, ')');
+	for (int field = 2; p && field < 9; field++)
+		if ((p = strchr(p + 1, ' ')))
+			p++;
+	return p && (strtoul(p, NULL, 10) & 0x00200000u);
+}
+
+int husk_cgroup_release_kthreads(struct husk_cgroup *cg, husk_error_t *err)
+{
+	cleanup_free pid_t *pids = NULL;
+	size_t n;
+	if (husk_cgroup_pids_all(cg, &pids, &n, err) < 0)
+		return -1;
+	for (size_t k = 0; k < n; k++) {
+		if (!is_kthread(pids[k]))
+			continue;
+		char pid[24];
+		snprintf(pid, sizeof(pid), "%d", (int)pids[k]);
+		for (int i = 0; i < C_N; i++)
+			if (cg->c[i].present && cg->c[i].mount && write_direct(cg->c[i].mount, "cgroup.procs", pid) < 0)
+				return husk_error_set(err, errno, "move KVM's kernel thread %s out of cgroup %s",
+						      pid, cg->path);
+		if (cg->v2_dir) {
+			/* The unified mount is v2_dir without the cgroup's path. */
+			char root[PATH_MAX];
+			size_t dl = strlen(cg->v2_dir), pl = strlen(cg->path);
+			if (dl >= pl && dl - pl < sizeof(root)) {
+				memcpy(root, cg->v2_dir, dl - pl);
+				root[dl - pl] = '\0';
+				if (write_direct(root, "cgroup.procs", pid) < 0)
+					return husk_error_set(err, errno, "move KVM's kernel thread %s out of cgroup %s",
+							      pid, cg->path);
+			}
+		}
+	}
+	return 0;
+}
+
 int husk_cgroup_pids(struct husk_cgroup *cg, pid_t **pids, size_t *n, husk_error_t *err)
+{
+	if (husk_cgroup_pids_all(cg, pids, n, err) < 0)
+		return -1;
+	size_t kept = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (!is_kthread((*pids)[i]))
+			(*pids)[kept++] = (*pids)[i];
+	*n = kept;
+	return 0;
+}
+
+static int husk_cgroup_pids_all(struct husk_cgroup *cg, pid_t **pids, size_t *n, husk_error_t *err)
 {
 	*pids = NULL;
 	*n = 0;

@@ -90,6 +90,12 @@ int husk_cgroup_stats(struct husk_cgroup *cg, struct husk_cgroup_stats *st, husk
  * meanwhile so nothing forks away, then thawed so the kills land), waits
  * until it is empty, and removes its directory in every hierarchy. A cgroup
  * that does not exist (any more) is success. */
+/* KVM attaches a worker thread of every VM (NX huge page recovery) to the
+ * cgroups of the process that made the VM. A kernel thread is never frozen,
+ * so `pause` could never complete: create moves it to the root cgroup once
+ * the VM exists. Its work is negligible; it is not the container's. */
+int husk_cgroup_release_kthreads(struct husk_cgroup *cg, husk_error_t *err);
+
 int husk_cgroup_destroy(struct husk_cgroup *cg, husk_error_t *err);
 
 void husk_cgroup_free(struct husk_cgroup *cg);

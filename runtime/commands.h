@@ -37,9 +37,23 @@ HUSK_COMMAND(spec);
 HUSK_COMMAND(features);
 HUSK_COMMAND(check);
 HUSK_COMMAND(debug);
+HUSK_COMMAND(create);
+HUSK_COMMAND(start);
+HUSK_COMMAND(run);
+HUSK_COMMAND(state);
+HUSK_COMMAND(kill);
+HUSK_COMMAND(delete);
+HUSK_COMMAND(exec);
+HUSK_COMMAND(ps);
+HUSK_COMMAND(list);
+HUSK_COMMAND(pause);
+HUSK_COMMAND(resume);
+HUSK_COMMAND(update);
+HUSK_COMMAND(events);
 
-/* Commands runc has that husk does not run yet: they are listed (clients and
- * users see the full command set) and fail with a clear message. */
+/* Commands runc has that husk cannot do for a micro-VM (checkpoint and
+ * restore): listed, so users see the full command set, and failing with a
+ * clear message. */
 extern const struct husk_command husk_pending_commands[];
 
 /* Shared by `husk --version` and `husk version`. */

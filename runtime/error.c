@@ -1,5 +1,6 @@
 #include "error.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,12 @@ static int error_vset(husk_error_t *err, int exit_status, int errnum,
 	if (msg && errnum) {
 		char *with_cause = NULL;
 
-		if (asprintf(&with_cause, "%s: %s", msg, strerror(errnum)) < 0)
+		/* Lower case, as Go's (and so runc's) errors read: clients
+		 * match on "no such file or directory". */
+		char cause[128];
+		snprintf(cause, sizeof(cause), "%s", strerror(errnum));
+		cause[0] = (char)tolower((unsigned char)cause[0]);
+		if (asprintf(&with_cause, "%s: %s", msg, cause) < 0)
 			with_cause = NULL;
 		free(msg);
 		msg = with_cause;

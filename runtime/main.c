@@ -10,9 +10,22 @@
 
 static const struct husk_command commands[] = {
 	{ &cmd_check_cli, cmd_check },
+	{ &cmd_create_cli, cmd_create },
 	{ &cmd_debug_cli, cmd_debug },
+	{ &cmd_delete_cli, cmd_delete },
+	{ &cmd_events_cli, cmd_events },
+	{ &cmd_exec_cli, cmd_exec },
 	{ &cmd_features_cli, cmd_features },
+	{ &cmd_kill_cli, cmd_kill },
+	{ &cmd_list_cli, cmd_list },
+	{ &cmd_pause_cli, cmd_pause },
+	{ &cmd_ps_cli, cmd_ps },
+	{ &cmd_resume_cli, cmd_resume },
+	{ &cmd_run_cli, cmd_run },
 	{ &cmd_spec_cli, cmd_spec },
+	{ &cmd_start_cli, cmd_start },
+	{ &cmd_state_cli, cmd_state },
+	{ &cmd_update_cli, cmd_update },
 	{ &cmd_version_cli, cmd_version },
 };
 

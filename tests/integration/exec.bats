@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# husk-test: needs-vm (run-tests.sh runs this file where guests boot)
 # exec: extra processes in a running container, with args or --process,
 # with and without a terminal, attached or detached. Expectations are
 # runc's (RUNTIME=runc is the oracle). One container per test.

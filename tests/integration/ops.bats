@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# husk-test: needs-vm (run-tests.sh runs this file where guests boot)
 # Operations on a live container: kill, ps, list, pause/resume, update,
 # events. Expectations are runc's (RUNTIME=runc is the oracle). One
 # container per test.

@@ -104,7 +104,7 @@ static void rlimits_child(void *arg)
 	struct oci_process q = { .rlimits = bad, .nrlimits = 2 };
 	if (confine_rlimits(&q, &err) == 0)
 		FAIL_CHILD(5, "soft > hard accepted");
-	if (strcmp(err->msg, "process.rlimits[1]: RLIMIT_STACK 10485760:1048576: Invalid argument"))
+	if (strcmp(err->msg, "process.rlimits[1]: RLIMIT_STACK 10485760:1048576: invalid argument"))
 		FAIL_CHILD(6, "message: %s", err->msg);
 }
 
@@ -254,7 +254,7 @@ TEST(confine_namespaces_errors_name_the_entry)
 	struct ns_case t = {
 		.c = &c,
 		.parent = getpid(),
-		.error = "linux.namespaces[1].path: /nonexistent/ns: No such file or directory",
+		.error = "linux.namespaces[1].path: /nonexistent/ns: no such file or directory",
 	};
 
 	int st = in_child(ns_child, &t);

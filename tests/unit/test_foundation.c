@@ -28,7 +28,7 @@ TEST(error_wrap_adds_context_and_cause)
 
 	CHECK_INT(husk_error_set(&err, ENOENT, "open %s", "x"), -1);
 	CHECK_INT(husk_error_wrap(&err, "bundle %s", "/b"), -1);
-	CHECK_STR(err->msg, "bundle /b: open x: No such file or directory");
+	CHECK_STR(err->msg, "bundle /b: open x: no such file or directory");
 	CHECK_INT(err->errnum, ENOENT);
 	CHECK_INT(err->exit_status, 1);
 }

@@ -1,0 +1,187 @@
+/* `husk update`: new resource limits for the container's host cgroup and
+ * for the guest's cgroup of the container, so that the container sees
+ * them. The VM's size is fixed at create (no memory or vCPU hotplug):
+ * a larger limit than the VM has is accepted and bounded by the VM. */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cleanup.h"
+#include "commands.h"
+#include "control.h"
+#include "oci/config.h"
+#include "state.h"
+
+static const struct cli_flag update_flags[] = {
+	{ "resources", 'r', true, "path to the file containing the resources to update or '-' to read from the standard input" },
+	{ "memory", 0, true, "Memory limit (in bytes)" },
+	{ "memory-swap", 0, true, "Total memory usage (memory + swap); set '-1' to enable unlimited swap" },
+	{ "memory-reservation", 0, true, "Memory reservation or soft_limit (in bytes; not supported)" },
+	{ "cpu-period", 0, true, "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default" },
+	{ "cpu-quota", 0, true, "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period" },
+	{ "cpu-share", 0, true, "CPU shares (relative weight vs. other containers)" },
+	{ "pids-limit", 0, true, "Maximum number of pids allowed in the container" },
+	{ "blkio-weight", 0, true, "not supported by husk" },
+	{ "cpuset-cpus", 0, true, "not supported by husk" },
+	{ "cpuset-mems", 0, true, "not supported by husk" },
+	{ "cpu-rt-period", 0, true, "not supported by husk" },
+	{ "cpu-rt-runtime", 0, true, "not supported by husk" },
+	{ "l3-cache-schema", 0, true, "not supported by husk" },
+	{ "mem-bw-schema", 0, true, "not supported by husk" },
+	{ NULL },
+};
+
+const struct cli_command cmd_update_cli = {
+	.name = "update",
+	.summary = "update container resource constraints",
+	.args = " <container-id>",
+	.min_args = 1,
+	.max_args = 1,
+	.flags = update_flags,
+};
+
+/* A byte count with runc's optional unit suffix (k, m, g, t; b optional). */
+static int parse_bytes(const char *flag, const char *s, int64_t *out, husk_error_t *err)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s)
+		goto bad;
+	int shift = 0;
+	if (*end) {
+		const char *units = "kmgt", *u = strchr(units, tolower((unsigned char)*end));
+		if (!u)
+			goto bad;
+		shift = 10 * (int)(u - units + 1);
+		end++;
+		if (tolower((unsigned char)*end) == 'b')
+			end++;
+		if (*end || v < 0)
+			goto bad;
+	}
+	if (v > (INT64_MAX >> shift))
+		goto bad;
+	*out = v < 0 ? v : (int64_t)((uint64_t)v << shift);
+	return 0;
+bad:
+	return husk_error_set(err, 0, "invalid value for %s: %s", flag, s);
+}
+
+static int parse_num(const char *flag, const char *s, int64_t min, int64_t *out, husk_error_t *err)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < min)
+		return husk_error_set(err, 0, "invalid value for %s: %s", flag, s);
+	*out = v;
+	return 0;
+}
+
+static char *read_stream(FILE *f, size_t *len)
+{
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap);
+	while (buf) {
+		n += fread(buf + n, 1, cap - n, f);
+		if (n < cap)
+			break;
+		char *b = cap < (1u << 20) ? realloc(buf, cap *= 2) : NULL;
+		if (!b) {
+			free(buf);
+			return NULL;
+		}
+		buf = b;
+	}
+	*len = n;
+	return buf;
+}
+
+int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t *err)
+{
+	struct cli_args a;
+	struct container *c;
+	pid_t pid;
+	int64_t v;
+	int rc = cli_parse_command(&cmd_update_cli, argc, argv, &a, err);
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+#define V(n) cli_value(&cmd_update_cli, &a, n)
+	static const char *const unsupported[] = { "memory-reservation", "blkio-weight", "cpuset-cpus",
+						   "cpuset-mems", "cpu-rt-period", "cpu-rt-runtime",
+						   "l3-cache-schema", "mem-bw-schema" };
+	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
+		if (V(unsupported[i]))
+			return husk_error_set(err, 0, "--%s: not yet supported by husk", unsupported[i]);
+	struct oci_resources r = { 0 };
+	if (V("resources")) {
+		size_t len;
+		FILE *f = strcmp(V("resources"), "-") == 0 ? stdin : fopen(V("resources"), "re");
+		if (!f)
+			return husk_error_set(err, errno, "open %s", V("resources"));
+		cleanup_free char *text = read_stream(f, &len);
+		if (f != stdin)
+			fclose(f);
+		if (!text)
+			return husk_error_set(err, ENOMEM, "read %s", V("resources"));
+		if (oci_resources_parse(text, len, &r, err) < 0)
+			return husk_error_wrap(err, "%s", V("resources"));
+	}
+	if (V("memory")) {
+		if (parse_bytes("--memory", V("memory"), &r.memory_limit, err) < 0)
+			return -1;
+		r.has_memory_limit = true;
+	}
+	if (V("memory-swap")) {
+		if (parse_bytes("--memory-swap", V("memory-swap"), &r.memory_swap, err) < 0)
+			return -1;
+		r.has_memory_swap = true;
+	}
+	if (V("cpu-period")) {
+		if (parse_num("--cpu-period", V("cpu-period"), 0, &v, err) < 0)
+			return -1;
+		r.cpu_period = (uint64_t)v, r.has_cpu_period = true;
+	}
+	if (V("cpu-quota")) {
+		if (parse_num("--cpu-quota", V("cpu-quota"), -1, &r.cpu_quota, err) < 0)
+			return -1;
+		r.has_cpu_quota = true;
+	}
+	if (V("cpu-share")) {
+		if (parse_num("--cpu-share", V("cpu-share"), 0, &v, err) < 0)
+			return -1;
+		r.cpu_shares = (uint64_t)v, r.has_cpu_shares = true;
+	}
+	if (V("pids-limit")) {
+		if (parse_num("--pids-limit", V("pids-limit"), INT64_MIN, &r.pids_limit, err) < 0)
+			return -1;
+		r.has_pids_limit = true;
+	}
+#undef V
+	if (container_load(g->root, a.argv[0], true, &c, err) < 0)
+		return -1;
+	enum container_status s = container_status(c, &pid);
+	if (s == CONTAINER_STOPPED) {
+		rc = husk_error_set(err, 0, "container not running");
+	} else if (c->rec->cgroup_path[0]) {
+		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
+		rc = cg ? husk_cgroup_update(cg, &r, err) : -1;
+		husk_cgroup_free(cg);
+	}
+	if (rc == 0 && s != CONTAINER_PAUSED) {
+		cleanup_free char *json = oci_resources_to_json(&r);
+		cleanup_close int fd = control_connect(c, err);
+		if (!json)
+			rc = husk_error_set(err, ENOMEM, "update");
+		else if (fd < 0 || control_call(fd, AGENT_UPDATE, json, strlen(json), AGENT_UPDATED, NULL,
+						 NULL, err) < 0)
+			rc = -1;
+	}
+	container_free(c);
+	return rc;
+}

@@ -1,0 +1,626 @@
+/* The container lifecycle: see lifecycle.h.
+ *
+ * create runs in two processes. The parent (`husk create`) validates, makes
+ * the state directory, the cgroup, the pty and the sockets, then forks; the
+ * child confines itself, builds the VM and, just before the first vCPU
+ * runs, says "ok" on a pipe. Only then does the parent write the pid file
+ * and the state and return, so that every failure up to there is reported
+ * by `create` with nothing left behind. */
+#include "lifecycle.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_host.h"
+#include "cgroup.h"
+#include "cleanup.h"
+#include "confine.h"
+#include "control.h"
+#include "guest_assets.h"
+#include "log.h"
+#include "oci/state.h"
+#include "vmm_process.h"
+
+#define ROOTFS_TAG "rootfs"
+
+struct oci_config *lifecycle_load_config(const char *bundle, husk_error_t *err)
+{
+	char path[PATH_MAX];
+	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path)) {
+		husk_error_set(err, ENAMETOOLONG, "%s", bundle);
+		return NULL;
+	}
+	return oci_config_load(path, err);
+}
+
+static int parse_annotation_ulong(const struct oci_config *cfg, const char *key, unsigned long min,
+				  unsigned long max, unsigned long *out, husk_error_t *err)
+{
+	const char *v = oci_config_annotation(cfg, key);
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
+		return husk_error_set(err, 0, "annotations.%s: \"%s\" is not a whole number from %lu to %lu",
+				      key, v, min, max);
+	*out = n;
+	return 1;
+}
+
+int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *memory_mib,
+		      husk_error_t *err)
+{
+	const struct oci_resources *r = &cfg->resources;
+	long host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned long max_cpus = host_cpus > 0 && host_cpus < MAX_VCPUS ? (unsigned long)host_cpus : MAX_VCPUS;
+	unsigned long n = HUSK_DEFAULT_CPUS, mem = HUSK_DEFAULT_MEMORY_MIB;
+
+	if (r->has_cpu_quota && r->cpu_quota > 0) {
+		uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
+		n = (unsigned long)(((uint64_t)r->cpu_quota + period - 1) / period);
+		if (n > max_cpus)
+			n = max_cpus;
+	}
+	if (r->has_memory_limit && r->memory_limit > 0) {
+		int64_t mib = r->memory_limit / (1024 * 1024) - HUSK_VMM_OVERHEAD_MIB;
+		if (mib < HUSK_MIN_GUEST_MIB)
+			return husk_error_set(err, 0,
+					      "linux.resources.memory.limit: %lld bytes is below husk's minimum of %d MiB "
+					      "(%d MiB of guest RAM plus %d MiB for the VMM)",
+					      (long long)r->memory_limit, HUSK_MIN_GUEST_MIB + HUSK_VMM_OVERHEAD_MIB,
+					      HUSK_MIN_GUEST_MIB, HUSK_VMM_OVERHEAD_MIB);
+		mem = (unsigned long)mib;
+	}
+	if (parse_annotation_ulong(cfg, "husk.cpus", 1, max_cpus, &n, err) < 0 ||
+	    parse_annotation_ulong(cfg, "husk.memory_mib", HUSK_MIN_GUEST_MIB, 1ul << 20, &mem, err) < 0)
+		return -1;
+	*cpus = (int)n;
+	*memory_mib = mem;
+	return 0;
+}
+
+int parse_signal(const char *s, int *sig, husk_error_t *err)
+{
+	char up[32];
+	size_t i;
+
+	for (i = 0; s[i] && i < sizeof(up) - 1; i++)
+		up[i] = (char)toupper((unsigned char)s[i]);
+	up[i] = '\0';
+	if (isdigit((unsigned char)up[0])) {
+		char *end;
+		long n = strtol(up, &end, 10);
+		if (*end || n <= 0 || n > SIGRTMAX)
+			return husk_error_set(err, 0, "invalid signal: %s", s);
+		*sig = (int)n;
+		return 0;
+	}
+	const char *name = strncmp(up, "SIG", 3) == 0 ? up + 3 : up;
+	for (int n = 1; n < SIGRTMIN; n++) {
+		const char *abbrev = sigabbrev_np(n);
+		if (abbrev && strcmp(abbrev, name) == 0) {
+			*sig = n;
+			return 0;
+		}
+	}
+	return husk_error_set(err, 0, "unknown signal %s", s);
+}
+
+/* Runs one hook with STATE on its stdin; waits at most its timeout. */
+static int run_hook(const struct oci_hook *h, const char *kind, const char *state, husk_error_t *err)
+{
+	int in[2];
+	if (pipe2(in, O_CLOEXEC) < 0)
+		return husk_error_set(err, errno, "%s hook %s: pipe", kind, h->path);
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(in[0]);
+		close(in[1]);
+		return husk_error_set(err, errno, "%s hook %s: fork", kind, h->path);
+	}
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		char *const none[] = { NULL };
+		char *const argv0[] = { h->path, NULL };
+		execve(h->path, h->args ? h->args : argv0, h->env ? h->env : none);
+		_exit(127);
+	}
+	close(in[0]);
+	/* A hook that does not read its stdin must not block us. */
+	signal(SIGPIPE, SIG_IGN);
+	(void)!write(in[1], state, strlen(state));
+	close(in[1]);
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	int st;
+	for (;;) {
+		pid_t w = waitpid(pid, &st, h->timeout ? WNOHANG : 0);
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR)
+			return husk_error_set(err, errno, "%s hook %s: wait", kind, h->path);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (h->timeout && now.tv_sec - start.tv_sec >= h->timeout) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			return husk_error_set(err, 0, "%s hook %s: timed out after %d s", kind, h->path,
+					      h->timeout);
+		}
+		usleep(10000);
+	}
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	if (WIFEXITED(st))
+		return husk_error_set(err, 0, "%s hook %s: exit status %d", kind, h->path, WEXITSTATUS(st));
+	return husk_error_set(err, 0, "%s hook %s: killed by signal %d", kind, h->path, WTERMSIG(st));
+}
+
+int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struct container *c,
+	      const char *status, pid_t pid, husk_error_t *err)
+{
+	if (!cfg->nhooks[kind])
+		return 0;
+	cleanup_free char *state = oci_state_to_json(c->rec, status, pid, false);
+	if (!state)
+		return husk_error_set(err, ENOMEM, "state for hooks");
+	for (size_t i = 0; i < cfg->nhooks[kind]; i++)
+		if (run_hook(&cfg->hooks[kind][i], oci_hook_names[kind], state, err) < 0)
+			return -1;
+	return 0;
+}
+
+/* Sends the pty master over the console socket, as runc does: one byte of
+ * payload (the name), the fd as SCM_RIGHTS. */
+static int send_console(const char *path, int master, husk_error_t *err)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path))
+		return husk_error_set(err, ENAMETOOLONG, "--console-socket %s", path);
+	strcpy(a.sun_path, path);
+	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
+		return husk_error_set(err, errno, "--console-socket %s", path);
+	char name[] = "/dev/ptmx";
+	struct iovec iov = { name, sizeof(name) - 1 };
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
+			      .msg_controllen = sizeof(u.buf) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &master, sizeof(int));
+	if (sendmsg(fd, &msg, 0) < 0)
+		return husk_error_set(err, errno, "send the console to %s", path);
+	return 0;
+}
+
+/* A new pty: the slave for the container process, the master for the
+ * client. The window starts at process.consoleSize. */
+static int open_pty(const struct oci_process *p, int *master, int *slave, husk_error_t *err)
+{
+	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0)
+		return husk_error_set(err, errno, "open a pty");
+	char name[64];
+	if (ptsname_r(*master, name, sizeof(name)) != 0 ||
+	    (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
+		return husk_error_set(err, errno, "open the pty slave");
+	/* The guest's pty does the terminal work; this one passes bytes
+	 * through untouched. */
+	struct termios t;
+	if (tcgetattr(*slave, &t) == 0) {
+		cfmakeraw(&t);
+		tcsetattr(*slave, TCSANOW, &t);
+	}
+	if (p->console_height && p->console_width) {
+		struct winsize ws = { .ws_row = (unsigned short)p->console_height,
+				      .ws_col = (unsigned short)p->console_width };
+		ioctl(*slave, TIOCSWINSZ, &ws);
+	}
+	return 0;
+}
+
+static int write_pid_file(const char *path, pid_t pid, husk_error_t *err)
+{
+	char tmp[PATH_MAX], buf[32];
+	if (snprintf(tmp, sizeof(tmp), "%s.husk-tmp", path) >= (int)sizeof(tmp))
+		return husk_error_set(err, ENAMETOOLONG, "--pid-file %s", path);
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, buf, (size_t)n) != n || rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return husk_error_set(err, e, "--pid-file %s", path);
+	}
+	return 0;
+}
+
+static char *read_all(const char *path, size_t *len, husk_error_t *err)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		husk_error_set(err, errno, "open %s", path);
+		return NULL;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		husk_error_set(err, ENOMEM, "%s", path);
+		return NULL;
+	}
+	size_t got = 0;
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+/* What the child needs to run the container process. */
+struct child_ctx {
+	const struct oci_config *cfg;
+	struct vmm_process vp;
+	struct husk_cgroup *cg;
+	int sync_fd;   /* write end: "ok", or the error */
+	int console;   /* pty slave, or -1 */
+	bool own_terminal;
+	char state_dir[PATH_MAX];
+};
+
+static void child_fail(struct child_ctx *cx, husk_error_t *err)
+{
+	if (cx->sync_fd >= 0) {
+		(void)!write(cx->sync_fd, (*err)->msg, strlen((*err)->msg));
+		close(cx->sync_fd);
+		cx->sync_fd = -1;
+	} else {
+		log_error("%s", (*err)->msg);
+	}
+	husk_error_release(err);
+}
+
+/* Called by vm_run once the VM is built, before any vCPU runs: the last
+ * confinement, then the word to the waiting `create`. */
+static int child_before_run(void *arg, husk_error_t *err)
+{
+	struct child_ctx *cx = arg;
+	if (confine_seccomp(err) < 0)
+		return -1;
+	if (write(cx->sync_fd, "ok", 2) != 2)
+		return husk_error_set(err, errno, "tell create the container is up");
+	close(cx->sync_fd);
+	cx->sync_fd = -1;
+	return 0;
+}
+
+static _Noreturn void child_main(struct child_ctx *cx)
+{
+	husk_error_t err = NULL;
+	char vsock_dir[64];
+
+	/* A session of its own, as runc's init; with a terminal the pty is
+	 * its controlling tty, so SIGWINCH reaches it on resize. */
+	if (!cx->own_terminal)
+		setsid();
+	if (cx->console >= 0 && !cx->own_terminal) {
+		ioctl(cx->console, TIOCSCTTY, 0);
+		for (int fd = 0; fd < 3; fd++)
+			dup2(cx->console, fd);
+	}
+	/* The state directory without the parent's lock (flock belongs to the
+	 * open file, which the parent keeps until it returns). */
+	int dirfd = open(cx->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		husk_error_set(&err, errno, "open %s", cx->state_dir);
+		goto fail;
+	}
+	snprintf(vsock_dir, sizeof(vsock_dir), "/proc/self/fd/%d", dirfd);
+	cx->vp.vm.vsock_dir = vsock_dir;
+	if (cx->cg && husk_cgroup_attach(cx->cg, getpid(), &err) < 0)
+		goto fail;
+	/* Capabilities are per thread: they go before vm_run() starts any. */
+	if (confine_namespaces(cx->cfg, &err) < 0 || confine_rlimits(&cx->cfg->process, &err) < 0 ||
+	    confine_oom_score_adj(&cx->cfg->process, &err) < 0 || confine_capabilities(&err) < 0)
+		goto fail;
+	cx->vp.vm.before_run = child_before_run;
+	cx->vp.vm.before_run_arg = cx;
+	int status = vmm_process_run(&cx->vp, &err);
+	if (err)
+		goto fail;
+	vmm_process_exit(status);
+fail:
+	child_fail(cx, &err);
+	_exit(1);
+}
+
+int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, pid_t *pid,
+		     husk_error_t *err)
+{
+	char bundle[PATH_MAX], rootfs[PATH_MAX], cgpath[PATH_MAX] = "", config_path[PATH_MAX + 16];
+	int cpus;
+	unsigned long mem;
+	int ret = -1, master = -1, slave = -1, sync[2] = { -1, -1 }, ctl = -1, agent = -1;
+	struct container *c = NULL;
+	struct husk_cgroup *cg = NULL;
+	struct oci_config *cfg = NULL;
+	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL;
+	size_t json_len;
+
+	if (container_validate_id(o->id, err) < 0)
+		return -1;
+	if (!realpath(o->bundle ? o->bundle : ".", bundle))
+		return husk_error_set(err, errno, "bundle %s", o->bundle ? o->bundle : ".");
+	snprintf(config_path, sizeof(config_path), "%s/config.json", bundle);
+	if (access(config_path, F_OK) < 0 && errno == ENOENT)
+		return husk_error_set(err, 0, "JSON specification file config.json not found");
+	if (!(json = read_all(config_path, &json_len, err)))
+		return -1;
+	if (!(cfg = oci_config_parse(json, json_len, err)))
+		return husk_error_wrap(err, "%s", config_path);
+	if (!cfg->has_process) {
+		husk_error_set(err, 0, "%s: process: required", config_path);
+		goto out;
+	}
+	if (snprintf(rootfs, sizeof(rootfs), "%s%s%s", cfg->root_path[0] == '/' ? "" : bundle,
+		     cfg->root_path[0] == '/' ? "" : "/", cfg->root_path) >= (int)sizeof(rootfs)) {
+		husk_error_set(err, ENAMETOOLONG, "root.path");
+		goto out;
+	}
+	struct stat st;
+	if (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		husk_error_set(err, errno ? errno : ENOTDIR, "invalid rootfs: root.path: %s is not a directory",
+			       rootfs);
+		goto out;
+	}
+	if (cfg->process.terminal && !o->console_socket && !o->own_terminal) {
+		husk_error_set(err, 0, "cannot allocate tty if husk will detach without setting console socket");
+		goto out;
+	}
+	if (!cfg->process.terminal && o->console_socket) {
+		husk_error_set(err, 0, "cannot use console socket if husk will not detach or allocate tty");
+		goto out;
+	}
+	if (lifecycle_vm_size(cfg, &cpus, &mem, err) < 0)
+		goto out;
+	if (!(kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||
+	    !(initrd = guest_asset_find(GUEST_INITRD_NAME, err)))
+		goto out;
+	if (husk_cgroup_resolve(cfg->cgroups_path, o->id, g->systemd_cgroup, cgpath, sizeof(cgpath), err) < 0)
+		goto out;
+
+	if (container_new(g->root, o->id, &c, err) < 0)
+		goto out;
+	char created[64];
+	rfc3339_now(created, sizeof(created));
+	c->rec = calloc(1, sizeof(*c->rec));
+	if (!c->rec || !(c->rec->id = strdup(o->id)) || !(c->rec->bundle = strdup(bundle)) ||
+	    !(c->rec->rootfs = strdup(rootfs)) || !(c->rec->created = strdup(created)) ||
+	    !(c->rec->cgroup_path = strdup(cgpath)) ||
+	    !(c->rec->annotations = calloc(cfg->nannotations + 1, sizeof(struct oci_kv)))) {
+		husk_error_set(err, ENOMEM, "state");
+		goto fail;
+	}
+	for (size_t i = 0; i < cfg->nannotations; i++, c->rec->nannotations++)
+		if (!(c->rec->annotations[i].key = strdup(cfg->annotations[i].key)) ||
+		    !(c->rec->annotations[i].value = strdup(cfg->annotations[i].value))) {
+			husk_error_set(err, ENOMEM, "state");
+			goto fail;
+		}
+	c->rec->owner = getuid();
+	if (husk_cgroup_create(cgpath, &cfg->resources, &cg, err) < 0)
+		goto fail;
+	if (cfg->process.terminal) {
+		if (o->own_terminal) {
+			slave = dup(STDIN_FILENO);
+		} else if (open_pty(&cfg->process, &master, &slave, err) < 0 ||
+			   send_console(o->console_socket, master, err) < 0) {
+			goto fail;
+		}
+	}
+	char agent_path[PATH_MAX];
+	container_sock_path(c, "1024", agent_path, sizeof(agent_path));
+	if ((ctl = control_listen(c, err)) < 0 || (agent = agent_listen(agent_path, err)) < 0)
+		goto fail;
+	if (pipe2(sync, O_CLOEXEC) < 0) {
+		husk_error_set(err, errno, "pipe");
+		goto fail;
+	}
+
+	struct child_ctx cx = {
+		.cfg = cfg,
+		.cg = cg,
+		.sync_fd = sync[1],
+		.console = slave,
+		.own_terminal = o->own_terminal,
+		.vp = {
+			.vm = {
+				.kernel = kernel,
+				.initrd = initrd,
+				.cpus = cpus,
+				.memory_mib = mem,
+				.console_in = -1,
+				.console_out = -1,
+				.vsock_cid = 3,
+				.rng = true,
+				/* Writable even with root.readonly: the guest makes
+				 * mount points in it first, then remounts the root
+				 * read-only, as runc does on a host. */
+				.shares = { { .tag = ROOTFS_TAG, .dir = rootfs } },
+				.nshares = 1,
+			},
+			.config_json = json,
+			.config_len = json_len,
+			.rootfs_tag = ROOTFS_TAG,
+			.console_fd = slave,
+			.ctl_listen = ctl,
+			.agent_listen = agent,
+		},
+	};
+	snprintf(cx.state_dir, sizeof(cx.state_dir), "%s", c->dir);
+	fflush(NULL);
+	pid_t child = fork();
+	if (child < 0) {
+		husk_error_set(err, errno, "fork");
+		goto fail;
+	}
+	if (child == 0) {
+		close(sync[0]);
+		if (master >= 0)
+			close(master);
+		close(c->dirfd);
+		child_main(&cx);
+	}
+	close(sync[1]);
+	sync[1] = -1;
+	char msg[4096];
+	size_t got = 0;
+	ssize_t r;
+	while (got < sizeof(msg) - 1 && (r = read(sync[0], msg + got, sizeof(msg) - 1 - got)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			break;
+		got += (size_t)r;
+		if (got == 2 && memcmp(msg, "ok", 2) == 0)
+			break;
+	}
+	msg[got] = '\0';
+	if (strcmp(msg, "ok") != 0) {
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+		husk_error_set(err, 0, "%s", got ? msg : "the container process died while starting");
+		goto fail;
+	}
+	c->rec->pid = child;
+	c->rec->pid_start = process_start_time(child);
+	if (cg && husk_cgroup_release_kthreads(cg, err) < 0) {
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto fail;
+	}
+	if (container_save(c, err) < 0 || (o->pid_file && write_pid_file(o->pid_file, child, err) < 0) ||
+	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
+	    run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
+	    run_hooks(cfg, OCI_HOOK_CREATE_CONTAINER, c, "creating", child, err) < 0) {
+		kill(child, SIGKILL);
+		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+			;
+		goto fail;
+	}
+	*pid = child;
+	ret = 0;
+	goto out;
+fail:
+	if (cg) {
+		husk_error_t e2 = NULL;
+		if (husk_cgroup_destroy(cg, &e2) < 0)
+			husk_error_release(&e2);
+	}
+	if (c) {
+		husk_error_t e2 = NULL;
+		if (container_remove(c, &e2) < 0)
+			husk_error_release(&e2);
+	}
+out:
+	int fds[] = { master, slave, sync[0], sync[1], ctl, agent };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	husk_cgroup_free(cg);
+	container_free(c);
+	oci_config_free(cfg);
+	return ret;
+}
+
+int lifecycle_start(struct container *c, husk_error_t *err)
+{
+	pid_t pid;
+	enum container_status s = container_status(c, &pid);
+
+	if (s == CONTAINER_STOPPED)
+		return husk_error_set(err, 0, "cannot start a container that has stopped");
+	if (s != CONTAINER_CREATED)
+		return husk_error_set(err, 0, "cannot start an already %s container", container_status_name(s));
+	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, err);
+	if (!cfg)
+		return -1;
+	int ret = -1, fd = -1;
+	/* startContainer hooks belong in the container; the guest has no
+	 * view of the host's binaries, so they run on the host, before the
+	 * process is released (documented in runtime/README.md). */
+	if (run_hooks(cfg, OCI_HOOK_START_CONTAINER, c, "created", pid, err) < 0)
+		goto out;
+	fd = control_connect(c, err);
+	if (fd < 0 || control_call(fd, AGENT_START, NULL, 0, AGENT_READY, NULL, NULL, err) < 0)
+		goto out;
+	c->rec->started = true;
+	if (container_save(c, err) < 0)
+		goto out;
+	husk_error_t hook_err = NULL;
+	/* As in runc, a failing poststart hook is logged, not fatal. */
+	if (run_hooks(cfg, OCI_HOOK_POSTSTART, c, "running", pid, &hook_err) < 0) {
+		log_warn("%s", hook_err->msg);
+		husk_error_release(&hook_err);
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	oci_config_free(cfg);
+	return ret;
+}
+
+int lifecycle_destroy(struct container *c, husk_error_t *err)
+{
+	pid_t pid;
+	if (container_status(c, &pid) != CONTAINER_STOPPED) {
+		kill(c->rec->pid, SIGKILL);
+		/* Not our child (create returned long ago): wait until it is
+		 * gone or a zombie for its parent to reap. */
+		for (int i = 0; i < 1000 && process_start_time(c->rec->pid) == c->rec->pid_start; i++)
+			usleep(10000);
+	}
+	if (c->rec->cgroup_path[0]) {
+		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
+		if (!cg || husk_cgroup_destroy(cg, err) < 0) {
+			husk_cgroup_free(cg);
+			return -1;
+		}
+		husk_cgroup_free(cg);
+	}
+	husk_error_t hook_err = NULL;
+	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, &hook_err);
+	if (cfg && run_hooks(cfg, OCI_HOOK_POSTSTOP, c, "stopped", 0, &hook_err) < 0)
+		log_warn("%s", hook_err->msg);
+	husk_error_release(&hook_err);
+	oci_config_free(cfg);
+	return container_remove(c, err);
+}

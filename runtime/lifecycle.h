@@ -1,0 +1,64 @@
+/* The container lifecycle shared by the commands: create (fork the
+ * container process), start, destroy (what delete and run --rm do), hooks,
+ * and runc's signal names. */
+#ifndef HUSK_RUNTIME_LIFECYCLE_H
+#define HUSK_RUNTIME_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "commands.h"
+#include "error.h"
+#include "oci/config.h"
+#include "state.h"
+
+/* VM size when neither the spec's resources nor annotations say. */
+#define HUSK_DEFAULT_CPUS 1
+#define HUSK_DEFAULT_MEMORY_MIB 256
+/* Host memory the VMM itself needs beside guest RAM (its own pages, the
+ * virtio-fs buffers): a memory limit L gives the guest L minus this. */
+#define HUSK_VMM_OVERHEAD_MIB 32
+#define HUSK_MIN_GUEST_MIB 64
+
+struct create_opts {
+	const char *id;
+	const char *bundle;         /* NULL: the current directory */
+	const char *pid_file;       /* may be NULL */
+	const char *console_socket; /* may be NULL */
+	/* `run` in the foreground with terminal: true and no console socket:
+	 * our own terminal becomes the container's. */
+	bool own_terminal;
+};
+
+/* Validates the bundle, writes the state, forks the container process and
+ * returns once it is confined and its VM built. *PID gets its pid. */
+int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, pid_t *pid,
+		     husk_error_t *err);
+
+/* Starts a created container (the state is locked by the caller). */
+int lifecycle_start(struct container *c, husk_error_t *err);
+
+/* Kills what is left of C (the VMM, its cgroup), runs the poststop hooks
+ * and removes its state. */
+int lifecycle_destroy(struct container *c, husk_error_t *err);
+
+/* The VM size for CFG: vCPUs from cpu quota/period and the annotation
+ * husk.cpus; guest RAM from memory.limit and husk.memory_mib. */
+int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *memory_mib,
+		      husk_error_t *err);
+
+/* --preserve-fds: only 0 (host fds cannot cross into the VM). */
+int check_preserve_fds(const char *v, husk_error_t *err);
+
+/* runc's signal syntax: "9", "KILL", "SIGKILL", any case. */
+int parse_signal(const char *s, int *sig, husk_error_t *err);
+
+/* Runs CFG's hooks of KIND with the state on stdin, as the runtime-spec
+ * says; the first failure stops them. */
+int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struct container *c,
+	      const char *status, pid_t pid, husk_error_t *err);
+
+/* Reads BUNDLE/config.json again (start, delete). */
+struct oci_config *lifecycle_load_config(const char *bundle, husk_error_t *err);
+
+#endif

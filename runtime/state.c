@@ -1,0 +1,264 @@
+/* The state store: see state.h. */
+#include "state.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "cleanup.h"
+
+#define STATE_FILE "state.json"
+
+const char *container_status_name(enum container_status s)
+{
+	static const char *const names[] = { "created", "running", "paused", "stopped" };
+	return names[s];
+}
+
+int container_validate_id(const char *id, husk_error_t *err)
+{
+	size_t n = strlen(id);
+	if (n == 0)
+		return husk_error_set(err, 0, "container id cannot be empty");
+	if (n > 1024 || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+		return husk_error_set(err, 0, "invalid container ID format");
+	for (const char *p = id; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr("_+-.", *p))
+			return husk_error_set(err, 0, "invalid container ID format");
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+static int lock_dir(struct container *c, bool exclusive, husk_error_t *err)
+{
+	while (flock(c->dirfd, exclusive ? LOCK_EX : LOCK_SH) < 0)
+		if (errno != EINTR)
+			return husk_error_set(err, errno, "lock %s", c->dir);
+	return 0;
+}
+
+int container_new(const char *root, const char *id, struct container **out, husk_error_t *err)
+{
+	if (container_validate_id(id, err) < 0)
+		return -1;
+	if (mkdir_p(root, 0700) < 0)
+		return husk_error_set(err, errno, "mkdir %s", root);
+	struct container *c = calloc(1, sizeof(*c));
+	if (!c)
+		return husk_error_set(err, ENOMEM, "container");
+	c->dirfd = -1;
+	if (snprintf(c->dir, sizeof(c->dir), "%s/%s", root, id) >= (int)sizeof(c->dir)) {
+		container_free(c);
+		return husk_error_set(err, ENAMETOOLONG, "%s/%s", root, id);
+	}
+	if (mkdir(c->dir, 0700) < 0) {
+		int e = errno;
+		container_free(c);
+		if (e == EEXIST)
+			return husk_error_set(err, 0, "container with given ID already exists");
+		return husk_error_set(err, e, "mkdir %s", c->dir);
+	}
+	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dirfd < 0 || lock_dir(c, true, err) < 0) {
+		if (c->dirfd < 0)
+			husk_error_set(err, errno, "open %s", c->dir);
+		rmdir(c->dir);
+		container_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int container_load(const char *root, const char *id, bool exclusive, struct container **out,
+		   husk_error_t *err)
+{
+	if (container_validate_id(id, err) < 0)
+		return -1;
+	struct container *c = calloc(1, sizeof(*c));
+	if (!c)
+		return husk_error_set(err, ENOMEM, "container");
+	c->dirfd = -1;
+	if (snprintf(c->dir, sizeof(c->dir), "%s/%s", root, id) >= (int)sizeof(c->dir)) {
+		container_free(c);
+		return husk_error_set(err, ENAMETOOLONG, "%s/%s", root, id);
+	}
+	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->dirfd < 0) {
+		int e = errno;
+		container_free(c);
+		if (e == ENOENT || e == ENOTDIR)
+			return husk_error_set(err, 0, "container does not exist");
+		return husk_error_set(err, e, "open %s", c->dir);
+	}
+	if (lock_dir(c, exclusive, err) < 0) {
+		container_free(c);
+		return -1;
+	}
+	char buf[65536];
+	cleanup_close int fd = openat(c->dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (n < 0) {
+		/* The directory exists without a record: a create that died
+		 * before saving, or a delete in between. Either way there is no
+		 * container to act on. */
+		container_free(c);
+		return husk_error_set(err, 0, "container does not exist");
+	}
+	char what[PATH_MAX + 16];
+	snprintf(what, sizeof(what), "%s/" STATE_FILE, c->dir);
+	if (!(c->rec = oci_state_record_parse(buf, (size_t)n, what, err))) {
+		container_free(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
+}
+
+int container_save(struct container *c, husk_error_t *err)
+{
+	cleanup_free char *json = oci_state_record_to_json(c->rec);
+	if (!json)
+		return husk_error_set(err, ENOMEM, "state");
+	cleanup_close int fd = openat(c->dirfd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return husk_error_set(err, errno, "write %s/" STATE_FILE ".tmp", c->dir);
+	size_t len = strlen(json);
+	if (write(fd, json, len) != (ssize_t)len || fsync(fd) < 0)
+		return husk_error_set(err, errno ? errno : EIO, "write %s/" STATE_FILE ".tmp", c->dir);
+	if (renameat(c->dirfd, STATE_FILE ".tmp", c->dirfd, STATE_FILE) < 0)
+		return husk_error_set(err, errno, "rename %s/" STATE_FILE, c->dir);
+	fsync(c->dirfd);
+	return 0;
+}
+
+unsigned long long process_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: fields start after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return 0;
+	char state = p[2];
+	if (state == 'Z' || state == 'X')
+		return 0;
+	/* field 3 is the state; the start time is field 22 */
+	p += 2;
+	for (int field = 3; field < 22 && p; field++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
+	return p ? strtoull(p, NULL, 10) : 0;
+}
+
+enum container_status container_status(const struct container *c, pid_t *pid)
+{
+	*pid = 0;
+	unsigned long long t = process_start_time(c->rec->pid);
+	if (t == 0 || t != c->rec->pid_start)
+		return CONTAINER_STOPPED;
+	*pid = c->rec->pid;
+	if (c->rec->cgroup_path[0]) {
+		bool frozen = false;
+		husk_error_t e = NULL;
+		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, &e);
+		if (cg && husk_cgroup_is_frozen(cg, &frozen, &e) == 0 && frozen) {
+			husk_cgroup_free(cg);
+			return CONTAINER_PAUSED;
+		}
+		husk_cgroup_free(cg);
+		husk_error_release(&e);
+	}
+	return c->rec->started ? CONTAINER_RUNNING : CONTAINER_CREATED;
+}
+
+static int remove_tree_at(int dirfd)
+{
+	DIR *d = fdopendir(dirfd);
+	if (!d)
+		return -1;
+	struct dirent *e;
+	int ret = 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (unlinkat(dirfd, e->d_name, 0) == 0 || errno == ENOENT)
+			continue;
+		if (errno == EISDIR) {
+			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0)
+				remove_tree_at(sub);
+			if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) == 0)
+				continue;
+		}
+		ret = -1;
+	}
+	closedir(d);
+	return ret;
+}
+
+int container_remove(struct container *c, husk_error_t *err)
+{
+	int fd = dup(c->dirfd);
+	if (fd < 0 || remove_tree_at(fd) < 0 || (rmdir(c->dir) < 0 && errno != ENOENT))
+		return husk_error_set(err, errno, "remove %s", c->dir);
+	return 0;
+}
+
+void container_free(struct container *c)
+{
+	if (!c)
+		return;
+	if (c->dirfd >= 0)
+		close(c->dirfd);
+	oci_state_record_free(c->rec);
+	free(c);
+}
+
+void container_sock_path(const struct container *c, const char *name, char *out, size_t len)
+{
+	snprintf(out, len, "/proc/self/fd/%d/%s", c->dirfd, name);
+}
+
+void rfc3339_now(char *out, size_t len)
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	char date[32];
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, len, "%s.%09ldZ", date, ts.tv_nsec);
+}

@@ -1,0 +1,66 @@
+/* The state store: one directory per container under --root,
+ * <root>/<id>/state.json (written atomically: temp file, fsync, rename),
+ * locked with flock(2) on the directory so that concurrent husk commands on
+ * one container take turns. The VMM's control socket lives there too. */
+#ifndef HUSK_RUNTIME_STATE_H
+#define HUSK_RUNTIME_STATE_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "oci/state.h"
+
+enum container_status {
+	CONTAINER_CREATED,
+	CONTAINER_RUNNING,
+	CONTAINER_PAUSED,
+	CONTAINER_STOPPED,
+};
+
+const char *container_status_name(enum container_status s);
+
+struct container {
+	struct oci_state_record *rec;
+	int dirfd; /* <root>/<id>, flock'd */
+	char dir[PATH_MAX];
+};
+
+/* runc's rule for ids: letters, digits, '_', '+', '-' and '.', not "." or
+ * "..". Fails with runc's "invalid container ID format". */
+int container_validate_id(const char *id, husk_error_t *err);
+
+/* Makes <root>/<id> (and ROOT, mode 0700) and locks it; fails with runc's
+ * "container with given ID already exists" when it is there. */
+int container_new(const char *root, const char *id, struct container **out, husk_error_t *err);
+
+/* Opens and locks <root>/<id> and reads its record; "container does not
+ * exist" when there is none. EXCLUSIVE picks the lock kind. */
+int container_load(const char *root, const char *id, bool exclusive, struct container **out,
+		   husk_error_t *err);
+
+int container_save(struct container *c, husk_error_t *err);
+
+/* The live status: stopped once the VMM is gone (or a zombie, or its pid was
+ * reused); paused when its cgroup is frozen. *PID gets the VMM's pid, or 0
+ * when stopped. */
+enum container_status container_status(const struct container *c, pid_t *pid);
+
+/* Removes the state directory (and with it the lock). */
+int container_remove(struct container *c, husk_error_t *err);
+void container_free(struct container *c);
+
+/* The start time of PID (clock ticks since boot), 0 when PID is gone or a
+ * zombie. */
+unsigned long long process_start_time(pid_t pid);
+
+/* "/proc/self/fd/N/NAME" for a socket in the state directory: unix socket
+ * paths are limited to 108 bytes, and --root paths from containerd are
+ * long. */
+void container_sock_path(const struct container *c, const char *name, char *out, size_t len);
+
+/* The current time as runc writes it: RFC 3339 with nanoseconds, UTC. */
+void rfc3339_now(char *out, size_t len);
+
+#endif

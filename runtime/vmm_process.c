@@ -1,0 +1,691 @@
+/* The container process: see vmm_process.h. */
+#include "vmm_process.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_host.h"
+#include "cleanup.h"
+#include "log.h"
+#include "vmm/agent_proto.h"
+
+#define MAX_CLIENTS 64
+/* The guest process id UPDATE frames carry, so that the agent's ERROR
+ * for a failed update cannot be taken for the main process's. */
+#define UPDATE_ID 0xffffffffu
+#define FIRST_EXEC_ID 1u
+/* How long the guest may take to boot and connect before the container
+ * counts as failed. Generous: under nested emulation a boot takes seconds. */
+#define BOOT_TIMEOUT_MS 120000
+
+struct client {
+	int fd; /* -1: free slot */
+	unsigned gen;
+	struct agent_rx rx;
+	uint32_t exec_id; /* 0: no exec on this connection */
+	bool exec_done;
+	bool start_wait;
+};
+
+/* Clients waiting for one kind of reply, in the order they asked. */
+struct waiters {
+	struct {
+		int slot;
+		unsigned gen;
+	} q[MAX_CLIENTS];
+	unsigned head, len;
+};
+
+struct router {
+	struct vmm_process *p;
+	int stop_pipe[2]; /* router → vm_run: end the VM */
+	int quit_pipe[2]; /* main thread → router: the VM ended */
+	int sigfd;
+	struct agent_session s;
+	bool agent_up;
+	bool ready, started, exited, create_failed;
+	bool stdin_open;
+	char create_error[AGENT_MAX_ERROR_MSG + 1];
+	uint32_t code, sig;
+	int term_signal; /* a host signal that ended the VM before START */
+	bool failed;     /* the container could not be created: exit 1 */
+	struct client clients[MAX_CLIENTS];
+	unsigned gen;
+	uint32_t next_exec_id;
+	struct waiters ps, stats, update;
+	struct timespec t0;
+};
+
+/* Signals the container process passes on to the guest's main process,
+ * as runc's init forwards them. SIGKILL and SIGSTOP cannot be caught;
+ * SIGCHLD and SIGWINCH are the VMM's own; faults stay synchronous. */
+static void forwarded_signals(sigset_t *set)
+{
+	static const int sigs[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2,   SIGALRM,
+				    SIGTERM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU,   SIGXCPU,
+				    SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGURG,
+				    SIGWINCH, SIGCHLD };
+	sigemptyset(set);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(set, sigs[i]);
+}
+
+/* Whether SIG's default action ends a process (what it does to a VM
+ * whose process has not started yet). */
+static bool terminates(int sig)
+{
+	switch (sig) {
+	case SIGCHLD:
+	case SIGCONT:
+	case SIGURG:
+	case SIGWINCH:
+	case SIGTSTP:
+	case SIGTTIN:
+	case SIGTTOU:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static int write_all(int fd, const void *buf, size_t n)
+{
+	const uint8_t *b = buf;
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd p = { fd, POLLOUT, 0 };
+			poll(&p, 1, -1);
+			continue;
+		}
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static void to_agent(struct router *r, uint16_t type, uint32_t id, const void *p, size_t len)
+{
+	if (!r->agent_up)
+		return;
+	if (agent_send(r->s.fd, type, id, p, len) < 0) {
+		log_error("send %s to the guest agent: %s", agent_type_name(type), strerror(errno));
+		agent_session_close(&r->s);
+		r->agent_up = false;
+	}
+}
+
+static void drop_client(struct router *r, struct client *c)
+{
+	if (c->exec_id && !c->exec_done && !r->exited) {
+		/* Whoever relayed this process is gone (`husk exec` killed):
+		 * nobody can read its output or status any more. */
+		uint8_t f[AGENT_HDR_LEN + 8];
+		if (r->agent_up)
+			agent_send_buf(r->s.fd, f, agent_encode_signal(f, c->exec_id, SIGKILL, 0));
+	}
+	close(c->fd);
+	agent_rx_free(&c->rx);
+	*c = (struct client){ .fd = -1 };
+}
+
+static void to_client(struct router *r, struct client *c, uint16_t type, const void *p, size_t len)
+{
+	if (c->fd >= 0 && agent_send(c->fd, type, 0, p, len) < 0)
+		drop_client(r, c);
+}
+
+static void client_error(struct router *r, struct client *c, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void client_error(struct router *r, struct client *c, const char *fmt, ...)
+{
+	char msg[AGENT_MAX_ERROR_MSG];
+	va_list ap;
+	size_t len;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cleanup_free uint8_t *f = agent_encode_error(0, 1, msg, &len);
+	if (f && agent_send_buf(c->fd, f, len) < 0)
+		drop_client(r, c);
+}
+
+static void wait_push(struct waiters *w, int slot, unsigned gen)
+{
+	if (w->len == MAX_CLIENTS)
+		return; /* cannot happen: one entry per client at most per kind */
+	unsigned i = (w->head + w->len++) % MAX_CLIENTS;
+	w->q[i].slot = slot;
+	w->q[i].gen = gen;
+}
+
+/* The client the next reply of this kind is for, or NULL when it left. */
+static struct client *wait_pop(struct router *r, struct waiters *w)
+{
+	if (w->len == 0)
+		return NULL;
+	int slot = w->q[w->head].slot;
+	unsigned gen = w->q[w->head].gen;
+	w->head = (w->head + 1) % MAX_CLIENTS;
+	w->len--;
+	struct client *c = &r->clients[slot];
+	return c->fd >= 0 && c->gen == gen ? c : NULL;
+}
+
+static struct client *exec_owner(struct router *r, uint32_t id)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (r->clients[i].fd >= 0 && r->clients[i].exec_id == id)
+			return &r->clients[i];
+	return NULL;
+}
+
+static void do_start(struct router *r, struct client *c)
+{
+	c->start_wait = false;
+	to_agent(r, AGENT_START, 0, NULL, 0);
+	r->started = true;
+	r->stdin_open = true;
+	if (r->p->console_fd >= 0) {
+		/* The client may have sized the terminal after create. */
+		struct winsize ws;
+		uint8_t f[AGENT_HDR_LEN + 4];
+		if (ioctl(r->p->console_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col && r->agent_up)
+			agent_send_buf(r->s.fd, f, agent_encode_resize(f, 0, ws.ws_row, ws.ws_col));
+	}
+	to_client(r, c, AGENT_READY, NULL, 0);
+}
+
+static void fail_container(struct router *r)
+{
+	if (!r->failed && !r->exited) {
+		r->failed = true;
+		(void)!write(r->stop_pipe[1], "f", 1);
+	}
+}
+
+static void answer_start_waiters(struct router *r)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &r->clients[i];
+		if (c->fd < 0 || !c->start_wait)
+			continue;
+		if (r->create_failed || r->exited || !r->agent_up) {
+			c->start_wait = false;
+			client_error(r, c, "%s", r->create_error[0] ? r->create_error
+								    : "the container's VM stopped before it started");
+			/* The failure is told: nothing is left to run. */
+			fail_container(r);
+		} else if (!r->started) {
+			do_start(r, c);
+		} else {
+			c->start_wait = false;
+			client_error(r, c, "cannot start an already running container");
+		}
+	}
+}
+
+static void main_output(struct router *r, uint16_t type, const struct agent_msg *m)
+{
+	int fd = r->p->console_fd >= 0 ? r->p->console_fd : type == AGENT_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
+	if (m->length && write_all(fd, m->payload, m->length) < 0 && errno != EPIPE)
+		log_warn("container output: %s", strerror(errno));
+}
+
+static void on_agent_frame(struct router *r, const struct agent_msg *m)
+{
+	char why[256];
+	struct client *c;
+
+	switch (m->type) {
+	case AGENT_READY:
+		if (m->id == 0) {
+			r->ready = true;
+			answer_start_waiters(r);
+		} else if ((c = exec_owner(r, m->id))) {
+			to_client(r, c, m->type, NULL, 0);
+		}
+		break;
+	case AGENT_ERROR: {
+		struct agent_error e;
+		if (agent_decode_error(m, &e, why, sizeof(why)) < 0) {
+			log_error("guest agent: %s", why);
+			break;
+		}
+		if (m->id == UPDATE_ID) {
+			if ((c = wait_pop(r, &r->update)))
+				to_client(r, c, AGENT_ERROR, m->payload, m->length);
+		} else if (m->id != 0) {
+			if ((c = exec_owner(r, m->id)))
+				to_client(r, c, AGENT_ERROR, m->payload, m->length);
+		} else if (!r->started) {
+			r->create_failed = true;
+			snprintf(r->create_error, sizeof(r->create_error), "%s", e.message);
+			log_error("%s", e.message);
+			answer_start_waiters(r);
+		} else {
+			/* The main process could not be run (runc reports these
+			 * at start; the exit status follows in EXIT). */
+			log_error("%s", e.message);
+			dprintf(r->p->console_fd >= 0 ? r->p->console_fd : STDERR_FILENO, "husk: %s\n",
+				e.message);
+		}
+		break;
+	}
+	case AGENT_STDOUT:
+	case AGENT_STDERR:
+		if (m->id == 0)
+			main_output(r, m->type, m);
+		else if ((c = exec_owner(r, m->id)))
+			to_client(r, c, m->type, m->payload, m->length);
+		break;
+	case AGENT_EXIT: {
+		struct agent_exit e;
+		if (agent_decode_exit(m, &e, why, sizeof(why)) < 0) {
+			log_error("guest agent: %s", why);
+			break;
+		}
+		if (m->id != 0) {
+			if ((c = exec_owner(r, m->id))) {
+				c->exec_done = true;
+				to_client(r, c, AGENT_EXIT, m->payload, m->length);
+			}
+			break;
+		}
+		r->exited = true;
+		r->code = e.code;
+		r->sig = e.signal;
+		answer_start_waiters(r);
+		/* Hanging up lets the guest sync, unmount and power off. */
+		agent_session_close(&r->s);
+		r->agent_up = false;
+		break;
+	}
+	case AGENT_PS_REPLY:
+		if ((c = wait_pop(r, &r->ps)))
+			to_client(r, c, m->type, m->payload, m->length);
+		break;
+	case AGENT_STATS_REPLY:
+		if ((c = wait_pop(r, &r->stats)))
+			to_client(r, c, m->type, m->payload, m->length);
+		break;
+	case AGENT_UPDATED:
+		if ((c = wait_pop(r, &r->update)))
+			to_client(r, c, m->type, NULL, 0);
+		break;
+	default:
+		break;
+	}
+}
+
+static bool main_running(const struct router *r)
+{
+	return r->started && !r->exited && r->agent_up;
+}
+
+static void on_client_frame(struct router *r, struct client *c, const struct agent_msg *m)
+{
+	int slot = (int)(c - r->clients);
+	char why[256];
+
+	switch (m->type) {
+	case AGENT_START:
+		if (r->started)
+			client_error(r, c, r->exited ? "cannot start a container that has stopped"
+						     : "cannot start an already running container");
+		else if (r->create_failed || r->exited) {
+			client_error(r, c, "%s", r->create_error[0] ? r->create_error
+								    : "cannot start a container that has stopped");
+			fail_container(r);
+		}
+		else if (r->ready)
+			do_start(r, c);
+		else
+			c->start_wait = true;
+		break;
+	case AGENT_EXEC:
+		if (!main_running(r)) {
+			client_error(r, c, "cannot exec in a stopped container");
+		} else if (c->exec_id) {
+			client_error(r, c, "this connection already runs a process");
+		} else {
+			c->exec_id = r->next_exec_id++;
+			if (r->next_exec_id == UPDATE_ID)
+				r->next_exec_id = FIRST_EXEC_ID;
+			to_agent(r, AGENT_EXEC, c->exec_id, m->payload, m->length);
+		}
+		break;
+	case AGENT_STDIN:
+		if (c->exec_id && !c->exec_done)
+			to_agent(r, m->type, c->exec_id, m->payload, m->length);
+		break;
+	case AGENT_RESIZE:
+	case AGENT_SIGNAL:
+		if (m->type == AGENT_SIGNAL) {
+			struct agent_signal sg;
+			if (agent_decode_signal(m, &sg, why, sizeof(why)) < 0) {
+				client_error(r, c, "%s", why);
+				break;
+			}
+			if (!c->exec_id && !r->started) {
+				/* Signalling a created container: as runc,
+				 * the signal ends it when it would end a process. */
+				if (terminates((int)sg.signo) && !r->term_signal) {
+					r->term_signal = (int)sg.signo;
+					(void)!write(r->stop_pipe[1], "s", 1);
+				}
+				break;
+			}
+		}
+		if (c->exec_id) {
+			if (!c->exec_done)
+				to_agent(r, m->type, c->exec_id, m->payload, m->length);
+		} else if (main_running(r)) {
+			to_agent(r, m->type, 0, m->payload, m->length);
+		}
+		break;
+	case AGENT_PS:
+	case AGENT_STATS:
+	case AGENT_UPDATE:
+		if (!r->agent_up || !r->ready || r->exited) {
+			client_error(r, c, "container not running");
+			break;
+		}
+		wait_push(m->type == AGENT_PS ? &r->ps : m->type == AGENT_STATS ? &r->stats : &r->update,
+			  slot, c->gen);
+		to_agent(r, m->type, m->type == AGENT_UPDATE ? UPDATE_ID : 0, m->payload, m->length);
+		break;
+	default:
+		client_error(r, c, "unexpected %s request", agent_type_name(m->type));
+	}
+}
+
+static void on_signal(struct router *r)
+{
+	struct signalfd_siginfo si;
+	if (read(r->sigfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	int sig = (int)si.ssi_signo;
+	if (sig == SIGCHLD)
+		return;
+	if (sig == SIGWINCH) {
+		struct winsize ws;
+		uint8_t f[AGENT_HDR_LEN + 4];
+		if (r->p->console_fd >= 0 && main_running(r) &&
+		    ioctl(r->p->console_fd, TIOCGWINSZ, &ws) == 0)
+			agent_send_buf(r->s.fd, f, agent_encode_resize(f, 0, ws.ws_row, ws.ws_col));
+		return;
+	}
+	if (main_running(r)) {
+		uint8_t f[AGENT_HDR_LEN + 8];
+		agent_send_buf(r->s.fd, f, agent_encode_signal(f, 0, (uint32_t)sig, 0));
+	} else if (!r->started && terminates(sig) && !r->term_signal) {
+		r->term_signal = sig;
+		(void)!write(r->stop_pipe[1], "s", 1);
+	}
+}
+
+static void on_stdin(struct router *r)
+{
+	uint8_t buf[65536];
+	int fd = r->p->console_fd >= 0 ? r->p->console_fd : STDIN_FILENO;
+	ssize_t n = read(fd, buf, sizeof(buf));
+	if (n < 0 && (errno == EINTR || errno == EAGAIN))
+		return;
+	if (n <= 0) {
+		/* EOF on a pipe; EIO once the pty's master side is closed. */
+		r->stdin_open = false;
+		to_agent(r, AGENT_STDIN, 0, NULL, 0);
+		return;
+	}
+	to_agent(r, AGENT_STDIN, 0, buf, (size_t)n);
+}
+
+static int send_create(struct router *r, husk_error_t *err)
+{
+	static struct agent_create c; /* large (bind table); one router per process */
+	size_t len;
+
+	memset(&c, 0, sizeof(c));
+	c.rootfs_kind = AGENT_ROOTFS_VIRTIOFS;
+	snprintf(c.rootfs, sizeof(c.rootfs), "%s", r->p->rootfs_tag);
+	c.config = r->p->config_json;
+	c.config_len = (uint32_t)r->p->config_len;
+	c.nbinds = (uint16_t)r->p->nbinds;
+	for (unsigned i = 0; i < r->p->nbinds && i < AGENT_MAX_BINDS; i++)
+		c.binds[i] = r->p->binds[i];
+	cleanup_free uint8_t *f = agent_encode_create(&c, &len);
+	if (!f)
+		return husk_error_set(err, EMSGSIZE, "CREATE for the guest agent");
+	if (agent_send_buf(r->s.fd, f, len) < 0)
+		return husk_error_set(err, errno, "send CREATE to the guest agent");
+	return 0;
+}
+
+static void accept_client(struct router *r)
+{
+	int fd = accept4(r->p->ctl_listen, NULL, NULL, SOCK_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (r->clients[i].fd < 0) {
+			r->clients[i] = (struct client){ .fd = fd, .gen = ++r->gen };
+			return;
+		}
+	/* Too many husk commands at once on one container: refuse this one. */
+	size_t len;
+	cleanup_free uint8_t *f = agent_encode_error(0, 1, "too many concurrent requests", &len);
+	if (f)
+		(void)!write(fd, f, len);
+	close(fd);
+}
+
+static void route(struct router *r)
+{
+	struct pollfd pf[5 + MAX_CLIENTS];
+	int slot_of[5 + MAX_CLIENTS];
+	char why[256];
+	struct agent_msg m;
+	husk_error_t err = NULL;
+
+	for (;;) {
+		nfds_t n = 0;
+		pf[n++] = (struct pollfd){ r->quit_pipe[0], POLLIN, 0 };
+		pf[n++] = (struct pollfd){ r->sigfd, POLLIN, 0 };
+		pf[n++] = (struct pollfd){ r->p->ctl_listen, POLLIN, 0 };
+		pf[n++] = (struct pollfd){ r->agent_up ? r->s.fd : r->ready || r->exited ? -1 : r->p->agent_listen,
+					   POLLIN, 0 };
+		int in = r->p->console_fd >= 0 ? r->p->console_fd : STDIN_FILENO;
+		pf[n++] = (struct pollfd){ main_running(r) && r->stdin_open ? in : -1, POLLIN, 0 };
+		for (int i = 0; i < MAX_CLIENTS; i++)
+			if (r->clients[i].fd >= 0) {
+				slot_of[n] = i;
+				pf[n++] = (struct pollfd){ r->clients[i].fd, POLLIN, 0 };
+			}
+		int timeout = -1;
+		if (!r->agent_up && !r->ready && !r->exited && !r->create_failed) {
+			struct timespec now;
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long long ms = (now.tv_sec - r->t0.tv_sec) * 1000LL + (now.tv_nsec - r->t0.tv_nsec) / 1000000;
+			if (ms >= BOOT_TIMEOUT_MS) {
+				snprintf(r->create_error, sizeof(r->create_error),
+					 "the guest did not boot within %d s", BOOT_TIMEOUT_MS / 1000);
+				log_error("%s", r->create_error);
+				r->create_failed = true;
+				answer_start_waiters(r);
+				fail_container(r);
+				continue;
+			}
+			timeout = (int)(BOOT_TIMEOUT_MS - ms);
+		}
+		if (poll(pf, n, timeout) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("router poll: %s", strerror(errno));
+			return;
+		}
+		if (pf[0].revents)
+			return;
+		if (pf[1].revents)
+			on_signal(r);
+		if (pf[2].revents)
+			accept_client(r);
+		if (pf[3].revents && !r->agent_up) {
+			if (agent_session_accept(&r->s, r->p->agent_listen, r->quit_pipe[0], 10000, &err) < 0 ||
+			    send_create(r, &err) < 0) {
+				log_error("%s", err->msg);
+				snprintf(r->create_error, sizeof(r->create_error), "%s", err->msg);
+				husk_error_release(&err);
+				agent_session_close(&r->s);
+				r->create_failed = true;
+				answer_start_waiters(r);
+				(void)!write(r->stop_pipe[1], "e", 1);
+			} else {
+				r->agent_up = true;
+			}
+		} else if (pf[3].revents) {
+			ssize_t got = agent_rx_fill(&r->s.rx, r->s.fd);
+			int k;
+			while (got > 0 && (k = agent_rx_next(&r->s.rx, AGENT_FROM_GUEST, &m, why, sizeof(why))) != 0) {
+				if (k < 0) {
+					log_error("guest agent: %s", why);
+					got = 0;
+					break;
+				}
+				on_agent_frame(r, &m);
+				if (!r->agent_up)
+					break;
+			}
+			if (got <= 0 && r->agent_up) {
+				/* The guest went away without reporting an exit. */
+				agent_session_close(&r->s);
+				r->agent_up = false;
+				answer_start_waiters(r);
+			}
+		}
+		if (pf[4].revents)
+			on_stdin(r);
+		for (nfds_t i = 5; i < n; i++) {
+			struct client *c = &r->clients[slot_of[i]];
+			if (!pf[i].revents || c->fd != pf[i].fd)
+				continue;
+			ssize_t got = agent_rx_fill(&c->rx, c->fd);
+			int k = 0;
+			while (got > 0 && c->fd >= 0 &&
+			       (k = agent_rx_next(&c->rx, AGENT_FROM_HOST, &m, why, sizeof(why))) > 0)
+				on_client_frame(r, c, &m);
+			if (c->fd >= 0 && (got <= 0 || k < 0))
+				drop_client(r, c);
+		}
+	}
+}
+
+static void *router_main(void *arg)
+{
+	route(arg);
+	return NULL;
+}
+
+int vmm_process_run(struct vmm_process *p, husk_error_t *err)
+{
+	struct router *r = calloc(1, sizeof(*r));
+	struct vm_result res;
+	struct timespec t0;
+	sigset_t fwd;
+	pthread_t thread;
+	int status = 255;
+
+	if (!r)
+		return husk_error_set(err, ENOMEM, "router");
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	r->t0 = t0;
+	r->p = p;
+	r->s.fd = -1;
+	r->next_exec_id = FIRST_EXEC_ID;
+	r->stop_pipe[0] = r->stop_pipe[1] = r->quit_pipe[0] = r->quit_pipe[1] = r->sigfd = -1;
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		r->clients[i].fd = -1;
+	/* Blocked before any thread exists: the router's signalfd alone
+	 * receives them. A reader that went away must not kill the VMM. */
+	signal(SIGPIPE, SIG_IGN);
+	forwarded_signals(&fwd);
+	pthread_sigmask(SIG_BLOCK, &fwd, NULL);
+	if (pipe2(r->stop_pipe, O_CLOEXEC) < 0 || pipe2(r->quit_pipe, O_CLOEXEC) < 0 ||
+	    (r->sigfd = signalfd(-1, &fwd, SFD_CLOEXEC)) < 0) {
+		husk_error_set(err, errno, "VMM set-up");
+		goto out;
+	}
+	p->vm.caller_signals = true;
+	p->vm.stop_fd = r->stop_pipe[0];
+	int e = pthread_create(&thread, NULL, router_main, r);
+	if (e) {
+		husk_error_set(err, e, "pthread_create");
+		goto out;
+	}
+	int ret = vm_run(&p->vm, &t0, &res, err);
+	(void)!write(r->quit_pipe[1], "q", 1);
+	pthread_join(thread, NULL);
+	if (ret < 0)
+		goto out;
+	if (r->exited) {
+		status = r->sig ? -(int)r->sig : (int)r->code;
+	} else if (r->failed) {
+		status = 1;
+	} else if (r->term_signal) {
+		status = -r->term_signal;
+	} else if (res.outcome == VM_OUTCOME_POWEROFF) {
+		status = res.exit_signal ? -res.exit_signal : res.exit_code;
+	} else {
+		log_error("the container's VM ended without an exit status: %s", res.message);
+		status = 255;
+	}
+out:
+	agent_session_close(&r->s);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (r->clients[i].fd >= 0) {
+			close(r->clients[i].fd);
+			agent_rx_free(&r->clients[i].rx);
+		}
+	int fds[] = { r->stop_pipe[0], r->stop_pipe[1], r->quit_pipe[0], r->quit_pipe[1], r->sigfd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(r);
+	return status;
+}
+
+_Noreturn void vmm_process_exit(int status)
+{
+	if (status >= 0)
+		exit(status);
+	int sig = -status;
+	/* Die the way the guest's process died, so that a waiting client
+	 * reads what runc would give; a host core dump of the VMM would only
+	 * be noise. */
+	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
+	signal(sig, SIG_DFL);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	exit(128 + sig);
+}

@@ -1,0 +1,246 @@
+/* The runtime's pure pieces: state records, ids, signal names, VM sizing,
+ * exec's process.json, hooks and annotations in config.json, and the state
+ * store on a scratch --root. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "oci/config.h"
+#include "oci/exec_process.h"
+#include "oci/state.h"
+#include "runtime/lifecycle.h"
+#include "runtime/state.h"
+#include "tap.h"
+
+#define BASE "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
+
+static struct oci_config *parse(const char *json, husk_error_t *err)
+{
+	return oci_config_parse(json, strlen(json), err);
+}
+
+TEST(state_record_round_trip)
+{
+	struct oci_kv ann[] = { { "a", "1" }, { "husk.cpus", "2" } };
+	struct oci_state_record r = { .id = "c1", .pid = 42, .pid_start = 123456789ull,
+				      .bundle = "/b", .rootfs = "/b/rootfs",
+				      .created = "2026-11-21T00:00:00.000000001Z", .owner = 0,
+				      .started = true, .cgroup_path = "/husk/c1",
+				      .annotations = ann, .nannotations = 2 };
+	char *json = oci_state_record_to_json(&r);
+	husk_error_t err = NULL;
+	CHECK(json);
+	struct oci_state_record *back = oci_state_record_parse(json, strlen(json), "state.json", &err);
+	free(json);
+	CHECK(back);
+	CHECK_STR(back->id, "c1");
+	CHECK_INT(back->pid, 42);
+	CHECK_INT(back->pid_start, 123456789ull);
+	CHECK_STR(back->cgroup_path, "/husk/c1");
+	CHECK(back->started);
+	CHECK_INT(back->nannotations, 2);
+	char *state = oci_state_to_json(back, "running", 42, false);
+	CHECK(state);
+	CHECK(strstr(state, "\"status\":\"running\""));
+	CHECK(strstr(state, "\"pid\":42"));
+	CHECK(strstr(state, "\"annotations\":{\"a\":\"1\""));
+	free(state);
+	oci_state_record_free(back);
+}
+
+TEST(state_record_rejects_tampering)
+{
+	husk_error_t err = NULL;
+	const char *bad[] = { "", "[]", "{\"id\":1}",
+			      "{\"id\":\"x\",\"bundle\":\"/b\",\"rootfs\":\"/r\",\"created\":\"t\","
+			      "\"cgroup_path\":\"\",\"pid\":-1,\"pid_start\":1,\"owner\":0,"
+			      "\"started\":false,\"annotations\":{}}" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct oci_state_record *r = oci_state_record_parse(bad[i], strlen(bad[i]), "s", &err);
+		CHECK(!r);
+		CHECK(err && strstr(err->msg, "s: "));
+		husk_error_release(&err);
+	}
+}
+
+TEST(container_ids_follow_runc)
+{
+	husk_error_t err = NULL;
+	const char *good[] = { "a", "abc-1.2_3+x", "0123456789abcdef" };
+	const char *bad[] = { ".", "..", "a/b", "a b", "../x", "é" };
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		CHECK_INT(container_validate_id(good[i], &err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(container_validate_id(bad[i], &err), -1);
+		CHECK_STR(err->msg, "invalid container ID format");
+		husk_error_release(&err);
+	}
+	CHECK_INT(container_validate_id("", &err), -1);
+	CHECK_STR(err->msg, "container id cannot be empty");
+	husk_error_release(&err);
+}
+
+TEST(signal_names_follow_runc)
+{
+	husk_error_t err = NULL;
+	int sig = 0;
+	CHECK_INT(parse_signal("9", &sig, &err), 0);
+	CHECK_INT(sig, SIGKILL);
+	CHECK_INT(parse_signal("KILL", &sig, &err), 0);
+	CHECK_INT(sig, SIGKILL);
+	CHECK_INT(parse_signal("sigterm", &sig, &err), 0);
+	CHECK_INT(sig, SIGTERM);
+	CHECK_INT(parse_signal("USR1", &sig, &err), 0);
+	CHECK_INT(sig, SIGUSR1);
+	CHECK_INT(parse_signal("FOO", &sig, &err), -1);
+	husk_error_release(&err);
+	CHECK_INT(parse_signal("0", &sig, &err), -1);
+	husk_error_release(&err);
+	CHECK_INT(parse_signal("9x", &sig, &err), -1);
+	husk_error_release(&err);
+}
+
+TEST(vm_size_from_resources_and_annotations)
+{
+	husk_error_t err = NULL;
+	int cpus;
+	unsigned long mem;
+	struct oci_config *c = parse(BASE "\"linux\":{\"resources\":{\"memory\":{\"limit\":536870912},"
+				       "\"cpu\":{\"quota\":150000,\"period\":100000}}}}", &err);
+	CHECK(c);
+	CHECK_INT(lifecycle_vm_size(c, &cpus, &mem, &err), 0);
+	CHECK_INT(mem, 512 - HUSK_VMM_OVERHEAD_MIB);
+	long host = sysconf(_SC_NPROCESSORS_ONLN);
+	CHECK_INT(cpus, host >= 2 ? 2 : host);
+	oci_config_free(c);
+
+	c = parse(BASE "\"annotations\":{\"husk.cpus\":\"1\",\"husk.memory_mib\":\"128\"}}", &err);
+	CHECK(c);
+	CHECK_INT(lifecycle_vm_size(c, &cpus, &mem, &err), 0);
+	CHECK_INT(cpus, 1);
+	CHECK_INT(mem, 128);
+	oci_config_free(c);
+
+	c = parse(BASE "\"linux\":{\"resources\":{\"memory\":{\"limit\":6291456}}}}", &err);
+	CHECK(c);
+	CHECK_INT(lifecycle_vm_size(c, &cpus, &mem, &err), -1);
+	CHECK(strstr(err->msg, "linux.resources.memory.limit"));
+	husk_error_release(&err);
+	oci_config_free(c);
+
+	c = parse(BASE "\"annotations\":{\"husk.memory_mib\":\"lots\"}}", &err);
+	CHECK(c);
+	CHECK_INT(lifecycle_vm_size(c, &cpus, &mem, &err), -1);
+	CHECK(strstr(err->msg, "annotations.husk.memory_mib"));
+	husk_error_release(&err);
+	oci_config_free(c);
+}
+
+TEST(config_hooks_and_annotations)
+{
+	husk_error_t err = NULL;
+	struct oci_config *c = parse(BASE "\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\","
+				       "\"args\":[\"true\",\"x\"],\"timeout\":5}],\"poststop\":[{\"path\":\"/p\"}]},"
+				       "\"annotations\":{\"k\":\"v\"},\"linux\":{\"cgroupsPath\":\"/a/b\"}}",
+				       &err);
+	CHECK(c);
+	CHECK_INT(c->nhooks[OCI_HOOK_PRESTART], 1);
+	CHECK_STR(c->hooks[OCI_HOOK_PRESTART][0].args[1], "x");
+	CHECK_INT(c->hooks[OCI_HOOK_PRESTART][0].timeout, 5);
+	CHECK_INT(c->nhooks[OCI_HOOK_POSTSTOP], 1);
+	CHECK_STR(oci_config_annotation(c, "k"), "v");
+	CHECK(!oci_config_annotation(c, "nope"));
+	CHECK_STR(c->cgroups_path, "/a/b");
+	oci_config_free(c);
+
+	c = parse(BASE "\"hooks\":{\"poststart\":[{\"path\":\"relative\"}]}}", &err);
+	CHECK(!c);
+	CHECK_STR(err->msg, "hooks.poststart[0].path: must be an absolute path");
+	husk_error_release(&err);
+	c = parse(BASE "\"hooks\":{\"prestart\":[{\"args\":[]}]}}", &err);
+	CHECK(!c);
+	CHECK_STR(err->msg, "hooks.prestart[0].path: required");
+	husk_error_release(&err);
+}
+
+TEST(exec_process_from_config)
+{
+	husk_error_t err = NULL;
+	const char *config = BASE "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/srv\",\"env\":[\"PATH=/bin\","
+			     "\"A=1\"],\"user\":{\"uid\":5,\"gid\":6}}}";
+	char *const args[] = { "echo", "hi", NULL };
+	const char *env[] = { "A=2", "B=3" };
+	struct oci_exec_overrides o = { .args = args, .env = env, .nenv = 2 };
+	char *json = oci_exec_process_json(config, strlen(config), &o, &err);
+	CHECK(json);
+	struct oci_process *p = oci_process_parse(json, strlen(json), &err);
+	free(json);
+	CHECK(p);
+	CHECK_STR(p->args[0], "echo");
+	CHECK_STR(p->cwd, "/srv");
+	CHECK_INT(p->uid, 5);
+	CHECK_INT(p->nenv, 3);
+	CHECK_STR(p->env[0], "PATH=/bin");
+	CHECK_STR(p->env[1], "A=2");
+	CHECK_STR(p->env[2], "B=3");
+	oci_process_free(p);
+
+	o = (struct oci_exec_overrides){ .args = args, .cwd = "/tmp", .has_user = true, .uid = 1000,
+					 .gid = 1000, .terminal = true };
+	json = oci_exec_process_json(config, strlen(config), &o, &err);
+	CHECK(json);
+	p = oci_process_parse(json, strlen(json), &err);
+	free(json);
+	CHECK(p);
+	CHECK_STR(p->cwd, "/tmp");
+	CHECK_INT(p->uid, 1000);
+	CHECK(p->terminal);
+	oci_process_free(p);
+
+	json = oci_exec_process_json("{", 1, &o, &err);
+	CHECK(!json);
+	husk_error_release(&err);
+}
+
+TEST(state_store_create_load_remove)
+{
+	char root[] = "/tmp/husk-unit-root.XXXXXX";
+	husk_error_t err = NULL;
+	struct container *c, *c2;
+	CHECK(mkdtemp(root));
+	CHECK_INT(container_new(root, "c1", &c, &err), 0);
+	CHECK_INT(container_new(root, "c1", &c2, &err), -1);
+	CHECK_STR(err->msg, "container with given ID already exists");
+	husk_error_release(&err);
+	c->rec = calloc(1, sizeof(*c->rec));
+	c->rec->id = strdup("c1");
+	c->rec->bundle = strdup("/b");
+	c->rec->rootfs = strdup("/b/r");
+	c->rec->created = strdup("t");
+	c->rec->cgroup_path = strdup("");
+	c->rec->pid = getpid();
+	c->rec->pid_start = process_start_time(getpid());
+	CHECK(c->rec->pid_start != 0);
+	CHECK_INT(container_save(c, &err), 0);
+	container_free(c);
+
+	CHECK_INT(container_load(root, "c1", false, &c, &err), 0);
+	pid_t pid;
+	CHECK_INT(container_status(c, &pid), CONTAINER_CREATED);
+	CHECK_INT(pid, getpid());
+	/* A reused pid (another start time) is a stopped container. */
+	c->rec->pid_start++;
+	CHECK_INT(container_status(c, &pid), CONTAINER_STOPPED);
+	CHECK_INT(pid, 0);
+	CHECK_INT(container_remove(c, &err), 0);
+	container_free(c);
+	CHECK_INT(container_load(root, "c1", false, &c, &err), -1);
+	CHECK_STR(err->msg, "container does not exist");
+	husk_error_release(&err);
+	CHECK_INT(container_load(root, "../etc", false, &c, &err), -1);
+	CHECK_STR(err->msg, "invalid container ID format");
+	husk_error_release(&err);
+	CHECK_INT(rmdir(root), 0);
+}
