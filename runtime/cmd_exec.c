@@ -23,7 +23,9 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "commands.h"
+#include "console.h"
 #include "control.h"
+#include "fileio.h"
 #include "lifecycle.h"
 #include "log.h"
 #include "oci/config.h"
@@ -70,34 +72,6 @@ static int parse_id(const char *s, const char *what, unsigned *out, husk_error_t
 	return 0;
 }
 
-static char *read_file(const char *path, size_t *len, husk_error_t *err)
-{
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		husk_error_set(err, errno, "open %s", path);
-		return NULL;
-	}
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		n += fread(buf + n, 1, cap - n, f);
-		if (n < cap)
-			break;
-		char *b = cap < (16u << 20) ? realloc(buf, cap *= 2) : NULL;
-		if (!b) {
-			free(buf);
-			buf = NULL;
-		} else {
-			buf = b;
-		}
-	}
-	fclose(f);
-	if (!buf)
-		husk_error_set(err, ENOMEM, "read %s", path);
-	*len = n;
-	return buf;
-}
-
 /* The process.json to send: --process as given, or config.json's process
  * with the command line's changes. *TTY tells whether it wants a pty. */
 static char *build_process(const struct container *c, const struct cli_args *a, bool *tty,
@@ -106,7 +80,7 @@ static char *build_process(const struct container *c, const struct cli_args *a, 
 #define V(n) cli_value(&cmd_exec_cli, a, n)
 	size_t len;
 	if (V("process")) {
-		char *json = read_file(V("process"), &len, err);
+		char *json = read_whole(V("process"), 16u << 20, &len, err);
 		struct oci_process *p = json ? oci_process_parse(json, len, err) : NULL;
 		if (!p) {
 			free(json);
@@ -159,38 +133,11 @@ static char *build_process(const struct container *c, const struct cli_args *a, 
 	*tty = o.terminal;
 	char path[PATH_MAX + 16];
 	snprintf(path, sizeof(path), "%s/config.json", c->rec->bundle);
-	cleanup_free char *config = read_file(path, &len, err);
+	cleanup_free char *config = read_whole(path, 16u << 20, &len, err);
 	if (!config)
 		return NULL;
 	return oci_exec_process_json(config, len, &o, err);
 #undef V
-}
-
-static int send_console(const char *path, int master, husk_error_t *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return husk_error_set(err, ENAMETOOLONG, "--console-socket %s", path);
-	strcpy(sa.sun_path, path);
-	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return husk_error_set(err, errno, "--console-socket %s", path);
-	char name[] = "/dev/ptmx";
-	struct iovec iov = { name, sizeof(name) - 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(fd, &msg, 0) < 0)
-		return husk_error_set(err, errno, "send the console to %s", path);
-	return 0;
 }
 
 static void send_resize(int ctl, int tty)
@@ -199,20 +146,6 @@ static void send_resize(int ctl, int tty)
 	uint8_t f[AGENT_HDR_LEN + 4];
 	if (ioctl(tty, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
 		agent_send_buf(ctl, f, agent_encode_resize(f, 0, ws.ws_row, ws.ws_col));
-}
-
-static int write_all(int fd, const uint8_t *b, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 /* Relays until the process's EXIT; returns the status for
@@ -354,24 +287,8 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 			goto out;
 	}
 	if (tty && V("console-socket")) {
-		char name[64];
-		master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-		if (master < 0 || grantpt(master) < 0 || unlockpt(master) < 0 ||
-		    ptsname_r(master, name, sizeof(name)) != 0 ||
-		    (slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0) {
-			husk_error_set(err, errno, "open a pty");
-			goto out;
-		}
-		/* The guest's pty does the terminal work; this one passes
-		 * bytes through untouched. */
-		struct termios t;
-		if (tcgetattr(slave, &t) == 0) {
-			cfmakeraw(&t);
-			tcsetattr(slave, TCSANOW, &t);
-		}
-		if (ws.ws_row && ws.ws_col)
-			ioctl(slave, TIOCSWINSZ, &ws);
-		if (send_console(V("console-socket"), master, err) < 0)
+		if (console_open_pty(ws.ws_row, ws.ws_col, &master, &slave, err) < 0 ||
+		    console_send(V("console-socket"), master, err) < 0)
 			goto out;
 		close(master);
 		master = -1;

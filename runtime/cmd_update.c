@@ -13,6 +13,7 @@
 #include "cleanup.h"
 #include "commands.h"
 #include "control.h"
+#include "fileio.h"
 #include "oci/config.h"
 #include "state.h"
 
@@ -83,25 +84,6 @@ static int parse_num(const char *flag, const char *s, int64_t min, int64_t *out,
 	return 0;
 }
 
-static char *read_stream(FILE *f, size_t *len)
-{
-	size_t cap = 4096, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		n += fread(buf + n, 1, cap - n, f);
-		if (n < cap)
-			break;
-		char *b = cap < (1u << 20) ? realloc(buf, cap *= 2) : NULL;
-		if (!b) {
-			free(buf);
-			return NULL;
-		}
-		buf = b;
-	}
-	*len = n;
-	return buf;
-}
-
 int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t *err)
 {
 	struct cli_args a;
@@ -121,14 +103,9 @@ int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t
 	struct oci_resources r = { 0 };
 	if (V("resources")) {
 		size_t len;
-		FILE *f = strcmp(V("resources"), "-") == 0 ? stdin : fopen(V("resources"), "re");
-		if (!f)
-			return husk_error_set(err, errno, "open %s", V("resources"));
-		cleanup_free char *text = read_stream(f, &len);
-		if (f != stdin)
-			fclose(f);
+		cleanup_free char *text = read_whole(V("resources"), 1u << 20, &len, err);
 		if (!text)
-			return husk_error_set(err, ENOMEM, "read %s", V("resources"));
+			return -1;
 		if (oci_resources_parse(text, len, &r, err) < 0)
 			return husk_error_wrap(err, "%s", V("resources"));
 	}

@@ -31,6 +31,7 @@
 #include "agent_host.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "fileio.h"
 #include "guest_assets.h"
 #include "oci/config.h"
 #include "vmm/vm.h"
@@ -74,21 +75,6 @@ struct relay {
 	uint32_t code, sig;
 	husk_error_t err;
 };
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int relay_session(struct relay *r, struct agent_session *s)
 {
@@ -270,37 +256,6 @@ static int make_image(const char *dir, const char *img, husk_error_t *err)
 	return 0;
 }
 
-static char *read_file(const char *path, size_t *len, husk_error_t *err)
-{
-	cleanup_file FILE *f = fopen(path, "re");
-	if (!f) {
-		husk_error_set(err, errno, "open %s", path);
-		return NULL;
-	}
-	size_t cap = 65536, n = 0;
-	char *buf = malloc(cap);
-	while (buf) {
-		size_t r = fread(buf + n, 1, cap - n, f);
-		n += r;
-		if (r == 0)
-			break;
-		if (n == cap) {
-			char *b = cap < (16u << 20) ? realloc(buf, cap * 2) : NULL;
-			if (!b) {
-				free(buf);
-				husk_error_set(err, 0, "%s: too large", path);
-				return NULL;
-			}
-			buf = b;
-			cap *= 2;
-		}
-	}
-	if (!buf)
-		husk_error_set(err, ENOMEM, "read %s", path);
-	*len = n;
-	return buf;
-}
-
 int debug_run(int argc, char **argv, husk_error_t *err)
 {
 	struct cli_args a;
@@ -337,14 +292,14 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 	struct relay r = { .listen_fd = -1, .stop_pipe = { -1, -1 }, .terminal = terminal,
 			   .exec_count = exec_count, .probe = cli_switch(&run_cli, &a, "probe"),
 			   .share = cli_switch(&run_cli, &a, "share-rootfs") };
-	cleanup_free char *config = read_file(path, &r.config_len, err);
+	cleanup_free char *config = read_whole(path, 16u << 20, &r.config_len, err);
 	if (!config)
 		return -1;
 	r.config = config;
 	cleanup_free char *exec_json = NULL;
 	if (V("exec")) {
 		struct oci_process *p;
-		if (!(exec_json = read_file(V("exec"), &r.exec_len, err)))
+		if (!(exec_json = read_whole(V("exec"), 16u << 20, &r.exec_len, err)))
 			return -1;
 		if (!(p = oci_process_parse(exec_json, r.exec_len, err)))
 			return husk_error_wrap(err, "%s", V("exec"));

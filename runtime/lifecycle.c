@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -30,6 +31,8 @@
 #include "cgroup.h"
 #include "cleanup.h"
 #include "confine.h"
+#include "console.h"
+#include "fileio.h"
 #include "control.h"
 #include "guest_assets.h"
 #include "log.h"
@@ -186,61 +189,6 @@ int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struc
 	return 0;
 }
 
-/* Sends the pty master over the console socket, as runc does: one byte of
- * payload (the name), the fd as SCM_RIGHTS. */
-static int send_console(const char *path, int master, husk_error_t *err)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path))
-		return husk_error_set(err, ENAMETOOLONG, "--console-socket %s", path);
-	strcpy(a.sun_path, path);
-	cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return husk_error_set(err, errno, "--console-socket %s", path);
-	char name[] = "/dev/ptmx";
-	struct iovec iov = { name, sizeof(name) - 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &master, sizeof(int));
-	if (sendmsg(fd, &msg, 0) < 0)
-		return husk_error_set(err, errno, "send the console to %s", path);
-	return 0;
-}
-
-/* A new pty: the slave for the container process, the master for the
- * client. The window starts at process.consoleSize. */
-static int open_pty(const struct oci_process *p, int *master, int *slave, husk_error_t *err)
-{
-	*master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-	if (*master < 0 || grantpt(*master) < 0 || unlockpt(*master) < 0)
-		return husk_error_set(err, errno, "open a pty");
-	char name[64];
-	if (ptsname_r(*master, name, sizeof(name)) != 0 ||
-	    (*slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC)) < 0)
-		return husk_error_set(err, errno, "open the pty slave");
-	/* The guest's pty does the terminal work; this one passes bytes
-	 * through untouched. */
-	struct termios t;
-	if (tcgetattr(*slave, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(*slave, TCSANOW, &t);
-	}
-	if (p->console_height && p->console_width) {
-		struct winsize ws = { .ws_row = (unsigned short)p->console_height,
-				      .ws_col = (unsigned short)p->console_width };
-		ioctl(*slave, TIOCSWINSZ, &ws);
-	}
-	return 0;
-}
-
 static int write_pid_file(const char *path, pid_t pid, husk_error_t *err)
 {
 	char tmp[PATH_MAX], buf[32];
@@ -256,31 +204,46 @@ static int write_pid_file(const char *path, pid_t pid, husk_error_t *err)
 	return 0;
 }
 
-static char *read_all(const char *path, size_t *len, husk_error_t *err)
+/* Bind mounts of host directories become virtio-fs shares, one each, named
+ * "bindN" after their index in mounts[]; the agent mounts them in their
+ * place. A file cannot be a share. */
+struct bind_shares {
+	char tags[VM_MAX_SHARES][32];
+	char dirs[VM_MAX_SHARES][PATH_MAX];
+	struct agent_bind_tag binds[VM_MAX_SHARES];
+	unsigned n;
+};
+
+static int plan_binds(const struct oci_config *cfg, const char *bundle, struct vm_config *vm,
+		      struct bind_shares *b, husk_error_t *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		husk_error_set(err, errno, "open %s", path);
-		return NULL;
-	}
-	char *buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		husk_error_set(err, ENOMEM, "%s", path);
-		return NULL;
-	}
-	size_t got = 0;
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
-		if (r < 0 && errno == EINTR)
+	for (size_t i = 0; i < cfg->nmounts; i++) {
+		const struct oci_mount *m = &cfg->mounts[i];
+		struct stat st;
+		if (!m->bind || !m->source)
 			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
+		if (vm->nshares >= VM_MAX_SHARES)
+			return husk_error_set(err, 0, "mounts[%zu]: at most %d bind mounts of directories",
+					      i, VM_MAX_SHARES - 1);
+		char *dir = b->dirs[b->n];
+		if (snprintf(dir, PATH_MAX, "%s%s%s", m->source[0] == '/' ? "" : bundle,
+			     m->source[0] == '/' ? "" : "/", m->source) >= PATH_MAX)
+			return husk_error_set(err, ENAMETOOLONG, "mounts[%zu].source", i);
+		if (stat(dir, &st) < 0)
+			return husk_error_set(err, errno, "mounts[%zu].source %s", i, dir);
+		if (!S_ISDIR(st.st_mode))
+			return husk_error_set(err, 0,
+					      "mounts[%zu].source %s: a bind mount of a file is not yet supported "
+					      "(only directories reach the guest, over virtio-fs)",
+					      i, dir);
+		snprintf(b->tags[b->n], sizeof(b->tags[0]), "bind%u", (unsigned)i);
+		b->binds[b->n].mount_index = (uint32_t)i;
+		memcpy(b->binds[b->n].tag, b->tags[b->n], sizeof(b->tags[0]));
+		vm->shares[vm->nshares++] = (struct vm_share){ .tag = b->tags[b->n], .dir = dir,
+								.readonly = (m->flags & MS_RDONLY) != 0 };
+		b->n++;
 	}
-	buf[got] = '\0';
-	*len = got;
-	return buf;
+	return 0;
 }
 
 /* What the child needs to run the container process. */
@@ -371,7 +334,11 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	struct husk_cgroup *cg = NULL;
 	struct oci_config *cfg = NULL;
 	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL;
+	cleanup_free struct bind_shares *binds = calloc(1, sizeof(*binds));
 	size_t json_len;
+
+	if (!binds)
+		return husk_error_set(err, ENOMEM, "create");
 
 	if (container_validate_id(o->id, err) < 0)
 		return -1;
@@ -380,7 +347,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	snprintf(config_path, sizeof(config_path), "%s/config.json", bundle);
 	if (access(config_path, F_OK) < 0 && errno == ENOENT)
 		return husk_error_set(err, 0, "JSON specification file config.json not found");
-	if (!(json = read_all(config_path, &json_len, err)))
+	if (!(json = read_whole(config_path, 16u << 20, &json_len, err)))
 		return -1;
 	if (!(cfg = oci_config_parse(json, json_len, err)))
 		return husk_error_wrap(err, "%s", config_path);
@@ -439,8 +406,9 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	if (cfg->process.terminal) {
 		if (o->own_terminal) {
 			slave = dup(STDIN_FILENO);
-		} else if (open_pty(&cfg->process, &master, &slave, err) < 0 ||
-			   send_console(o->console_socket, master, err) < 0) {
+		} else if (console_open_pty(cfg->process.console_height, cfg->process.console_width, &master,
+					    &slave, err) < 0 ||
+			   console_send(o->console_socket, master, err) < 0) {
 			goto fail;
 		}
 	}
@@ -484,6 +452,10 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 		},
 	};
 	snprintf(cx.state_dir, sizeof(cx.state_dir), "%s", c->dir);
+	if (plan_binds(cfg, bundle, &cx.vp.vm, binds, err) < 0)
+		goto fail;
+	cx.vp.binds = binds->binds;
+	cx.vp.nbinds = binds->n;
 	fflush(NULL);
 	pid_t child = fork();
 	if (child < 0) {

@@ -18,6 +18,7 @@
 
 #include "agent_host.h"
 #include "cleanup.h"
+#include "fileio.h"
 #include "log.h"
 #include "vmm/agent_proto.h"
 
@@ -98,26 +99,6 @@ static bool terminates(int sig)
 	default:
 		return true;
 	}
-}
-
-static int write_all(int fd, const void *buf, size_t n)
-{
-	const uint8_t *b = buf;
-	while (n) {
-		ssize_t w = write(fd, b, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && errno == EAGAIN) {
-			struct pollfd p = { fd, POLLOUT, 0 };
-			poll(&p, 1, -1);
-			continue;
-		}
-		if (w <= 0)
-			return -1;
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
 }
 
 static void to_agent(struct router *r, uint16_t type, uint32_t id, const void *p, size_t len)

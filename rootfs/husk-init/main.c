@@ -516,6 +516,24 @@ static void on_create(const struct agent_msg *m)
 		fail_create("process: required");
 	if (rootfs_prepare(&c, why, sizeof(why)) < 0 || cgroup_prepare(config, why, sizeof(why)) < 0)
 		fail_create("%s", why);
+	/* Bind mounts of host directories arrive as virtio-fs shares: each is
+	 * mounted at a staging directory that becomes the mount's source. */
+	for (unsigned i = 0; i < c.nbinds; i++) {
+		uint32_t k = c.binds[i].mount_index;
+		if (k >= config->nmounts || !config->mounts[k].bind)
+			fail_create("CREATE: share %s names mounts[%u], not a bind mount", c.binds[i].tag, k);
+		char dir[64];
+		snprintf(dir, sizeof(dir), "/run/husk/binds/%u", k);
+		mkdir("/run/husk/binds", 0700);
+		if ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
+		    mount(c.binds[i].tag, dir, "virtiofs", 0, NULL) < 0)
+			fail_create("mounts[%u]: virtio-fs share %s: %s", k, c.binds[i].tag, strerror(errno));
+		char *src = strdup(dir);
+		if (!src)
+			fail_create("out of memory");
+		free(config->mounts[k].source);
+		config->mounts[k].source = src;
+	}
 	struct proc *p = new_proc(0);
 	p->main = true;
 	main_proc = p;

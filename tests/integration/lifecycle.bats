@@ -161,6 +161,40 @@ load helpers
 	[ "$status" -eq 1 ]
 }
 
+@test "hooks run at their points with the state on stdin" {
+	require_containers
+	make_bundle "$WORK/b" sleep 1000
+	# Each hook appends its name and the status it was given on stdin.
+	cat >"$WORK/hook.sh" <<-'EOS'
+		#!/bin/sh
+		state=$(cat)
+		status=$(printf '%s' "$state" | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')
+		echo "$1 $status" >>"$2"
+	EOS
+	chmod +x "$WORK/hook.sh"
+	bundle_edit "$WORK/b" '.hooks = ({} | .createRuntime = [{path: $h, args: ["hook", "createRuntime", $l]}]
+		| .poststart = [{path: $h, args: ["hook", "poststart", $l]}]
+		| .poststop = [{path: $h, args: ["hook", "poststop", $l]}])' \
+		--arg h "$WORK/hook.sh" --arg l "$WORK/hooks.log"
+	create_ct "$CT" "$WORK/b"
+	grep -qx "createRuntime creating" "$WORK/hooks.log"
+	rt start "$CT"
+	# runc 1.1 hands poststart the state as it was before start.
+	wait_until "$WAIT_TIMEOUT" grep -qE '^poststart (running|created)$' "$WORK/hooks.log"
+	rt kill "$CT" KILL
+	wait_status "$CT" stopped
+	rt delete "$CT"
+	grep -qx "poststop stopped" "$WORK/hooks.log"
+	[ "$(wc -l <"$WORK/hooks.log")" -eq 3 ]
+
+	# A failing createRuntime hook fails create and leaves nothing behind.
+	bundle_edit "$WORK/b" '.hooks = {createRuntime: [{path: "/bin/false"}]}'
+	run_rt create --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -ne 0 ]
+	run_rt list -q
+	[ -z "$output" ]
+}
+
 @test "run: stdout and stderr of the process stay apart" {
 	require_containers
 	make_bundle "$WORK/b" sh -c 'echo to-stdout; echo to-stderr >&2; echo more-stdout'
@@ -169,6 +203,24 @@ load helpers
 	[ "$output" = $'to-stdout\nmore-stdout' ]
 	[[ "$stderr" == *to-stderr* ]]
 	[[ "$stderr" != *stdout* ]]
+}
+
+@test "run: the rootfs and a bind-mounted directory are the host's, live both ways" {
+	require_containers
+	mkdir -p "$WORK/data" "$WORK/ro"
+	echo from-host >"$WORK/data/in"
+	echo read-only >"$WORK/ro/f"
+	make_bundle "$WORK/b" sh -c 'cat /data/in; echo from-container >/data/out; echo rootfs >/written;
+		cat /ro/f; echo x >/ro/g 2>/dev/null && echo ro-write-worked; true'
+	bundle_edit "$WORK/b" '.mounts += [{destination: "/data", type: "bind", source: $d, options: ["rbind", "rw"]},
+		{destination: "/ro", type: "bind", source: $r, options: ["rbind", "ro"]}]' \
+		--arg d "$WORK/data" --arg r "$WORK/ro"
+	run_rt run --bundle "$WORK/b" "$CT" </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = $'from-host\nread-only' ]
+	[ "$(cat "$WORK/data/out")" = from-container ]
+	[ "$(cat "$WORK/b/rootfs/written")" = rootfs ]
+	[ ! -e "$WORK/ro/g" ]
 }
 
 @test "run: stdin piped into run reaches the process, and its end is the process's EOF" {

@@ -10,6 +10,7 @@
 #include "oci/config.h"
 #include "oci/exec_process.h"
 #include "oci/state.h"
+#include "runtime/fileio.h"
 #include "runtime/lifecycle.h"
 #include "runtime/state.h"
 #include "tap.h"
@@ -243,4 +244,30 @@ TEST(state_store_create_load_remove)
 	CHECK_STR(err->msg, "invalid container ID format");
 	husk_error_release(&err);
 	CHECK_INT(rmdir(root), 0);
+}
+
+TEST(read_whole_and_write_all)
+{
+	char path[] = "/tmp/husk-unit-file.XXXXXX";
+	husk_error_t err = NULL;
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	static char big[100000];
+	memset(big, 'x', sizeof(big));
+	CHECK_INT(write_all(fd, big, sizeof(big)), 0);
+	close(fd);
+	size_t len = 0;
+	char *got = read_whole(path, 1u << 20, &len, &err);
+	CHECK(got);
+	CHECK_INT(len, sizeof(big));
+	CHECK_INT(got[len], '\0');
+	free(got);
+	/* Larger than allowed: refused, not truncated. */
+	CHECK(!read_whole(path, 4096, &len, &err));
+	CHECK(strstr(err->msg, path));
+	husk_error_release(&err);
+	unlink(path);
+	CHECK(!read_whole(path, 4096, &len, &err));
+	CHECK(strstr(err->msg, "no such file or directory"));
+	husk_error_release(&err);
 }

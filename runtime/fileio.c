@@ -1,0 +1,67 @@
+/* Whole reads and writes: see fileio.h. */
+#include "fileio.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int write_all(int fd, const void *buf, size_t n)
+{
+	const uint8_t *b = buf;
+	while (n) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd p = { fd, POLLOUT, 0 };
+			poll(&p, 1, -1);
+			continue;
+		}
+		if (w <= 0)
+			return -1;
+		b += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+char *read_whole(const char *path, size_t max, size_t *len, husk_error_t *err)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	if (!f) {
+		husk_error_set(err, errno, "open %s", path);
+		return NULL;
+	}
+	size_t cap = 4096, n = 0;
+	char *buf = malloc(cap + 1);
+	while (buf) {
+		n += fread(buf + n, 1, cap - n, f);
+		if (n < cap || ferror(f))
+			break;
+		char *b = cap < max ? realloc(buf, (cap *= 2) + 1) : NULL;
+		if (!b) {
+			free(buf);
+			buf = NULL;
+			husk_error_set(err, cap < max ? ENOMEM : EFBIG, "read %s", path);
+			break;
+		}
+		buf = b;
+	}
+	bool failed = ferror(f);
+	if (f != stdin)
+		fclose(f);
+	if (buf && failed) {
+		free(buf);
+		buf = NULL;
+		husk_error_set(err, EIO, "read %s", path);
+	}
+	if (buf) {
+		buf[n] = '\0';
+		*len = n;
+	}
+	return buf;
+}

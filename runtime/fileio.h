@@ -1,0 +1,18 @@
+/* Whole reads and writes, shared by the commands. */
+#ifndef HUSK_RUNTIME_FILEIO_H
+#define HUSK_RUNTIME_FILEIO_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "error.h"
+
+/* Writes all N bytes to FD, waiting out EINTR and, on a non-blocking FD,
+ * EAGAIN; -1 with errno on failure. */
+int write_all(int fd, const void *buf, size_t n);
+
+/* The whole of PATH ("-": stdin) as a NUL-terminated buffer of *LEN bytes,
+ * at most MAX; NULL with *err naming PATH. */
+char *read_whole(const char *path, size_t max, size_t *len, husk_error_t *err);
+
+#endif
