@@ -2,8 +2,8 @@
 # The README's first command ends here: builds a busybox bundle and runs
 # `echo hello` in it with husk, in a micro-VM. Where this host's KVM cannot
 # boot a guest (hack/vm-env says "box"), the run happens inside the emulated
-# AMD-V box. Whatever husk cannot do yet, it says so and this script fails:
-# no step here pretends to succeed.
+# AMD-V box. If husk fails, so does this script: no step here pretends to
+# succeed.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +24,8 @@ jq '.process.terminal = false | .process.args = ["echo", "hello from a husk micr
 	"$bundle/config.json" >"$bundle/config.json.new"
 mv "$bundle/config.json.new" "$bundle/config.json"
 
-run=("$husk" --root "$top/build/demo/state" run --bundle "$bundle" husk-demo)
+# State under /run (tmpfs): its sockets cannot live on the box's 9p share.
+run=("$husk" --root /run/husk-demo run --bundle "$bundle" "husk-demo-$$")
 case $(hack/vm-env 2>/dev/null || echo "none: hack/vm-env is missing") in
 direct) "${run[@]}" ;;
 box) hack/kvmbox -- "${run[@]}" ;;

@@ -30,12 +30,13 @@ static json_object *linux_features(void)
 	json_object_object_add(l, "namespaces", table_array(&oci_namespaces));
 	json_object_object_add(l, "capabilities", table_array(&oci_capabilities));
 
-	/* Host cgroups are applied to the VMM process by the runtime; until
-	 * that code exists no cgroup version is claimed. systemd is not
-	 * supported (--systemd-cgroup is refused at create). */
+	/* The VMM's host cgroup (runtime/cgroup.c) works on v1, v2 and
+	 * hybrid hosts. systemd's "slice:prefix:name" paths are accepted and
+	 * mapped to cgroupfs, but no scope is made through systemd, so the
+	 * systemd driver is not claimed. */
 	cg = json_object_new_object();
-	json_object_object_add(cg, "v1", json_object_new_boolean(0));
-	json_object_object_add(cg, "v2", json_object_new_boolean(0));
+	json_object_object_add(cg, "v1", json_object_new_boolean(1));
+	json_object_object_add(cg, "v2", json_object_new_boolean(1));
 	json_object_object_add(cg, "systemd", json_object_new_boolean(0));
 	json_object_object_add(cg, "systemdUser", json_object_new_boolean(0));
 	json_object_object_add(cg, "rdma", json_object_new_boolean(0));

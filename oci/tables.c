@@ -42,10 +42,11 @@ TABLE(oci_mount_options, "acl", "async", "atime", "bind", "defaults", "dev",
       "silent", "slave", "strictatime", "suid", "symfollow", "sync",
       "unbindable");
 
-/* Hooks are run by the runtime on the host; none is wired up yet (the
- * runtime issue adds them), so none is claimed. */
-static const char *const oci_hooks_names[1];
-const struct oci_name_table oci_hooks = { oci_hooks_names, 0 };
+/* Every hook kind runs on the host (runtime/lifecycle.c); those the spec
+ * places in the container run on the host too: the guest cannot see the
+ * host's binaries. */
+TABLE(oci_hooks, "prestart", "createRuntime", "createContainer", "startContainer", "poststart",
+      "poststop");
 
 /* SCMP_ACT_NOTIFY is left out: it needs a listener on the host side of the
  * VM boundary, which husk does not offer. */

@@ -117,11 +117,23 @@ load helpers
 	[[ "$stderr" == *"--rootless"* ]]
 }
 
-@test "commands not built yet fail clearly and leave nothing behind" {
-	for c in create start run state kill delete exec ps list pause resume update events; do
+@test "checkpoint and restore say they are not supported and leave nothing behind" {
+	for c in checkpoint restore; do
 		run_split husk --root "$WORK/root" "$c" some-id
 		[ "$status" -eq 1 ] || { echo "$c exited $status"; false; }
-		[[ "$stderr" == *"not yet supported"* ]] || { echo "$c: $stderr"; false; }
+		[[ "$stderr" == *"not supported"* ]] || { echo "$c: $stderr"; false; }
 	done
 	[ ! -e "$WORK/root" ]
+}
+
+@test "commands on a container that does not exist fail clearly and leave nothing behind" {
+	for c in start state kill delete ps pause resume update events; do
+		run_split husk --root "$WORK/root" "$c" some-id
+		[ "$status" -eq 1 ] || { echo "$c exited $status"; false; }
+		[[ "$stderr" == *"container does not exist"* ]] || { echo "$c: $stderr"; false; }
+	done
+	run_split husk --root "$WORK/root" create --bundle "$WORK/none" some-id
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"no such file or directory"* ]]
+	[ ! -e "$WORK/root/some-id" ]
 }
