@@ -20,6 +20,11 @@ ln -s busybox "$work/bundle/rootfs/bin/sh"
 jq '.process.terminal = false | .process.args = ["true"]' "$work/bundle/config.json" \
 	>"$work/config.json" && mv "$work/config.json" "$work/bundle/config.json"
 
+# State on tmpfs: runtimes keep sockets there, which a 9p share (the box's
+# view of the repo) cannot hold.
+state=$(mktemp -d)
+trap 'rm -rf "$state"' EXIT
+
 median() {
 	sort -n | awk '{a[NR] = $1} END {if (NR == 0) print "n/a"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'
 }
@@ -28,7 +33,7 @@ median() {
 ms() {
 	local rt=$1 id=$2 t0 t1
 	t0=$EPOCHREALTIME
-	if "$rt" --root "$work/root-$(basename "$rt")" run --bundle "$work/bundle" "$id" \
+	if "$rt" --root "$state/$(basename "$rt")" run --bundle "$work/bundle" "$id" \
 		</dev/null >/dev/null 2>>"$work/errors.log"; then
 		t1=$EPOCHREALTIME
 		echo $(((${t1/./} - ${t0/./}) / 1000))
