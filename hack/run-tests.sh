@@ -6,6 +6,7 @@
 #
 # Suites:
 #   unit         $UNIT (C, sanitized, no KVM needed)
+#   fuzz         the libFuzzer targets, FUZZ_SECONDS each (hack/fuzz-tap.sh)
 #   integration  tests/integration/*.bats against $HUSK, on this host
 #   vm           tests/vm/*.bats and the integration files marked
 #                "# husk-test: needs-vm": need a KVM that boots a stock guest;
@@ -13,13 +14,13 @@
 #                says
 #
 # Environment: HUSK, UNIT (paths, set by the Makefile); SUITES to pick suites
-# (default "unit integration vm"); BATS_FILTER passed to bats --filter.
+# (default "unit fuzz integration vm"); BATS_FILTER passed to bats --filter.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 : "${HUSK:=$top/build/husk}" "${UNIT:=$top/build/asan/unit-tests}"
-: "${SUITES:=unit integration vm}"
+: "${SUITES:=unit fuzz integration vm}"
 export HUSK
 
 out=$(mktemp -d)
@@ -75,6 +76,9 @@ for suite in $SUITES; do
 	case $suite in
 	unit)
 		run_suite unit "$UNIT"
+		;;
+	fuzz)
+		run_suite fuzz hack/fuzz-tap.sh
 		;;
 	integration)
 		mapfile -t files < <(grep -L '^# husk-test: needs-vm' tests/integration/*.bats)
