@@ -23,7 +23,6 @@ struct child_args {
 	bool main;          /* the container's process: build the container */
 	pid_t join_pid;     /* exec: the process whose namespaces to join */
 	int stdio[3];       /* pipe ends, or -1 with tty */
-	int tty_slave;      /* -1 without a terminal */
 	int sync_fd;        /* child → agent: "R" ready, "E<code> <message>" */
 	int start_fd;       /* agent → child: one byte on START (main only) */
 };

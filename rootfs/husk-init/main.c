@@ -383,12 +383,12 @@ static void shutdown_vm(uint32_t code, uint32_t sig)
 	power_off(code, sig);
 }
 
-/* stdio for a new process: pipes, or a pty. Child ends in CHILD (or
- * *SLAVE); the agent's ends in P. */
-static int make_stdio(struct proc *p, const struct oci_process *op, int child[3], int *slave,
+/* stdio for a new process: pipes (child ends in CHILD, the agent's in P),
+ * or, with a terminal, nothing yet: the child opens the pty itself. */
+static int make_stdio(struct proc *p, const struct oci_process *op, int child[3],
 		      char *why, size_t whylen)
 {
-	child[0] = child[1] = child[2] = *slave = -1;
+	child[0] = child[1] = child[2] = -1;
 	if (op->terminal) {
 		/* The child opens it inside the container and sends the master
 		 * ("T" on the sync socket): see handle_sync(). */
@@ -414,9 +414,9 @@ static int make_stdio(struct proc *p, const struct oci_process *op, int child[3]
 static bool spawn(struct proc *p, const struct oci_process *op)
 {
 	char why[512];
-	int child[3], slave, sv[2], start[2] = { -1, -1 };
+	int child[3], sv[2], start[2] = { -1, -1 };
 
-	if (make_stdio(p, op, child, &slave, why, sizeof(why)) < 0) {
+	if (make_stdio(p, op, child, why, sizeof(why)) < 0) {
 		send_error(p->id, 1, "%s", why);
 		return false;
 	}
@@ -431,7 +431,6 @@ static bool spawn(struct proc *p, const struct oci_process *op)
 		.main = p->main,
 		.join_pid = main_proc ? main_proc->pid : 0,
 		.stdio = { child[0], child[1], child[2] },
-		.tty_slave = slave,
 		.sync_fd = sv[1],
 		.start_fd = start[0],
 	};
@@ -454,8 +453,6 @@ static bool spawn(struct proc *p, const struct oci_process *op)
 	for (int i = 0; i < 3; i++)
 		if (child[i] >= 0)
 			close(child[i]);
-	if (slave >= 0)
-		close(slave);
 	close(sv[1]);
 	if (start[0] >= 0)
 		close(start[0]);
