@@ -44,7 +44,7 @@ static const struct cli_flag run_flags[] = {
 	{ "memory", 0, true, "guest RAM in MiB (default 256)" },
 	{ "disk", 0, true, "ext4 image of the rootfs (default: built from root.path)" },
 	{ "share-rootfs", 0, false, "share the rootfs over virtio-fs instead of an ext4 image" },
-	{ "console", 0, false, "copy the guest console to stderr" },
+	{ "console", 0, false, "copy the guest kernel's console (COM1, all messages) to stderr" },
 	{ "exec", 0, true, "after START, run this process.json too (exit statuses on stderr)" },
 	{ "exec-count", 0, true, "how many copies of --exec to run at once (default 1)" },
 	{ "probe", 0, false, "once the process runs, print its PS and STATS replies on stderr" },
@@ -340,6 +340,9 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		.disk_readonly = true,
 		.console_in = -1,
 		.console_out = cli_switch(&run_cli, &a, "console") ? STDERR_FILENO : -1,
+		/* The 8250 is written synchronously, so even a panic's last
+		 * lines reach the host; worth its slowness when debugging. */
+		.serial = cli_switch(&run_cli, &a, "console"),
 		.vsock_cid = 3,
 		.vsock_dir = dir,
 		.rng = true,
