@@ -94,7 +94,8 @@ for suite in $SUITES; do
 		mode=$(hack/vm-env)
 		case $mode in
 		direct) run_suite vm bats "${bats_args[@]}" "${files[@]}" ;;
-		box) run_suite vm hack/kvmbox -e HUSK="$HUSK" -- \
+		# One retry per test in the box only: tests/lib/retry.bash.
+		box) run_suite vm hack/kvmbox -e HUSK="$HUSK" -e HUSK_TEST_RETRIES=1 -- \
 			bats "${bats_args[@]}" "${files[@]}" ;;
 		*) skip_all vm "${mode#none: }" "${files[@]}" ;;
 		esac
@@ -106,5 +107,7 @@ for suite in $SUITES; do
 	esac
 done
 
+retried=$(cat "$out"/*.tap 2>/dev/null | grep -c '^# husk-test: retrying' || true)
+[ "$retried" -eq 0 ] || echo "# $retried test(s) needed a second attempt in the emulated box (see '# husk-test: retrying' above)"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -214,6 +215,32 @@ int vcpu_init(struct vm *vm, struct vcpu *v, int id,
 	return 0;
 }
 
+/* A triple fault leaves no trace in the guest's log: the registers are
+ * the only clue to where it happened (RIP against System.map, CR2 for a
+ * page fault, the pending exception KVM was delivering). */
+static void describe_shutdown(struct vcpu *v, char *out, size_t size)
+{
+	struct kvm_regs regs;
+	struct kvm_sregs sregs;
+	struct kvm_vcpu_events ev;
+
+	if (KVM_IOCTL(v->fd, KVM_GET_REGS, &regs) < 0 || KVM_IOCTL(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+		snprintf(out, size, "registers unreadable: %s", strerror(errno));
+		return;
+	}
+	int n = snprintf(out, size,
+			 "rip=%#llx rsp=%#llx cr0=%#llx cr2=%#llx cr3=%#llx cr4=%#llx efer=%#llx idt=%#llx/%#x",
+			 (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+			 (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr2,
+			 (unsigned long long)sregs.cr3, (unsigned long long)sregs.cr4,
+			 (unsigned long long)sregs.efer, (unsigned long long)sregs.idt.base,
+			 sregs.idt.limit);
+	if (n > 0 && (size_t)n < size && KVM_IOCTL(v->fd, KVM_GET_VCPU_EVENTS, &ev) == 0)
+		snprintf(out + n, size - n, " exception=%u/%u/%#x nmi=%u/%u",
+			 ev.exception.injected, ev.exception.nr, ev.exception.error_code,
+			 ev.nmi.injected, ev.nmi.pending);
+}
+
 static void kick_handler(int sig)
 {
 	(void)sig; /* only here to make KVM_RUN return EINTR */
@@ -237,9 +264,12 @@ static bool handle_exit(struct vcpu *v)
 		io_bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
 			      run->mmio.len, run->mmio.is_write);
 		return true;
-	case KVM_EXIT_SHUTDOWN:
-		vm_request_stop(vm, VM_OUTCOME_REBOOT, "triple fault on vCPU %d", v->id);
+	case KVM_EXIT_SHUTDOWN: {
+		char why[256];
+		describe_shutdown(v, why, sizeof(why));
+		vm_request_stop(vm, VM_OUTCOME_REBOOT, "triple fault on vCPU %d (%s)", v->id, why);
 		return false;
+	}
 	case KVM_EXIT_SYSTEM_EVENT:
 		vm_request_stop(vm, VM_OUTCOME_REBOOT, "system event %u on vCPU %d",
 				run->system_event.type, v->id);

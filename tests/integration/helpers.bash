@@ -12,6 +12,7 @@
 
 : "${HUSK:=$BATS_TEST_DIRNAME/../../build/husk}"
 REPO_ROOT=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+source "$REPO_ROOT/tests/lib/retry.bash"
 
 : "${RUNTIME:=husk}"
 case $RUNTIME in
@@ -43,6 +44,7 @@ setup() {
 
 teardown() {
 	local rc=0
+	retry_note
 	cd / || true
 	[ -n "${WORK:-}" ] && [ -d "$WORK" ] || return 0
 	stop_pids "$WORK/.tools"

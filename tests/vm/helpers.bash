@@ -10,12 +10,14 @@ KERNEL=${HUSK_TEST_KERNEL:-$REPO_ROOT/build/guest/vmlinux}
 INITRD=${HUSK_TEST_INITRD:-$REPO_ROOT/build/guest-test/initramfs.cpio}
 # A guest that hangs must fail the test, not the whole run.
 BOOT_TIMEOUT=${HUSK_TEST_BOOT_TIMEOUT:-180}
+source "$REPO_ROOT/tests/lib/retry.bash"
 
 setup() {
 	WORK=$(mktemp -d "${BATS_TMPDIR:-/tmp}/husk-vm.XXXXXX")
 }
 
 teardown() {
+	retry_note
 	rm -rf "$WORK"
 }
 
