@@ -284,8 +284,11 @@ static int open_in_root(const char *dest, bool file, const char *what)
 					link[n] = '\0';
 					prefix[parent_len] = '\0';
 					char next_want[PATH_MAX];
-					if (snprintf(next_want, sizeof(next_want), "%s/%s/%s",
-						     link[0] == '/' ? "" : prefix, link, rest) >= (int)sizeof(next_want))
+					/* No trailing slash: it would make a file
+					 * target ENOTDIR. */
+					if (snprintf(next_want, sizeof(next_want), "%s/%s%s%s",
+						     link[0] == '/' ? "" : prefix, link, *rest ? "/" : "",
+						     rest) >= (int)sizeof(next_want))
 						die(1, "%s: %s: %s", what, want, strerror(ENAMETOOLONG));
 					memcpy(want, next_want, sizeof(want));
 					restart = true;

@@ -87,8 +87,11 @@ _exec_shows() {
 	host_files "$WORK/etc"
 	mkdir -p "$WORK/outside" "$WORK/vol"
 	echo in-volume >"$WORK/vol/f"
-	make_bundle "$WORK/b" sh -c 'cat /abs/hosts /rel/data/f /dotdot/deep/f'
+	make_bundle "$WORK/b" sh -c 'cat /abs/hosts /rel/data/f /dotdot/deep/f /etc/resolv.conf'
 	local r=$WORK/b/rootfs
+	# As Ubuntu's images ship it: a link into an empty /run. The file is
+	# made where the link leads, beneath the root.
+	ln -s ../run/systemd/resolve/stub-resolv.conf "$r/etc/resolv.conf"
 	# An absolute link to a host path, a relative one climbing far above
 	# the root, and one whose own target climbs and then descends.
 	ln -s "$WORK/outside" "$r/abs"
@@ -99,11 +102,14 @@ _exec_shows() {
 	bundle_edit "$WORK/b" '.mounts += [
 		{destination: "/abs/hosts", type: "bind", source: ($d + "/hosts"), options: ["bind", "ro"]},
 		{destination: "/rel/data", type: "bind", source: $v, options: ["rbind", "ro"]},
-		{destination: "/dotdot/deep", type: "bind", source: $v, options: ["rbind", "ro"]}]' \
+		{destination: "/dotdot/deep", type: "bind", source: $v, options: ["rbind", "ro"]},
+		{destination: "/etc/resolv.conf", type: "bind", source: ($d + "/resolv.conf"), options: ["bind", "ro"]}]' \
 		--arg d "$WORK/etc" --arg v "$WORK/vol"
 	run_rt run --bundle "$WORK/b" "$CT" </dev/null
 	[ "$status" -eq 0 ]
-	[ "$output" = $'127.0.0.1 localhost\n192.0.2.10 ct\nin-volume\nin-volume' ]
+	[ "$output" = $'127.0.0.1 localhost\n192.0.2.10 ct\nin-volume\nin-volume\nnameserver 192.0.2.53\nsearch example.test' ]
+	[ -f "$r/run/systemd/resolve/stub-resolv.conf" ]
+	[ -L "$r/etc/resolv.conf" ]
 	# The mount points were made beneath the rootfs, where the links lead
 	# when / is the rootfs, and nowhere else.
 	[ -f "$r$WORK/outside/hosts" ]
