@@ -4,7 +4,9 @@
 
 BUILD   ?= build
 CC      ?= gcc
-PKGS    := libseccomp libcap libcgroup json-c
+# libmnl: host side only (runtime/network.c); Debian ships no static one,
+# and the guest's husk-init speaks netlink by hand.
+PKGS    := libseccomp libcap libcgroup json-c libmnl
 
 VERSION := $(shell cat VERSION)
 COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)

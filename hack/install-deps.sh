@@ -13,7 +13,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 
 build=(build-essential pkg-config clang clang-format libclang-rt-14-dev
-	libseccomp-dev libcap-dev libcgroup-dev libjson-c-dev)
+	libseccomp-dev libcap-dev libcgroup-dev libjson-c-dev libmnl-dev)
 test=(bats jq valgrind busybox-static cpio kmod strace socat e2fsprogs)
 kernel=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils
 	dwarves rsync)

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -34,6 +35,7 @@
 #include "fileio.h"
 #include "guest_assets.h"
 #include "oci/config.h"
+#include "vmm/tap.h"
 #include "vmm/vm.h"
 
 static const struct cli_flag run_flags[] = {
@@ -48,6 +50,10 @@ static const struct cli_flag run_flags[] = {
 	{ "exec", 0, true, "after START, run this process.json too (exit statuses on stderr)" },
 	{ "exec-count", 0, true, "how many copies of --exec to run at once (default 1)" },
 	{ "probe", 0, false, "once the process runs, print its PS and STATS replies on stderr" },
+	{ "tap", 0, true, "a virtio-net card over this tap (opened, or created, here)" },
+	{ "mac", 0, true, "the card's MAC (default: a random local one)" },
+	{ "mtu", 0, true, "the card's MTU (default: the guest's, 1500)" },
+	{ "no-offload", 0, false, "no checksum or TSO offloads on the card (to measure them)" },
 	{ NULL },
 };
 
@@ -220,6 +226,19 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max, cons
 	return 0;
 }
 
+static int parse_mac(const char *s, uint8_t mac[6], husk_error_t *err)
+{
+	unsigned v[6];
+	char end;
+
+	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
+		   &end) != 6 || strlen(s) != 17 || (v[0] & 1))
+		return husk_error_set(err, 0, "--mac %s: want a unicast MAC as 02:00:00:00:00:01", s);
+	for (int i = 0; i < 6; i++)
+		mac[i] = (uint8_t)v[i];
+	return 0;
+}
+
 static uint64_t tree_bytes;
 
 static int add_size(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -260,7 +279,9 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 {
 	struct cli_args a;
 	struct timespec t0;
-	unsigned long cpus = 1, mem = 256, exec_count = 1;
+	unsigned long cpus = 1, mem = 256, exec_count = 1, mtu = 0;
+	uint8_t mac[6];
+	cleanup_close int tap = -1;
 	char path[PATH_MAX];
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -272,7 +293,19 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		return husk_error_set(err, 0, "husk debug run: --bundle is required");
 	if ((V("cpus") && parse_ulong(V("cpus"), 1, MAX_VCPUS, "cpus", &cpus, err) < 0) ||
 	    (V("memory") && parse_ulong(V("memory"), 32, 1 << 20, "memory", &mem, err) < 0) ||
-	    (V("exec-count") && parse_ulong(V("exec-count"), 1, 128, "exec-count", &exec_count, err) < 0))
+	    (V("exec-count") && parse_ulong(V("exec-count"), 1, 128, "exec-count", &exec_count, err) < 0) ||
+	    (V("mtu") && parse_ulong(V("mtu"), 68, 65535, "mtu", &mtu, err) < 0))
+		return -1;
+	if (V("mac")) {
+		if (parse_mac(V("mac"), mac, err) < 0)
+			return -1;
+	} else {
+		/* Random, locally administered, unicast. */
+		if (getrandom(mac, sizeof(mac), 0) != sizeof(mac))
+			return husk_error_set(err, errno, "getrandom");
+		mac[0] = (uint8_t)((mac[0] & 0xfe) | 0x02);
+	}
+	if (V("tap") && (tap = tap_open(V("tap"), NULL, err)) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/config.json", V("bundle"));
 	struct oci_config *cfg = oci_config_load(path, err);
@@ -347,6 +380,12 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		.vsock_dir = dir,
 		.rng = true,
 	};
+	if (tap >= 0) {
+		vc.nics[0] = (struct vm_nic){ .tap_fd = tap, .mtu = (uint16_t)mtu,
+					      .no_offload = cli_switch(&run_cli, &a, "no-offload") };
+		memcpy(vc.nics[0].mac, mac, sizeof(mac));
+		vc.nnics = 1;
+	}
 	if (r.share) {
 		vc.shares[0] = (struct vm_share){ .tag = "rootfs", .dir = rootfs, .readonly = root_readonly };
 		vc.nshares = 1;

@@ -38,6 +38,7 @@
 #include "guest_assets.h"
 #include "log.h"
 #include "oci/state.h"
+#include "network.h"
 #include "vmm_process.h"
 
 #define ROOTFS_TAG "rootfs"
@@ -213,6 +214,7 @@ struct child_ctx {
 	int sync_fd;   /* write end: "ok", or the error */
 	int console;   /* pty slave, or -1 */
 	bool own_terminal;
+	struct net_setup net; /* the taps and what the guest's eth<N> carry */
 	char state_dir[PATH_MAX];
 	const struct bind_plan *binds;
 	char binds_dir[PATH_MAX]; /* <state_dir>/binds: the bind share's tmpfs goes on it */
@@ -242,6 +244,31 @@ static int child_before_run(void *arg, husk_error_t *err)
 	close(cx->sync_fd);
 	cx->sync_fd = -1;
 	return 0;
+}
+
+const char *lifecycle_netns_path(const struct oci_config *cfg)
+{
+	for (size_t i = 0; i < cfg->nnamespaces; i++)
+		if (cfg->namespaces[i].type == CLONE_NEWNET)
+			return cfg->namespaces[i].path;
+	return NULL;
+}
+
+/* Takes husk's qdiscs off the interfaces of the namespace at PATH, from
+ * this (single-threaded) process, which then returns to its own. */
+static int netns_cleanup(const char *path, husk_error_t *err)
+{
+	cleanup_close int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno == ENOENT ? 0 : husk_error_set(err, errno, "network namespace %s", path);
+	if (self < 0 || setns(fd, CLONE_NEWNET) < 0)
+		return husk_error_set(err, errno, "enter the network namespace %s", path);
+	int r = network_cleanup(err);
+	if (setns(self, CLONE_NEWNET) < 0 && r == 0)
+		r = husk_error_set(err, errno, "return to husk's network namespace");
+	return r;
 }
 
 static _Noreturn void child_main(struct child_ctx *cx)
@@ -274,7 +301,23 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	 * the VMM may still mount. */
 	if (confine_namespaces(cx->cfg, &err) < 0 || binds_stage(cx->binds, cx->binds_dir, &err) < 0 ||
 	    confine_rlimits(&cx->cfg->process, &err) < 0 ||
-	    confine_oom_score_adj(&cx->cfg->process, &err) < 0 || confine_capabilities(&err) < 0)
+	    confine_oom_score_adj(&cx->cfg->process, &err) < 0)
+		goto fail;
+	/* The network, while CAP_NET_ADMIN is still there; only a namespace
+	 * the client made: the host's (no network entry) is never rewired,
+	 * and a new one (an entry without a path) has loopback only. */
+	if (lifecycle_netns_path(cx->cfg)) {
+		if (network_setup(&cx->net, &err) < 0)
+			goto fail;
+		for (unsigned i = 0; i < cx->net.n && i < VM_MAX_NICS; i++) {
+			struct vm_nic *nic = &cx->vp.vm.nics[cx->vp.vm.nnics++];
+			*nic = (struct vm_nic){ .tap_fd = cx->net.ifs[i].tap_fd,
+						.mtu = cx->net.ifs[i].mtu };
+			memcpy(nic->mac, cx->net.ifs[i].mac, sizeof(nic->mac));
+		}
+		cx->vp.net = &cx->net;
+	}
+	if (confine_capabilities(&err) < 0)
 		goto fail;
 	cx->vp.vm.before_run = child_before_run;
 	cx->vp.vm.before_run_arg = cx;
@@ -567,6 +610,12 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 	}
 	husk_error_t hook_err = NULL;
 	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, &hook_err);
+	/* The VMM is gone, and its taps with it. */
+	if (cfg && lifecycle_netns_path(cfg) &&
+	    netns_cleanup(lifecycle_netns_path(cfg), &hook_err) < 0) {
+		log_warn("%s", hook_err->msg);
+		husk_error_release(&hook_err);
+	}
 	if (cfg && run_hooks(cfg, OCI_HOOK_POSTSTOP, c, "stopped", 0, &hook_err) < 0)
 		log_warn("%s", hook_err->msg);
 	husk_error_release(&hook_err);

@@ -61,4 +61,8 @@ int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struc
 /* Reads BUNDLE/config.json again (start, delete). */
 struct oci_config *lifecycle_load_config(const char *bundle, husk_error_t *err);
 
+/* linux.namespaces' network entry's path, or NULL (none, or a new one). */
+struct oci_config;
+const char *lifecycle_netns_path(const struct oci_config *cfg);
+
 #endif

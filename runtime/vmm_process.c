@@ -440,6 +440,47 @@ static void on_stdin(struct router *r)
 	to_agent(r, AGENT_STDIN, 0, buf, (size_t)n);
 }
 
+/* What the guest's eth<N> carry: the veths' MAC, MTU, addresses and
+ * routes, in the order of the virtio-net cards. Always sent, even with no
+ * interface: the agent then brings up loopback alone. */
+static int send_network(struct router *r, husk_error_t *err)
+{
+	static struct agent_network an; /* ~10 KiB: not on the stack */
+	const struct net_setup *ns = r->p->net;
+	size_t len;
+
+	memset(&an, 0, sizeof(an));
+	for (unsigned i = 0; ns && i < ns->n && i < AGENT_MAX_IFACES; i++) {
+		const struct net_iface *f = &ns->ifs[i];
+		struct agent_iface *a = &an.ifs[an.n++];
+		memcpy(a->mac, f->mac, 6);
+		a->mtu = f->mtu;
+		for (unsigned k = 0; k < f->naddrs && k < AGENT_MAX_ADDRS; k++) {
+			const struct net_addr *x = &f->addrs[k];
+			struct agent_addr *y = &a->addrs[a->naddrs++];
+			y->family = x->family == AF_INET ? 4 : 6;
+			y->prefixlen = x->prefixlen;
+			memcpy(y->addr, x->addr, x->family == AF_INET ? 4 : 16);
+		}
+		for (unsigned k = 0; k < f->nroutes && k < AGENT_MAX_ROUTES; k++) {
+			const struct net_route *x = &f->routes[k];
+			struct agent_route *y = &a->routes[a->nroutes++];
+			size_t alen = x->family == AF_INET ? 4 : 16;
+			*y = (struct agent_route){ .family = x->family == AF_INET ? 4 : 6,
+						   .dst_len = x->dst_len, .has_gw = x->has_gw,
+						   .metric = x->metric };
+			memcpy(y->dst, x->dst, alen);
+			memcpy(y->gw, x->gw, alen);
+		}
+	}
+	cleanup_free uint8_t *f = agent_encode_network(&an, &len);
+	if (!f)
+		return husk_error_set(err, EINVAL, "NETWORK for the guest agent: an interface the guest cannot take");
+	if (agent_send_buf(r->s.fd, f, len) < 0)
+		return husk_error_set(err, errno, "send NETWORK to the guest agent");
+	return 0;
+}
+
 static int send_create(struct router *r, husk_error_t *err)
 {
 	static struct agent_create c; /* large (bind table); one router per process */
@@ -453,6 +494,8 @@ static int send_create(struct router *r, husk_error_t *err)
 	c.nbinds = (uint16_t)r->p->nbinds;
 	for (unsigned i = 0; i < r->p->nbinds && i < AGENT_MAX_BINDS; i++)
 		c.binds[i] = r->p->binds[i];
+	if (send_network(r, err) < 0)
+		return -1;
 	cleanup_free uint8_t *f = agent_encode_create(&c, &len);
 	if (!f)
 		return husk_error_set(err, EMSGSIZE, "CREATE for the guest agent");

@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "error.h"
+#include "network.h"
 #include "vmm/vm.h"
 
 struct vmm_process {
@@ -33,6 +34,7 @@ struct vmm_process {
 	int agent_listen;           /* <vsock dir>/1024, listening */
 	const struct agent_bind_tag *binds; /* bind mounts served as shares */
 	unsigned nbinds;
+	const struct net_setup *net;  /* interfaces for the guest, or NULL */
 };
 
 /* Runs the VM to its end. Returns the status this process must end with:

@@ -66,6 +66,7 @@ static const char *const type_names[] = {
 	[AGENT_STATS] = "STATS",	 [AGENT_STATS_REPLY] = "STATS_REPLY",
 	[AGENT_ERROR] = "ERROR",	 [AGENT_READY] = "READY",
 	[AGENT_UPDATE] = "UPDATE",	 [AGENT_UPDATED] = "UPDATED",
+	[AGENT_NETWORK] = "NETWORK",
 };
 
 const char *agent_type_name(uint16_t type)
@@ -101,6 +102,7 @@ static const struct type_rule rules[AGENT_TYPE_MAX + 1] = {
 	[AGENT_READY] = { AGENT_FROM_GUEST, 0, 0 },
 	[AGENT_UPDATE] = { AGENT_FROM_HOST, 2, 65536 },
 	[AGENT_UPDATED] = { AGENT_FROM_GUEST, 0, 0 },
+	[AGENT_NETWORK] = { AGENT_FROM_HOST, 2, AGENT_MAX_NETWORK },
 };
 
 ssize_t agent_frame_parse(const uint8_t *buf, size_t len, enum agent_side from,
@@ -323,6 +325,7 @@ int agent_decode_any(const struct agent_msg *m, char *why, size_t whylen)
 		struct agent_error error;
 	} u;
 	static struct agent_create create; /* large: not on the stack */
+	static struct agent_network network;
 	static uint32_t pids[1024];
 	size_t n;
 
@@ -331,6 +334,8 @@ int agent_decode_any(const struct agent_msg *m, char *why, size_t whylen)
 		return agent_decode_hello(m, &u.hello, why, whylen);
 	case AGENT_CREATE:
 		return agent_decode_create(m, &create, why, whylen);
+	case AGENT_NETWORK:
+		return agent_decode_network(m, &network, why, whylen);
 	case AGENT_RESIZE:
 		return agent_decode_resize(m, &u.resize, why, whylen);
 	case AGENT_SIGNAL:
@@ -561,4 +566,150 @@ void agent_rx_free(struct agent_rx *rx)
 {
 	free(rx->buf);
 	*rx = (struct agent_rx){ 0 };
+}
+
+/* ---- NETWORK ---- */
+
+/* An address of FAMILY (4 or 6) with prefix PREFIX: the family known, the
+ * prefix in range, an IPv4 address's unused 12 bytes zero. */
+static int check_addr(uint8_t family, uint8_t prefix, const uint8_t *a, const char *what,
+		      unsigned i, unsigned k, char *why, size_t whylen)
+{
+	if (family != 4 && family != 6)
+		return fail(why, whylen, "NETWORK: interface %u %s %u: family %u (want 4 or 6)", i,
+			    what, k, family);
+	if (prefix > (family == 4 ? 32 : 128))
+		return fail(why, whylen, "NETWORK: interface %u %s %u: prefix length %u", i, what,
+			    k, prefix);
+	for (unsigned b = family == 4 ? 4 : 16; b < 16; b++)
+		if (a[b])
+			return fail(why, whylen, "NETWORK: interface %u %s %u: IPv4 address with stray bytes",
+				    i, what, k);
+	return 0;
+}
+
+static int check_iface_head(const struct agent_iface *f, unsigned i, char *why, size_t whylen)
+{
+	static const uint8_t zero[6];
+
+	if ((f->mac[0] & 1) || memcmp(f->mac, zero, 6) == 0)
+		return fail(why, whylen, "NETWORK: interface %u: MAC not unicast", i);
+	if (f->mtu < 68)
+		return fail(why, whylen, "NETWORK: interface %u: MTU %u (want 68 to 65535)", i,
+			    f->mtu);
+	if (f->naddrs > AGENT_MAX_ADDRS || f->nroutes > AGENT_MAX_ROUTES)
+		return fail(why, whylen, "NETWORK: interface %u: %u addresses, %u routes (at most %u, %u)",
+			    i, f->naddrs, f->nroutes, AGENT_MAX_ADDRS, AGENT_MAX_ROUTES);
+	return 0;
+}
+
+int agent_decode_network(const struct agent_msg *m, struct agent_network *out, char *why,
+			 size_t whylen)
+{
+	if (want_type(m, AGENT_NETWORK, why, whylen) < 0)
+		return -1;
+	const uint8_t *p = m->payload;
+	size_t left = m->length - 2;
+	out->n = get16(p);
+	p += 2;
+	if (out->n > AGENT_MAX_IFACES)
+		return fail(why, whylen, "NETWORK: %u interfaces (at most %u)", out->n, AGENT_MAX_IFACES);
+	for (unsigned i = 0; i < out->n; i++) {
+		struct agent_iface *f = &out->ifs[i];
+		if (left < AGENT_NET_IFACE_LEN)
+			return fail(why, whylen, "NETWORK: interface %u truncated", i);
+		memcpy(f->mac, p, 6);
+		f->mtu = get16(p + 6);
+		f->naddrs = p[8];
+		f->nroutes = p[9];
+		p += AGENT_NET_IFACE_LEN;
+		left -= AGENT_NET_IFACE_LEN;
+		if (check_iface_head(f, i, why, whylen) < 0)
+			return -1;
+		if (left < (size_t)f->naddrs * AGENT_NET_ADDR_LEN + (size_t)f->nroutes * AGENT_NET_ROUTE_LEN)
+			return fail(why, whylen, "NETWORK: interface %u: addresses or routes truncated", i);
+		for (unsigned k = 0; k < f->naddrs; k++) {
+			struct agent_addr *a = &f->addrs[k];
+			a->family = p[0];
+			a->prefixlen = p[1];
+			memcpy(a->addr, p + 2, 16);
+			if (check_addr(a->family, a->prefixlen, a->addr, "address", i, k, why, whylen) < 0)
+				return -1;
+			p += AGENT_NET_ADDR_LEN;
+			left -= AGENT_NET_ADDR_LEN;
+		}
+		for (unsigned k = 0; k < f->nroutes; k++) {
+			struct agent_route *r = &f->routes[k];
+			r->family = p[0];
+			r->dst_len = p[1];
+			if (p[2] > 1 || p[3])
+				return fail(why, whylen, "NETWORK: interface %u route %u: bad flags", i, k);
+			r->has_gw = p[2];
+			memcpy(r->dst, p + 4, 16);
+			memcpy(r->gw, p + 20, 16);
+			r->metric = get32(p + 36);
+			if (check_addr(r->family, r->dst_len, r->dst, "route", i, k, why, whylen) < 0 ||
+			    check_addr(r->family, 0, r->gw, "route gateway", i, k, why, whylen) < 0)
+				return -1;
+			p += AGENT_NET_ROUTE_LEN;
+			left -= AGENT_NET_ROUTE_LEN;
+		}
+	}
+	if (left)
+		return fail(why, whylen, "NETWORK: %zu trailing bytes", left);
+	return 0;
+}
+
+uint8_t *agent_encode_network(const struct agent_network *net, size_t *len)
+{
+	size_t n = 2;
+
+	if (net->n > AGENT_MAX_IFACES)
+		return NULL;
+	for (unsigned i = 0; i < net->n; i++) {
+		const struct agent_iface *f = &net->ifs[i];
+		if (check_iface_head(f, i, NULL, 0) < 0)
+			return NULL;
+		for (unsigned k = 0; k < f->naddrs; k++)
+			if (check_addr(f->addrs[k].family, f->addrs[k].prefixlen, f->addrs[k].addr,
+				       "address", i, k, NULL, 0) < 0)
+				return NULL;
+		for (unsigned k = 0; k < f->nroutes; k++)
+			if (check_addr(f->routes[k].family, f->routes[k].dst_len, f->routes[k].dst,
+				       "route", i, k, NULL, 0) < 0 ||
+			    check_addr(f->routes[k].family, 0, f->routes[k].gw, "route", i, k, NULL, 0) < 0)
+				return NULL;
+		n += AGENT_NET_IFACE_LEN + (size_t)f->naddrs * AGENT_NET_ADDR_LEN +
+		     (size_t)f->nroutes * AGENT_NET_ROUTE_LEN;
+	}
+	uint8_t *buf = calloc(1, AGENT_HDR_LEN + n), *p = buf + AGENT_HDR_LEN;
+	if (!buf)
+		return NULL;
+	agent_encode_hdr(buf, AGENT_NETWORK, 0, (uint32_t)n);
+	put16(p, net->n);
+	p += 2;
+	for (unsigned i = 0; i < net->n; i++) {
+		const struct agent_iface *f = &net->ifs[i];
+		memcpy(p, f->mac, 6);
+		put16(p + 6, f->mtu);
+		p[8] = f->naddrs;
+		p[9] = f->nroutes;
+		p += AGENT_NET_IFACE_LEN;
+		for (unsigned k = 0; k < f->naddrs; k++, p += AGENT_NET_ADDR_LEN) {
+			p[0] = f->addrs[k].family;
+			p[1] = f->addrs[k].prefixlen;
+			memcpy(p + 2, f->addrs[k].addr, 16);
+		}
+		for (unsigned k = 0; k < f->nroutes; k++, p += AGENT_NET_ROUTE_LEN) {
+			const struct agent_route *r = &f->routes[k];
+			p[0] = r->family;
+			p[1] = r->dst_len;
+			p[2] = r->has_gw;
+			memcpy(p + 4, r->dst, 16);
+			memcpy(p + 20, r->gw, 16);
+			put32(p + 36, r->metric);
+		}
+	}
+	*len = AGENT_HDR_LEN + n;
+	return buf;
 }

@@ -38,6 +38,12 @@
  *   READY       g→h  proc     (empty) the process of CREATE/EXEC is set up
  *   UPDATE      h→g  0        linux.resources JSON (`husk update`)
  *   UPDATED     g→h  0        (empty) UPDATE applied; an ERROR otherwise
+ *   NETWORK     h→g  0        u16 count, count × interface (before CREATE):
+ *                             6 mac, u16 mtu, u8 naddrs, u8 nroutes,
+ *                             naddrs × (u8 family 4|6, u8 prefixlen, 16 addr),
+ *                             nroutes × (u8 family, u8 dst_len, u8 has_gw,
+ *                             u8 0, 16 dst, 16 gw, u32 metric); IPv4
+ *                             addresses in the first 4 bytes, the rest 0
  *
  * The runtime's control socket (<root>/<id>/ctl, runtime/control.h) speaks
  * the same frames between a husk command ("host") and the VMM ("guest").
@@ -50,7 +56,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define HUSK_AGENT_PROTO_VERSION 2
+#define HUSK_AGENT_PROTO_VERSION 3
 #define HUSK_AGENT_MAGIC 0x41534b48u /* "HKSA" little-endian */
 #define HUSK_AGENT_PORT 1024
 #define AGENT_HDR_LEN 16u
@@ -77,7 +83,8 @@ enum agent_type {
 	AGENT_READY,
 	AGENT_UPDATE,
 	AGENT_UPDATED,
-	AGENT_TYPE_MAX = AGENT_UPDATED,
+	AGENT_NETWORK,
+	AGENT_TYPE_MAX = AGENT_NETWORK,
 };
 
 /* Which side may send a type: a frame from the wrong side is an error. */
@@ -150,6 +157,44 @@ struct agent_error {
 	char message[AGENT_MAX_ERROR_MSG + 1];
 };
 
+/* NETWORK: the interfaces the guest configures before the container. */
+#define AGENT_MAX_IFACES 4u
+#define AGENT_MAX_ADDRS 16u
+#define AGENT_MAX_ROUTES 32u
+#define AGENT_NET_IFACE_LEN 10u
+#define AGENT_NET_ADDR_LEN 18u
+#define AGENT_NET_ROUTE_LEN 40u
+#define AGENT_MAX_NETWORK                                                                          \
+	(2u + AGENT_MAX_IFACES * (AGENT_NET_IFACE_LEN + AGENT_MAX_ADDRS * AGENT_NET_ADDR_LEN +      \
+				  AGENT_MAX_ROUTES * AGENT_NET_ROUTE_LEN))
+
+struct agent_addr {
+	uint8_t family; /* 4 or 6 */
+	uint8_t prefixlen;
+	uint8_t addr[16];
+};
+
+struct agent_route {
+	uint8_t family; /* 4 or 6 */
+	uint8_t dst_len;
+	bool has_gw;
+	uint8_t dst[16], gw[16];
+	uint32_t metric;
+};
+
+struct agent_iface {
+	uint8_t mac[6];
+	uint16_t mtu;
+	uint8_t naddrs, nroutes;
+	struct agent_addr addrs[AGENT_MAX_ADDRS];
+	struct agent_route routes[AGENT_MAX_ROUTES];
+};
+
+struct agent_network {
+	uint16_t n;
+	struct agent_iface ifs[AGENT_MAX_IFACES];
+};
+
 const char *agent_type_name(uint16_t type);
 
 /* Parses one frame from BUF (LEN bytes) as read by SIDE's peer: returns the
@@ -169,6 +214,10 @@ int agent_decode_signal(const struct agent_msg *m, struct agent_signal *out, cha
 int agent_decode_exit(const struct agent_msg *m, struct agent_exit *out, char *why, size_t whylen);
 int agent_decode_stats(const struct agent_msg *m, struct agent_stats *out, char *why, size_t whylen);
 int agent_decode_error(const struct agent_msg *m, struct agent_error *out, char *why, size_t whylen);
+/* NETWORK: also checks each value (MAC unicast and not zero, MTU 68 to
+ * 65535, families, prefix lengths, unused address bytes zero). */
+int agent_decode_network(const struct agent_msg *m, struct agent_network *out, char *why,
+			 size_t whylen);
 /* PS_REPLY: up to MAX pids into PIDS, their number in *N. */
 int agent_decode_ps(const struct agent_msg *m, uint32_t *pids, size_t max, size_t *n,
 		    char *why, size_t whylen);
@@ -189,6 +238,8 @@ size_t agent_encode_stats(uint8_t *buf, const struct agent_stats *s);
 uint8_t *agent_encode_create(const struct agent_create *c, size_t *len);
 uint8_t *agent_encode_error(uint32_t id, uint32_t code, const char *msg, size_t *len);
 uint8_t *agent_encode_ps(const uint32_t *pids, size_t n, size_t *len);
+/* NULL also when a value would not pass agent_decode_network(). */
+uint8_t *agent_encode_network(const struct agent_network *net, size_t *len);
 
 /* Writes a whole frame (header + payload) to the blocking FD; -1 with errno
  * on failure (EMSGSIZE when the payload is too long). */

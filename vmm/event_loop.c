@@ -46,6 +46,13 @@ void event_loop_del(struct event_loop *l, struct event_source *src)
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, src->fd, NULL);
 }
 
+int event_loop_mod(struct event_loop *l, struct event_source *src, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = src };
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_MOD, src->fd, &ev);
+}
+
 int event_loop_run(struct event_loop *l, husk_error_t *err)
 {
 	struct epoll_event evs[32];

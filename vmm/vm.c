@@ -286,6 +286,15 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 		if (!vs || vm_add_virtio(vm, vs, err) < 0)
 			return -1;
 	}
+	for (int i = 0; i < cfg->nnics && i < VM_MAX_NICS; i++) {
+		const struct vm_nic *nic = &cfg->nics[i];
+		struct virtio_net_opts o = { .tap_fd = nic->tap_fd, .mtu = nic->mtu,
+					     .offload = !nic->no_offload };
+		memcpy(o.mac, nic->mac, sizeof(o.mac));
+		struct virtio_mmio_dev *net = virtio_net_new(&o, err);
+		if (!net || vm_add_virtio(vm, net, err) < 0)
+			return -1;
+	}
 	for (int i = 0; i < cfg->nshares && i < VM_MAX_SHARES; i++) {
 		const struct vm_share *sh = &cfg->shares[i];
 		struct fuse_share_opts opts = { .dir = sh->dir, .readonly = sh->readonly,

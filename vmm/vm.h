@@ -26,6 +26,16 @@ struct virtio_mmio_dev;
 #define VIRTIO_IRQ_FIRST 5
 
 #define VM_MAX_SHARES 8
+#define VM_MAX_NICS 4
+
+/* A network card: virtio-net over a tap the caller opened (and closes
+ * after vm_run). */
+struct vm_nic {
+	int tap_fd;
+	uint8_t mac[6];
+	uint16_t mtu;     /* 0: the guest's default (1500) */
+	bool no_offload;  /* no checksum/TSO offloads (for measuring them) */
+};
 
 /* A host directory the guest mounts with `mount -t virtiofs TAG DIR`. */
 struct vm_share {
@@ -54,6 +64,9 @@ struct vm_config {
 	/* virtio-fs: one device per share, mounted in the guest by its tag. */
 	struct vm_share shares[VM_MAX_SHARES];
 	int nshares;
+	/* virtio-net: one device per NIC, in this order. */
+	struct vm_nic nics[VM_MAX_NICS];
+	int nnics;
 	/* The runtime owns host signals (it forwards them to the guest's
 	 * process): vm_run() then leaves them alone, and ends the VM with
 	 * VM_OUTCOME_SIGNAL when STOP_FD becomes readable instead. */

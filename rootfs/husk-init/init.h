@@ -42,4 +42,7 @@ int cgroup_apply(const struct oci_resources *res, char *why, size_t whylen);
 /* seccomp.c: loads the spec's filter into the calling process. */
 int spec_seccomp_load(const struct oci_seccomp *s, char *why, size_t whylen);
 
+/* network.c: loopback up, and the NETWORK message's interfaces set up. */
+int network_configure(const struct agent_network *net, char *why, size_t whylen);
+
 #endif

@@ -610,12 +610,31 @@ static uint64_t read_u64(const char *path, const char *key)
 	return v;
 }
 
+/* NETWORK comes before CREATE: the container's process must find its
+ * interfaces configured. A failure fails the container. */
+static void on_network(const struct agent_msg *m)
+{
+	static struct agent_network net; /* ~10 KiB: not on the stack */
+	char why[512];
+
+	if (config) {
+		send_error(0, 1, "NETWORK: after CREATE");
+		return;
+	}
+	if (agent_decode_network(m, &net, why, sizeof(why)) < 0 ||
+	    network_configure(&net, why, sizeof(why)) < 0)
+		fail_create("%s", why);
+}
+
 static void on_frame(const struct agent_msg *m)
 {
 	char why[512];
 	struct proc *p;
 
 	switch (m->type) {
+	case AGENT_NETWORK:
+		on_network(m);
+		break;
 	case AGENT_CREATE:
 		on_create(m);
 		break;

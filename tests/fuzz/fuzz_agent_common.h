@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmm/agent_proto.h"
@@ -28,6 +29,18 @@ static void fuzz_agent(const uint8_t *data, size_t len, enum agent_side from)
 					sum += (uint8_t)c.config[i];
 				for (uint16_t i = 0; i < c.nbinds; i++)
 					sum += (uint8_t)strlen(c.binds[i].tag);
+			}
+		}
+		if (m.type == AGENT_NETWORK) {
+			/* A good NETWORK must encode back to the same bytes. */
+			static struct agent_network net;
+			size_t elen;
+			if (agent_decode_network(&m, &net, why, sizeof(why)) == 0) {
+				uint8_t *e = agent_encode_network(&net, &elen);
+				if (!e || elen != AGENT_HDR_LEN + m.length ||
+				    memcmp(e + AGENT_HDR_LEN, m.payload, m.length) != 0)
+					__builtin_trap();
+				free(e);
 			}
 		}
 		data += n;

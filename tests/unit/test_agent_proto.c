@@ -52,7 +52,7 @@ TEST(agent_rejects_bad_headers)
 	agent_encode_exit(buf, 1, 0, 0);
 	buf[4] = 9;
 	CHECK_INT(agent_frame_parse(buf, sizeof(buf), AGENT_FROM_GUEST, &m, why, sizeof(why)), -1);
-	CHECK_STR(why, "agent protocol version mismatch: peer speaks 9, this side 2");
+	CHECK_STR(why, "agent protocol version mismatch: peer speaks 9, this side 3");
 
 	agent_encode_exit(buf, 1, 0, 0);
 	buf[6] = 0;
@@ -114,7 +114,7 @@ TEST(agent_payload_checks)
 	agent_encode_hello(buf, &h);
 	agent_frame_parse(buf, sizeof(buf), AGENT_FROM_GUEST, &m, why, sizeof(why));
 	CHECK_INT(agent_decode_hello(&m, &h2, why, sizeof(why)), -1);
-	CHECK(strstr(why, "protocol 3"));
+	CHECK(strstr(why, "protocol 4"));
 
 	/* A decoder refuses a frame of another type. */
 	CHECK_INT(agent_decode_exit(&m, &e, why, sizeof(why)), -1);
@@ -203,6 +203,106 @@ TEST(agent_ps_stats_error)
 	CHECK_INT(agent_decode_error(&m, &e, why, sizeof(why)), 0);
 	CHECK_INT(e.code, 127);
 	CHECK_STR(e.message, "exec: \"x\": not found??");
+	free(f);
+}
+
+static struct agent_network sample_network(void)
+{
+	struct agent_network n = { .n = 1 };
+	memcpy(n.ifs[0].mac, "\x02\x11\x22\x33\x44\x55", 6);
+	n.ifs[0].mtu = 1400;
+	n.ifs[0].naddrs = 2;
+	n.ifs[0].addrs[0] = (struct agent_addr){ 4, 24, { 10, 0, 0, 2 } };
+	n.ifs[0].addrs[1] = (struct agent_addr){ 6, 64, { 0xfd, [15] = 2 } };
+	n.ifs[0].nroutes = 1;
+	n.ifs[0].routes[0] = (struct agent_route){ .family = 4, .has_gw = true, .gw = { 10, 0, 0, 1 },
+						   .metric = 7 };
+	return n;
+}
+
+/* Decodes the NETWORK frame F (LEN bytes) into OUT: 0 or -1 with why. */
+static int decode_network(const uint8_t *f, size_t len, struct agent_network *out)
+{
+	struct agent_msg m;
+	if (agent_frame_parse(f, len, AGENT_FROM_HOST, &m, why, sizeof(why)) != (ssize_t)len)
+		return -1;
+	return agent_decode_network(&m, out, why, sizeof(why));
+}
+
+TEST(agent_network_round_trip_and_checks)
+{
+	static struct agent_network n, d;
+	size_t len;
+
+	n = sample_network();
+	uint8_t *f = agent_encode_network(&n, &len);
+	CHECK(f);
+	CHECK_INT(len, AGENT_HDR_LEN + 2 + 10 + 2 * 18 + 40);
+	CHECK_INT(decode_network(f, len, &d), 0);
+	CHECK_INT(d.n, 1);
+	CHECK(memcmp(d.ifs[0].mac, n.ifs[0].mac, 6) == 0);
+	CHECK_INT(d.ifs[0].mtu, 1400);
+	CHECK_INT(d.ifs[0].naddrs, 2);
+	CHECK(memcmp(&d.ifs[0].addrs[1], &n.ifs[0].addrs[1], sizeof(struct agent_addr)) == 0);
+	CHECK_INT(d.ifs[0].routes[0].has_gw, 1);
+	CHECK_INT(d.ifs[0].routes[0].gw[3], 1);
+	CHECK_INT(d.ifs[0].routes[0].metric, 7);
+	/* Interfaces-only offsets: 16 header, 2 count, then the interface. */
+	const size_t mac = AGENT_HDR_LEN + 2, mtu = mac + 6, addr0 = mac + 10;
+	const size_t route0 = addr0 + 2 * 18;
+	struct {
+		size_t off;
+		uint8_t val;
+		const char *msg;
+	} bad[] = {
+		{ mac, 0x03, "MAC not unicast" },
+		{ addr0, 5, "family 5" },
+		{ addr0 + 1, 33, "prefix length 33" },
+		{ addr0 + 2 + 4, 1, "stray bytes" },
+		{ route0 + 2, 2, "bad flags" },
+		{ route0 + 3, 1, "bad flags" },
+		{ route0 + 4 + 16 + 5, 1, "stray bytes" },
+		{ mac + 8, 3, "truncated" },
+		{ AGENT_HDR_LEN, 5, "5 interfaces" },
+	};
+	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+		uint8_t save = f[bad[k].off];
+		f[bad[k].off] = bad[k].val;
+		CHECK_INT(decode_network(f, len, &d), -1);
+		CHECK(strstr(why, bad[k].msg));
+		f[bad[k].off] = save;
+	}
+	/* MTU 10, both bytes. */
+	f[mtu] = 10;
+	f[mtu + 1] = 0;
+	CHECK_INT(decode_network(f, len, &d), -1);
+	CHECK(strstr(why, "MTU 10"));
+	f[mtu] = 1400 & 0xff;
+	f[mtu + 1] = 1400 >> 8;
+	/* A byte too many. */
+	uint8_t *g = calloc(1, len + 1);
+	CHECK(g);
+	memcpy(g, f, len);
+	g[12] = (uint8_t)(len + 1 - AGENT_HDR_LEN);
+	CHECK_INT(decode_network(g, len + 1, &d), -1);
+	CHECK(strstr(why, "trailing"));
+	free(g);
+	free(f);
+	/* The encoder refuses what the decoder would. */
+	n.ifs[0].mtu = 0;
+	CHECK(!agent_encode_network(&n, &len));
+	n = sample_network();
+	n.ifs[0].addrs[0].prefixlen = 40;
+	CHECK(!agent_encode_network(&n, &len));
+	n = sample_network();
+	n.n = AGENT_MAX_IFACES + 1;
+	CHECK(!agent_encode_network(&n, &len));
+	/* None: loopback only, still a frame. */
+	n.n = 0;
+	f = agent_encode_network(&n, &len);
+	CHECK(f);
+	CHECK_INT(decode_network(f, len, &d), 0);
+	CHECK_INT(d.n, 0);
 	free(f);
 }
 

@@ -31,4 +31,14 @@ struct fuse_share_opts;
 struct virtio_mmio_dev *virtio_fs_new_share(const char *tag, const struct fuse_share_opts *opts,
 					    husk_error_t *err);
 
+/* virtio-net over the tap TAP_FD (the device keeps a dup of it), with MAC,
+ * MTU (0: not offered) and, when OFFLOAD, checksum and TSO offloads. */
+struct virtio_net_opts {
+	int tap_fd;
+	uint8_t mac[6];
+	uint16_t mtu;
+	bool offload;
+};
+struct virtio_mmio_dev *virtio_net_new(const struct virtio_net_opts *o, husk_error_t *err);
+
 #endif
