@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "agent_host.h"
+#include "binds.h"
 #include "cgroup.h"
 #include "cleanup.h"
 #include "confine.h"
@@ -204,48 +205,6 @@ static int write_pid_file(const char *path, pid_t pid, husk_error_t *err)
 	return 0;
 }
 
-/* Bind mounts of host directories become virtio-fs shares, one each, named
- * "bindN" after their index in mounts[]; the agent mounts them in their
- * place. A file cannot be a share. */
-struct bind_shares {
-	char tags[VM_MAX_SHARES][32];
-	char dirs[VM_MAX_SHARES][PATH_MAX];
-	struct agent_bind_tag binds[VM_MAX_SHARES];
-	unsigned n;
-};
-
-static int plan_binds(const struct oci_config *cfg, const char *bundle, struct vm_config *vm,
-		      struct bind_shares *b, husk_error_t *err)
-{
-	for (size_t i = 0; i < cfg->nmounts; i++) {
-		const struct oci_mount *m = &cfg->mounts[i];
-		struct stat st;
-		if (!m->bind || !m->source)
-			continue;
-		if (vm->nshares >= VM_MAX_SHARES)
-			return husk_error_set(err, 0, "mounts[%zu]: at most %d bind mounts of directories",
-					      i, VM_MAX_SHARES - 1);
-		char *dir = b->dirs[b->n];
-		if (snprintf(dir, PATH_MAX, "%s%s%s", m->source[0] == '/' ? "" : bundle,
-			     m->source[0] == '/' ? "" : "/", m->source) >= PATH_MAX)
-			return husk_error_set(err, ENAMETOOLONG, "mounts[%zu].source", i);
-		if (stat(dir, &st) < 0)
-			return husk_error_set(err, errno, "mounts[%zu].source %s", i, dir);
-		if (!S_ISDIR(st.st_mode))
-			return husk_error_set(err, 0,
-					      "mounts[%zu].source %s: a bind mount of a file is not yet supported "
-					      "(only directories reach the guest, over virtio-fs)",
-					      i, dir);
-		snprintf(b->tags[b->n], sizeof(b->tags[0]), "bind%u", (unsigned)i);
-		b->binds[b->n].mount_index = (uint32_t)i;
-		memcpy(b->binds[b->n].tag, b->tags[b->n], sizeof(b->tags[0]));
-		vm->shares[vm->nshares++] = (struct vm_share){ .tag = b->tags[b->n], .dir = dir,
-								.readonly = (m->flags & MS_RDONLY) != 0 };
-		b->n++;
-	}
-	return 0;
-}
-
 /* What the child needs to run the container process. */
 struct child_ctx {
 	const struct oci_config *cfg;
@@ -255,6 +214,8 @@ struct child_ctx {
 	int console;   /* pty slave, or -1 */
 	bool own_terminal;
 	char state_dir[PATH_MAX];
+	const struct bind_plan *binds;
+	char binds_dir[PATH_MAX]; /* <state_dir>/binds: the bind share's tmpfs goes on it */
 };
 
 static void child_fail(struct child_ctx *cx, husk_error_t *err)
@@ -309,7 +270,10 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	if (cx->cg && husk_cgroup_attach(cx->cg, getpid(), &err) < 0)
 		goto fail;
 	/* Capabilities are per thread: they go before vm_run() starts any. */
-	if (confine_namespaces(cx->cfg, &err) < 0 || confine_rlimits(&cx->cfg->process, &err) < 0 ||
+	/* The bind share is staged in the VMM's own mount namespace, while
+	 * the VMM may still mount. */
+	if (confine_namespaces(cx->cfg, &err) < 0 || binds_stage(cx->binds, cx->binds_dir, &err) < 0 ||
+	    confine_rlimits(&cx->cfg->process, &err) < 0 ||
 	    confine_oom_score_adj(&cx->cfg->process, &err) < 0 || confine_capabilities(&err) < 0)
 		goto fail;
 	cx->vp.vm.before_run = child_before_run;
@@ -334,11 +298,8 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	struct husk_cgroup *cg = NULL;
 	struct oci_config *cfg = NULL;
 	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL;
-	cleanup_free struct bind_shares *binds = calloc(1, sizeof(*binds));
+	struct bind_plan binds = { 0 };
 	size_t json_len;
-
-	if (!binds)
-		return husk_error_set(err, ENOMEM, "create");
 
 	if (container_validate_id(o->id, err) < 0)
 		return -1;
@@ -374,7 +335,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 		husk_error_set(err, 0, "cannot use console socket if husk will not detach or allocate tty");
 		goto out;
 	}
-	if (lifecycle_vm_size(cfg, &cpus, &mem, err) < 0)
+	if (lifecycle_vm_size(cfg, &cpus, &mem, err) < 0 || binds_plan(cfg, bundle, &binds, err) < 0)
 		goto out;
 	if (!(kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||
 	    !(initrd = guest_asset_find(GUEST_INITRD_NAME, err)))
@@ -452,10 +413,25 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 		},
 	};
 	snprintf(cx.state_dir, sizeof(cx.state_dir), "%s", c->dir);
-	if (plan_binds(cfg, bundle, &cx.vp.vm, binds, err) < 0)
-		goto fail;
-	cx.vp.binds = binds->binds;
-	cx.vp.nbinds = binds->n;
+	if (binds.n) {
+		/* An empty directory on the host; the child mounts over it in
+		 * its own namespace, and delete removes it with the state. */
+		if (snprintf(cx.binds_dir, sizeof(cx.binds_dir), "%s/%s", c->dir, BINDS_DIR) >=
+		    (int)sizeof(cx.binds_dir)) {
+			husk_error_set(err, ENAMETOOLONG, "%s/%s", c->dir, BINDS_DIR);
+			goto fail;
+		}
+		if (mkdirat(c->dirfd, BINDS_DIR, 0700) < 0) {
+			husk_error_set(err, errno, "%s", cx.binds_dir);
+			goto fail;
+		}
+		cx.vp.vm.shares[cx.vp.vm.nshares++] = (struct vm_share){
+			.tag = BINDS_TAG, .dir = cx.binds_dir, .readonly = binds.all_readonly
+		};
+	}
+	cx.binds = &binds;
+	cx.vp.binds = binds.tags;
+	cx.vp.nbinds = (unsigned)binds.n;
 	fflush(NULL);
 	pid_t child = fork();
 	if (child < 0) {
@@ -529,6 +505,7 @@ out:
 	husk_cgroup_free(cg);
 	container_free(c);
 	oci_config_free(cfg);
+	binds_free(&binds);
 	return ret;
 }
 

@@ -17,7 +17,10 @@
  *   HELLO       g→h  0        u32 version, u32 ncpus, u64 mem_kib, u64 uptime_ns
  *   CREATE      h→g  0        u32 config_len, u16 rootfs_kind, u16 nbinds,
  *                             u16 rootfs_len, rootfs source, config bytes,
- *                             nbinds × (u32 mount_index, u16 len, tag)
+ *                             nbinds × (u32 mount_index, u16 len, tag):
+ *                             mounts[mount_index]'s source is the entry
+ *                             named mount_index (decimal) at the root of
+ *                             virtio-fs share TAG
  *   START       h→g  0        (empty)
  *   EXEC        h→g  proc     process.json bytes
  *   STDIN       h→g  proc     bytes; empty = EOF

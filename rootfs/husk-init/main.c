@@ -513,20 +513,23 @@ static void on_create(const struct agent_msg *m)
 		fail_create("process: required");
 	if (rootfs_prepare(&c, why, sizeof(why)) < 0 || cgroup_prepare(config, why, sizeof(why)) < 0)
 		fail_create("%s", why);
-	/* Bind mounts of host directories arrive as virtio-fs shares: each is
-	 * mounted at a staging directory that becomes the mount's source. */
+	/* Bind mounts arrive through virtio-fs shares: each share is mounted
+	 * once at /run/husk/shares/<tag>, and mounts[k]'s source is its entry
+	 * "k" (a file or a directory; binds.h on the host side). */
+	mkdir("/run/husk/shares", 0700);
 	for (unsigned i = 0; i < c.nbinds; i++) {
 		uint32_t k = c.binds[i].mount_index;
 		if (k >= config->nmounts || !config->mounts[k].bind)
 			fail_create("CREATE: share %s names mounts[%u], not a bind mount", c.binds[i].tag, k);
-		char dir[64];
-		snprintf(dir, sizeof(dir), "/run/husk/binds/%u", k);
-		mkdir("/run/husk/binds", 0700);
-		if ((mkdir(dir, 0755) < 0 && errno != EEXIST) ||
-		    mount(c.binds[i].tag, dir, "virtiofs", 0, NULL) < 0)
+		char dir[AGENT_MAX_NAME + 32], *src;
+		snprintf(dir, sizeof(dir), "/run/husk/shares/%s", c.binds[i].tag);
+		bool seen = false;
+		for (unsigned j = 0; j < i && !seen; j++)
+			seen = strcmp(c.binds[j].tag, c.binds[i].tag) == 0;
+		if (!seen && ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+			      mount(c.binds[i].tag, dir, "virtiofs", 0, NULL) < 0))
 			fail_create("mounts[%u]: virtio-fs share %s: %s", k, c.binds[i].tag, strerror(errno));
-		char *src = strdup(dir);
-		if (!src)
+		if (asprintf(&src, "%s/%u", dir, k) < 0)
 			fail_create("out of memory");
 		free(config->mounts[k].source);
 		config->mounts[k].source = src;
