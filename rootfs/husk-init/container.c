@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/openat2.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -196,14 +197,115 @@ int cgroup_apply(const struct oci_resources *r, char *why, size_t whylen)
 	return 0;
 }
 
-/* DEST inside the rootfs, by joining the paths. TODO: resolve beneath the
- * root (openat2 RESOLVE_IN_ROOT, as crun does): today a symlink in the
- * image is followed in the guest's namespace before pivot_root. The guest
- * is the boundary to the host, but the agent's own mounts are in reach. */
-static void in_root(char *out, size_t size, const char *dest)
+/* Paths in the container are resolved beneath its root the way the kernel
+ * would resolve them once the rootfs is "/": every symlink and ".." stays
+ * inside it (openat2 RESOLVE_IN_ROOT, Linux 5.6; husk's guest kernel has
+ * it). A joined path would follow an image's "/etc -> /run/husk" or
+ * "../../.." in the agent's namespace and put the mount there. */
+static int root_fd = -1;
+
+/* PATH (absolute in the container) beneath root_fd, as an O_PATH
+ * descriptor: -1 with errno when it cannot be resolved. */
+static int resolve_in_root(const char *path)
 {
-	if (snprintf(out, size, "%s%s", INIT_ROOTFS, dest) >= (int)size)
-		die(1, "path too long: %s", dest);
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	return (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+}
+
+/* Opens DEST beneath the root, making what is missing: directories, and
+ * the last component an empty file when FILE (the mount point of a file
+ * bind). A dangling symlink on the way is followed and its target made,
+ * still beneath the root, as runc does (an image's /etc/resolv.conf ->
+ * ../run/systemd/resolve/stub-resolv.conf is common). Dies naming WHAT. */
+static int open_in_root(const char *dest, bool file, const char *what)
+{
+	char want[PATH_MAX], prefix[PATH_MAX], name[NAME_MAX + 1], link[PATH_MAX];
+
+	if (snprintf(want, sizeof(want), "%s", dest) >= (int)sizeof(want))
+		die(1, "%s: path too long", what);
+	for (int hops = 0; hops < 40; hops++) {
+		int fd = resolve_in_root(want);
+		if (fd >= 0)
+			return fd;
+		if (errno == ENOSYS)
+			die(1, "%s: this guest kernel lacks openat2, needed to resolve paths beneath the rootfs",
+			    what);
+		if (errno != ENOENT)
+			die(1, "%s: %s: %s", what, want, strerror(errno));
+		/* Walk it component by component, from the root, and make the
+		 * first missing one; the walk then goes on from there. */
+		int parent = fcntl(root_fd, F_DUPFD_CLOEXEC, 0);
+		size_t plen = 0;
+		const char *p = want;
+		bool restart = false;
+		prefix[0] = '\0';
+		while (parent >= 0 && !restart) {
+			while (*p == '/')
+				p++;
+			if (!*p)
+				return parent;
+			const char *end = strchrnul(p, '/'), *rest = end;
+			size_t len = (size_t)(end - p);
+			while (*rest == '/')
+				rest++;
+			bool last = !*rest;
+			if (len > NAME_MAX || plen + 1 + len >= sizeof(prefix))
+				die(1, "%s: %s: %s", what, want, strerror(ENAMETOOLONG));
+			memcpy(name, p, len);
+			name[len] = '\0';
+			size_t parent_len = plen;
+			prefix[plen++] = '/';
+			memcpy(prefix + plen, name, len + 1);
+			plen += len;
+			p = end;
+			int next = resolve_in_root(prefix);
+			if (next < 0 && errno == ENOENT) {
+				int r;
+				if (last && file) {
+					r = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+						   0644);
+					if (r >= 0)
+						close(r);
+				} else {
+					r = mkdirat(parent, name, 0755);
+				}
+				if (r < 0 && errno != EEXIST)
+					die(1, "%s: create %s: %s", what, prefix, strerror(errno));
+				next = resolve_in_root(prefix);
+				if (next < 0 && errno == ENOENT) {
+					/* Something is there and leads nowhere: a
+					 * dangling symlink. Go on from its target. */
+					ssize_t n = readlinkat(parent, name, link, sizeof(link) - 1);
+					if (n < 0)
+						die(1, "%s: %s: %s", what, prefix, strerror(errno));
+					link[n] = '\0';
+					prefix[parent_len] = '\0';
+					char next_want[PATH_MAX];
+					if (snprintf(next_want, sizeof(next_want), "%s/%s/%s",
+						     link[0] == '/' ? "" : prefix, link, rest) >= (int)sizeof(next_want))
+						die(1, "%s: %s: %s", what, want, strerror(ENAMETOOLONG));
+					memcpy(want, next_want, sizeof(want));
+					restart = true;
+				}
+			}
+			close(parent);
+			parent = restart ? -1 : next;
+			if (!restart && next < 0)
+				die(1, "%s: %s: %s", what, prefix, strerror(errno));
+		}
+		if (!restart)
+			die(1, "%s: %s: %s", what, want, strerror(errno));
+	}
+	die(1, "%s: %s: %s", what, dest, strerror(ELOOP));
+}
+
+/* The magic link naming FD's file, for mount(2). */
+static void fd_path(char *out, size_t size, int fd)
+{
+	snprintf(out, size, "/proc/self/fd/%d", fd);
 }
 
 static bool is_dir(const char *path)
@@ -212,41 +314,20 @@ static bool is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/* Creates the mount point TARGET: a directory, or an empty file when the
- * source of a bind mount is a file. */
-static void mount_target(const char *target, bool file)
-{
-	char parent[PATH_MAX];
-
-	if (file) {
-		snprintf(parent, sizeof(parent), "%s", target);
-		char *slash = strrchr(parent, '/');
-		if (slash && slash != parent) {
-			*slash = '\0';
-			if (mkdir_p(parent, 0755) < 0)
-				die(1, "mkdir %s: %s", parent, strerror(errno));
-		}
-		int fd = open(target, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0644);
-		if (fd < 0 && errno != EISDIR)
-			die(1, "create mount point %s: %s", target, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	if (mkdir_p(target, 0755) < 0)
-		die(1, "mkdir %s: %s", target, strerror(errno));
-}
-
 static void do_mounts(const struct oci_config *cfg)
 {
-	char target[PATH_MAX];
+	char target[64], what[64];
 
+	root_fd = open(INIT_ROOTFS, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0)
+		die(1, "open %s: %s", INIT_ROOTFS, strerror(errno));
 	for (size_t i = 0; i < cfg->nmounts; i++) {
 		const struct oci_mount *m = &cfg->mounts[i];
 		const char *type = m->type;
 		unsigned long flags = m->flags & ~(MS_BIND | MS_REC | MS_REMOUNT);
+		int fd;
 
-		in_root(target, sizeof(target), m->destination);
+		snprintf(what, sizeof(what), "mounts[%zu].destination", i);
 		if (strstr(m->destination, "/../") || (strlen(m->destination) >= 3 &&
 		    strcmp(m->destination + strlen(m->destination) - 3, "/..") == 0))
 			die(1, "mounts[%zu].destination: \"..\" not allowed", i);
@@ -258,30 +339,40 @@ static void do_mounts(const struct oci_config *cfg)
 				die(1, "mounts[%zu]: bind source %s is not in the guest "
 				       "(host paths reach the guest through virtio-fs): %s",
 				    i, m->source, strerror(errno));
-			mount_target(target, !S_ISDIR(st.st_mode));
+			fd = open_in_root(m->destination, !S_ISDIR(st.st_mode), what);
+			fd_path(target, sizeof(target), fd);
 			if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
 				die(1, "bind mount %s on %s: %s", m->source, m->destination, strerror(errno));
-			if (flags && mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
-				die(1, "remount %s: %s", m->destination, strerror(errno));
 		} else {
 			if (!type)
 				die(1, "mounts[%zu]: no type", i);
 			/* cgroup v1 is absent from the guest: "cgroup" means cgroup2. */
 			if (strcmp(type, "cgroup") == 0)
 				type = "cgroup2";
-			mount_target(target, false);
+			fd = open_in_root(m->destination, false, what);
+			fd_path(target, sizeof(target), fd);
 			if (mount(m->source ? m->source : type, target, type, flags, m->data) < 0) {
 				/* sysfs needs its own network namespace, as in runc:
 				 * without one, bind the guest's read-only. */
-				if (strcmp(type, "sysfs") == 0 && errno == EPERM &&
-				    mount("/sys", target, NULL, MS_BIND | MS_REC, NULL) == 0)
-					continue;
-				die(1, "mount %s (%s) on %s: %s", m->source ? m->source : type, type,
-				    m->destination, strerror(errno));
+				if (!(strcmp(type, "sysfs") == 0 && errno == EPERM &&
+				      mount("/sys", target, NULL, MS_BIND | MS_REC, NULL) == 0))
+					die(1, "mount %s (%s) on %s: %s", m->source ? m->source : type, type,
+					    m->destination, strerror(errno));
+				flags = 0;
 			}
 		}
-		if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
-			die(1, "propagation of %s: %s", m->destination, strerror(errno));
+		/* The descriptor names the mount point under the new mount;
+		 * what follows acts on the new mount, found afresh. */
+		close(fd);
+		if ((m->bind && flags) || m->propagation) {
+			fd = open_in_root(m->destination, false, what);
+			fd_path(target, sizeof(target), fd);
+			if (m->bind && flags && mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+				die(1, "remount %s: %s", m->destination, strerror(errno));
+			if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
+				die(1, "propagation of %s: %s", m->destination, strerror(errno));
+			close(fd);
+		}
 	}
 }
 
@@ -301,21 +392,22 @@ static void make_dev(void)
 		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 		{ "pts/ptmx", "ptmx" },
 	};
-	char path[PATH_MAX];
+	struct stat st;
+	int dev = open_in_root("/dev", false, "/dev");
 
-	mkdir_p(INIT_ROOTFS "/dev", 0755);
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-		snprintf(path, sizeof(path), INIT_ROOTFS "/dev/%s", devs[i].name);
-		if (mknod(path, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0 &&
+		if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0 &&
 		    errno != EEXIST)
 			die(1, "mknod /dev/%s: %s", devs[i].name, strerror(errno));
-		chmod(path, 0666);
+		/* Past the umask; only the node itself, never what an image's
+		 * symlink of that name points to. */
+		if (fstatat(dev, devs[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode))
+			fchmodat(dev, devs[i].name, 0666, 0);
 	}
-	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		snprintf(path, sizeof(path), INIT_ROOTFS "/dev/%s", links[i].to);
-		if (symlink(links[i].from, path) < 0 && errno != EEXIST)
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if (symlinkat(links[i].from, dev, links[i].to) < 0 && errno != EEXIST)
 			die(1, "symlink /dev/%s: %s", links[i].to, strerror(errno));
-	}
+	close(dev);
 }
 
 static void set_sysctls(const struct oci_config *cfg)
