@@ -19,8 +19,12 @@
  *     share is, too. The tmpfs is made read-only once filled, so the guest
  *     cannot add entries.
  *   - Directories share the one device as well: VM_MAX_SHARES (8) would
- *     otherwise cap a container at 7 volumes. The cost is one virtio-fs
- *     worker for all of them.
+ *     otherwise cap a container at 7 volumes. The costs: one virtio-fs
+ *     worker for all of them, and one guest superblock, so every bind has
+ *     the same st_dev in the guest and two host filesystems' inode numbers
+ *     can meet there (tools that spot hard links by dev and inode could be
+ *     misled across volumes). Announcing each entry as a FUSE submount
+ *     (FUSE_ATTR_SUBMOUNT) would give each its own; not done yet.
  *   - Nothing is left on the host: the mounts live in the VMM's mount
  *     namespace and die with it; the empty directory they sit on is in the
  *     state directory, which delete removes. */
