@@ -33,44 +33,59 @@ require_clients() {
 
 # with_tty CMD...: runs CMD with a pty as its stdin, stdout and stderr (via
 # util-linux script), for clients that insist on a terminal. Output comes
-# back with \r\n line ends turned into \n; the status is CMD's.
+# back with \r\n line ends turned into \n, and without the "^@" the
+# terminal echoes for the NUL podman writes when it attaches (crun gives the
+# same); the status is CMD's. A `timeout` in CMD needs --foreground to let CMD use the terminal.
 with_tty() {
 	local cmd
 	cmd=$(printf '%q ' "$@")
-	script -qefc "$cmd" /dev/null </dev/null | tr -d '\r'
+	script -qefc "$cmd" /dev/null </dev/null | tr -d '\r' | sed 's/\^@//g'
 	return "${PIPESTATUS[0]}"
 }
 
-# client_leaks ROOT: what is left of this test's containers: husk state
-# directories under ROOT (the runtime --root the client passes), cgroups
-# and processes whose name or command line has $TEST_ID.
+# client_leaks ROOT [NAME...]: what is left of this test's containers: husk
+# state directories under ROOT (the runtime --root the client passes) and
+# cgroups whose name has $TEST_ID or a NAME (clients name state and cgroups
+# after their own container ids), and processes whose command line has one.
 client_leaks() {
 	local root=$1 d f pid args
-	for d in "$root"/"$TEST_ID"*/; do
-		[ -d "$d" ] && echo "state directory: $d"
+	shift
+	local names=("$TEST_ID") n
+	# An empty name would match everything.
+	for n in "$@"; do [ -z "$n" ] || names+=("$n"); done
+	for n in "${names[@]}"; do
+		for d in "$root"/*"$n"*/; do
+			[ -d "$d" ] && echo "state directory: $d"
+		done
+		find /sys/fs/cgroup -type d -name "*$n*" -printf 'cgroup: %p\n' 2>/dev/null
 	done
-	find /sys/fs/cgroup -type d -name "*$TEST_ID*" -printf 'cgroup: %p\n' 2>/dev/null
 	for f in /proc/[0-9]*/cmdline; do
 		pid=${f#/proc/}
 		pid=${pid%/cmdline}
 		[ "$pid" = $$ ] || [ "$pid" = "$BASHPID" ] && continue
 		mapfile -d '' -t args <"$f" 2>/dev/null || continue
-		case "${args[*]}" in
-		*"$TEST_ID"*) echo "process $pid: ${args[*]}" ;;
-		esac
+		for n in "${names[@]}"; do
+			case "${args[*]}" in
+			*"$n"*)
+				echo "process $pid: ${args[*]}"
+				break
+				;;
+			esac
+		done
 	done
 	return 0
 }
 
-# assert_no_leaks ROOT: client_leaks is empty within $LEAK_WAIT seconds.
+# assert_no_leaks ROOT [NAME...]: client_leaks is empty within $LEAK_WAIT
+# seconds.
 assert_no_leaks() {
-	local root=$1 left
-	wait_until "$LEAK_WAIT" _client_clean "$root" && return 0
-	left=$(client_leaks "$root")
+	local left
+	wait_until "$LEAK_WAIT" _client_clean "$@" && return 0
+	left=$(client_leaks "$@")
 	echo "left behind after removal:" >&2
 	echo "$left" >&2
 	return 1
 }
 _client_clean() {
-	[ -z "$(client_leaks "$1")" ]
+	[ -z "$(client_leaks "$@")" ]
 }
