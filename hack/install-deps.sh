@@ -15,13 +15,17 @@ export DEBIAN_FRONTEND=noninteractive
 build=(build-essential pkg-config clang clang-format libclang-rt-14-dev
 	libseccomp-dev libcap-dev libcgroup-dev libjson-c-dev libmnl-dev)
 test=(bats jq valgrind busybox-static cpio kmod strace socat e2fsprogs)
+# The client suites (tests/clients): script(1) gives clients a terminal,
+# python3-grpcio carries the CRI test client (Debian has no crictl).
+clients=(containerd podman conmon containernetworking-plugins bsdutils
+	python3-grpcio)
 kernel=(linux-source-6.1 bc bison flex libelf-dev libssl-dev xz-utils
 	dwarves rsync)
 box=(qemu-system-x86 qemu-utils)
 oracles=(podman conmon containerd runc crun uidmap iproute2 iptables
 	hyperfine iperf3)
 
-want=("${build[@]}" "${test[@]}" "${kernel[@]}" "${box[@]}" "${oracles[@]}")
+want=("${build[@]}" "${test[@]}" "${clients[@]}" "${kernel[@]}" "${box[@]}" "${oracles[@]}")
 
 missing=()
 for p in "${want[@]}"; do

@@ -8,8 +8,8 @@
 #   unit         $UNIT (C, sanitized, no KVM needed)
 #   fuzz         the libFuzzer targets, FUZZ_SECONDS each (hack/fuzz-tap.sh)
 #   integration  tests/integration/*.bats against $HUSK, on this host
-#   vm           tests/vm/*.bats and the integration files marked
-#                "# husk-test: needs-vm": need a KVM that boots a stock guest;
+#   vm           tests/vm/*.bats and the integration and client
+#                (tests/clients) files marked "# husk-test: needs-vm": need a KVM that boots a stock guest;
 #                run directly, inside hack/kvmbox, or skipped, as hack/vm-env
 #                says
 #
@@ -88,8 +88,10 @@ for suite in $SUITES; do
 		shopt -s nullglob
 		files=(tests/vm/*.bats)
 		shopt -u nullglob
-		# Integration files that start containers need guests too.
-		mapfile -t -O "${#files[@]}" files < <(grep -l '^# husk-test: needs-vm' tests/integration/*.bats)
+		# Integration files that start containers need guests too, and so
+		# do the client suites (containerd, podman driving husk).
+		mapfile -t -O "${#files[@]}" files < <(grep -l '^# husk-test: needs-vm' \
+			tests/integration/*.bats tests/clients/*.bats)
 		[ ${#files[@]} -gt 0 ] || continue
 		mode=$(hack/vm-env)
 		case $mode in
