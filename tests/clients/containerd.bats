@@ -48,9 +48,7 @@ teardown_file() {
 
 setup() {
 	require_clients containerd ctr script
-	WORK=$(mktemp -d "${BATS_TMPDIR:-/tmp}/husk-test.XXXXXX")
-	TEST_ID=ht-${WORK##*.}
-	CT=$TEST_ID
+	setup_work
 }
 
 teardown() {

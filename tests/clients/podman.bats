@@ -32,9 +32,7 @@ teardown_file() {
 
 setup() {
 	require_clients podman conmon script
-	WORK=$(mktemp -d "${BATS_TMPDIR:-/tmp}/husk-test.XXXXXX")
-	TEST_ID=ht-${WORK##*.}
-	CT=$TEST_ID
+	setup_work
 }
 
 teardown() {

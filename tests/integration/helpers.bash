@@ -34,12 +34,18 @@ esac
 # The console-socket receiver (tests/tools/recvtty.c), built on demand.
 : "${RECVTTY:=$REPO_ROOT/build/tools/recvtty}"
 
-setup() {
+# setup_work: the test's scratch directory and the id everything it makes
+# starts with; suites with a setup() of their own call it too.
+setup_work() {
 	WORK=$(mktemp -d "${BATS_TMPDIR:-/tmp}/husk-test.XXXXXX")
 	# Unique to this test: container ids and cgroup names start with it,
 	# so the leak check can look for it anywhere on the host.
 	TEST_ID=ht-${WORK##*.}
 	CT=$TEST_ID
+}
+
+setup() {
+	setup_work
 }
 
 teardown() {
