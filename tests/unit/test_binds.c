@@ -46,6 +46,19 @@ static struct oci_config *config_with(const char *mounts, husk_error_t *err)
 	return oci_config_parse(json, strlen(json), err);
 }
 
+/* binds_plan over a config holding MOUNTS; -2 if that config does not
+ * parse (a broken test, not a refused mount). */
+static int plan_from(const char *mounts, const char *bundle, struct bind_plan *p,
+		     husk_error_t *err)
+{
+	struct oci_config *cfg = config_with(mounts, err);
+	if (!cfg)
+		return -2;
+	int r = binds_plan(cfg, bundle, p, err);
+	oci_config_free(cfg);
+	return r;
+}
+
 static void rm_rf(const char *dir)
 {
 	char cmd[600];
@@ -65,12 +78,8 @@ TEST(binds_plan_takes_files_and_directories)
 		 "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"hosts\",\"options\":[\"bind\"]},"
 		 "{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"%s/vol\",\"options\":[\"rbind\",\"ro\"]}",
 		 d);
-	struct oci_config *cfg = config_with(m, &err);
-	CHECK(cfg);
 	struct bind_plan p;
-	int r = binds_plan(cfg, d, &p, &err);
-	oci_config_free(cfg);
-	CHECK_INT(r, 0);
+	CHECK_INT(plan_from(m, d, &p, &err), 0);
 	CHECK_INT(p.n, 2);
 	/* The relative source is the bundle's; entries keep mounts[] indexes. */
 	char want[600];
@@ -97,13 +106,10 @@ TEST(binds_plan_errors_name_the_mount)
 	struct bind_plan p;
 
 	/* Missing source. */
-	struct oci_config *cfg = config_with(
-		"{\"destination\":\"/a\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
-		"{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/nonexistent/husk\",\"options\":[\"bind\"]}",
-		&err);
-	CHECK(cfg);
-	CHECK_INT(binds_plan(cfg, d, &p, &err), -1);
-	oci_config_free(cfg);
+	CHECK_INT(plan_from("{\"destination\":\"/a\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
+			    "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/nonexistent/husk\",\"options\":[\"bind\"]}",
+			    d, &p, &err),
+		  -1);
 	CHECK(strstr(err->msg, "mounts[1].source /nonexistent/husk: no such file"));
 	husk_error_release(&err);
 
@@ -116,10 +122,7 @@ TEST(binds_plan_errors_name_the_mount)
 	close(fd);
 	snprintf(m, sizeof(m), "{\"destination\":\"/s\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"bind\"]}",
 		 sock);
-	cfg = config_with(m, &err);
-	CHECK(cfg);
-	CHECK_INT(binds_plan(cfg, d, &p, &err), -1);
-	oci_config_free(cfg);
+	CHECK_INT(plan_from(m, d, &p, &err), -1);
 	CHECK(strstr(err->msg, "mounts[0].source"));
 	CHECK(strstr(err->msg, "a socket cannot be bind-mounted"));
 	husk_error_release(&err);
@@ -136,7 +139,7 @@ TEST(binds_plan_errors_name_the_mount)
 	CHECK(asprintf(&json, "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},\"mounts\":[%s]}",
 		       many) > 0);
 	free(many);
-	cfg = oci_config_parse(json, strlen(json), &err);
+	struct oci_config *cfg = oci_config_parse(json, strlen(json), &err);
 	free(json);
 	if (!cfg)
 		fprintf(stderr, "# %s\n", err->msg);
@@ -209,12 +212,8 @@ TEST(binds_stage_serves_the_files_alone)
 		 "{\"destination\":\"/etc/resolv.conf\",\"type\":\"bind\",\"source\":\"ro\",\"options\":[\"bind\",\"ro\"]},"
 		 "{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]}",
 		 d);
-	struct oci_config *cfg = config_with(m, &err);
-	CHECK(cfg);
 	struct bind_plan p;
-	int r = binds_plan(cfg, d, &p, &err);
-	oci_config_free(cfg);
-	CHECK_INT(r, 0);
+	CHECK_INT(plan_from(m, d, &p, &err), 0);
 	pid_t pid = fork();
 	CHECK(pid >= 0);
 	if (pid == 0)
