@@ -10,8 +10,8 @@
 #   integration  tests/integration/*.bats against $HUSK, on this host
 #   vm           tests/vm/*.bats and the integration and client
 #                (tests/clients) files marked "# husk-test: needs-vm": need a KVM that boots a stock guest;
-#                run directly, inside hack/kvmbox, or skipped, as hack/vm-env
-#                says
+#                run directly, inside hack/kvmbox (a box per file, run
+#                again if the box is lost), or skipped, as hack/vm-env says
 #
 # Environment: HUSK, UNIT (paths, set by the Makefile); SUITES to pick suites
 # (default "unit fuzz integration vm"); BATS_FILTER passed to bats --filter.
@@ -56,6 +56,31 @@ run_suite() {
 	count "$suite" "$out/$suite.tap" "${PIPESTATUS[0]}"
 }
 
+# box_suite SUITE FILES...: each file in a box of its own, so a box that
+# QEMU's TCG loses (kvmbox exits 125: stalled or died; 124: its timeout)
+# costs that file one more run in a fresh box, not the rest of the suite.
+# Inside, each test gets one retry (tests/lib/retry.bash).
+box_suite() {
+	local suite=$1 f name try st
+	shift
+	for f in "$@"; do
+		name=$suite-$(basename "$f" .bats)
+		for try in 1 2; do
+			echo "# ---- $suite: $f (box, try $try)"
+			hack/kvmbox -t 1800 -e HUSK="$HUSK" -e HUSK_TEST_RETRIES=1 -- \
+				bats "${bats_args[@]}" "$f" 2>&1 | tee "$out/$name.tap"
+			st=${PIPESTATUS[0]}
+			if [ "$try" = 1 ] && { [ "$st" = 124 ] || [ "$st" = 125 ]; }; then
+				echo "# husk-test: box lost (kvmbox status $st) running $f; the whole file runs again in a new box"
+				cp "$out/$name.tap" "$out/$name.lost"
+				continue
+			fi
+			break
+		done
+		count "$name" "$out/$name.tap" "$st"
+	done
+}
+
 bats_args=(--tap)
 [ -n "${BATS_FILTER:-}" ] && bats_args+=(--filter "$BATS_FILTER")
 
@@ -96,9 +121,7 @@ for suite in $SUITES; do
 		mode=$(hack/vm-env)
 		case $mode in
 		direct) run_suite vm bats "${bats_args[@]}" "${files[@]}" ;;
-		# One retry per test in the box only: tests/lib/retry.bash.
-		box) run_suite vm hack/kvmbox -e HUSK="$HUSK" -e HUSK_TEST_RETRIES=1 -- \
-			bats "${bats_args[@]}" "${files[@]}" ;;
+		box) box_suite vm "${files[@]}" ;;
 		*) skip_all vm "${mode#none: }" "${files[@]}" ;;
 		esac
 		;;
@@ -111,5 +134,7 @@ done
 
 retried=$(cat "$out"/*.tap 2>/dev/null | grep -c '^# husk-test: retrying' || true)
 [ "$retried" -eq 0 ] || echo "# $retried test(s) needed a second attempt in the emulated box (see '# husk-test: retrying' above)"
+lost=$(find "$out" -name '*.lost' | wc -l)
+[ "$lost" -eq 0 ] || echo "# $lost test file(s) ran again after the emulated box was lost (see '# husk-test: box lost' above)"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
