@@ -100,7 +100,7 @@ net_bundle() {
 	read -r _ t0 t1 < <(grep '^rx-seconds' "$out")
 	echo "# 20 MB host->guest in $(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }') s" >&3
 	# The host reaches the guest's server through the veth.
-	run wget -q -T 10 -O - "http://$CT_IP:8080/index.html"
+	run timeout 10 wget -q -O - "http://$CT_IP:8080/index.html"
 	[ "$output" = hello-from-guest ]
 	# husk's tap and its tc redirect are there while the VM runs ...
 	ip -n "$NETNS" -o link show | grep -q ' husk[0-9]*:'
