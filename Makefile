@@ -31,7 +31,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .PHONY: guest-init fuzz-agent
-.PHONY: fuzz-fuse bench-fs bench-run
+.PHONY: fuzz-fuse bench-fs bench-run bench-clients
 .PHONY: bench-boot all husk test unit integration asan demo deps clean format guest kernel vm-assets
 .PHONY: test-tools
 
@@ -162,6 +162,10 @@ bench-fs: deps vm-assets $(BUILD)/husk
 # and ratios.
 bench-run: deps vm-assets $(BUILD)/husk
 	hack/vm-run hack/bench-run.sh $(BENCH_RUNS)
+
+# podman run --rm with husk versus crun, and TCP over podman's bridge.
+bench-clients: deps vm-assets $(BUILD)/husk
+	hack/vm-run hack/bench-clients.sh $(BENCH_RUNS)
 
 demo: deps vm-assets $(BUILD)/husk
 	hack/demo.sh
