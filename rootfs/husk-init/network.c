@@ -103,6 +103,32 @@ static int if_flags_up(int sock, const char *name)
 	return ioctl(sock, SIOCSIFFLAGS, &ifr);
 }
 
+/* Waits until every eth<N> of N is running (operstate up), at most
+ * RUNNING_WAIT_MS in all. The kernel sets IFF_RUNNING from its link watch,
+ * up to a second after the card came up with its carrier: a process that
+ * starts before then sees "NO-CARRIER", and programs that check the flag
+ * (DHCP clients, health checks) give up. Not reaching it is not an
+ * error, as the link may legitimately come up later; the card is used as
+ * it is. Returns how many were still not running. */
+#define RUNNING_WAIT_MS 2000
+static unsigned wait_running(int sock, unsigned n)
+{
+	unsigned waiting = n;
+
+	for (int ms = 0; ms <= RUNNING_WAIT_MS && waiting > 0; ms += 10) {
+		waiting = 0;
+		for (unsigned i = 0; i < n; i++) {
+			struct ifreq ifr = { 0 };
+			snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "eth%u", i);
+			if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0 || !(ifr.ifr_flags & IFF_RUNNING))
+				waiting++;
+		}
+		if (waiting > 0)
+			usleep(10 * 1000);
+	}
+	return waiting;
+}
+
 /* The name of the Ethernet interface with MAC, into NAME. */
 static int find_by_mac(int sock, const uint8_t mac[6], char name[IFNAMSIZ])
 {
@@ -273,6 +299,10 @@ int network_configure(const struct agent_network *net, char *why, size_t whylen)
 				}
 			}
 	}
+	unsigned not_running = wait_running(sock, net->n);
+	if (not_running > 0)
+		fprintf(stderr, "husk-init: network: %u of %u interfaces not running after %d ms\n",
+			not_running, net->n, RUNNING_WAIT_MS);
 	ret = 0;
 out:
 	if (sock >= 0)

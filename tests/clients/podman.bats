@@ -272,9 +272,12 @@ _exec_has() {
 	busybox httpd -f -p "$bridge_ip:8081" -h "$WORK/www" </dev/null >/dev/null 2>&1 3>&- &
 	echo $! >>"$WORK/.bg"
 	run_pm run --rm --name "$CT" "$IMAGE" \
-		sh -c "ip -4 -o addr show eth0; ip route; timeout 10 wget -q -O - http://$bridge_ip:8081/index.html"
+		sh -c "cat /sys/class/net/eth0/operstate; ip -4 -o addr show eth0; ip route; timeout 10 wget -q -O - http://$bridge_ip:8081/index.html"
 	[ "$status" -eq 0 ]
-	[[ "${lines[0]}" == *"eth0"*"inet 10."* ]]
+	# Running from the process's first instruction: the agent waited for
+	# the kernel's link watch.
+	[ "${lines[0]}" = up ]
+	[[ "${lines[1]}" == *"eth0"*"inet 10."* ]]
 	grep -q "^default via $bridge_ip dev eth0" <<<"$output"
 	[ "${lines[-1]}" = hello-from-host ]
 }
