@@ -28,10 +28,11 @@
 #define SETTLE_TIMEOUT_MS 10000
 
 /* The controllers husk uses, by libcgroup's names. */
-enum ctrl { C_MEMORY, C_CPU, C_CPUACCT, C_PIDS, C_FREEZER, C_DEVICES, C_N };
+enum ctrl { C_MEMORY, C_CPU, C_CPUACCT, C_CPUSET, C_PIDS, C_FREEZER, C_DEVICES, C_N };
 static const char *const ctrl_names[C_N] = {
 	[C_MEMORY] = "memory", [C_CPU] = "cpu",		[C_CPUACCT] = "cpuacct",
-	[C_PIDS] = "pids",     [C_FREEZER] = "freezer", [C_DEVICES] = "devices",
+	[C_CPUSET] = "cpuset", [C_PIDS] = "pids",	[C_FREEZER] = "freezer",
+	[C_DEVICES] = "devices",
 };
 
 struct ctrl_state {
@@ -626,6 +627,10 @@ static int check_resources(struct husk_cgroup *cg, const struct oci_resources *r
 		return -1;
 	if (r->has_pids_limit && need(cg, C_PIDS, RES ".pids.limit", err) < 0)
 		return -1;
+	if (r->has_cpuset_cpus && need(cg, C_CPUSET, RES ".cpu.cpus", err) < 0)
+		return -1;
+	if (r->has_cpuset_mems && need(cg, C_CPUSET, RES ".cpu.mems", err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -802,6 +807,14 @@ static int apply_resources(struct husk_cgroup *cg, const struct oci_resources *r
 		if (ret < 0)
 			return -1;
 	}
+	/* Both files have one name on v1 and v2; the kernel checks the list
+	 * against the parent's (EINVAL for a CPU the parent lacks). */
+	if (r->has_cpuset_cpus &&
+	    set_value(cg, C_CPUSET, "cpuset.cpus", r->cpuset_cpus, RES ".cpu.cpus", err) < 0)
+		return -1;
+	if (r->has_cpuset_mems &&
+	    set_value(cg, C_CPUSET, "cpuset.mems", r->cpuset_mems, RES ".cpu.mems", err) < 0)
+		return -1;
 	/* 0 leaves the limit as it is (runc's reading); below 0 lifts it. */
 	if (r->has_pids_limit && r->pids_limit != 0) {
 		char v[32] = "max"; /* v1's pids.max says "max" too */
@@ -935,6 +948,46 @@ static int apply_devices(struct husk_cgroup *cg, husk_error_t *err)
 
 /* ---- create, attach, destroy ---- */
 
+/* A new v1 cpuset cgroup starts with empty cpuset.cpus and cpuset.mems, and
+ * the kernel refuses tasks in it (ENOSPC) until both are set; libcgroup's
+ * parent directories start the same. Each level from the top gets its
+ * parent's lists where it has none, as runc does. (v2 cpusets inherit the
+ * parent's effective lists by themselves.) */
+static int inherit_cpuset_v1(struct husk_cgroup *cg, husk_error_t *err)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	char dir[PATH_MAX], parent[PATH_MAX];
+
+	if (!cg->c[C_CPUSET].present || cg->c[C_CPUSET].v2)
+		return 0;
+	int n = snprintf(dir, sizeof(dir), "%s", cg->c[C_CPUSET].mount);
+	for (const char *p = cg->path; n > 0 && (size_t)n < sizeof(dir) && *p;) {
+		const char *next = strchr(p + 1, '/');
+		size_t len = next ? (size_t)(next - p) : strlen(p);
+		snprintf(parent, sizeof(parent), "%s", dir);
+		if ((size_t)n + len >= sizeof(dir))
+			return husk_error_set(err, ENAMETOOLONG, "cgroup %s", cg->path);
+		memcpy(dir + n, p, len);
+		n += (int)len;
+		dir[n] = '\0';
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			char have[OCI_CPUSET_LIST_MAX * 2], from[OCI_CPUSET_LIST_MAX * 2];
+			if (read_small(dir, files[i], have, sizeof(have)) < 0)
+				return husk_error_set(err, errno, "read %s/%s", dir, files[i]);
+			if (have[strspn(have, " \n")])
+				continue;
+			if (read_small(parent, files[i], from, sizeof(from)) < 0)
+				return husk_error_set(err, errno, "read %s/%s", parent, files[i]);
+			from[strcspn(from, "\n")] = '\0';
+			if (write_direct(dir, files[i], from) < 0)
+				return husk_error_set(err, errno, "set %s/%s to \"%s\"", dir, files[i],
+						      from);
+		}
+		p += len;
+	}
+	return 0;
+}
+
 /* Creates PATH's ancestors on the unified tree and enables the v2
  * controllers husk uses in each one's cgroup.subtree_control, from the top.
  * libcgroup 2.0.2 does enable them as it creates a cgroup, but all or
@@ -1058,7 +1111,8 @@ int husk_cgroup_create(const char *path, const struct oci_resources *res, struct
 		husk_error_set(err, errno, "create cgroup %s", cg->v2_dir);
 		goto undo;
 	}
-	if (apply_resources(cg, res, err) < 0 || apply_devices(cg, err) < 0) {
+	if (inherit_cpuset_v1(cg, err) < 0 || apply_resources(cg, res, err) < 0 ||
+	    apply_devices(cg, err) < 0) {
 		husk_error_wrap(err, "create cgroup %s", path);
 		goto undo;
 	}

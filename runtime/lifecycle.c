@@ -77,12 +77,21 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 	unsigned long max_cpus = host_cpus > 0 && host_cpus < MAX_VCPUS ? (unsigned long)host_cpus : MAX_VCPUS;
 	unsigned long n = HUSK_DEFAULT_CPUS, mem = HUSK_DEFAULT_MEMORY_MIB;
 
+	/* Each of quota and cpuset bounds how many CPUs the VMM can keep
+	 * busy; more vCPUs than that would only contend for them. */
+	bool bounded = false;
+	unsigned long bound = ULONG_MAX;
 	if (r->has_cpu_quota && r->cpu_quota > 0) {
 		uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
-		n = (unsigned long)(((uint64_t)r->cpu_quota + period - 1) / period);
-		if (n > max_cpus)
-			n = max_cpus;
+		bound = (unsigned long)(((uint64_t)r->cpu_quota + period - 1) / period);
+		bounded = true;
 	}
+	if (r->has_cpuset_cpus && r->cpuset_ncpus < bound) {
+		bound = r->cpuset_ncpus;
+		bounded = true;
+	}
+	if (bounded)
+		n = bound < max_cpus ? bound : max_cpus;
 	if (r->has_memory_limit && r->memory_limit > 0) {
 		int64_t mib = r->memory_limit / (1024 * 1024) - HUSK_VMM_OVERHEAD_MIB;
 		if (mib < HUSK_MIN_GUEST_MIB)

@@ -42,8 +42,10 @@ int lifecycle_start(struct container *c, husk_error_t *err);
  * and removes its state. */
 int lifecycle_destroy(struct container *c, husk_error_t *err);
 
-/* The VM size for CFG: vCPUs from cpu quota/period and the annotation
- * husk.cpus; guest RAM from memory.limit and husk.memory_mib. */
+/* The VM size for CFG: vCPUs the fewest of ceil(quota/period) and the
+ * cpuset's CPUs (the default when neither is given), at most the host's,
+ * unless the annotation husk.cpus says; guest RAM from memory.limit and
+ * husk.memory_mib. */
 int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *memory_mib,
 		      husk_error_t *err);
 

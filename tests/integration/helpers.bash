@@ -360,7 +360,8 @@ wait_recvtty() {
 # cgroups
 
 # container_cgroup_value ID FILE: the value of the cgroup v2 interface file
-# FILE (memory.max, cpu.max, cpu.weight, pids.max) for the container, in v2
+# FILE (memory.max, cpu.max, cpu.weight, pids.max, cpuset.cpus, cpuset.mems)
+# for the container, in v2
 # syntax. Where it is read depends on CGROUP_CHECK:
 #   host   (default for runc)  the container's cgroup on this host, found
 #          from /proc/PID/cgroup of the state's pid; on a cgroup v1 or
@@ -416,7 +417,7 @@ host_cgroup_value() {
 		v=$(cat "$dir/cpu.shares")
 		echo $((1 + ((v - 2) * 9999) / 262142))
 		;;
-	pids.max) cat "$dir/pids.max" ;;
+	pids.max | cpuset.cpus | cpuset.mems) cat "$dir/$file" ;;
 	*)
 		echo "host_cgroup_value: no v1 translation for $file" >&2
 		return 1

@@ -409,6 +409,18 @@ load helpers
 	[[ "$stderr" == *"invalid rootfs"* ]]
 	[[ "$stderr" == *"no-such-rootfs"* ]]
 
+	if [ "$RUNTIME" = husk ]; then
+		# runc finds these only when the kernel refuses the value.
+		jq '.linux.resources.cpu.cpus = "0-"' "$WORK/good.json" >"$WORK/b/config.json"
+		run_rt create --bundle "$WORK/b" "$CT" </dev/null
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *'linux.resources.cpu.cpus: '*'0-'*' is not a cpuset list'* ]]
+		jq '.linux.resources.cpu.mems = "2-1"' "$WORK/good.json" >"$WORK/b/config.json"
+		run_rt create --bundle "$WORK/b" "$CT" </dev/null
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *'linux.resources.cpu.mems: '*'2-1'*': range 2-1 runs backwards'* ]]
+	fi
+
 	# None of them left a container behind.
 	run_rt list -q
 	[ -z "$output" ]

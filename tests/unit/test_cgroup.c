@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -622,4 +623,55 @@ TEST(cgroup_device_allow_list)
 	g.child = -1;
 	CHECK(WIFEXITED(status));
 	CHECK_INT(WEXITSTATUS(status), 0);
+}
+
+/* linux.resources.cpu.cpus/mems reach the cpuset controller, on v1 too
+ * (where a new cpuset starts empty and refuses tasks until it inherits
+ * its parent's lists), and the process is held to those CPUs. */
+TEST(cgroup_cpuset_applies_and_updates)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	if (!host_cgroup_controller(ROOT, host_cgroup_mode(ROOT), "cpuset"))
+		SKIP("no cpuset controller on this host");
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	char path[128];
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/cpuset", g.top);
+	struct oci_resources r = { .has_cpuset_cpus = true, .cpuset_cpus = "0",
+				   .cpuset_ncpus = 1, .has_cpuset_mems = true, .cpuset_mems = "0" };
+	int rc = husk_cgroup_create(path, &r, &g.cg, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	CHECK_FILE("cpuset", path, "cpuset.cpus", "0");
+	CHECK_FILE("cpuset", path, "cpuset.mems", "0");
+	g.child = sleeper();
+	CHECK(g.child > 0);
+	rc = husk_cgroup_attach(g.cg, g.child, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	cpu_set_t set;
+	CHECK_INT(sched_getaffinity(g.child, sizeof(set), &set), 0);
+	CHECK_INT(CPU_COUNT(&set), 1);
+	CHECK(CPU_ISSET(0, &set));
+
+	/* A CPU this host lacks: refused, naming the field. */
+	struct oci_resources bad = { .has_cpuset_cpus = true, .cpuset_cpus = "8000" };
+	CHECK_INT(husk_cgroup_update(g.cg, &bad, &err), -1);
+	CHECK(err && strstr(err->msg, "linux.resources.cpu.cpus: "));
+	husk_error_release(&err);
+	if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+		struct oci_resources u = { .has_cpuset_cpus = true, .cpuset_cpus = "0-1" };
+		CHECK_INT(husk_cgroup_update(g.cg, &u, &err), 0);
+		CHECK_FILE("cpuset", path, "cpuset.cpus", "0-1");
+		CHECK_INT(sched_getaffinity(g.child, sizeof(set), &set), 0);
+		CHECK_INT(CPU_COUNT(&set), 2);
+	}
+	CHECK_INT(husk_cgroup_destroy(g.cg, &err), 0);
+	CHECK(gone_everywhere(path));
 }
