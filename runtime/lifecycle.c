@@ -526,9 +526,14 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 			;
 		goto fail;
 	}
+	/* Hooks run with the lock shared, not exclusive: a hook may well run
+	 * `husk state` (shared), while delete, start and pause (exclusive)
+	 * still wait for create to finish. runc runs prestart first, then
+	 * createRuntime, then createContainer. */
 	if (container_save(c, err) < 0 || (o->pid_file && write_pid_file(o->pid_file, child, err) < 0) ||
-	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
+	    container_relock(c, false, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
+	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_CREATE_CONTAINER, c, "creating", child, err) < 0) {
 		kill(child, SIGKILL);
 		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
@@ -576,9 +581,21 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 	int ret = -1, fd = -1;
 	/* startContainer hooks belong in the container; the guest has no
 	 * view of the host's binaries, so they run on the host, before the
-	 * process is released (documented in runtime/README.md). */
-	if (run_hooks(cfg, OCI_HOOK_START_CONTAINER, c, "created", pid, err) < 0)
-		goto out;
+	 * process is released (documented in runtime/README.md). They run
+	 * with the lock shared, so that one may run `husk state`; then the
+	 * container may have changed, and is checked again. */
+	if (cfg->nhooks[OCI_HOOK_START_CONTAINER]) {
+		if (container_relock(c, false, err) < 0 ||
+		    run_hooks(cfg, OCI_HOOK_START_CONTAINER, c, "created", pid, err) < 0 ||
+		    container_relock(c, true, err) < 0)
+			goto out;
+		s = container_status(c, &pid);
+		if (s != CONTAINER_CREATED) {
+			husk_error_set(err, 0, "container became %s while its startContainer hooks ran",
+				       container_status_name(s));
+			goto out;
+		}
+	}
 	fd = control_connect(c, err);
 	if (fd < 0 || control_call(fd, AGENT_START, NULL, 0, AGENT_READY, NULL, NULL, err) < 0)
 		goto out;
@@ -587,7 +604,10 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 		goto out;
 	husk_error_t hook_err = NULL;
 	/* As in runc, a failing poststart hook is logged, not fatal. */
-	if (run_hooks(cfg, OCI_HOOK_POSTSTART, c, "running", pid, &hook_err) < 0) {
+	if (cfg->nhooks[OCI_HOOK_POSTSTART] && container_relock(c, false, &hook_err) < 0) {
+		log_warn("%s", hook_err->msg);
+		husk_error_release(&hook_err);
+	} else if (run_hooks(cfg, OCI_HOOK_POSTSTART, c, "running", pid, &hook_err) < 0) {
 		log_warn("%s", hook_err->msg);
 		husk_error_release(&hook_err);
 	}
@@ -619,6 +639,12 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 	}
 	husk_error_t hook_err = NULL;
 	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, &hook_err);
+	/* Shared from here, for poststop hooks that run `husk state`; a
+	 * second delete still waits, then finds the container gone. */
+	if (cfg && cfg->nhooks[OCI_HOOK_POSTSTOP] && container_relock(c, false, &hook_err) < 0) {
+		log_warn("%s", hook_err->msg);
+		husk_error_release(&hook_err);
+	}
 	/* The VMM is gone, and its taps with it. */
 	if (cfg && lifecycle_netns_path(cfg) &&
 	    netns_cleanup(lifecycle_netns_path(cfg), &hook_err) < 0) {

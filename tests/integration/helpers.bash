@@ -222,6 +222,18 @@ run_ct() {
 	}
 }
 
+# delete_ct ID [DELETE OPTIONS...]: `rt delete`, which must succeed and leave
+# no state directory behind (teardown's delete --force would hide that).
+delete_ct() {
+	local id=$1
+	shift
+	rt delete "$@" "$id" </dev/null 3>&- || return
+	[ ! -e "$WORK/root/$id" ] || {
+		echo "delete $id left its state directory: $(ls -la "$WORK/root/$id" 2>&1)" >&2
+		return 1
+	}
+}
+
 # ct_state ID [FIELD]: the container's state JSON, or one field of it.
 ct_state() {
 	if [ $# -gt 1 ]; then

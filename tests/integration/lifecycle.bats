@@ -75,7 +75,7 @@ load helpers
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"container not running"* ]]
 
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 @test "delete refuses a running container without --force; --force kills and removes it" {
@@ -92,6 +92,7 @@ load helpers
 
 	run_rt delete --force "$CT"
 	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
 	[ -z "$output" ]
 	run_rt state "$CT"
 	[ "$status" -eq 1 ]
@@ -117,6 +118,7 @@ load helpers
 	# runc deletes a container that was never started without --force.
 	run_rt delete "$CT"
 	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
 	run_rt state "$CT"
 	[ "$status" -eq 1 ]
 	wait_until "$WAIT_TIMEOUT" _pid_gone "$pid"
@@ -253,7 +255,7 @@ load helpers
 	wait_output "$WORK/$CT.out" detached-output
 	rt kill "$CT" KILL
 	wait_status "$CT" stopped
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 @test "run --keep: the stopped container stays for state and delete" {
@@ -266,6 +268,7 @@ load helpers
 	echo "$output" | jq -e '.status == "stopped"'
 	run_rt delete "$CT"
 	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
 }
 
 @test "a terminal through --console-socket: size from process.consoleSize, input and output" {
@@ -288,7 +291,7 @@ load helpers
 	# Nothing of the terminal's output went to create's stdio.
 	[ ! -s "$WORK/$CT.out" ]
 	wait_status "$CT" stopped
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 @test "run: a program that cannot be executed fails run with a message naming it" {

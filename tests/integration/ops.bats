@@ -55,7 +55,7 @@ lines_over() {
 
 	rt kill "$CT" SIGKILL
 	wait_status "$CT" stopped
-	rt delete "$CT"
+	delete_ct "$CT"
 	# Each signal ran its trap once.
 	for s in USR1 USR2 HUP; do count_is "$out" "got-$s" 1; done
 }
@@ -72,7 +72,7 @@ lines_over() {
 	wait_status "$CT" stopped
 	wait_until "$WAIT_TIMEOUT" _pid_gone "$epid"
 	wait_until "$WAIT_TIMEOUT" _pid_gone "$pid"
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 # ---------------------------------------------------------------------------
@@ -125,7 +125,7 @@ lines_over() {
 	run_rt ps --format json "$CT"
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e 'length == 0'
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 # ---------------------------------------------------------------------------
@@ -176,7 +176,7 @@ lines_over() {
 	rt start "$CT"
 	run_rt list --format json
 	echo "$output" | jq -e '.[0].status == "running"'
-	rt delete --force "$CT"
+	delete_ct "$CT" --force
 }
 
 # ---------------------------------------------------------------------------
@@ -219,7 +219,7 @@ lines_over() {
 
 	rt kill "$CT" KILL
 	wait_status "$CT" stopped
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 # ---------------------------------------------------------------------------
@@ -334,7 +334,7 @@ EOF
 	run_rt events --stats "$CT"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"container with id $CT is not running"* ]]
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 @test "events --interval: a stats object every interval" {
@@ -349,4 +349,31 @@ EOF
 		all(.[]; .type == "stats" and .id == $id and (.data.pids | type) == "object")' "$WORK/events"
 	# Not all at once: at least two intervals between the first and third.
 	[ "$elapsed_ms" -ge 550 ]
+}
+
+@test "events --interval holds no lock between ticks: pause, update and delete --force go on; the stream ends" {
+	start_sleeper
+	bg "$WORK/events" rt events --interval 1s "$CT"
+	events_pid=$BG_PID
+	wait_until "$WAIT_TIMEOUT" lines_over "$WORK/events" 0
+	# Each would wait for the lock while the stream runs, were it held.
+	timeout 30 "$RUNTIME_BIN" --root "$WORK/root" pause "$CT"
+	timeout 30 "$RUNTIME_BIN" --root "$WORK/root" resume "$CT"
+	timeout 30 "$RUNTIME_BIN" --root "$WORK/root" update --pids-limit 99 "$CT"
+	n=$(wc -l <"$WORK/events")
+	# The stream goes on after them.
+	wait_until "$WAIT_TIMEOUT" lines_over "$WORK/events" "$n"
+	run timeout 30 "$RUNTIME_BIN" --root "$WORK/root" delete --force "$CT"
+	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
+	if [ "$RUNTIME" = husk ]; then
+		# runc's stream logs an error each tick for a deleted container
+		# and goes on; husk's ends as for a stopped one.
+		wait_until 10 _pid_gone "$events_pid"
+		rc=0
+		wait "$events_pid" || rc=$?
+		cat "$WORK/events.err"
+		[ "$rc" -eq 0 ]
+	fi
+	jq -se --arg id "$CT" 'all(.[]; .type == "stats" and .id == $id)' "$WORK/events"
 }
