@@ -341,6 +341,20 @@ need_recvtty() {
 	}
 }
 
+# need_tool NAME: builds tests/tools/NAME.c into build/tools/NAME when missing
+# or stale and prints its path.
+need_tool() {
+	local t=$REPO_ROOT/build/tools/$1
+	if [ ! -x "$t" ] || [ "$REPO_ROOT/tests/tools/$1.c" -nt "$t" ]; then
+		make -s -C "$REPO_ROOT" "build/tools/$1" >&2
+	fi
+	[ -x "$t" ] || {
+		echo "no $1 at $t" >&2
+		return 1
+	}
+	echo "$t"
+}
+
 # start_recvtty SOCKET OUTFILE [RECVTTY OPTIONS...]: a recvtty --once
 # listening on SOCKET, writing the terminal's output to OUTFILE; returns
 # when the socket accepts connections. $RECVTTY_PID is its pid.
