@@ -414,7 +414,9 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 			goto fail;
 		}
 	c->rec->owner = getuid();
-	if (husk_cgroup_create(cgpath, &cfg->resources, &cg, err) < 0)
+	/* The VMM opens /dev/net/tun only to wire a namespace it was given. */
+	unsigned cg_flags = lifecycle_netns_path(cfg) ? HUSK_CGROUP_ALLOW_TUN : 0;
+	if (husk_cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)
 		goto fail;
 	if (cfg->process.terminal) {
 		if (o->own_terminal) {
