@@ -621,11 +621,27 @@ out:
 	return ret;
 }
 
+int lifecycle_thaw_for_kill(const struct container *c, husk_error_t *err)
+{
+	if (!c->rec->cgroup_path[0])
+		return 0;
+	struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
+	int rc = cg ? husk_cgroup_freeze(cg, false, err) : -1;
+	husk_cgroup_free(cg);
+	return rc;
+}
+
 int lifecycle_destroy(struct container *c, husk_error_t *err)
 {
 	pid_t pid;
-	if (container_status(c, &pid) != CONTAINER_STOPPED) {
+	enum container_status s = container_status(c, &pid);
+	if (s != CONTAINER_STOPPED) {
 		kill(c->rec->pid, SIGKILL);
+		husk_error_t thaw_err = NULL;
+		if (s == CONTAINER_PAUSED && lifecycle_thaw_for_kill(c, &thaw_err) < 0) {
+			log_warn("%s", thaw_err->msg);
+			husk_error_release(&thaw_err);
+		}
 		/* Not our child (create returned long ago): wait until it is
 		 * gone or a zombie for its parent to reap. */
 		for (int i = 0; i < 1000 && process_start_time(c->rec->pid) == c->rec->pid_start; i++)

@@ -38,6 +38,12 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 /* Starts a created container (the state is locked by the caller). */
 int lifecycle_start(struct container *c, husk_error_t *err);
 
+/* Thaws C's cgroup after a SIGKILL was sent to a paused C: on a v1
+ * freezer the kill stays pending in the frozen VMM until then (v2 lets it
+ * through), so without this the container stays paused and delete waits;
+ * runc thaws the same way. */
+int lifecycle_thaw_for_kill(const struct container *c, husk_error_t *err);
+
 /* Kills what is left of C (the VMM, its cgroup), runs the poststop hooks
  * and removes its state. */
 int lifecycle_destroy(struct container *c, husk_error_t *err);

@@ -6,11 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oci/config.h"
 #include "oci/exec_process.h"
 #include "oci/state.h"
+#include "runtime/cgroup.h"
 #include "runtime/cleanup.h"
 #include "runtime/fileio.h"
 #include "runtime/lifecycle.h"
@@ -361,4 +364,68 @@ TEST(read_whole_and_write_all)
 	CHECK(!read_whole(path, 4096, &len, &err));
 	CHECK(strstr(err->msg, "no such file or directory"));
 	husk_error_release(&err);
+}
+
+/* delete --force of a paused container: the VMM's SIGKILL stays pending
+ * in a frozen v1 cgroup until a thaw, and destroy waited ~10 s for it to
+ * go; it thaws right after the kill now. A forked sleeper in a real,
+ * frozen cgroup stands in for the VMM. */
+TEST(destroy_of_a_paused_container_thaws_and_does_not_stall)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	char root[] = "/tmp/husk-unit-root.XXXXXX", cgpath[64];
+	husk_error_t err cleanup_error = NULL;
+	struct container *c = NULL;
+	struct husk_cgroup *cg = NULL;
+
+	snprintf(cgpath, sizeof(cgpath), "/husk-unit-%d-paused", (int)getpid());
+	if (husk_cgroup_create(cgpath, NULL, 0, &cg, &err) < 0) {
+		printf("# %s\n", err->msg);
+		SKIP("no cgroup to freeze on this host");
+	}
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		for (;;)
+			pause();
+	}
+	CHECK_INT(husk_cgroup_attach(cg, child, &err), 0);
+	CHECK_INT(husk_cgroup_freeze(cg, true, &err), 0);
+	CHECK(mkdtemp(root));
+	CHECK_INT(container_new(root, "p1", &c, &err), 0);
+	c->rec = calloc(1, sizeof(*c->rec));
+	c->rec->id = strdup("p1");
+	c->rec->bundle = strdup("/nonexistent-bundle");
+	c->rec->rootfs = strdup("/nonexistent-bundle/rootfs");
+	c->rec->created = strdup("t");
+	c->rec->cgroup_path = strdup(cgpath);
+	c->rec->started = true;
+	c->rec->pid = child;
+	c->rec->pid_start = process_start_time(child);
+	CHECK_INT(container_save(c, &err), 0);
+	pid_t pid;
+	CHECK_INT(container_status(c, &pid), CONTAINER_PAUSED);
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = lifecycle_destroy(c, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("# destroy took %.2f s\n", took);
+	CHECK(took < 5);
+	int status;
+	CHECK_INT(waitpid(child, &status, 0), child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK(access(root, F_OK) == 0);
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/p1", root);
+	CHECK(access(dir, F_OK) < 0);
+	container_free(c);
+	husk_cgroup_destroy(cg, &err);
+	husk_cgroup_free(cg);
+	rmdir(root);
 }
