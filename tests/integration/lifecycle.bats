@@ -403,6 +403,27 @@ load helpers
 	delete_ct "$CT"
 }
 
+@test "a terminal through --console-socket: resizes reach the process, before start and while it runs" {
+	require_containers
+	# The size set before start is the one the process starts with; then,
+	# once it says ready, recvtty resizes again and the process waits to
+	# see it (a resize is a signal, which may take a moment to land).
+	make_bundle "$WORK/b" sh -c 'stty size; echo ready; i=0
+		while [ "$(stty size)" != "44 99" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		stty size'
+	bundle_edit "$WORK/b" '.process.terminal = true | .process.consoleSize = {height: 33, width: 77}'
+	start_recvtty "$WORK/tty.sock" "$WORK/tty.out" --winsize 40x100 --resize-on ready=44x99
+	create_ct "$CT" "$WORK/b" --console-socket "$WORK/tty.sock"
+	rt start "$CT"
+	wait_recvtty
+	tr -d '\r' <"$WORK/tty.out" >"$WORK/tty.txt"
+	cat "$WORK/tty.txt"
+	[ "$(head -n 1 "$WORK/tty.txt")" = "40 100" ]
+	[ "$(tail -n 1 "$WORK/tty.txt")" = "44 99" ]
+	wait_status "$CT" stopped
+	delete_ct "$CT"
+}
+
 @test "run: a program that cannot be executed fails run with a message naming it" {
 	require_containers
 	make_bundle "$WORK/b" /no/such/program

@@ -75,6 +75,30 @@ lines_over() {
 	delete_ct "$CT"
 }
 
+@test "kill --all TERM reaches the traps of the container's process and of exec'd ones" {
+	require_containers
+	# The init lingers after its trap so that its end does not take the
+	# exec'd process down before that one's trap ran.
+	make_bundle "$WORK/b" sh -c 'trap "echo init-got-TERM; sleep 1; exit 0" TERM
+		echo ready; while :; do sleep 0.1; done'
+	run_ct "$CT" "$WORK/b"
+	wait_output "$WORK/$CT.out" ready
+	bg "$WORK/exec.out" rt exec "$CT" sh -c 'trap "echo exec-got-TERM; exit 3" TERM
+		echo exec-ready; while :; do sleep 0.1; done'
+	exec_pid=$BG_PID
+	wait_output "$WORK/exec.out" exec-ready
+
+	run_rt kill --all "$CT" TERM
+	[ "$status" -eq 0 ]
+	wait_output "$WORK/exec.out" exec-got-TERM
+	wait_output "$WORK/$CT.out" init-got-TERM
+	rc=0
+	wait "$exec_pid" || rc=$?
+	[ "$rc" -eq 3 ]
+	wait_status "$CT" stopped
+	delete_ct "$CT"
+}
+
 # ---------------------------------------------------------------------------
 # ps
 
@@ -313,6 +337,27 @@ EOF
 		[[ "$stderr" == *'resources.cpu.mems: '*'a'*' is not a cpuset list'* ]]
 		[ "$(host_cgroup_value "$pid" cpuset.cpus)" = 0 ]
 	fi
+}
+
+@test "update of a paused container: the host cgroup at once, the container's view on resume" {
+	start_sleeper
+	pid=$(ct_state "$CT" pid)
+	rt pause "$CT"
+	run_rt update --pids-limit 42 --cpu-quota 20000 --cpu-period 50000 "$CT"
+	[ "$status" -eq 0 ]
+	[ "$(host_cgroup_value "$pid" pids.max)" = 42 ]
+	[ "$(ct_status "$CT")" = paused ]
+	# Two updates while paused both land, the later winning where they
+	# overlap.
+	run_rt update --pids-limit 43 "$CT"
+	[ "$status" -eq 0 ]
+	rt resume "$CT"
+	[ "$(container_cgroup_value "$CT" pids.max)" = 43 ]
+	[ "$(container_cgroup_value "$CT" cpu.max)" = "20000 50000" ]
+	# Nothing is queued any more: a later resume has nothing to replay.
+	[ ! -e "$WORK/root/$CT/update.pending" ]
+	run_rt update --pids-limit 50 "$CT"
+	[ "$(container_cgroup_value "$CT" pids.max)" = 50 ]
 }
 
 # ---------------------------------------------------------------------------
