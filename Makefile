@@ -124,8 +124,9 @@ fuzz-fuse: $(BUILD)/fuzz/fuzz_fuse
 		$(BUILD)/fuzz/corpus-fuse tests/fuzz/corpus/fuse
 
 # Helpers the integration tests run (tests/tools/): recvtty receives a
-# container's console over --console-socket.
-TEST_TOOLS := $(BUILD)/tools/recvtty
+# container's console over --console-socket; reaper waits for a container's
+# process as a subreaper and says how it ended.
+TEST_TOOLS := $(BUILD)/tools/recvtty $(BUILD)/tools/reaper
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<

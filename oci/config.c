@@ -690,6 +690,81 @@ static int parse_seccomp(jobj *v, const char *path, struct oci_seccomp *s, husk_
 	return 0;
 }
 
+int oci_cpuset_list_parse(const char *list, const char *path, unsigned *count, husk_error_t *err)
+{
+	/* Which ids were named, so that "0,0-1" counts two, not three. */
+	uint64_t seen[(OCI_CPUSET_MAX_ID + 64) / 64] = { 0 };
+	const char *p = list;
+	unsigned n = 0;
+
+	if (!*list)
+		return husk_error_set(err, 0, "%s: must not be empty", path);
+	for (;;) {
+		unsigned long lo, hi;
+		char *end;
+		if (*p < '0' || *p > '9')
+			goto bad;
+		lo = hi = strtoul(p, &end, 10);
+		p = end;
+		if (*p == '-') {
+			p++;
+			if (*p < '0' || *p > '9')
+				goto bad;
+			hi = strtoul(p, &end, 10);
+			p = end;
+		}
+		if (lo > OCI_CPUSET_MAX_ID || hi > OCI_CPUSET_MAX_ID)
+			return husk_error_set(err, 0, "%s: \"%s\": ids go up to %d", path, list,
+					      OCI_CPUSET_MAX_ID);
+		if (lo > hi)
+			return husk_error_set(err, 0, "%s: \"%s\": range %lu-%lu runs backwards", path,
+					      list, lo, hi);
+		for (unsigned long i = lo; i <= hi; i++)
+			if (!(seen[i / 64] & (1ull << (i % 64)))) {
+				seen[i / 64] |= 1ull << (i % 64);
+				n++;
+			}
+		if (!*p)
+			break;
+		if (*p++ != ',')
+			goto bad;
+	}
+	*count = n;
+	return 0;
+bad:
+	return husk_error_set(err, 0,
+			      "%s: \"%s\" is not a cpuset list (ids and ranges like \"0-3,8\")",
+			      path, list);
+}
+
+/* cpu.cpus or cpu.mems (member KEY of F, at path FP) into OUT. */
+static int parse_cpuset_list(jobj *f, const char *fp, const char *key, char *out, bool *has,
+			     unsigned *count, husk_error_t *err)
+{
+	char sp[PATHLEN];
+	jobj *g = member(f, key);
+	unsigned n;
+
+	if (!g)
+		return 0;
+	child_path(sp, fp, key);
+	if (!json_object_is_type(g, json_type_string))
+		return type_error(sp, "a string", err);
+	const char *s = json_object_get_string(g);
+	if (!*s)
+		return 0;
+	if (strlen(s) >= OCI_CPUSET_LIST_MAX)
+		return husk_error_set(err, 0, "%s: longer than %d characters", sp,
+				      OCI_CPUSET_LIST_MAX - 1);
+	if (oci_cpuset_list_parse(s, sp, &n, err) < 0)
+		return -1;
+	strcpy(out, s);
+	*has = true;
+	if (count)
+		*count = n;
+	return 0;
+}
+
 static int parse_resources(jobj *v, const char *path, struct oci_resources *r, husk_error_t *err)
 {
 	char fp[PATHLEN], sp[PATHLEN];
@@ -736,6 +811,11 @@ static int parse_resources(jobj *v, const char *path, struct oci_resources *r, h
 				return -1;
 			r->has_cpu_shares = true;
 		}
+		if (parse_cpuset_list(f, fp, "cpus", r->cpuset_cpus, &r->has_cpuset_cpus,
+				      &r->cpuset_ncpus, err) < 0 ||
+		    parse_cpuset_list(f, fp, "mems", r->cpuset_mems, &r->has_cpuset_mems, NULL,
+				      err) < 0)
+			return -1;
 	}
 	if ((f = member(v, "pids"))) {
 		child_path(fp, path, "pids");

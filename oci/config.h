@@ -91,12 +91,27 @@ struct oci_seccomp {
 	size_t nsyscalls;
 };
 
+/* A cpuset list ("0-3,8") as the kernel takes it; longer ones are refused. */
+#define OCI_CPUSET_LIST_MAX 512
+/* The highest CPU or memory node number a cpuset list may name. */
+#define OCI_CPUSET_MAX_ID 8191
+
 struct oci_resources {
 	bool has_memory_limit, has_memory_swap, has_cpu_quota, has_cpu_period,
-		has_cpu_shares, has_pids_limit;
+		has_cpu_shares, has_pids_limit, has_cpuset_cpus, has_cpuset_mems;
 	int64_t memory_limit, memory_swap, cpu_quota, pids_limit;
 	uint64_t cpu_period, cpu_shares;
+	/* linux.resources.cpu.cpus and .mems, validated; cpuset_ncpus is how
+	 * many CPUs cpus names. An empty string counts as not given, as in
+	 * runc. */
+	char cpuset_cpus[OCI_CPUSET_LIST_MAX], cpuset_mems[OCI_CPUSET_LIST_MAX];
+	unsigned cpuset_ncpus;
 };
+
+/* Checks LIST in the kernel's cpuset list syntax (ids and ranges "a-b",
+ * comma-separated, no blanks); *COUNT gets how many ids it names. PATH
+ * names the field in the error. */
+int oci_cpuset_list_parse(const char *list, const char *path, unsigned *count, husk_error_t *err);
 
 struct oci_kv {
 	char *key, *value;

@@ -28,10 +28,11 @@
 #define SETTLE_TIMEOUT_MS 10000
 
 /* The controllers husk uses, by libcgroup's names. */
-enum ctrl { C_MEMORY, C_CPU, C_CPUACCT, C_PIDS, C_FREEZER, C_DEVICES, C_N };
+enum ctrl { C_MEMORY, C_CPU, C_CPUACCT, C_CPUSET, C_PIDS, C_FREEZER, C_DEVICES, C_N };
 static const char *const ctrl_names[C_N] = {
 	[C_MEMORY] = "memory", [C_CPU] = "cpu",		[C_CPUACCT] = "cpuacct",
-	[C_PIDS] = "pids",     [C_FREEZER] = "freezer", [C_DEVICES] = "devices",
+	[C_CPUSET] = "cpuset", [C_PIDS] = "pids",	[C_FREEZER] = "freezer",
+	[C_DEVICES] = "devices",
 };
 
 struct ctrl_state {
@@ -47,24 +48,26 @@ struct husk_cgroup {
 	struct ctrl_state c[C_N];
 	char *v2_dir; /* the unified directory, when one is in use */
 	bool devices_confined;
+	unsigned flags; /* HUSK_CGROUP_*, from create */
 };
 
 /* The devices the VMM opens; everything else is denied. All "rwm". */
 static const struct dev_rule {
 	char type; /* 'c' */
 	unsigned major;
-	int minor; /* -1: any */
+	int minor;	   /* -1: any */
+	unsigned only_for; /* HUSK_CGROUP_* flag the rule needs, or 0 */
 } dev_rules[] = {
-	{ 'c', 10, 232 }, /* /dev/kvm */
-	{ 'c', 10, 200 }, /* /dev/net/tun */
-	{ 'c', 1, 3 },	  /* /dev/null */
-	{ 'c', 1, 5 },	  /* /dev/zero */
-	{ 'c', 1, 7 },	  /* /dev/full */
-	{ 'c', 1, 8 },	  /* /dev/random */
-	{ 'c', 1, 9 },	  /* /dev/urandom */
-	{ 'c', 5, 0 },	  /* /dev/tty */
-	{ 'c', 5, 2 },	  /* /dev/ptmx */
-	{ 'c', 136, -1 }, /* /dev/pts/N */
+	{ 'c', 10, 232, 0 },			 /* /dev/kvm */
+	{ 'c', 10, 200, HUSK_CGROUP_ALLOW_TUN }, /* /dev/net/tun */
+	{ 'c', 1, 3, 0 },			 /* /dev/null */
+	{ 'c', 1, 5, 0 },			 /* /dev/zero */
+	{ 'c', 1, 7, 0 },			 /* /dev/full */
+	{ 'c', 1, 8, 0 },			 /* /dev/random */
+	{ 'c', 1, 9, 0 },			 /* /dev/urandom */
+	{ 'c', 5, 0, 0 },			 /* /dev/tty */
+	{ 'c', 5, 2, 0 },			 /* /dev/ptmx */
+	{ 'c', 136, -1, 0 },			 /* /dev/pts/N */
 };
 #define NDEV_RULES (sizeof(dev_rules) / sizeof(dev_rules[0]))
 
@@ -626,6 +629,10 @@ static int check_resources(struct husk_cgroup *cg, const struct oci_resources *r
 		return -1;
 	if (r->has_pids_limit && need(cg, C_PIDS, RES ".pids.limit", err) < 0)
 		return -1;
+	if (r->has_cpuset_cpus && need(cg, C_CPUSET, RES ".cpu.cpus", err) < 0)
+		return -1;
+	if (r->has_cpuset_mems && need(cg, C_CPUSET, RES ".cpu.mems", err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -802,6 +809,14 @@ static int apply_resources(struct husk_cgroup *cg, const struct oci_resources *r
 		if (ret < 0)
 			return -1;
 	}
+	/* Both files have one name on v1 and v2; the kernel checks the list
+	 * against the parent's (EINVAL for a CPU the parent lacks). */
+	if (r->has_cpuset_cpus &&
+	    set_value(cg, C_CPUSET, "cpuset.cpus", r->cpuset_cpus, RES ".cpu.cpus", err) < 0)
+		return -1;
+	if (r->has_cpuset_mems &&
+	    set_value(cg, C_CPUSET, "cpuset.mems", r->cpuset_mems, RES ".cpu.mems", err) < 0)
+		return -1;
 	/* 0 leaves the limit as it is (runc's reading); below 0 lifts it. */
 	if (r->has_pids_limit && r->pids_limit != 0) {
 		char v[32] = "max"; /* v1's pids.max says "max" too */
@@ -824,6 +839,11 @@ int husk_cgroup_update(struct husk_cgroup *cg, const struct oci_resources *res, 
 
 /* ---- the device allow-list ---- */
 
+static bool rule_applies(const struct dev_rule *d, unsigned flags)
+{
+	return !d->only_for || (flags & d->only_for);
+}
+
 static int devices_v1(struct husk_cgroup *cg, husk_error_t *err)
 {
 	char rule[64];
@@ -834,6 +854,8 @@ static int devices_v1(struct husk_cgroup *cg, husk_error_t *err)
 	 * libcgroup holds one value per file name. */
 	for (size_t i = 0; i < NDEV_RULES; i++) {
 		const struct dev_rule *d = &dev_rules[i];
+		if (!rule_applies(d, cg->flags))
+			continue;
 		if (d->minor < 0)
 			snprintf(rule, sizeof(rule), "%c %u:* rwm", d->type, d->major);
 		else
@@ -865,7 +887,7 @@ static int devices_v1(struct husk_cgroup *cg, husk_error_t *err)
 #define MOV64_K(d, i) INSN(BPF_ALU64 | BPF_MOV | BPF_K, d, 0, 0, i)
 #define EXIT() INSN(BPF_JMP | BPF_EXIT, 0, 0, 0, 0)
 
-static size_t device_program(struct bpf_insn *p, size_t max)
+static size_t device_program(struct bpf_insn *p, size_t max, unsigned flags)
 {
 	size_t n = 0;
 
@@ -875,6 +897,8 @@ static size_t device_program(struct bpf_insn *p, size_t max)
 	p[n++] = LDX_W(BPF_REG_4, BPF_REG_1, offsetof(struct bpf_cgroup_dev_ctx, minor));
 	for (size_t i = 0; i < NDEV_RULES && n + 6 < max; i++) {
 		const struct dev_rule *d = &dev_rules[i];
+		if (!rule_applies(d, flags))
+			continue;
 		int type = d->type == 'c' ? BPF_DEVCG_DEV_CHAR : BPF_DEVCG_DEV_BLOCK;
 		/* Jumps land on the next rule: past the rest of this one. */
 		short len = d->minor < 0 ? 4 : 5;
@@ -890,11 +914,10 @@ static size_t device_program(struct bpf_insn *p, size_t max)
 	return n;
 }
 
-/* Returns the errno of the failure, 0 when the filter is attached. */
-static int devices_v2(const char *dir)
+static int devices_v2(const char *dir, unsigned flags, husk_error_t *err)
 {
 	struct bpf_insn prog[4 + 5 * NDEV_RULES + 2];
-	size_t n = device_program(prog, sizeof(prog) / sizeof(prog[0]));
+	size_t n = device_program(prog, sizeof(prog) / sizeof(prog[0]), flags);
 	union bpf_attr a;
 
 	memset(&a, 0, sizeof(a));
@@ -904,10 +927,11 @@ static int devices_v2(const char *dir)
 	a.license = (uint64_t)(uintptr_t) "GPL";
 	cleanup_close int pfd = (int)syscall(SYS_bpf, BPF_PROG_LOAD, &a, sizeof(a));
 	if (pfd < 0)
-		return errno;
+		return husk_error_set(err, errno,
+				      "device allow-list: load the cgroup v2 device filter (BPF)");
 	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
-		return errno;
+		return husk_error_set(err, errno, "device allow-list: open %s", dir);
 	memset(&a, 0, sizeof(a));
 	a.target_fd = (uint32_t)dfd;
 	a.attach_bpf_fd = (uint32_t)pfd;
@@ -917,10 +941,17 @@ static int devices_v2(const char *dir)
 	 * program, so both descriptors can go. */
 	a.attach_flags = BPF_F_ALLOW_MULTI;
 	if (syscall(SYS_bpf, BPF_PROG_ATTACH, &a, sizeof(a)) < 0)
-		return errno;
+		return husk_error_set(err, errno,
+				      "device allow-list: attach the device filter to %s", dir);
 	return 0;
 }
 
+/* A VMM whose allow-list could not be put in place is not started: the
+ * device cgroup is what keeps a compromised VMM from every device node
+ * of the host, and silently running without it would look confined
+ * while it is not. Only a host with no device control at all (neither
+ * the v1 controller nor a unified hierarchy) goes without, and says so
+ * in husk_cgroup_devices_confined(). */
 static int apply_devices(struct husk_cgroup *cg, husk_error_t *err)
 {
 	if (cg->c[C_DEVICES].present && !cg->c[C_DEVICES].v2) {
@@ -928,12 +959,54 @@ static int apply_devices(struct husk_cgroup *cg, husk_error_t *err)
 			return -1;
 		cg->devices_confined = true;
 	} else if (cg->v2_dir) {
-		cg->devices_confined = devices_v2(cg->v2_dir) == 0;
+		if (devices_v2(cg->v2_dir, cg->flags, err) < 0)
+			return -1;
+		cg->devices_confined = true;
 	}
 	return 0;
 }
 
 /* ---- create, attach, destroy ---- */
+
+/* A new v1 cpuset cgroup starts with empty cpuset.cpus and cpuset.mems, and
+ * the kernel refuses tasks in it (ENOSPC) until both are set; libcgroup's
+ * parent directories start the same. Each level from the top gets its
+ * parent's lists where it has none, as runc does. (v2 cpusets inherit the
+ * parent's effective lists by themselves.) */
+static int inherit_cpuset_v1(struct husk_cgroup *cg, husk_error_t *err)
+{
+	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
+	char dir[PATH_MAX], parent[PATH_MAX];
+
+	if (!cg->c[C_CPUSET].present || cg->c[C_CPUSET].v2)
+		return 0;
+	int n = snprintf(dir, sizeof(dir), "%s", cg->c[C_CPUSET].mount);
+	for (const char *p = cg->path; n > 0 && (size_t)n < sizeof(dir) && *p;) {
+		const char *next = strchr(p + 1, '/');
+		size_t len = next ? (size_t)(next - p) : strlen(p);
+		snprintf(parent, sizeof(parent), "%s", dir);
+		if ((size_t)n + len >= sizeof(dir))
+			return husk_error_set(err, ENAMETOOLONG, "cgroup %s", cg->path);
+		memcpy(dir + n, p, len);
+		n += (int)len;
+		dir[n] = '\0';
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			char have[OCI_CPUSET_LIST_MAX * 2], from[OCI_CPUSET_LIST_MAX * 2];
+			if (read_small(dir, files[i], have, sizeof(have)) < 0)
+				return husk_error_set(err, errno, "read %s/%s", dir, files[i]);
+			if (have[strspn(have, " \n")])
+				continue;
+			if (read_small(parent, files[i], from, sizeof(from)) < 0)
+				return husk_error_set(err, errno, "read %s/%s", parent, files[i]);
+			from[strcspn(from, "\n")] = '\0';
+			if (write_direct(dir, files[i], from) < 0)
+				return husk_error_set(err, errno, "set %s/%s to \"%s\"", dir, files[i],
+						      from);
+		}
+		p += len;
+	}
+	return 0;
+}
 
 /* Creates PATH's ancestors on the unified tree and enables the v2
  * controllers husk uses in each one's cgroup.subtree_control, from the top.
@@ -1017,8 +1090,8 @@ static int remove_dirs(struct husk_cgroup *cg, husk_error_t *err)
 	return 0;
 }
 
-int husk_cgroup_create(const char *path, const struct oci_resources *res, struct husk_cgroup **out,
-		       husk_error_t *err)
+int husk_cgroup_create(const char *path, const struct oci_resources *res, unsigned flags,
+		       struct husk_cgroup **out, husk_error_t *err)
 {
 	struct oci_resources none = { 0 };
 	cleanup_cgroup struct husk_cgroup *cg = handle_new(path, err);
@@ -1027,6 +1100,7 @@ int husk_cgroup_create(const char *path, const struct oci_resources *res, struct
 	*out = NULL;
 	if (!cg)
 		return -1;
+	cg->flags = flags;
 	if (!res)
 		res = &none;
 	if (cg->v2_dir)
@@ -1058,7 +1132,8 @@ int husk_cgroup_create(const char *path, const struct oci_resources *res, struct
 		husk_error_set(err, errno, "create cgroup %s", cg->v2_dir);
 		goto undo;
 	}
-	if (apply_resources(cg, res, err) < 0 || apply_devices(cg, err) < 0) {
+	if (inherit_cpuset_v1(cg, err) < 0 || apply_resources(cg, res, err) < 0 ||
+	    apply_devices(cg, err) < 0) {
 		husk_error_wrap(err, "create cgroup %s", path);
 		goto undo;
 	}

@@ -48,12 +48,19 @@ struct husk_cgroup; /* opaque */
 int husk_cgroup_resolve(const char *cgroups_path, const char *id, bool systemd, char *out,
 			size_t outlen, husk_error_t *err);
 
+/* husk_cgroup_create's flags. */
+enum {
+	/* /dev/net/tun in the device allow-list: only a VMM that wires
+	 * taps into a network namespace it was given needs it. */
+	HUSK_CGROUP_ALLOW_TUN = 1 << 0,
+};
+
 /* Creates PATH in every hierarchy husk uses, applies RES (NULL: none) and
- * installs the device allow-list (husk_cgroup_devices_confined()). A cgroup
- * that already exists is reused, as runc does. On failure nothing that
- * this call created is left behind. */
-int husk_cgroup_create(const char *path, const struct oci_resources *res, struct husk_cgroup **out,
-		       husk_error_t *err);
+ * installs the device allow-list (husk_cgroup_devices_confined()); FLAGS
+ * are HUSK_CGROUP_*. A cgroup that already exists is reused, as runc does.
+ * On failure nothing that this call created is left behind. */
+int husk_cgroup_create(const char *path, const struct oci_resources *res, unsigned flags,
+		       struct husk_cgroup **out, husk_error_t *err);
 
 /* A handle on an existing cgroup (from saved state). The cgroup need not
  * exist any more: destroy then succeeds, the others fail with ENOENT. */

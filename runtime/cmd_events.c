@@ -1,7 +1,7 @@
 /* `husk events`: the container's resource usage as runc's events print it
  * ({"type":"stats","id":...,"data":{...}}), read from the guest's cgroup
  * of the container through the agent; once with --stats, else every
- * --interval until the container stops. */
+ * --interval until the container stops or is deleted. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,9 +102,22 @@ int cmd_events(const struct husk_globals *g, int argc, char **argv, husk_error_t
 		}
 		if (once)
 			break;
+		/* The stream may run for the container's whole life: between
+		 * ticks it holds no lock, so delete, pause, update and start
+		 * go on meanwhile, and the next tick sees what they did. */
+		container_unlock(c);
 		struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
+		if (container_relock(c, false, err) < 0) {
+			/* Deleted meanwhile: the stream ends as for a stop. */
+			rc = -1;
+			if (strcmp((*err)->msg, "container does not exist") == 0) {
+				husk_error_release(err);
+				rc = 0;
+			}
+			break;
+		}
 	}
 	container_free(c);
 	return rc;

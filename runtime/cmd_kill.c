@@ -52,6 +52,8 @@ int cmd_kill(const struct husk_globals *g, int argc, char **argv, husk_error_t *
 			rc = husk_error_set(err, errno, "send the signal to the container");
 	} else if (kill(pid, sig) < 0) {
 		rc = husk_error_set(err, errno, "kill %d", (int)pid);
+	} else if (sig == SIGKILL && s == CONTAINER_PAUSED) {
+		rc = lifecycle_thaw_for_kill(c, err);
 	}
 	container_free(c);
 	return rc;

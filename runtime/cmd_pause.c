@@ -43,6 +43,9 @@ static int freeze(const struct husk_globals *g, const struct cli_command *cli, i
 		rc = cg ? husk_cgroup_freeze(cg, frozen, err) : -1;
 		husk_cgroup_free(cg);
 	}
+	/* What update could not give the frozen guest, it gets now. */
+	if (rc == 0 && !frozen)
+		rc = update_apply_pending(c, err);
 	container_free(c);
 	return rc;
 }

@@ -1,9 +1,15 @@
 /* `husk update`: new resource limits for the container's host cgroup and
  * for the guest's cgroup of the container, so that the container sees
  * them. The VM's size is fixed at create (no memory or vCPU hotplug):
- * a larger limit than the VM has is accepted and bounded by the VM. */
+ * a larger limit than the VM has is accepted and bounded by the VM, and a
+ * cpuset moves the VMM to other host CPUs without changing the guest's
+ * vCPUs. A paused guest cannot take the update (its agent is frozen): the
+ * host cgroup changes at once and the guest's part waits in the state
+ * directory for resume. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +33,8 @@ static const struct cli_flag update_flags[] = {
 	{ "cpu-share", 0, true, "CPU shares (relative weight vs. other containers)" },
 	{ "pids-limit", 0, true, "Maximum number of pids allowed in the container" },
 	{ "blkio-weight", 0, true, "not supported by husk" },
-	{ "cpuset-cpus", 0, true, "not supported by husk" },
-	{ "cpuset-mems", 0, true, "not supported by husk" },
+	{ "cpuset-cpus", 0, true, "CPU(s) to use (the VMM's host CPUs; the guest keeps its vCPUs)" },
+	{ "cpuset-mems", 0, true, "Memory node(s) to use" },
 	{ "cpu-rt-period", 0, true, "not supported by husk" },
 	{ "cpu-rt-runtime", 0, true, "not supported by husk" },
 	{ "l3-cache-schema", 0, true, "not supported by husk" },
@@ -84,6 +90,101 @@ static int parse_num(const char *flag, const char *s, int64_t min, int64_t *out,
 	return 0;
 }
 
+static int cpuset_flag(const char *flag, const char *v, char out[OCI_CPUSET_LIST_MAX],
+		       unsigned *count, husk_error_t *err)
+{
+	if (strlen(v) >= OCI_CPUSET_LIST_MAX)
+		return husk_error_set(err, 0, "invalid value for %s: longer than %d characters", flag,
+				      OCI_CPUSET_LIST_MAX - 1);
+	if (oci_cpuset_list_parse(v, flag, count, err) < 0)
+		return -1;
+	strcpy(out, v);
+	return 0;
+}
+
+/* The guest's share of R: its cgroup of the container gets the limits (a
+ * cpuset names host CPUs, which mean nothing in the guest). */
+static int send_update(const struct container *c, const struct oci_resources *r,
+		       husk_error_t *err)
+{
+	cleanup_free char *json = oci_resources_to_json(r);
+	if (!json)
+		return husk_error_set(err, ENOMEM, "update");
+	cleanup_close int fd = control_connect(c, err);
+	if (fd < 0 ||
+	    control_call(fd, AGENT_UPDATE, json, strlen(json), AGENT_UPDATED, NULL, NULL, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The queued guest update, or an empty one; -1 only for a broken file. */
+static int read_pending(const struct container *c, struct oci_resources *r, husk_error_t *err)
+{
+	char path[PATH_MAX + 32];
+	size_t len;
+
+	*r = (struct oci_resources){ 0 };
+	snprintf(path, sizeof(path), "%s/" UPDATE_PENDING_FILE, c->dir);
+	if (faccessat(c->dirfd, UPDATE_PENDING_FILE, F_OK, 0) < 0)
+		return 0;
+	cleanup_free char *text = read_whole(path, 1u << 20, &len, err);
+	if (!text || oci_resources_parse(text, len, r, err) < 0)
+		return husk_error_wrap(err, "queued update %s", path);
+	return 0;
+}
+
+/* Later values win, field by field, as two updates applied in turn. */
+static void merge_resources(struct oci_resources *into, const struct oci_resources *r)
+{
+#define TAKE(flag, field)                                                                          \
+	if (r->flag) {                                                                             \
+		into->flag = true;                                                                 \
+		into->field = r->field;                                                            \
+	}
+	TAKE(has_memory_limit, memory_limit);
+	TAKE(has_memory_swap, memory_swap);
+	TAKE(has_cpu_quota, cpu_quota);
+	TAKE(has_cpu_period, cpu_period);
+	TAKE(has_cpu_shares, cpu_shares);
+	TAKE(has_pids_limit, pids_limit);
+#undef TAKE
+}
+
+static int queue_update(const struct container *c, const struct oci_resources *r,
+			husk_error_t *err)
+{
+	struct oci_resources q;
+	if (read_pending(c, &q, err) < 0)
+		return -1;
+	merge_resources(&q, r);
+	cleanup_free char *json = oci_resources_to_json(&q);
+	if (!json)
+		return husk_error_set(err, ENOMEM, "update");
+	cleanup_close int fd = openat(c->dirfd, UPDATE_PENDING_FILE ".tmp",
+				      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || write_all(fd, json, strlen(json)) < 0 || fsync(fd) < 0 ||
+	    renameat(c->dirfd, UPDATE_PENDING_FILE ".tmp", c->dirfd, UPDATE_PENDING_FILE) < 0)
+		return husk_error_set(err, errno, "queue the update in %s/" UPDATE_PENDING_FILE,
+				      c->dir);
+	return 0;
+}
+
+int update_apply_pending(struct container *c, husk_error_t *err)
+{
+	struct oci_resources q;
+	if (faccessat(c->dirfd, UPDATE_PENDING_FILE, F_OK, 0) < 0)
+		return 0;
+	int rc = read_pending(c, &q, err);
+	/* Once tried, it is gone either way: a failure is reported now, and
+	 * the next resume must not replay it. */
+	unlinkat(c->dirfd, UPDATE_PENDING_FILE, 0);
+	if (rc == 0)
+		rc = send_update(c, &q, err);
+	if (rc < 0)
+		return husk_error_wrap(err, "resumed, but the update queued while paused failed");
+	return 0;
+}
+
 int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t *err)
 {
 	struct cli_args a;
@@ -94,8 +195,8 @@ int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 #define V(n) cli_value(&cmd_update_cli, &a, n)
-	static const char *const unsupported[] = { "memory-reservation", "blkio-weight", "cpuset-cpus",
-						   "cpuset-mems", "cpu-rt-period", "cpu-rt-runtime",
+	static const char *const unsupported[] = { "memory-reservation", "blkio-weight",
+						   "cpu-rt-period", "cpu-rt-runtime",
 						   "l3-cache-schema", "mem-bw-schema" };
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 		if (V(unsupported[i]))
@@ -134,6 +235,18 @@ int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t
 			return -1;
 		r.cpu_shares = (uint64_t)v, r.has_cpu_shares = true;
 	}
+	if (V("cpuset-cpus")) {
+		if (cpuset_flag("--cpuset-cpus", V("cpuset-cpus"), r.cpuset_cpus, &r.cpuset_ncpus,
+				err) < 0)
+			return -1;
+		r.has_cpuset_cpus = true;
+	}
+	if (V("cpuset-mems")) {
+		unsigned n;
+		if (cpuset_flag("--cpuset-mems", V("cpuset-mems"), r.cpuset_mems, &n, err) < 0)
+			return -1;
+		r.has_cpuset_mems = true;
+	}
 	if (V("pids-limit")) {
 		if (parse_num("--pids-limit", V("pids-limit"), INT64_MIN, &r.pids_limit, err) < 0)
 			return -1;
@@ -150,15 +263,10 @@ int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t
 		rc = cg ? husk_cgroup_update(cg, &r, err) : -1;
 		husk_cgroup_free(cg);
 	}
-	if (rc == 0 && s != CONTAINER_PAUSED) {
-		cleanup_free char *json = oci_resources_to_json(&r);
-		cleanup_close int fd = control_connect(c, err);
-		if (!json)
-			rc = husk_error_set(err, ENOMEM, "update");
-		else if (fd < 0 || control_call(fd, AGENT_UPDATE, json, strlen(json), AGENT_UPDATED, NULL,
-						 NULL, err) < 0)
-			rc = -1;
-	}
+	if (rc == 0 && s == CONTAINER_PAUSED)
+		rc = queue_update(c, &r, err);
+	else if (rc == 0)
+		rc = send_update(c, &r, err);
 	container_free(c);
 	return rc;
 }

@@ -56,6 +56,13 @@ HUSK_COMMAND(events);
  * clear message. */
 extern const struct husk_command husk_pending_commands[];
 
+/* The state directory's file holding the guest's part of an update made
+ * while the container was paused (JSON resources), for resume to send. */
+#define UPDATE_PENDING_FILE "update.pending"
+struct container;
+/* Sends and removes the update queued while C was paused, if any. */
+int update_apply_pending(struct container *c, husk_error_t *err);
+
 /* Shared by `husk --version` and `husk version`. */
 void husk_print_version(FILE *out);
 

@@ -77,12 +77,21 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 	unsigned long max_cpus = host_cpus > 0 && host_cpus < MAX_VCPUS ? (unsigned long)host_cpus : MAX_VCPUS;
 	unsigned long n = HUSK_DEFAULT_CPUS, mem = HUSK_DEFAULT_MEMORY_MIB;
 
+	/* Each of quota and cpuset bounds how many CPUs the VMM can keep
+	 * busy; more vCPUs than that would only contend for them. */
+	bool bounded = false;
+	unsigned long bound = ULONG_MAX;
 	if (r->has_cpu_quota && r->cpu_quota > 0) {
 		uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
-		n = (unsigned long)(((uint64_t)r->cpu_quota + period - 1) / period);
-		if (n > max_cpus)
-			n = max_cpus;
+		bound = (unsigned long)(((uint64_t)r->cpu_quota + period - 1) / period);
+		bounded = true;
 	}
+	if (r->has_cpuset_cpus && r->cpuset_ncpus < bound) {
+		bound = r->cpuset_ncpus;
+		bounded = true;
+	}
+	if (bounded)
+		n = bound < max_cpus ? bound : max_cpus;
 	if (r->has_memory_limit && r->memory_limit > 0) {
 		int64_t mib = r->memory_limit / (1024 * 1024) - HUSK_VMM_OVERHEAD_MIB;
 		if (mib < HUSK_MIN_GUEST_MIB)
@@ -405,7 +414,9 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 			goto fail;
 		}
 	c->rec->owner = getuid();
-	if (husk_cgroup_create(cgpath, &cfg->resources, &cg, err) < 0)
+	/* The VMM opens /dev/net/tun only to wire a namespace it was given. */
+	unsigned cg_flags = lifecycle_netns_path(cfg) ? HUSK_CGROUP_ALLOW_TUN : 0;
+	if (husk_cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)
 		goto fail;
 	if (cfg->process.terminal) {
 		if (o->own_terminal) {
@@ -517,9 +528,14 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 			;
 		goto fail;
 	}
+	/* Hooks run with the lock shared, not exclusive: a hook may well run
+	 * `husk state` (shared), while delete, start and pause (exclusive)
+	 * still wait for create to finish. runc runs prestart first, then
+	 * createRuntime, then createContainer. */
 	if (container_save(c, err) < 0 || (o->pid_file && write_pid_file(o->pid_file, child, err) < 0) ||
-	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
+	    container_relock(c, false, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
+	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_CREATE_CONTAINER, c, "creating", child, err) < 0) {
 		kill(child, SIGKILL);
 		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
@@ -567,9 +583,21 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 	int ret = -1, fd = -1;
 	/* startContainer hooks belong in the container; the guest has no
 	 * view of the host's binaries, so they run on the host, before the
-	 * process is released (documented in runtime/README.md). */
-	if (run_hooks(cfg, OCI_HOOK_START_CONTAINER, c, "created", pid, err) < 0)
-		goto out;
+	 * process is released (documented in runtime/README.md). They run
+	 * with the lock shared, so that one may run `husk state`; then the
+	 * container may have changed, and is checked again. */
+	if (cfg->nhooks[OCI_HOOK_START_CONTAINER]) {
+		if (container_relock(c, false, err) < 0 ||
+		    run_hooks(cfg, OCI_HOOK_START_CONTAINER, c, "created", pid, err) < 0 ||
+		    container_relock(c, true, err) < 0)
+			goto out;
+		s = container_status(c, &pid);
+		if (s != CONTAINER_CREATED) {
+			husk_error_set(err, 0, "container became %s while its startContainer hooks ran",
+				       container_status_name(s));
+			goto out;
+		}
+	}
 	fd = control_connect(c, err);
 	if (fd < 0 || control_call(fd, AGENT_START, NULL, 0, AGENT_READY, NULL, NULL, err) < 0)
 		goto out;
@@ -578,7 +606,10 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 		goto out;
 	husk_error_t hook_err = NULL;
 	/* As in runc, a failing poststart hook is logged, not fatal. */
-	if (run_hooks(cfg, OCI_HOOK_POSTSTART, c, "running", pid, &hook_err) < 0) {
+	if (cfg->nhooks[OCI_HOOK_POSTSTART] && container_relock(c, false, &hook_err) < 0) {
+		log_warn("%s", hook_err->msg);
+		husk_error_release(&hook_err);
+	} else if (run_hooks(cfg, OCI_HOOK_POSTSTART, c, "running", pid, &hook_err) < 0) {
 		log_warn("%s", hook_err->msg);
 		husk_error_release(&hook_err);
 	}
@@ -590,11 +621,27 @@ out:
 	return ret;
 }
 
+int lifecycle_thaw_for_kill(const struct container *c, husk_error_t *err)
+{
+	if (!c->rec->cgroup_path[0])
+		return 0;
+	struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
+	int rc = cg ? husk_cgroup_freeze(cg, false, err) : -1;
+	husk_cgroup_free(cg);
+	return rc;
+}
+
 int lifecycle_destroy(struct container *c, husk_error_t *err)
 {
 	pid_t pid;
-	if (container_status(c, &pid) != CONTAINER_STOPPED) {
+	enum container_status s = container_status(c, &pid);
+	if (s != CONTAINER_STOPPED) {
 		kill(c->rec->pid, SIGKILL);
+		husk_error_t thaw_err = NULL;
+		if (s == CONTAINER_PAUSED && lifecycle_thaw_for_kill(c, &thaw_err) < 0) {
+			log_warn("%s", thaw_err->msg);
+			husk_error_release(&thaw_err);
+		}
 		/* Not our child (create returned long ago): wait until it is
 		 * gone or a zombie for its parent to reap. */
 		for (int i = 0; i < 1000 && process_start_time(c->rec->pid) == c->rec->pid_start; i++)
@@ -610,6 +657,12 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 	}
 	husk_error_t hook_err = NULL;
 	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, &hook_err);
+	/* Shared from here, for poststop hooks that run `husk state`; a
+	 * second delete still waits, then finds the container gone. */
+	if (cfg && cfg->nhooks[OCI_HOOK_POSTSTOP] && container_relock(c, false, &hook_err) < 0) {
+		log_warn("%s", hook_err->msg);
+		husk_error_release(&hook_err);
+	}
 	/* The VMM is gone, and its taps with it. */
 	if (cfg && lifecycle_netns_path(cfg) &&
 	    netns_cleanup(lifecycle_netns_path(cfg), &hook_err) < 0) {

@@ -38,12 +38,20 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 /* Starts a created container (the state is locked by the caller). */
 int lifecycle_start(struct container *c, husk_error_t *err);
 
+/* Thaws C's cgroup after a SIGKILL was sent to a paused C: on a v1
+ * freezer the kill stays pending in the frozen VMM until then (v2 lets it
+ * through), so without this the container stays paused and delete waits;
+ * runc thaws the same way. */
+int lifecycle_thaw_for_kill(const struct container *c, husk_error_t *err);
+
 /* Kills what is left of C (the VMM, its cgroup), runs the poststop hooks
  * and removes its state. */
 int lifecycle_destroy(struct container *c, husk_error_t *err);
 
-/* The VM size for CFG: vCPUs from cpu quota/period and the annotation
- * husk.cpus; guest RAM from memory.limit and husk.memory_mib. */
+/* The VM size for CFG: vCPUs the fewest of ceil(quota/period) and the
+ * cpuset's CPUs (the default when neither is given), at most the host's,
+ * unless the annotation husk.cpus says; guest RAM from memory.limit and
+ * husk.memory_mib. */
 int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *memory_mib,
 		      husk_error_t *err);
 

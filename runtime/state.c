@@ -62,6 +62,28 @@ static int lock_dir(struct container *c, bool exclusive, husk_error_t *err)
 	return 0;
 }
 
+/* (Re)reads C's record from its directory. */
+static int read_record(struct container *c, husk_error_t *err)
+{
+	char buf[65536];
+	cleanup_close int fd = openat(c->dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (n < 0) {
+		/* The directory exists without a record: a create that died
+		 * before saving, or a delete in between. Either way there is no
+		 * container to act on. */
+		return husk_error_set(err, 0, "container does not exist");
+	}
+	char what[PATH_MAX + 16];
+	snprintf(what, sizeof(what), "%s/" STATE_FILE, c->dir);
+	struct oci_state_record *rec = oci_state_record_parse(buf, (size_t)n, what, err);
+	if (!rec)
+		return -1;
+	oci_state_record_free(c->rec);
+	c->rec = rec;
+	return 0;
+}
+
 int container_new(const char *root, const char *id, struct container **out, husk_error_t *err)
 {
 	if (container_validate_id(id, err) < 0)
@@ -116,28 +138,26 @@ int container_load(const char *root, const char *id, bool exclusive, struct cont
 			return husk_error_set(err, 0, "container does not exist");
 		return husk_error_set(err, e, "open %s", c->dir);
 	}
-	if (lock_dir(c, exclusive, err) < 0) {
-		container_free(c);
-		return -1;
-	}
-	char buf[65536];
-	cleanup_close int fd = openat(c->dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-	if (n < 0) {
-		/* The directory exists without a record: a create that died
-		 * before saving, or a delete in between. Either way there is no
-		 * container to act on. */
-		container_free(c);
-		return husk_error_set(err, 0, "container does not exist");
-	}
-	char what[PATH_MAX + 16];
-	snprintf(what, sizeof(what), "%s/" STATE_FILE, c->dir);
-	if (!(c->rec = oci_state_record_parse(buf, (size_t)n, what, err))) {
+	if (lock_dir(c, exclusive, err) < 0 || read_record(c, err) < 0) {
 		container_free(c);
 		return -1;
 	}
 	*out = c;
 	return 0;
+}
+
+void container_unlock(struct container *c)
+{
+	flock(c->dirfd, LOCK_UN);
+}
+
+int container_relock(struct container *c, bool exclusive, husk_error_t *err)
+{
+	if (lock_dir(c, exclusive, err) < 0)
+		return -1;
+	/* Unlocked, anything may have happened: a delete removes the record
+	 * (and the directory, which our descriptor still holds). */
+	return read_record(c, err);
 }
 
 int container_save(struct container *c, husk_error_t *err)

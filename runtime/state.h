@@ -42,6 +42,16 @@ int container_load(const char *root, const char *id, bool exclusive, struct cont
 
 int container_save(struct container *c, husk_error_t *err);
 
+/* Lets go of C's lock, for what must not hold it: a long wait (events
+ * between ticks), a hook that may run husk itself. */
+void container_unlock(struct container *c);
+
+/* Takes C's lock again, of the kind EXCLUSIVE says (also turning a held
+ * lock into the other kind; flock does that by letting go first), and
+ * reads the record anew: "container does not exist" if it went meanwhile.
+ * Whatever the caller checked before must be checked again. */
+int container_relock(struct container *c, bool exclusive, husk_error_t *err);
+
 /* The live status: stopped once the VMM is gone (or a zombie, or its pid was
  * reused); paused when its cgroup is frozen. *PID gets the VMM's pid, or 0
  * when stopped. */

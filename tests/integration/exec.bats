@@ -115,6 +115,20 @@ EOF
 	grep -qx second-terminal "$WORK/tty2.txt"
 }
 
+@test "exec --tty through --console-socket: a resize of the pty reaches the exec'd process" {
+	start_sleeper
+	start_recvtty "$WORK/tty.sock" "$WORK/tty.out" --resize-on ready=21x55
+	run_rt exec -t -d --console-socket "$WORK/tty.sock" "$CT" sh -c 'stty size; echo ready; i=0
+		while [ "$(stty size)" != "21 55" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		stty size' </dev/null
+	[ "$status" -eq 0 ]
+	wait_recvtty
+	tr -d '\r' <"$WORK/tty.out" >"$WORK/tty.txt"
+	cat "$WORK/tty.txt"
+	[ "$(tail -n 1 "$WORK/tty.txt")" = "21 55" ]
+	[ "$(head -n 1 "$WORK/tty.txt")" != "21 55" ]
+}
+
 @test "exec --detach --pid-file: the pid is a host process that signals reach" {
 	start_sleeper
 	run_rt exec --detach --pid-file "$WORK/exec.pid" "$CT" sh -c 'trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done' </dev/null

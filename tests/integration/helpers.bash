@@ -222,6 +222,18 @@ run_ct() {
 	}
 }
 
+# delete_ct ID [DELETE OPTIONS...]: `rt delete`, which must succeed and leave
+# no state directory behind (teardown's delete --force would hide that).
+delete_ct() {
+	local id=$1
+	shift
+	rt delete "$@" "$id" </dev/null 3>&- || return
+	[ ! -e "$WORK/root/$id" ] || {
+		echo "delete $id left its state directory: $(ls -la "$WORK/root/$id" 2>&1)" >&2
+		return 1
+	}
+}
+
 # ct_state ID [FIELD]: the container's state JSON, or one field of it.
 ct_state() {
 	if [ $# -gt 1 ]; then
@@ -329,6 +341,20 @@ need_recvtty() {
 	}
 }
 
+# need_tool NAME: builds tests/tools/NAME.c into build/tools/NAME when missing
+# or stale and prints its path.
+need_tool() {
+	local t=$REPO_ROOT/build/tools/$1
+	if [ ! -x "$t" ] || [ "$REPO_ROOT/tests/tools/$1.c" -nt "$t" ]; then
+		make -s -C "$REPO_ROOT" "build/tools/$1" >&2
+	fi
+	[ -x "$t" ] || {
+		echo "no $1 at $t" >&2
+		return 1
+	}
+	echo "$t"
+}
+
 # start_recvtty SOCKET OUTFILE [RECVTTY OPTIONS...]: a recvtty --once
 # listening on SOCKET, writing the terminal's output to OUTFILE; returns
 # when the socket accepts connections. $RECVTTY_PID is its pid.
@@ -360,7 +386,8 @@ wait_recvtty() {
 # cgroups
 
 # container_cgroup_value ID FILE: the value of the cgroup v2 interface file
-# FILE (memory.max, cpu.max, cpu.weight, pids.max) for the container, in v2
+# FILE (memory.max, cpu.max, cpu.weight, pids.max, cpuset.cpus, cpuset.mems)
+# for the container, in v2
 # syntax. Where it is read depends on CGROUP_CHECK:
 #   host   (default for runc)  the container's cgroup on this host, found
 #          from /proc/PID/cgroup of the state's pid; on a cgroup v1 or
@@ -416,7 +443,7 @@ host_cgroup_value() {
 		v=$(cat "$dir/cpu.shares")
 		echo $((1 + ((v - 2) * 9999) / 262142))
 		;;
-	pids.max) cat "$dir/pids.max" ;;
+	pids.max | cpuset.cpus | cpuset.mems) cat "$dir/$file" ;;
 	*)
 		echo "host_cgroup_value: no v1 translation for $file" >&2
 		return 1

@@ -75,7 +75,7 @@ load helpers
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"container not running"* ]]
 
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 @test "delete refuses a running container without --force; --force kills and removes it" {
@@ -92,6 +92,7 @@ load helpers
 
 	run_rt delete --force "$CT"
 	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
 	[ -z "$output" ]
 	run_rt state "$CT"
 	[ "$status" -eq 1 ]
@@ -117,6 +118,7 @@ load helpers
 	# runc deletes a container that was never started without --force.
 	run_rt delete "$CT"
 	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
 	run_rt state "$CT"
 	[ "$status" -eq 1 ]
 	wait_until "$WAIT_TIMEOUT" _pid_gone "$pid"
@@ -161,38 +163,147 @@ load helpers
 	[ "$status" -eq 1 ]
 }
 
-@test "hooks run at their points with the state on stdin" {
+@test "a process killed by a signal: the container's pid itself dies of that signal" {
 	require_containers
+	reaper=$(need_tool reaper)
 	make_bundle "$WORK/b" sleep 1000
-	# Each hook appends its name and the status it was given on stdin.
-	cat >"$WORK/hook.sh" <<-'EOS'
+	# Without a pid namespace the process is no namespace's init, so a
+	# signal it has no handler for kills it.
+	bundle_edit "$WORK/b" '.linux.namespaces |= map(select(.type != "pid"))'
+	# create returns, leaving the container's process to the reaper, which
+	# says how it ended: 128+N from a parent is not enough, the waiting
+	# parent must see WIFSIGNALED (a shim reports exactly that).
+	bg "$WORK/reaped" "$reaper" "$RUNTIME_BIN" --root "$WORK/root" create --bundle "$WORK/b" "$CT"
+	reaper_pid=$BG_PID
+	wait_status "$CT" created
+	pid=$(ct_state "$CT" pid)
+	rt start "$CT"
+	rt kill "$CT" USR1
+	wait_status "$CT" stopped
+	wait_until "$WAIT_TIMEOUT" grep -q "^$pid " "$WORK/reaped"
+	cat "$WORK/reaped" "$WORK/reaped.err"
+	grep -qx "$pid killed $(kill -l USR1)" "$WORK/reaped"
+	delete_ct "$CT"
+	wait "$reaper_pid"
+}
+
+@test "the VMM runs confined: seccomp, no_new_privs, capabilities, rlimits, oom_score_adj, cgroup" {
+	require_containers
+	[ "$RUNTIME" = husk ] || skip "the VMM's confinement is husk's own"
+	make_bundle "$WORK/b" sleep 1000
+	# RLIMIT_CORE and RLIMIT_MSGQUEUE are applied to the VMM as given (the
+	# VMM's own, like RLIMIT_NOFILE, are not: runtime/confine.h).
+	bundle_edit "$WORK/b" '.process.oomScoreAdj = 123
+		| .process.rlimits = [{type: "RLIMIT_CORE", soft: 1024, hard: 2048},
+			{type: "RLIMIT_MSGQUEUE", soft: 4096, hard: 8192}]'
+	run_ct "$CT" "$WORK/b"
+	wait_status "$CT" running
+	pid=$(ct_state "$CT" pid)
+	# Every thread: the seccomp filter (mode 2), no_new_privs, and the
+	# capabilities of runtime/confine.h's CONFINE_CAPS (CHOWN, DAC_OVERRIDE,
+	# DAC_READ_SEARCH, FOWNER, FSETID, MKNOD, SETFCAP) in the effective,
+	# permitted and bounding sets, none inheritable or ambient.
+	caps=000000008800001f
+	n=0
+	for st in /proc/"$pid"/task/*/status; do
+		grep -qx $'Seccomp:\t2' "$st"
+		grep -qx $'NoNewPrivs:\t1' "$st"
+		grep -qx $'CapEff:\t'$caps "$st"
+		grep -qx $'CapPrm:\t'$caps "$st"
+		grep -qx $'CapBnd:\t'$caps "$st"
+		grep -qx $'CapInh:\t0000000000000000' "$st"
+		grep -qx $'CapAmb:\t0000000000000000' "$st"
+		n=$((n + 1))
+	done
+	# The VMM has threads of its own (vCPUs, devices) besides the main one.
+	[ "$n" -gt 1 ]
+	[ "$(cat "/proc/$pid/oom_score_adj")" = 123 ]
+	grep -E '^Max core file size +1024 +2048 +bytes' "/proc/$pid/limits"
+	grep -E '^Max msgqueue size +4096 +8192 +bytes' "/proc/$pid/limits"
+	# The cgroup is the spec's cgroupsPath (make_bundle's).
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		grep -qx "0::/$TEST_ID-b" "/proc/$pid/cgroup"
+	else
+		for c in memory cpu pids freezer; do
+			grep -qE "^[0-9]+:([a-z_]+,)*$c(,[a-z_]+)*:/$TEST_ID-b\$" "/proc/$pid/cgroup"
+		done
+	fi
+}
+
+@test "hooks: all six kinds run in the runtime-spec's order with the state on stdin" {
+	require_containers
+	# The hook and its log live in a directory bind-mounted into the
+	# container at the same path: runc runs startContainer hooks inside
+	# the container (husk runs every kind on the host).
+	hd=$WORK/hooks
+	mkdir -p "$hd"
+	make_bundle "$WORK/b" sleep 1000
+	# hook.sh KIND LOG [RUNTIME ROOT]: appends "KIND STATUS" (STATUS from
+	# the state on stdin); with RUNTIME, also "KIND state STATUS" from
+	# `RUNTIME state` run by the hook itself, which must not hang.
+	cat >"$hd/hook.sh" <<-'EOS'
 		#!/bin/sh
 		state=$(cat)
-		status=$(printf '%s' "$state" | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')
-		echo "$1 $status" >>"$2"
+		field() { printf '%s' "$state" | sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p"; }
+		echo "$1 $(field status)" >>"$2"
+		if [ -n "$3" ]; then
+			s=$(timeout 20 "$3" --root "$4" state "$(field id)" | sed -n 's/.*"status": *"\([a-z]*\)".*/\1/p')
+			echo "$1 state ${s:-none}" >>"$2"
+		fi
 	EOS
-	chmod +x "$WORK/hook.sh"
-	bundle_edit "$WORK/b" '.hooks = ({} | .createRuntime = [{path: $h, args: ["hook", "createRuntime", $l]}]
-		| .poststart = [{path: $h, args: ["hook", "poststart", $l]}]
-		| .poststop = [{path: $h, args: ["hook", "poststop", $l]}])' \
-		--arg h "$WORK/hook.sh" --arg l "$WORK/hooks.log"
+	chmod +x "$hd/hook.sh"
+	bundle_edit "$WORK/b" '.mounts += [{destination: $d, type: "bind", source: $d, options: ["rbind"]}]
+		| .hooks = ({}
+		| .prestart = [{path: $h, args: ["hook", "prestart", $l]}]
+		| .createRuntime = [{path: $h, args: ["hook", "createRuntime", $l, $rt, $root]}]
+		| .createContainer = [{path: $h, args: ["hook", "createContainer", $l]}]
+		| .startContainer = [{path: $h, args: ["hook", "startContainer", $l]}]
+		| .poststart = [{path: $h, args: ["hook", "poststart", $l, $rt, $root]}]
+		| .poststop = [{path: $h, args: ["hook", "poststop", $l, $rt, $root]}])' \
+		--arg d "$hd" --arg h "$hd/hook.sh" --arg l "$hd/hooks.log" \
+		--arg rt "$(command -v "$RUNTIME_BIN")" --arg root "$WORK/root"
 	create_ct "$CT" "$WORK/b"
-	grep -qx "createRuntime creating" "$WORK/hooks.log"
 	rt start "$CT"
-	# runc 1.1 hands poststart the state as it was before start.
-	wait_until "$WAIT_TIMEOUT" grep -qE '^poststart (running|created)$' "$WORK/hooks.log"
+	wait_until "$WAIT_TIMEOUT" grep -q '^poststart state' "$hd/hooks.log"
 	rt kill "$CT" KILL
 	wait_status "$CT" stopped
-	rt delete "$CT"
-	grep -qx "poststop stopped" "$WORK/hooks.log"
-	[ "$(wc -l <"$WORK/hooks.log")" -eq 3 ]
+	delete_ct "$CT"
+	cat "$hd/hooks.log"
+	# runc runs prestart before createRuntime (both in the runtime's
+	# namespaces), then createContainer; startContainer at start, poststop
+	# at delete. `state` from a createRuntime hook: runc has no container
+	# yet, husk has it created; from poststop: runc's is gone, husk's
+	# still there, stopped.
+	grep -v '^poststart' "$hd/hooks.log" >"$WORK/order"
+	printf '%s\n' 'prestart creating' 'createRuntime creating' 'createRuntime state (none|created)' \
+		'createContainer creating' 'startContainer created' 'poststop stopped' \
+		'poststop state (none|stopped)' >"$WORK/want"
+	[ "$(wc -l <"$WORK/order")" -eq 7 ]
+	paste -d '\n' "$WORK/want" "$WORK/order" | while read -r want && read -r got; do
+		[[ "$got" =~ ^$want$ ]] || {
+			echo "got '$got', want '$want'" >&2
+			exit 1
+		}
+	done
+	# runc 1.1 runs poststart in create, with the state as it was then;
+	# husk after start releases the process, as the runtime-spec says.
+	[ "$(grep -c '^poststart' "$hd/hooks.log")" -eq 2 ]
+	if [ "$RUNTIME" = husk ]; then
+		[ "$(sed -n '6,7p' "$hd/hooks.log")" = "$(printf '%s\n' 'poststart running' 'poststart state running')" ]
+	else
+		grep -qxE 'poststart (running|created)' "$hd/hooks.log"
+		grep -qxE 'poststart state (running|created)' "$hd/hooks.log"
+	fi
 
-	# A failing createRuntime hook fails create and leaves nothing behind.
-	bundle_edit "$WORK/b" '.hooks = {createRuntime: [{path: "/bin/false"}]}'
-	run_rt create --bundle "$WORK/b" "$CT" </dev/null
-	[ "$status" -ne 0 ]
-	run_rt list -q
-	[ -z "$output" ]
+	# A failing hook fails create and leaves nothing behind.
+	for kind in prestart createRuntime createContainer; do
+		bundle_edit "$WORK/b" '.hooks = {($k): [{path: "/bin/false"}]}' --arg k "$kind"
+		run_rt create --bundle "$WORK/b" "$CT" </dev/null
+		[ "$status" -ne 0 ]
+		run_rt list -q
+		[ -z "$output" ]
+		[ ! -e "$WORK/root/$CT" ]
+	done
 }
 
 @test "run: stdout and stderr of the process stay apart" {
@@ -253,7 +364,7 @@ load helpers
 	wait_output "$WORK/$CT.out" detached-output
 	rt kill "$CT" KILL
 	wait_status "$CT" stopped
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 @test "run --keep: the stopped container stays for state and delete" {
@@ -266,6 +377,7 @@ load helpers
 	echo "$output" | jq -e '.status == "stopped"'
 	run_rt delete "$CT"
 	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
 }
 
 @test "a terminal through --console-socket: size from process.consoleSize, input and output" {
@@ -288,7 +400,28 @@ load helpers
 	# Nothing of the terminal's output went to create's stdio.
 	[ ! -s "$WORK/$CT.out" ]
 	wait_status "$CT" stopped
-	rt delete "$CT"
+	delete_ct "$CT"
+}
+
+@test "a terminal through --console-socket: resizes reach the process, before start and while it runs" {
+	require_containers
+	# The size set before start is the one the process starts with; then,
+	# once it says ready, recvtty resizes again and the process waits to
+	# see it (a resize is a signal, which may take a moment to land).
+	make_bundle "$WORK/b" sh -c 'stty size; echo ready; i=0
+		while [ "$(stty size)" != "44 99" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+		stty size'
+	bundle_edit "$WORK/b" '.process.terminal = true | .process.consoleSize = {height: 33, width: 77}'
+	start_recvtty "$WORK/tty.sock" "$WORK/tty.out" --winsize 40x100 --resize-on ready=44x99
+	create_ct "$CT" "$WORK/b" --console-socket "$WORK/tty.sock"
+	rt start "$CT"
+	wait_recvtty
+	tr -d '\r' <"$WORK/tty.out" >"$WORK/tty.txt"
+	cat "$WORK/tty.txt"
+	[ "$(head -n 1 "$WORK/tty.txt")" = "40 100" ]
+	[ "$(tail -n 1 "$WORK/tty.txt")" = "44 99" ]
+	wait_status "$CT" stopped
+	delete_ct "$CT"
 }
 
 @test "run: a program that cannot be executed fails run with a message naming it" {
@@ -408,6 +541,18 @@ load helpers
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"invalid rootfs"* ]]
 	[[ "$stderr" == *"no-such-rootfs"* ]]
+
+	if [ "$RUNTIME" = husk ]; then
+		# runc finds these only when the kernel refuses the value.
+		jq '.linux.resources.cpu.cpus = "0-"' "$WORK/good.json" >"$WORK/b/config.json"
+		run_rt create --bundle "$WORK/b" "$CT" </dev/null
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *'linux.resources.cpu.cpus: '*'0-'*' is not a cpuset list'* ]]
+		jq '.linux.resources.cpu.mems = "2-1"' "$WORK/good.json" >"$WORK/b/config.json"
+		run_rt create --bundle "$WORK/b" "$CT" </dev/null
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *'linux.resources.cpu.mems: '*'2-1'*': range 2-1 runs backwards'* ]]
+	fi
 
 	# None of them left a container behind.
 	run_rt list -q

@@ -55,7 +55,7 @@ lines_over() {
 
 	rt kill "$CT" SIGKILL
 	wait_status "$CT" stopped
-	rt delete "$CT"
+	delete_ct "$CT"
 	# Each signal ran its trap once.
 	for s in USR1 USR2 HUP; do count_is "$out" "got-$s" 1; done
 }
@@ -72,7 +72,31 @@ lines_over() {
 	wait_status "$CT" stopped
 	wait_until "$WAIT_TIMEOUT" _pid_gone "$epid"
 	wait_until "$WAIT_TIMEOUT" _pid_gone "$pid"
-	rt delete "$CT"
+	delete_ct "$CT"
+}
+
+@test "kill --all TERM reaches the traps of the container's process and of exec'd ones" {
+	require_containers
+	# The init lingers after its trap so that its end does not take the
+	# exec'd process down before that one's trap ran.
+	make_bundle "$WORK/b" sh -c 'trap "echo init-got-TERM; sleep 1; exit 0" TERM
+		echo ready; while :; do sleep 0.1; done'
+	run_ct "$CT" "$WORK/b"
+	wait_output "$WORK/$CT.out" ready
+	bg "$WORK/exec.out" rt exec "$CT" sh -c 'trap "echo exec-got-TERM; exit 3" TERM
+		echo exec-ready; while :; do sleep 0.1; done'
+	exec_pid=$BG_PID
+	wait_output "$WORK/exec.out" exec-ready
+
+	run_rt kill --all "$CT" TERM
+	[ "$status" -eq 0 ]
+	wait_output "$WORK/exec.out" exec-got-TERM
+	wait_output "$WORK/$CT.out" init-got-TERM
+	rc=0
+	wait "$exec_pid" || rc=$?
+	[ "$rc" -eq 3 ]
+	wait_status "$CT" stopped
+	delete_ct "$CT"
 }
 
 # ---------------------------------------------------------------------------
@@ -125,7 +149,7 @@ lines_over() {
 	run_rt ps --format json "$CT"
 	[ "$status" -eq 0 ]
 	echo "$output" | jq -e 'length == 0'
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 # ---------------------------------------------------------------------------
@@ -176,7 +200,7 @@ lines_over() {
 	rt start "$CT"
 	run_rt list --format json
 	echo "$output" | jq -e '.[0].status == "running"'
-	rt delete --force "$CT"
+	delete_ct "$CT" --force
 }
 
 # ---------------------------------------------------------------------------
@@ -219,7 +243,7 @@ lines_over() {
 
 	rt kill "$CT" KILL
 	wait_status "$CT" stopped
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 # ---------------------------------------------------------------------------
@@ -274,7 +298,66 @@ EOF
 	run_rt update --pids-limit 10 "$CT"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"container not running"* ]]
-	rt delete "$CT"
+	delete_ct "$CT"
+}
+
+@test "cpuset: cpu.cpus/mems go on the container's host cgroup, the CPU count follows; update sets it" {
+	require_containers
+	[ "$(nproc)" -ge 2 ] || skip "needs a host with 2 CPUs"
+	# nproc inside: runc's container is pinned to the cpuset; husk's guest
+	# has that many vCPUs (the default is 1).
+	make_bundle "$WORK/b" sh -c 'nproc; echo ready; exec sleep 1000'
+	bundle_edit "$WORK/b" '.linux.resources.cpu = {cpus: "0-1", mems: "0"}'
+	run_ct "$CT" "$WORK/b"
+	wait_output "$WORK/$CT.out" ready
+	[ "$(head -n 1 "$WORK/$CT.out")" = 2 ]
+	pid=$(ct_state "$CT" pid)
+	[ "$(host_cgroup_value "$pid" cpuset.cpus)" = 0-1 ]
+	[ "$(host_cgroup_value "$pid" cpuset.mems)" = 0 ]
+
+	# The flag and --resources are the same update.
+	run_rt update --cpuset-cpus 1 "$CT"
+	[ "$status" -eq 0 ]
+	[ "$(host_cgroup_value "$pid" cpuset.cpus)" = 1 ]
+	run_rt update -r - "$CT" <<<'{"cpu": {"cpus": "0", "mems": "0"}}'
+	[ "$status" -eq 0 ]
+	[ "$(host_cgroup_value "$pid" cpuset.cpus)" = 0 ]
+	if [ "$RUNTIME" = husk ]; then
+		# The VMM's threads are held to the cpuset; the guest keeps its
+		# vCPUs (no hotplug).
+		[ "$(taskset -pc "$pid" | sed 's/.*: //')" = 0 ]
+		[ "$(rt exec "$CT" nproc </dev/null)" = 2 ]
+		# A list that is not one is refused, naming the flag or field.
+		run_rt update --cpuset-cpus 1-x "$CT"
+		[ "$status" -eq 1 ]
+		# (a logrus line: the quotes come escaped)
+		[[ "$stderr" == *'--cpuset-cpus: '*'1-x'*' is not a cpuset list'* ]]
+		run_rt update -r - "$CT" <<<'{"cpu": {"mems": "a"}}'
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *'resources.cpu.mems: '*'a'*' is not a cpuset list'* ]]
+		[ "$(host_cgroup_value "$pid" cpuset.cpus)" = 0 ]
+	fi
+}
+
+@test "update of a paused container: the host cgroup at once, the container's view on resume" {
+	start_sleeper
+	pid=$(ct_state "$CT" pid)
+	rt pause "$CT"
+	run_rt update --pids-limit 42 --cpu-quota 20000 --cpu-period 50000 "$CT"
+	[ "$status" -eq 0 ]
+	[ "$(host_cgroup_value "$pid" pids.max)" = 42 ]
+	[ "$(ct_status "$CT")" = paused ]
+	# Two updates while paused both land, the later winning where they
+	# overlap.
+	run_rt update --pids-limit 43 "$CT"
+	[ "$status" -eq 0 ]
+	rt resume "$CT"
+	[ "$(container_cgroup_value "$CT" pids.max)" = 43 ]
+	[ "$(container_cgroup_value "$CT" cpu.max)" = "20000 50000" ]
+	# Nothing is queued any more: a later resume has nothing to replay.
+	[ ! -e "$WORK/root/$CT/update.pending" ]
+	run_rt update --pids-limit 50 "$CT"
+	[ "$(container_cgroup_value "$CT" pids.max)" = 50 ]
 }
 
 # ---------------------------------------------------------------------------
@@ -296,7 +379,7 @@ EOF
 	run_rt events --stats "$CT"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"container with id $CT is not running"* ]]
-	rt delete "$CT"
+	delete_ct "$CT"
 }
 
 @test "events --interval: a stats object every interval" {
@@ -311,4 +394,31 @@ EOF
 		all(.[]; .type == "stats" and .id == $id and (.data.pids | type) == "object")' "$WORK/events"
 	# Not all at once: at least two intervals between the first and third.
 	[ "$elapsed_ms" -ge 550 ]
+}
+
+@test "events --interval holds no lock between ticks: pause, update and delete --force go on; the stream ends" {
+	start_sleeper
+	bg "$WORK/events" rt events --interval 1s "$CT"
+	events_pid=$BG_PID
+	wait_until "$WAIT_TIMEOUT" lines_over "$WORK/events" 0
+	# Each would wait for the lock while the stream runs, were it held.
+	timeout 30 "$RUNTIME_BIN" --root "$WORK/root" pause "$CT"
+	timeout 30 "$RUNTIME_BIN" --root "$WORK/root" resume "$CT"
+	timeout 30 "$RUNTIME_BIN" --root "$WORK/root" update --pids-limit 99 "$CT"
+	n=$(wc -l <"$WORK/events")
+	# The stream goes on after them.
+	wait_until "$WAIT_TIMEOUT" lines_over "$WORK/events" "$n"
+	run timeout 30 "$RUNTIME_BIN" --root "$WORK/root" delete --force "$CT"
+	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
+	if [ "$RUNTIME" = husk ]; then
+		# runc's stream logs an error each tick for a deleted container
+		# and goes on; husk's ends as for a stopped one.
+		wait_until 10 _pid_gone "$events_pid"
+		rc=0
+		wait "$events_pid" || rc=$?
+		cat "$WORK/events.err"
+		[ "$rc" -eq 0 ]
+	fi
+	jq -se --arg id "$CT" 'all(.[]; .type == "stats" and .id == $id)' "$WORK/events"
 }

@@ -2,7 +2,7 @@
  * integration tests.
  *
  *   recvtty [--once] [--print-winsize] [--winsize ROWSxCOLS]
- *           [--input STRING] [--no-copy] SOCKET
+ *           [--input STRING] [--resize-on TEXT=ROWSxCOLS] [--no-copy] SOCKET
  *
  * Listens on the unix stream socket SOCKET and accepts a connection; the
  * runtime sends the pseudo-terminal master of the container's console on it
@@ -12,7 +12,9 @@
  *   --input STRING    writes STRING to the master (the line discipline
  *                     echoes it back, as a terminal would),
  *   and copies everything read from the master to stdout until the slave
- *   side is closed by everyone (read gives EIO), unless --no-copy.
+ *   side is closed by everyone (read gives EIO), unless --no-copy; with
+ *   --resize-on, the first time TEXT appears in that output the window
+ *   size becomes ROWSxCOLS (a resize while the process runs).
  * With --once it exits after that first terminal; otherwise it accepts the
  * next connection (say, a later `exec -t`).
  *
@@ -44,7 +46,7 @@ static char tmp_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 static void usage(FILE *f)
 {
 	fputs("Usage: recvtty [--once] [--print-winsize] [--winsize ROWSxCOLS]\n"
-	      "               [--input STRING] [--no-copy] SOCKET\n",
+	      "               [--input STRING] [--resize-on TEXT=ROWSxCOLS] [--no-copy] SOCKET\n",
 	      f);
 }
 
@@ -147,13 +149,38 @@ static int recv_fd(int conn)
 	return fd;
 }
 
+/* --resize-on: the text to wait for (NULL: none) and the size it brings. */
+static const char *resize_text;
+static struct winsize resize_ws;
+
 /* Copies the terminal's output to stdout until every slave is closed. */
 static int copy_out(int master)
 {
 	char buf[4096];
+	/* The output's last bytes before this read, so that TEXT split
+	 * across two reads is still found. */
+	char seen[2 * sizeof(buf)];
+	size_t nseen = 0;
+	int resized = !resize_text;
 
 	for (;;) {
 		ssize_t n = read(master, buf, sizeof(buf));
+		if (!resized && n > 0) {
+			size_t keep = strlen(resize_text);
+			if (nseen > keep) {
+				memmove(seen, seen + nseen - keep, keep);
+				nseen = keep;
+			}
+			memcpy(seen + nseen, buf, (size_t)n);
+			nseen += (size_t)n;
+			if (memmem(seen, nseen, resize_text, strlen(resize_text))) {
+				if (ioctl(master, TIOCSWINSZ, &resize_ws) < 0) {
+					perror("recvtty: TIOCSWINSZ");
+					return -1;
+				}
+				resized = 1;
+			}
+		}
 		if (n == 0 || (n < 0 && errno == EIO))
 			return 0;
 		if (n < 0) {
@@ -171,12 +198,13 @@ static int copy_out(int master)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONCE = 256, OPT_PRINT, OPT_WINSIZE, OPT_INPUT, OPT_NOCOPY, OPT_HELP };
+	enum { OPT_ONCE = 256, OPT_PRINT, OPT_WINSIZE, OPT_INPUT, OPT_RESIZE, OPT_NOCOPY, OPT_HELP };
 	static const struct option opts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "print-winsize", no_argument, NULL, OPT_PRINT },
 		{ "winsize", required_argument, NULL, OPT_WINSIZE },
 		{ "input", required_argument, NULL, OPT_INPUT },
+		{ "resize-on", required_argument, NULL, OPT_RESIZE },
 		{ "no-copy", no_argument, NULL, OPT_NOCOPY },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -205,6 +233,22 @@ int main(int argc, char **argv)
 		case OPT_INPUT:
 			input = optarg;
 			break;
+		case OPT_RESIZE: {
+			char *eq = strrchr(optarg, '=');
+			if (!eq || eq == optarg || parse_winsize(eq + 1, &resize_ws) < 0) {
+				fprintf(stderr,
+					"recvtty: bad --resize-on '%s' (want TEXT=ROWSxCOLS)\n",
+					optarg);
+				return 2;
+			}
+			*eq = '\0';
+			if (strlen(optarg) > 256) {
+				fprintf(stderr, "recvtty: --resize-on TEXT longer than 256 bytes\n");
+				return 2;
+			}
+			resize_text = optarg;
+			break;
+		}
 		case OPT_NOCOPY:
 			copy = 0;
 			break;

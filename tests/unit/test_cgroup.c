@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -339,7 +340,7 @@ TEST(cgroup_lifecycle_on_this_host)
 		.has_pids_limit = true,
 		.pids_limit = 64,
 	};
-	int rc = husk_cgroup_create(path, &r, &g.cg, &err);
+	int rc = husk_cgroup_create(path, &r, 0, &g.cg, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
@@ -453,7 +454,7 @@ TEST(cgroup_open_finds_an_existing_one)
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/open", g.top);
-	CHECK_INT(husk_cgroup_create(path, NULL, &g.cg, &err), 0);
+	CHECK_INT(husk_cgroup_create(path, NULL, 0, &g.cg, &err), 0);
 	g.child = sleeper();
 	CHECK(g.child > 0);
 	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
@@ -487,7 +488,7 @@ TEST(cgroup_memory_and_swap)
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/swap", g.top);
-	CHECK_INT(husk_cgroup_create(path, NULL, &g.cg, &err), 0);
+	CHECK_INT(husk_cgroup_create(path, NULL, 0, &g.cg, &err), 0);
 	ctrl_dir(dir, sizeof(dir), "memory", path);
 	snprintf(file, sizeof(file), "%s/%s", dir,
 		 v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
@@ -557,7 +558,7 @@ TEST(cgroup_create_failure_names_the_field_and_undoes)
 		.has_memory_swap = true,
 		.memory_swap = 32 << 20,
 	};
-	CHECK_INT(husk_cgroup_create(path, &r, &g.cg, &err), -1);
+	CHECK_INT(husk_cgroup_create(path, &r, 0, &g.cg, &err), -1);
 	CHECK(!g.cg);
 	printf("# %s\n", err->msg);
 	CHECK(strstr(err->msg, "linux.resources.memory.swap: "));
@@ -565,15 +566,71 @@ TEST(cgroup_create_failure_names_the_field_and_undoes)
 	husk_error_release(&err);
 
 	struct oci_resources q = { .has_cpu_quota = true, .cpu_quota = 10 };
-	CHECK_INT(husk_cgroup_create(path, &q, &g.cg, &err), -1);
+	CHECK_INT(husk_cgroup_create(path, &q, 0, &g.cg, &err), -1);
 	printf("# %s\n", err->msg);
 	CHECK(strstr(err->msg, "linux.resources.cpu.quota: "));
 	CHECK(gone_everywhere(path));
 }
 
-/* The child opens /dev/null (allowed) and /dev/kmsg (not in the list)
- * once it is in the cgroup; exit status: bit 0 null failed, bit 1 kmsg
- * opened, bit 2 kmsg failed otherwise than EPERM. */
+/* Bits of a device probe's exit status: what it found, opening each. */
+enum {
+	PROBE_NULL_REFUSED = 1,	 /* /dev/null: must open */
+	PROBE_KMSG_OPENED = 2,	 /* /dev/kmsg: must be refused */
+	PROBE_KMSG_OTHER = 4,	 /* /dev/kmsg failed otherwise than EPERM */
+	PROBE_KVM_REFUSED = 8,	 /* /dev/kvm: the VMM's own device, must open */
+	PROBE_TUN_OPENED = 16,	 /* /dev/net/tun opened */
+	PROBE_TUN_REFUSED = 32,	 /* /dev/net/tun refused (EPERM) */
+};
+
+/* Forks a child into CG that opens the devices and exits with PROBE_*
+ * bits; returns them, or -1. */
+static int probe_devices(struct husk_cgroup *cg, pid_t *child, husk_error_t *err)
+{
+	int go[2];
+	if (pipe2(go, O_CLOEXEC) < 0)
+		return -1;
+	*child = fork();
+	if (*child < 0)
+		return -1;
+	if (*child == 0) {
+		char c;
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1)
+			_exit(100);
+		int bits = 0, fd = open("/dev/null", O_RDWR);
+		if (fd < 0)
+			bits |= PROBE_NULL_REFUSED;
+		fd = open("/dev/kmsg", O_RDONLY);
+		if (fd >= 0)
+			bits |= PROBE_KMSG_OPENED;
+		else if (errno != EPERM)
+			bits |= PROBE_KMSG_OTHER;
+		/* ENOENT (no KVM on this host) is not the cgroup's doing. */
+		if (open("/dev/kvm", O_RDWR) < 0 && errno == EPERM)
+			bits |= PROBE_KVM_REFUSED;
+		fd = open("/dev/net/tun", O_RDWR);
+		if (fd >= 0)
+			bits |= PROBE_TUN_OPENED;
+		else if (errno == EPERM)
+			bits |= PROBE_TUN_REFUSED;
+		_exit(bits);
+	}
+	close(go[0]);
+	int rc = husk_cgroup_attach(cg, *child, err);
+	if (write(go[1], "x", 1) != 1)
+		rc = -1;
+	close(go[1]);
+	int status;
+	pid_t w = waitpid(*child, &status, 0);
+	*child = -1;
+	if (rc < 0 || w < 0 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+/* The allow-list lets the VMM open /dev/null and /dev/kvm and nothing
+ * else it does not need: /dev/kmsg is refused, and /dev/net/tun only
+ * with HUSK_CGROUP_ALLOW_TUN (a VMM that wires a given namespace). */
 TEST(cgroup_device_allow_list)
 {
 	const char *why = host_lacks();
@@ -584,42 +641,84 @@ TEST(cgroup_device_allow_list)
 	struct guard g cleanup_guard = { .child = -1 };
 	husk_error_t err cleanup_error = NULL;
 	char path[128];
-	int go[2];
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/dev", g.top);
-	int rc = husk_cgroup_create(path, NULL, &g.cg, &err);
+	int rc = husk_cgroup_create(path, NULL, 0, &g.cg, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
 	if (!husk_cgroup_devices_confined(g.cg))
-		SKIP("the kernel refused the v2 device filter (BPF)");
-	CHECK_INT(pipe2(go, O_CLOEXEC), 0);
-	g.child = fork();
-	CHECK(g.child >= 0);
-	if (g.child == 0) {
-		char c;
-		close(go[1]);
-		if (read(go[0], &c, 1) != 1)
-			_exit(100);
-		int bits = 0, fd = open("/dev/null", O_RDWR);
-		if (fd < 0)
-			bits |= 1;
-		fd = open("/dev/kmsg", O_RDONLY);
-		if (fd >= 0)
-			bits |= 2;
-		else if (errno != EPERM)
-			bits |= 4;
-		_exit(bits);
-	}
-	close(go[0]);
-	rc = husk_cgroup_attach(g.cg, g.child, &err);
-	CHECK(write(go[1], "x", 1) == 1);
-	close(go[1]);
+		SKIP("this host has no device cgroup (no v1 devices controller, no cgroup2)");
+	bool tun = access("/dev/net/tun", F_OK) == 0;
+	int bits = probe_devices(g.cg, &g.child, &err);
+	CHECK(bits >= 0);
+	CHECK_INT(bits & ~(PROBE_TUN_REFUSED), 0);
+	if (tun)
+		CHECK(bits & PROBE_TUN_REFUSED);
+	CHECK_INT(husk_cgroup_destroy(g.cg, &err), 0);
+	husk_cgroup_free(g.cg);
+	g.cg = NULL;
+
+	snprintf(path, sizeof(path), "%s/dev-tun", g.top);
+	rc = husk_cgroup_create(path, NULL, HUSK_CGROUP_ALLOW_TUN, &g.cg, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
-	int status;
-	CHECK_INT(waitpid(g.child, &status, 0), g.child);
-	g.child = -1;
-	CHECK(WIFEXITED(status));
-	CHECK_INT(WEXITSTATUS(status), 0);
+	bits = probe_devices(g.cg, &g.child, &err);
+	CHECK(bits >= 0);
+	CHECK_INT(bits & ~(PROBE_TUN_OPENED), 0);
+	if (tun)
+		CHECK(bits & PROBE_TUN_OPENED);
+}
+
+/* linux.resources.cpu.cpus/mems reach the cpuset controller, on v1 too
+ * (where a new cpuset starts empty and refuses tasks until it inherits
+ * its parent's lists), and the process is held to those CPUs. */
+TEST(cgroup_cpuset_applies_and_updates)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	if (!host_cgroup_controller(ROOT, host_cgroup_mode(ROOT), "cpuset"))
+		SKIP("no cpuset controller on this host");
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	char path[128];
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/cpuset", g.top);
+	struct oci_resources r = { .has_cpuset_cpus = true, .cpuset_cpus = "0",
+				   .cpuset_ncpus = 1, .has_cpuset_mems = true, .cpuset_mems = "0" };
+	int rc = husk_cgroup_create(path, &r, 0, &g.cg, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	CHECK_FILE("cpuset", path, "cpuset.cpus", "0");
+	CHECK_FILE("cpuset", path, "cpuset.mems", "0");
+	g.child = sleeper();
+	CHECK(g.child > 0);
+	rc = husk_cgroup_attach(g.cg, g.child, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	cpu_set_t set;
+	CHECK_INT(sched_getaffinity(g.child, sizeof(set), &set), 0);
+	CHECK_INT(CPU_COUNT(&set), 1);
+	CHECK(CPU_ISSET(0, &set));
+
+	/* A CPU this host lacks: refused, naming the field. */
+	struct oci_resources bad = { .has_cpuset_cpus = true, .cpuset_cpus = "8000" };
+	CHECK_INT(husk_cgroup_update(g.cg, &bad, &err), -1);
+	CHECK(err && strstr(err->msg, "linux.resources.cpu.cpus: "));
+	husk_error_release(&err);
+	if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
+		struct oci_resources u = { .has_cpuset_cpus = true, .cpuset_cpus = "0-1" };
+		CHECK_INT(husk_cgroup_update(g.cg, &u, &err), 0);
+		CHECK_FILE("cpuset", path, "cpuset.cpus", "0-1");
+		CHECK_INT(sched_getaffinity(g.child, sizeof(set), &set), 0);
+		CHECK_INT(CPU_COUNT(&set), 2);
+	}
+	CHECK_INT(husk_cgroup_destroy(g.cg, &err), 0);
+	CHECK(gone_everywhere(path));
 }

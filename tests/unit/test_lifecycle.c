@@ -2,14 +2,19 @@
  * exec's process.json, hooks and annotations in config.json, and the state
  * store on a scratch --root. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oci/config.h"
 #include "oci/exec_process.h"
 #include "oci/state.h"
+#include "runtime/cgroup.h"
+#include "runtime/cleanup.h"
 #include "runtime/fileio.h"
 #include "runtime/lifecycle.h"
 #include "runtime/state.h"
@@ -137,6 +142,95 @@ TEST(vm_size_from_resources_and_annotations)
 	CHECK(strstr(err->msg, "annotations.husk.memory_mib"));
 	husk_error_release(&err);
 	oci_config_free(c);
+}
+
+/* vm_size_cpus SPEC_CPU: the vCPU count for linux.resources.cpu = SPEC_CPU,
+ * or -1 when the spec or the sizing is refused. */
+static int vm_size_cpus(const char *cpu_json)
+{
+	char json[1024];
+	husk_error_t err cleanup_error = NULL;
+	int cpus;
+	unsigned long mem;
+
+	snprintf(json, sizeof(json), BASE "\"linux\":{\"resources\":{\"cpu\":%s}}}", cpu_json);
+	struct oci_config *c = parse(json, &err);
+	if (!c)
+		return -1;
+	int ret = lifecycle_vm_size(c, &cpus, &mem, &err);
+	oci_config_free(c);
+	return ret < 0 ? -1 : cpus;
+}
+
+TEST(vm_size_vcpus_are_the_fewest_of_quota_and_cpuset)
+{
+	long host = sysconf(_SC_NPROCESSORS_ONLN);
+	int host2 = host >= 2 ? 2 : (int)host;
+
+	CHECK_INT(vm_size_cpus("{}"), HUSK_DEFAULT_CPUS);
+	/* cpuset alone: its size, bounded by the host. */
+	CHECK_INT(vm_size_cpus("{\"cpus\":\"0\"}"), 1);
+	CHECK_INT(vm_size_cpus("{\"cpus\":\"0-1\"}"), host2);
+	CHECK_INT(vm_size_cpus("{\"cpus\":\"0,0-1,1\"}"), host2);
+	/* Both: the smaller wins, whichever it is. */
+	CHECK_INT(vm_size_cpus("{\"cpus\":\"0\",\"quota\":200000,\"period\":100000}"), 1);
+	CHECK_INT(vm_size_cpus("{\"cpus\":\"0-7\",\"quota\":100000,\"period\":100000}"), 1);
+	CHECK_INT(vm_size_cpus("{\"cpus\":\"0-7\",\"quota\":150000,\"period\":100000}"), host2);
+	/* An empty list is runc's "not set"; mems do not size the VM. */
+	CHECK_INT(vm_size_cpus("{\"cpus\":\"\",\"mems\":\"0\"}"), HUSK_DEFAULT_CPUS);
+
+	/* The annotation still wins over the cpuset. */
+	husk_error_t err cleanup_error = NULL;
+	int cpus;
+	unsigned long mem;
+	struct oci_config *c = parse(BASE "\"linux\":{\"resources\":{\"cpu\":{\"cpus\":\"0\"}}},"
+				     "\"annotations\":{\"husk.cpus\":\"2\"}}", &err);
+	CHECK(c);
+	if (host >= 2) {
+		CHECK_INT(lifecycle_vm_size(c, &cpus, &mem, &err), 0);
+		CHECK_INT(cpus, 2);
+	}
+	oci_config_free(c);
+}
+
+TEST(cpuset_lists_are_checked_naming_the_field)
+{
+	static const struct {
+		const char *cpu, *msg;
+	} bad[] = {
+		{ "{\"cpus\":\"0-\"}", "linux.resources.cpu.cpus: \"0-\" is not a cpuset list" },
+		{ "{\"cpus\":\"a\"}", "linux.resources.cpu.cpus: \"a\" is not a cpuset list" },
+		{ "{\"cpus\":\"0, 1\"}", "linux.resources.cpu.cpus: \"0, 1\" is not a cpuset list" },
+		{ "{\"cpus\":\"1,\"}", "linux.resources.cpu.cpus: \"1,\" is not a cpuset list" },
+		{ "{\"cpus\":\"3-1\"}", "linux.resources.cpu.cpus: \"3-1\": range 3-1 runs backwards" },
+		{ "{\"cpus\":\"99999\"}", "linux.resources.cpu.cpus: \"99999\": ids go up to 8191" },
+		{ "{\"cpus\":3}", "linux.resources.cpu.cpus: must be a string" },
+		{ "{\"mems\":\"0-1-2\"}", "linux.resources.cpu.mems: \"0-1-2\" is not a cpuset list" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char json[1024];
+		husk_error_t err cleanup_error = NULL;
+		snprintf(json, sizeof(json), BASE "\"linux\":{\"resources\":{\"cpu\":%s}}}", bad[i].cpu);
+		struct oci_config *c = parse(json, &err);
+		CHECK(!c);
+		CHECK(err && strstr(err->msg, bad[i].msg));
+		if (err && !strstr(err->msg, bad[i].msg))
+			printf("# got: %s\n", err->msg);
+		oci_config_free(c);
+	}
+
+	/* update -r takes the same syntax, under "resources". */
+	struct oci_resources r;
+	husk_error_t err cleanup_error = NULL;
+	const char *ok = "{\"cpu\":{\"cpus\":\"0-2,5\",\"mems\":\"0\"}}";
+	CHECK_INT(oci_resources_parse(ok, strlen(ok), &r, &err), 0);
+	CHECK(r.has_cpuset_cpus && r.has_cpuset_mems);
+	CHECK_STR(r.cpuset_cpus, "0-2,5");
+	CHECK_STR(r.cpuset_mems, "0");
+	CHECK_INT(r.cpuset_ncpus, 4);
+	const char *bad_update = "{\"cpu\":{\"cpus\":\"x\"}}";
+	CHECK_INT(oci_resources_parse(bad_update, strlen(bad_update), &r, &err), -1);
+	CHECK(err && strstr(err->msg, "resources.cpu.cpus: \"x\""));
 }
 
 TEST(config_hooks_and_annotations)
@@ -270,4 +364,68 @@ TEST(read_whole_and_write_all)
 	CHECK(!read_whole(path, 4096, &len, &err));
 	CHECK(strstr(err->msg, "no such file or directory"));
 	husk_error_release(&err);
+}
+
+/* delete --force of a paused container: the VMM's SIGKILL stays pending
+ * in a frozen v1 cgroup until a thaw, and destroy waited ~10 s for it to
+ * go; it thaws right after the kill now. A forked sleeper in a real,
+ * frozen cgroup stands in for the VMM. */
+TEST(destroy_of_a_paused_container_thaws_and_does_not_stall)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	char root[] = "/tmp/husk-unit-root.XXXXXX", cgpath[64];
+	husk_error_t err cleanup_error = NULL;
+	struct container *c = NULL;
+	struct husk_cgroup *cg = NULL;
+
+	snprintf(cgpath, sizeof(cgpath), "/husk-unit-%d-paused", (int)getpid());
+	if (husk_cgroup_create(cgpath, NULL, 0, &cg, &err) < 0) {
+		printf("# %s\n", err->msg);
+		SKIP("no cgroup to freeze on this host");
+	}
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		for (;;)
+			pause();
+	}
+	CHECK_INT(husk_cgroup_attach(cg, child, &err), 0);
+	CHECK_INT(husk_cgroup_freeze(cg, true, &err), 0);
+	CHECK(mkdtemp(root));
+	CHECK_INT(container_new(root, "p1", &c, &err), 0);
+	c->rec = calloc(1, sizeof(*c->rec));
+	c->rec->id = strdup("p1");
+	c->rec->bundle = strdup("/nonexistent-bundle");
+	c->rec->rootfs = strdup("/nonexistent-bundle/rootfs");
+	c->rec->created = strdup("t");
+	c->rec->cgroup_path = strdup(cgpath);
+	c->rec->started = true;
+	c->rec->pid = child;
+	c->rec->pid_start = process_start_time(child);
+	CHECK_INT(container_save(c, &err), 0);
+	pid_t pid;
+	CHECK_INT(container_status(c, &pid), CONTAINER_PAUSED);
+
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = lifecycle_destroy(c, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	printf("# destroy took %.2f s\n", took);
+	CHECK(took < 5);
+	int status;
+	CHECK_INT(waitpid(child, &status, 0), child);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	CHECK(access(root, F_OK) == 0);
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/p1", root);
+	CHECK(access(dir, F_OK) < 0);
+	container_free(c);
+	husk_cgroup_destroy(cg, &err);
+	husk_cgroup_free(cg);
+	rmdir(root);
 }
