@@ -491,19 +491,23 @@ static void join_namespaces(pid_t pid)
 		int type;
 	} ns[] = {
 		{ "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
-		{ "net", CLONE_NEWNET },       { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
+		{ "net", CLONE_NEWNET },       { "pid", CLONE_NEWPID }, { "time", CLONE_NEWTIME },
+		{ "mnt", CLONE_NEWNS },
 	};
-	int fds[6];
+	enum { NNS = sizeof(ns) / sizeof(ns[0]) };
+	int fds[NNS];
 	char path[64];
 	struct stat self, other;
 
-	for (size_t i = 0; i < 6; i++) {
+	for (size_t i = 0; i < NNS; i++) {
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns[i].name);
 		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
 		if (fds[i] < 0)
 			die(1, "open %s: %s", path, strerror(errno));
 	}
-	for (size_t i = 0; i < 6; i++) {
+	/* A time namespace, like the pid one, applies to the children: the
+	 * fork in child_run() puts the process in it. */
+	for (size_t i = 0; i < NNS; i++) {
 		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i].name);
 		if (stat(path, &self) == 0 && fstat(fds[i], &other) == 0 && self.st_ino == other.st_ino)
 			continue; /* already there */
@@ -721,7 +725,7 @@ static void setup_process(const struct child_args *a)
 	}
 	umask(p->has_umask ? p->umask : 022);
 	if (chdir(p->cwd) < 0)
-		die(1, "chdir to cwd (\"%s\") set in config.json: %s", p->cwd, strerror(errno));
+		die(1, "chdir to cwd (\"%s\") set in config.json: %s", p->cwd, go_strerror(errno));
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die(1, "no_new_privs: %s", strerror(errno));
 	find_program(p->args[0], p->env, prog, sizeof(prog));
@@ -743,7 +747,7 @@ static void setup_process(const struct child_args *a)
 		die(1, "%s", why);
 	execve(prog, p->args, with_home(p->env, p->uid));
 	int e = errno;
-	die(e == ENOENT ? 127 : 126, "exec %s: %s", prog, strerror(e));
+	die(e == ENOENT ? 127 : 126, "exec %s: %s", prog, go_strerror(e));
 }
 
 void child_run(const struct child_args *a)

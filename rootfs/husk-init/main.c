@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
+#include <linux/sched.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
 #include <sched.h>
@@ -274,14 +275,37 @@ static bool handle_sync(struct proc *p, bool nonblock)
 
 static void finish_proc(struct proc *p, int status);
 
+/* Whether an exec's process may have exited before its helper's "P<pid>"
+ * was read: only then can a reaped pid that matches no process be that
+ * process, and only then is it worth keeping. */
+static bool exec_pid_pending(void)
+{
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].used && !procs[i].main && procs[i].pid == 0)
+			return true;
+	return false;
+}
+
+/* Once no exec's pid is unknown, what the stash holds is orphans': drop
+ * it, so that a pid the kernel hands out again later (after the pid
+ * counter wraps) is never matched with an old orphan's exit. */
+static void drop_stale_stash(void)
+{
+	if (stash_next && !exec_pid_pending()) {
+		memset(stash, 0, sizeof(stash));
+		stash_next = 0;
+	}
+}
+
 static void claim_stash(struct proc *p)
 {
 	for (unsigned i = 0; i < MAX_STASH; i++)
 		if (stash[i].pid == p->pid && p->pid > 0) {
 			stash[i].pid = 0;
 			finish_proc(p, stash[i].status);
-			return;
+			break;
 		}
+	drop_stale_stash();
 }
 
 static void exit_of(int status, uint32_t *code, uint32_t *sig)
@@ -340,6 +364,7 @@ static void reap(bool block)
 				if (procs[i].pid == 0) {
 					/* It failed before forking: report it as the exit. */
 					finish_proc(&procs[i], st);
+					drop_stale_stash();
 				} else {
 					claim_stash(&procs[i]);
 				}
@@ -347,9 +372,9 @@ static void reap(bool block)
 		}
 		if (found)
 			finish_proc(found, st);
-		else if (!helper) {
+		else if (!helper && exec_pid_pending()) {
 			/* An orphan, or an exec'd process whose pid is not known
-			 * yet: keep the status a while. */
+			 * yet: keep the status until its pid is known. */
 			stash[stash_next % MAX_STASH].pid = pid;
 			stash[stash_next % MAX_STASH].status = st;
 			stash_next++;
@@ -434,7 +459,7 @@ static bool spawn(struct proc *p, const struct oci_process *op)
 		.sync_fd = sv[1],
 		.start_fd = start[0],
 	};
-	unsigned long flags = SIGCHLD;
+	uint64_t flags = 0;
 	if (p->main) {
 		flags |= CLONE_NEWNS;
 		for (size_t i = 0; i < config->nnamespaces; i++) {
@@ -443,10 +468,14 @@ static bool spawn(struct proc *p, const struct oci_process *op)
 			 * paths name host namespaces (the runtime joins those). */
 			int t = config->namespaces[i].type;
 			if (t != CLONE_NEWUSER && !config->namespaces[i].path)
-				flags |= (unsigned long)t;
+				flags |= (uint64_t)(unsigned)t;
 		}
 	}
-	pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+	/* clone3, not clone: CLONE_NEWTIME (0x80) lies in legacy clone()'s
+	 * exit-signal byte, where it is taken for the signal to send at exit
+	 * (no time namespace, and a child that waitpid(-1) never reports). */
+	struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD };
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
 		child_run(&a);
 	int e = errno;
@@ -550,6 +579,9 @@ static void on_exec(const struct agent_msg *m)
 		return;
 	}
 	if (m->id == 0 || find_proc(m->id)) {
+		/* No EXIT: one for this id would end the running process's
+		 * client. The host never reuses a live id (vmm_process.c), so
+		 * only a broken host gets here; the ERROR is its answer. */
 		send_error(m->id, 1, "exec: process id %u is in use", m->id);
 		return;
 	}
@@ -562,8 +594,11 @@ static void on_exec(const struct agent_msg *m)
 	}
 	struct proc *p = new_proc(m->id);
 	if (!p) {
-		send_error(m->id, 1, "exec: too many processes");
+		/* The id names no process here: its EXIT is unambiguous, and
+		 * the client waiting on it gets a definite end. */
+		send_error(m->id, 1, "exec: too many processes (%d)", MAX_PROCS);
 		oci_process_free(op);
+		send_exit(m->id, 1, 0);
 		return;
 	}
 	p->owned = op;
