@@ -98,6 +98,16 @@ struct oci_resources {
 	uint64_t cpu_period, cpu_shares;
 };
 
+/* linux.devices[]: a node husk-init makes in the container. */
+struct oci_device {
+	char *path;    /* absolute, in the container */
+	mode_t type;   /* S_IFCHR, S_IFBLK or S_IFIFO */
+	uint32_t major, minor;
+	mode_t mode;   /* permission bits; 0666 when the spec gives none */
+	uid_t uid;
+	gid_t gid;
+};
+
 struct oci_kv {
 	char *key, *value;
 };
@@ -145,6 +155,8 @@ struct oci_config {
 	size_t nannotations;
 	struct oci_hook *hooks[OCI_HOOK_NKINDS];
 	size_t nhooks[OCI_HOOK_NKINDS];
+	struct oci_device *devices;
+	size_t ndevices;
 };
 
 /* Parse LEN bytes of config.json. NULL with *err naming the JSON path. */

@@ -413,6 +413,34 @@ static void make_dev(void)
 	close(dev);
 }
 
+/* linux.devices: each node made in the container (before pivot_root, with
+ * the mounts in place, so /dev is the spec's /dev), then given the spec's
+ * mode (past the umask) and owner. The numbers are the guest kernel's
+ * devices: a VM has no host devices to reach. As runc, a node that exists
+ * already is left as it is. */
+static void make_spec_devices(const struct oci_config *cfg)
+{
+	char what[64], dir[PATH_MAX];
+
+	for (size_t i = 0; i < cfg->ndevices; i++) {
+		const struct oci_device *d = &cfg->devices[i];
+		snprintf(what, sizeof(what), "linux.devices[%zu]", i);
+		const char *slash = strrchr(d->path, '/'), *name = slash + 1;
+		if (!*name)
+			die(1, "%s: %s: not a file name", what, d->path);
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - d->path), d->path);
+		int parent = open_in_root(dir[0] ? dir : "/", false, what);
+		if (mknodat(parent, name, d->type | (d->mode & 0777), makedev(d->major, d->minor)) < 0) {
+			if (errno != EEXIST)
+				die(1, "%s: mknod %s: %s", what, d->path, strerror(errno));
+		} else if (fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+			   fchmodat(parent, name, d->mode, 0) < 0) {
+			die(1, "%s: chown/chmod %s: %s", what, d->path, strerror(errno));
+		}
+		close(parent);
+	}
+}
+
 static void set_sysctls(const struct oci_config *cfg)
 {
 	char path[PATH_MAX];
@@ -463,6 +491,7 @@ static void build_container(const struct oci_config *cfg)
 	set_sysctls(cfg);
 	do_mounts(cfg);
 	make_dev();
+	make_spec_devices(cfg);
 	if (chdir(INIT_ROOTFS) < 0)
 		die(1, "chdir rootfs: %s", strerror(errno));
 	if (syscall(SYS_pivot_root, ".", ".") < 0)

@@ -414,3 +414,25 @@ Seccomp:	0" ]
 	[[ "$output" == *main-got-term* ]]
 	[ "${lines[-1]}" = main-done ]
 }
+
+@test "agent: linux.devices are made in the container with their mode and owner" {
+	sh_bundle 'echo data >/dev/mynull && wc -c </dev/mynull; ls -ln /dev/mynull /dev/sub/myzero /dev/myfifo; head -c 4 /dev/sub/myzero | wc -c' \
+		'.linux.devices = [{path: "/dev/mynull", type: "c", major: 1, minor: 3, fileMode: 432, uid: 1000, gid: 1001},
+			{path: "/dev/sub/myzero", type: "c", major: 1, minor: 5},
+			{path: "/dev/myfifo", type: "p", fileMode: 384}]'
+	run_bundle
+	[ "$status" -eq 0 ]
+	# It works as /dev/null: what is written vanishes, a read is empty.
+	[ "${lines[0]}" = 0 ]
+	[[ "$output" == *"crw-rw----    1 1000     1001        1,   3 "*"/dev/mynull"* ]]
+	[[ "$output" == *"crw-rw-rw-    1 0        0           1,   5 "*"/dev/sub/myzero"* ]]
+	[[ "$output" == *"prw-------    1 0        0 "*"/dev/myfifo"* ]]
+	[ "${lines[-1]}" = 4 ]
+}
+
+@test "agent: a bad linux.devices entry is refused naming its JSON path" {
+	make_bundle '.linux.devices = [{path: "/dev/x", type: "q", major: 1, minor: 3}]'
+	run_bundle
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *'linux.devices[0].type: "q" is not a device type (c, b, u or p)'* ]]
+}
