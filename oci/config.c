@@ -408,6 +408,23 @@ static const struct {
 	{ "unbindable", MS_UNBINDABLE },     { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
+/* The recursive options, as runc maps them to mount_setattr(2). */
+static const struct {
+	const char *name;
+	bool clear;
+	uint64_t attr;
+} mount_rec_attrs[] = {
+	{ "rro", false, MOUNT_ATTR_RDONLY },	       { "rrw", true, MOUNT_ATTR_RDONLY },
+	{ "rnosuid", false, MOUNT_ATTR_NOSUID },       { "rsuid", true, MOUNT_ATTR_NOSUID },
+	{ "rnodev", false, MOUNT_ATTR_NODEV },	       { "rdev", true, MOUNT_ATTR_NODEV },
+	{ "rnoexec", false, MOUNT_ATTR_NOEXEC },       { "rexec", true, MOUNT_ATTR_NOEXEC },
+	{ "rnodiratime", false, MOUNT_ATTR_NODIRATIME }, { "rdiratime", true, MOUNT_ATTR_NODIRATIME },
+	{ "rrelatime", false, MOUNT_ATTR_RELATIME },   { "rnorelatime", true, MOUNT_ATTR_RELATIME },
+	{ "rnoatime", false, MOUNT_ATTR_NOATIME },     { "ratime", true, MOUNT_ATTR_NOATIME },
+	{ "rstrictatime", false, MOUNT_ATTR_STRICTATIME }, { "rnostrictatime", true, MOUNT_ATTR_STRICTATIME },
+	{ "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW }, { "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
+};
+
 static int append_data(char **data, const char *opt, const char *path, husk_error_t *err)
 {
 	char *n = NULL;
@@ -466,17 +483,34 @@ static int parse_mount(jobj *v, const char *path, struct oci_mount *m, husk_erro
 				m->propagation = mount_propagation[k].flags;
 				known = true;
 			}
-		if (!known && o[0] == 'r' && oci_name_lookup(&oci_mount_options, o) >= 0) {
-			/* The recursive mount_setattr forms ("rro", "rnosuid", ...):
-			 * applied like their plain forms on the whole tree. */
-			const char *plain = strcmp(o, "rrw") == 0 ? "rw" : o + 1;
-			for (size_t k = 0; k < sizeof(mount_flags) / sizeof(mount_flags[0]); k++)
-				if (strcmp(mount_flags[k].name, plain) == 0) {
-					m->flags = (m->flags | mount_flags[k].set) & ~mount_flags[k].clear;
-					m->clear_flags |= mount_flags[k].clear;
-					known = true;
-				}
+		if (!known && strcmp(o, "tmpcopyup") == 0) {
+			m->tmpcopyup = true;
+			known = true;
 		}
+		for (size_t k = 0; !known && k < sizeof(mount_rec_attrs) / sizeof(mount_rec_attrs[0]); k++)
+			if (strcmp(mount_rec_attrs[k].name, o) == 0) {
+				/* The recursive mount_setattr forms ("rro", "rnosuid",
+				 * ...): on the mount and every mount below it. An
+				 * atime mode replaces the whole atime setting. */
+				uint64_t a = mount_rec_attrs[k].attr;
+				bool atime = a == MOUNT_ATTR_RELATIME || (a & MOUNT_ATTR__ATIME) == a;
+				if (mount_rec_attrs[k].clear) {
+					m->rec_attr_clr |= atime ? MOUNT_ATTR__ATIME : a;
+					m->rec_attr_set &= ~a;
+				} else {
+					m->rec_attr_set |= a;
+					m->rec_attr_clr = (m->rec_attr_clr & ~a) | (atime ? MOUNT_ATTR__ATIME : 0);
+				}
+				/* And the plain form on the mount itself, which the
+				 * host reads too (a read-only bind share). */
+				const char *plain = strcmp(o, "rrw") == 0 ? "rw" : o + 1;
+				for (size_t j = 0; j < sizeof(mount_flags) / sizeof(mount_flags[0]); j++)
+					if (strcmp(mount_flags[j].name, plain) == 0) {
+						m->flags = (m->flags | mount_flags[j].set) & ~mount_flags[j].clear;
+						m->clear_flags |= mount_flags[j].clear;
+					}
+				known = true;
+			}
 		if (!known) {
 			if (strchr(o, ',') || o[0] == '\0')
 				return husk_error_set(err, 0, "%s: \"%s\" is not a mount option", ip, o);

@@ -57,6 +57,9 @@ struct oci_mount {
 	unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE | MS_REC, or 0 */
 	bool bind, recursive;
 	char *data; /* options the kernel takes as a string, comma-joined; may be NULL */
+	bool tmpcopyup; /* tmpfs: copy what the destination held into it */
+	/* The recursive "r" options, for mount_setattr(AT_RECURSIVE): MOUNT_ATTR_*. */
+	uint64_t rec_attr_set, rec_attr_clr;
 };
 
 struct oci_namespace {

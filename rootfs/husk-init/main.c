@@ -382,6 +382,41 @@ static void reap(bool block)
 	}
 }
 
+/* The container's file systems, as the agent's namespace holds them (the
+ * rootfs and what the container mounted went with its mount namespace
+ * when its last process died): everything under /run/husk, the rootfs,
+ * its layers and the bind shares. Unmounted children first (mountinfo
+ * lists a mount after its parent), each for real so virtio-fs finishes
+ * its requests; one still busy is detached instead, and the console says
+ * so. Then sync: what the container wrote is on the host before the VM
+ * goes. */
+static void unmount_container(void)
+{
+	enum { MAX_UNMOUNT = 256 };
+	static char points[MAX_UNMOUNT][256];
+	size_t n = 0;
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	while (f && n < MAX_UNMOUNT && fgets(line, sizeof(line), f)) {
+		/* id parent major:minor root mount-point ... */
+		char point[256];
+		if (sscanf(line, "%*d %*d %*s %*s %255s", point) != 1)
+			continue;
+		if (strncmp(point, "/run/husk/", 10) == 0)
+			snprintf(points[n++], sizeof(points[0]), "%s", point);
+	}
+	if (f)
+		fclose(f);
+	while (n--) {
+		if (umount2(points[n], 0) == 0 || errno == EINVAL || errno == ENOENT)
+			continue;
+		logmsg("unmount %s: %s; detaching it instead", points[n], strerror(errno));
+		umount2(points[n], MNT_DETACH);
+	}
+	sync();
+}
+
 static void shutdown_vm(uint32_t code, uint32_t sig)
 {
 	kill(-1, SIGKILL);
@@ -403,8 +438,7 @@ static void shutdown_vm(uint32_t code, uint32_t sig)
 		while (poll(&pfd, 1, 5000) > 0 && read(vsock, buf, sizeof(buf)) > 0)
 			;
 	}
-	sync();
-	umount2(INIT_ROOTFS, MNT_DETACH);
+	unmount_container();
 	power_off(code, sig);
 }
 
@@ -463,12 +497,13 @@ static bool spawn(struct proc *p, const struct oci_process *op)
 	if (p->main) {
 		flags |= CLONE_NEWNS;
 		for (size_t i = 0; i < config->nnamespaces; i++) {
-			/* The VM is the boundary to the host: a user namespace
-			 * (rootless on the host) is not needed inside it, and
-			 * paths name host namespaces (the runtime joins those). */
-			int t = config->namespaces[i].type;
-			if (t != CLONE_NEWUSER && !config->namespaces[i].path)
-				flags |= (uint64_t)(unsigned)t;
+			/* A path names a host namespace (a pod's, in CRI), which
+			 * nothing in a VM can join: the process stays in the
+			 * guest's own namespace of that type, the one husk-init
+			 * (in the sandbox's role) holds. The VMM joins a network
+			 * path on the host. User namespaces are refused above. */
+			if (!config->namespaces[i].path)
+				flags |= (uint64_t)(unsigned)config->namespaces[i].type;
 		}
 	}
 	/* clone3, not clone: CLONE_NEWTIME (0x80) lies in legacy clone()'s
@@ -540,6 +575,12 @@ static void on_create(const struct agent_msg *m)
 		fail_create("%s", err->msg);
 	if (!config->has_process)
 		fail_create("process: required");
+	for (size_t i = 0; i < config->nnamespaces; i++)
+		/* Not ignored: the process would run as the guest's real root
+		 * with none of the spec's id mappings. */
+		if (config->namespaces[i].type == CLONE_NEWUSER)
+			fail_create("linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
+				    "supported in husk's guest: the VM is the container's boundary", i);
 	if (rootfs_prepare(&c, why, sizeof(why)) < 0 || cgroup_prepare(config, why, sizeof(why)) < 0)
 		fail_create("%s", why);
 	/* Bind mounts arrive through virtio-fs shares: each share is mounted

@@ -274,14 +274,15 @@ example.org" ]
 }
 
 @test "agent: exec joins the container's namespaces" {
-	sh_bundle 'sleep 20' '.hostname = "inside"'
+	# Not a lone "sleep 20": sh would exec it and be gone from cmdline.
+	sh_bundle 'sleep 20; exit 0' '.hostname = "inside"'
 	jq -n '{cwd: "/", env: ["PATH=/bin"], args: ["sh", "-c", "hostname; tr \"\\0\" \" \" </proc/1/cmdline; echo; ls /secret-marker"]}' >"$WORK/exec.json"
 	touch "$B/rootfs/secret-marker"
 	run_bundle --exec "$WORK/exec.json"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = inside ]
 	# pid 1 of the pid namespace it joined is the container's process.
-	[ "${lines[1]}" = "sh -c sleep 20 " ]
+	[ "${lines[1]}" = "sh -c sleep 20; exit 0 " ]
 	[ "${lines[2]}" = /secret-marker ]
 	[[ "$stderr" == *"husk-exec id=1 code=0 signal=0"* ]]
 }
@@ -312,16 +313,15 @@ new" ]
 
 @test "agent: a time namespace is created, and the process runs and exits" {
 	# CLONE_NEWTIME is 0x80, inside legacy clone()'s exit-signal byte.
-	# Without a pid namespace /proc/1 is husk-init, in the guest's own.
-	sh_bundle 'echo "main $(readlink /proc/self/ns/time) $(readlink /proc/1/ns/time)"; sleep 3; exit 5' \
-		'.linux.namespaces = (.linux.namespaces | map(select(.type != "pid"))) + [{type: "time"}]'
+	sh_bundle 'echo "main $(readlink /proc/self/ns/time)"; sleep 3; exit 5' \
+		'.linux.namespaces += [{type: "time"}]'
 	jq -n '{cwd: "/", env: ["PATH=/bin"], args: ["sh", "-c", "echo exec $(readlink /proc/self/ns/time)"]}' >"$WORK/exec.json"
 	run_bundle --exec "$WORK/exec.json" --exec-on-output
 	[ "$status" -eq 5 ]
-	read -r _ ns init_ns < <(grep '^main ' <<<"$output")
+	read -r _ ns < <(grep '^main ' <<<"$output")
 	[[ "$ns" == time:\[* ]]
-	[[ "$init_ns" == time:\[* ]]
-	[ "$ns" != "$init_ns" ]
+	# Not the initial time namespace (the kernel's PROC_TIME_INIT_INO).
+	[ "$ns" != "time:[4026531834]" ]
 	# The exec joins the container's time namespace.
 	[ "$(grep '^exec ' <<<"$output")" = "exec $ns" ]
 	[[ "$stderr" == *"husk-exec id=1 code=0 signal=0"* ]]
@@ -416,7 +416,7 @@ Seccomp:	0" ]
 }
 
 @test "agent: linux.devices are made in the container with their mode and owner" {
-	sh_bundle 'echo data >/dev/mynull && wc -c </dev/mynull; ls -ln /dev/mynull /dev/sub/myzero /dev/myfifo; head -c 4 /dev/sub/myzero | wc -c' \
+	sh_bundle 'echo data >/dev/mynull && wc -c </dev/mynull; stat -c "%A %u %g %t %T %n" /dev/mynull /dev/sub/myzero /dev/myfifo; head -c 4 /dev/sub/myzero | wc -c' \
 		'.linux.devices = [{path: "/dev/mynull", type: "c", major: 1, minor: 3, fileMode: 432, uid: 1000, gid: 1001},
 			{path: "/dev/sub/myzero", type: "c", major: 1, minor: 5},
 			{path: "/dev/myfifo", type: "p", fileMode: 384}]'
@@ -424,9 +424,9 @@ Seccomp:	0" ]
 	[ "$status" -eq 0 ]
 	# It works as /dev/null: what is written vanishes, a read is empty.
 	[ "${lines[0]}" = 0 ]
-	[[ "$output" == *"crw-rw----    1 1000     1001        1,   3 "*"/dev/mynull"* ]]
-	[[ "$output" == *"crw-rw-rw-    1 0        0           1,   5 "*"/dev/sub/myzero"* ]]
-	[[ "$output" == *"prw-------    1 0        0 "*"/dev/myfifo"* ]]
+	[ "${lines[1]}" = "crw-rw---- 1000 1001 1 3 /dev/mynull" ]
+	[ "${lines[2]}" = "crw-rw-rw- 0 0 1 5 /dev/sub/myzero" ]
+	[ "${lines[3]}" = "prw------- 0 0 0 0 /dev/myfifo" ]
 	[ "${lines[-1]}" = 4 ]
 }
 
@@ -435,4 +435,70 @@ Seccomp:	0" ]
 	run_bundle
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *'linux.devices[0].type: "q" is not a device type (c, b, u or p)'* ]]
+}
+
+@test "agent: what the container wrote just before it exits is all on the host" {
+	# Written and exit at once: husk-init unmounts the shares (virtio-fs
+	# finishes its requests) and syncs before the VM powers off.
+	sh_bundle 'dd if=/dev/urandom of=/big bs=64k count=128 2>/dev/null; md5sum /big; echo tail >>/log'
+	run_bundle --share-rootfs
+	[ "$status" -eq 0 ]
+	[ "$(stat -c %s "$B/rootfs/big")" -eq 8388608 ]
+	[ "$(md5sum <"$B/rootfs/big" | cut -d' ' -f1)" = "$(cut -d' ' -f1 <<<"${lines[0]}")" ]
+	[ "$(cat "$B/rootfs/log")" = tail ]
+}
+
+@test "agent: tmpcopyup fills the tmpfs with what the directory held" {
+	sh_bundle 'grep " /seed " /proc/mounts | cut -d" " -f3; cat /seed/file /seed/sub/deep; readlink /seed/link; stat -c "%a %u" /seed /seed/file; echo new >/seed/added && cat /seed/added' \
+		'.mounts += [{destination: "/seed", type: "tmpfs", source: "tmpfs", options: ["tmpcopyup", "nosuid"]}]'
+	mkdir -p "$B/rootfs/seed/sub"
+	echo from-image >"$B/rootfs/seed/file"
+	echo deeper >"$B/rootfs/seed/sub/deep"
+	ln -s file "$B/rootfs/seed/link"
+	chmod 0751 "$B/rootfs/seed"
+	chmod 0640 "$B/rootfs/seed/file"
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "$output" = "tmpfs
+from-image
+deeper
+file
+751 0
+640 0
+new" ]
+}
+
+@test "agent: rro makes a bind mount read-only with the mounts below it" {
+	# /outer/inner is a mount of its own under /outer; the rbind of
+	# /outer (its path in husk-init's view of the rootfs) carries both.
+	sh_bundle 'touch /view/x 2>/dev/null && echo TOP-WRITABLE; touch /view/inner/x 2>/dev/null && echo INNER-WRITABLE; touch /outer/inner/y && echo SOURCE-WRITABLE; grep " /view/inner " /proc/mounts | cut -d" " -f4 | cut -d, -f1' \
+		'.mounts += [{destination: "/outer", type: "tmpfs", source: "tmpfs"},
+			     {destination: "/outer/inner", type: "tmpfs", source: "tmpfs"},
+			     {destination: "/view", type: "bind", source: "/run/husk/rootfs/outer", options: ["rbind", "rro"]}]'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "$output" = "SOURCE-WRITABLE
+ro" ]
+}
+
+@test "agent: a user namespace is refused at create, naming the namespace" {
+	make_bundle '.linux.namespaces += [{type: "user"}] | .linux.uidMappings = [{containerID: 0, hostID: 1000, size: 1}] | .linux.gidMappings = [{containerID: 0, hostID: 1000, size: 1}]'
+	n=$(jq '.linux.namespaces | length - 1' "$B/config.json")
+	run_bundle
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"linux.namespaces[$n]: a user namespace (uid/gid mappings) is not supported in husk's guest"* ]]
+	[[ "$output" == "" ]]
+}
+
+@test "agent: a namespace path (a pod's) leaves the process in the guest's own namespace" {
+	# As CRI passes the sandbox's ipc, uts and pid namespaces: the process
+	# is not pid 1 of a new pid namespace; husk-init, the guest's pid 1,
+	# stands where the sandbox's process would.
+	sh_bundle 'echo $$; tr "\0" " " </proc/1/cmdline; echo; readlink /proc/self/ns/ipc /proc/1/ns/ipc | uniq | wc -l' \
+		'.linux.namespaces = [{type: "mount"}, {type: "pid", path: "/proc/1/ns/pid"}, {type: "ipc", path: "/proc/1/ns/ipc"}, {type: "uts", path: "/proc/1/ns/uts"}]'
+	run_bundle
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" -gt 1 ]
+	[[ "${lines[1]}" == /init* ]]
+	[ "${lines[2]}" = 1 ]
 }
