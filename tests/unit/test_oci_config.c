@@ -323,3 +323,34 @@ TEST(oci_config_devices)
 			 "linux.devices[0].uid: -1 out of range [0, 4294967295]"));
 	CHECK(bad_device("\"devices\":[", "\"devices\":7,\"x\":[", "linux.devices: must be an array"));
 }
+
+/* tmpcopyup is husk's to act on, not tmpfs data; the recursive options
+ * become mount_setattr attributes as well as their plain flags. */
+TEST(oci_config_tmpcopyup_and_recursive_options)
+{
+	static const char json[] =
+		"{\"root\":{\"path\":\"rootfs\"},\"mounts\":["
+		"{\"destination\":\"/etc\",\"type\":\"tmpfs\",\"options\":[\"tmpcopyup\",\"mode=755\"]},"
+		"{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"/s\","
+		"\"options\":[\"rbind\",\"rro\",\"rnosuid\",\"rnoatime\"]},"
+		"{\"destination\":\"/w\",\"type\":\"bind\",\"source\":\"/s\",\"options\":[\"rbind\",\"rrw\",\"ratime\"]}]}";
+	husk_error_t err = NULL;
+	struct oci_config *c = oci_config_parse(json, strlen(json), &err);
+
+	CHECK(c);
+	if (!c) {
+		printf("# %s\n", err->msg);
+		husk_error_release(&err);
+		return;
+	}
+	CHECK(c->mounts[0].tmpcopyup);
+	CHECK_STR(c->mounts[0].data, "mode=755");
+	CHECK(!c->mounts[1].tmpcopyup);
+	CHECK_INT(c->mounts[1].rec_attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
+	CHECK_INT(c->mounts[1].rec_attr_clr, MOUNT_ATTR__ATIME);
+	CHECK(c->mounts[1].flags & MS_RDONLY);
+	CHECK_INT(c->mounts[2].rec_attr_set, 0);
+	CHECK_INT(c->mounts[2].rec_attr_clr, MOUNT_ATTR_RDONLY | MOUNT_ATTR__ATIME);
+	CHECK(!(c->mounts[2].flags & MS_RDONLY));
+	oci_config_free(c);
+}
