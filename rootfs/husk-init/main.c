@@ -501,7 +501,7 @@ static bool spawn(struct proc *p, const struct oci_process *op)
 			 * nothing in a VM can join: the process stays in the
 			 * guest's own namespace of that type, the one husk-init
 			 * (in the sandbox's role) holds. The VMM joins a network
-			 * path on the host. User namespaces are refused above. */
+			 * path on the host. on_create() refuses user namespaces. */
 			if (!config->namespaces[i].path)
 				flags |= (uint64_t)(unsigned)config->namespaces[i].type;
 		}
