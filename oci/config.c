@@ -408,6 +408,23 @@ static const struct {
 	{ "unbindable", MS_UNBINDABLE },     { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
+/* The recursive options, as runc maps them to mount_setattr(2). */
+static const struct {
+	const char *name;
+	bool clear;
+	uint64_t attr;
+} mount_rec_attrs[] = {
+	{ "rro", false, MOUNT_ATTR_RDONLY },	       { "rrw", true, MOUNT_ATTR_RDONLY },
+	{ "rnosuid", false, MOUNT_ATTR_NOSUID },       { "rsuid", true, MOUNT_ATTR_NOSUID },
+	{ "rnodev", false, MOUNT_ATTR_NODEV },	       { "rdev", true, MOUNT_ATTR_NODEV },
+	{ "rnoexec", false, MOUNT_ATTR_NOEXEC },       { "rexec", true, MOUNT_ATTR_NOEXEC },
+	{ "rnodiratime", false, MOUNT_ATTR_NODIRATIME }, { "rdiratime", true, MOUNT_ATTR_NODIRATIME },
+	{ "rrelatime", false, MOUNT_ATTR_RELATIME },   { "rnorelatime", true, MOUNT_ATTR_RELATIME },
+	{ "rnoatime", false, MOUNT_ATTR_NOATIME },     { "ratime", true, MOUNT_ATTR_NOATIME },
+	{ "rstrictatime", false, MOUNT_ATTR_STRICTATIME }, { "rnostrictatime", true, MOUNT_ATTR_STRICTATIME },
+	{ "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW }, { "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
+};
+
 static int append_data(char **data, const char *opt, const char *path, husk_error_t *err)
 {
 	char *n = NULL;
@@ -466,17 +483,34 @@ static int parse_mount(jobj *v, const char *path, struct oci_mount *m, husk_erro
 				m->propagation = mount_propagation[k].flags;
 				known = true;
 			}
-		if (!known && o[0] == 'r' && oci_name_lookup(&oci_mount_options, o) >= 0) {
-			/* The recursive mount_setattr forms ("rro", "rnosuid", ...):
-			 * applied like their plain forms on the whole tree. */
-			const char *plain = strcmp(o, "rrw") == 0 ? "rw" : o + 1;
-			for (size_t k = 0; k < sizeof(mount_flags) / sizeof(mount_flags[0]); k++)
-				if (strcmp(mount_flags[k].name, plain) == 0) {
-					m->flags = (m->flags | mount_flags[k].set) & ~mount_flags[k].clear;
-					m->clear_flags |= mount_flags[k].clear;
-					known = true;
-				}
+		if (!known && strcmp(o, "tmpcopyup") == 0) {
+			m->tmpcopyup = true;
+			known = true;
 		}
+		for (size_t k = 0; !known && k < sizeof(mount_rec_attrs) / sizeof(mount_rec_attrs[0]); k++)
+			if (strcmp(mount_rec_attrs[k].name, o) == 0) {
+				/* The recursive mount_setattr forms ("rro", "rnosuid",
+				 * ...): on the mount and every mount below it. An
+				 * atime mode replaces the whole atime setting. */
+				uint64_t a = mount_rec_attrs[k].attr;
+				bool atime = a == MOUNT_ATTR_RELATIME || (a & MOUNT_ATTR__ATIME) == a;
+				if (mount_rec_attrs[k].clear) {
+					m->rec_attr_clr |= atime ? MOUNT_ATTR__ATIME : a;
+					m->rec_attr_set &= ~a;
+				} else {
+					m->rec_attr_set |= a;
+					m->rec_attr_clr = (m->rec_attr_clr & ~a) | (atime ? MOUNT_ATTR__ATIME : 0);
+				}
+				/* And the plain form on the mount itself, which the
+				 * host reads too (a read-only bind share). */
+				const char *plain = strcmp(o, "rrw") == 0 ? "rw" : o + 1;
+				for (size_t j = 0; j < sizeof(mount_flags) / sizeof(mount_flags[0]); j++)
+					if (strcmp(mount_flags[j].name, plain) == 0) {
+						m->flags = (m->flags | mount_flags[j].set) & ~mount_flags[j].clear;
+						m->clear_flags |= mount_flags[j].clear;
+					}
+				known = true;
+			}
 		if (!known) {
 			if (strchr(o, ',') || o[0] == '\0')
 				return husk_error_set(err, 0, "%s: \"%s\" is not a mount option", ip, o);
@@ -831,6 +865,101 @@ static int parse_resources(jobj *v, const char *path, struct oci_resources *r, h
 	return 0;
 }
 
+/* linux.devices: runc's rules (an absolute path, type c, b, u or p, major
+ * and minor for all but p), checked here so the guest gets only nodes it
+ * can make. */
+static int parse_device(jobj *v, const char *path, struct oci_device *d, husk_error_t *err)
+{
+	char fp[PATHLEN];
+	jobj *f;
+
+	if (want_object(v, path, err) < 0)
+		return -1;
+	child_path(fp, path, "path");
+	if (!(f = member(v, "path")))
+		return husk_error_set(err, 0, "%s: required", fp);
+	if (get_string(f, fp, &d->path, err) < 0)
+		return -1;
+	if (d->path[0] != '/')
+		return husk_error_set(err, 0, "%s: must be an absolute path", fp);
+	if (strcmp(d->path, "/") == 0 || strstr(d->path, "/../") ||
+	    (strlen(d->path) >= 3 && strcmp(d->path + strlen(d->path) - 3, "/..") == 0))
+		return husk_error_set(err, 0, "%s: \"%s\" is not a device path", fp, d->path);
+	child_path(fp, path, "type");
+	if (!(f = member(v, "type")))
+		return husk_error_set(err, 0, "%s: required", fp);
+	if (!json_object_is_type(f, json_type_string))
+		return type_error(fp, "a string", err);
+	const char *t = json_object_get_string(f);
+	if (strcmp(t, "c") == 0 || strcmp(t, "u") == 0)
+		d->type = S_IFCHR;
+	else if (strcmp(t, "b") == 0)
+		d->type = S_IFBLK;
+	else if (strcmp(t, "p") == 0)
+		d->type = S_IFIFO;
+	else
+		return husk_error_set(err, 0, "%s: \"%s\" is not a device type (c, b, u or p)", fp, t);
+	static const char *const numbers[] = { "major", "minor" };
+	for (int k = 0; k < 2; k++) {
+		int64_t x;
+		child_path(fp, path, numbers[k]);
+		if (!(f = member(v, numbers[k]))) {
+			if (d->type == S_IFIFO)
+				continue;
+			return husk_error_set(err, 0, "%s: required for a type %s device", fp, t);
+		}
+		/* What makedev() can encode: 12 bits of major, 20 of minor. */
+		if (get_int64(f, fp, 0, k == 0 ? 0xfff : 0xfffff, &x, err) < 0)
+			return -1;
+		*(k == 0 ? &d->major : &d->minor) = (uint32_t)x;
+	}
+	d->mode = 0666;
+	if ((f = member(v, "fileMode"))) {
+		int64_t x;
+		child_path(fp, path, "fileMode");
+		if (get_int64(f, fp, 0, 07777, &x, err) < 0)
+			return -1;
+		d->mode = (mode_t)x;
+	}
+	uint32_t id;
+	if ((f = member(v, "uid"))) {
+		child_path(fp, path, "uid");
+		if (get_uint32(f, fp, &id, err) < 0)
+			return -1;
+		d->uid = id;
+	}
+	if ((f = member(v, "gid"))) {
+		child_path(fp, path, "gid");
+		if (get_uint32(f, fp, &id, err) < 0)
+			return -1;
+		d->gid = id;
+	}
+	return 0;
+}
+
+static int parse_devices(jobj *v, const char *path, struct oci_config *c, husk_error_t *err)
+{
+	char ip[PATHLEN];
+
+	if (!json_object_is_type(v, json_type_array))
+		return type_error(path, "an array", err);
+	size_t n = json_object_array_length(v);
+	c->devices = calloc(n ? n : 1, sizeof(*c->devices));
+	if (!c->devices)
+		return husk_error_set(err, ENOMEM, "%s", path);
+	for (size_t i = 0; i < n; i++) {
+		index_path(ip, path, i);
+		c->ndevices = i + 1;
+		if (parse_device(json_object_array_get_idx(v, i), ip, &c->devices[i], err) < 0)
+			return -1;
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(c->devices[k].path, c->devices[i].path) == 0)
+				return husk_error_set(err, 0, "%s.path: duplicate device \"%s\"", ip,
+						      c->devices[i].path);
+	}
+	return 0;
+}
+
 static int parse_linux(jobj *v, const char *path, struct oci_config *c, husk_error_t *err)
 {
 	char fp[PATHLEN], ip[PATHLEN];
@@ -841,6 +970,11 @@ static int parse_linux(jobj *v, const char *path, struct oci_config *c, husk_err
 	if ((f = member(v, "namespaces"))) {
 		child_path(fp, path, "namespaces");
 		if (parse_namespaces(f, fp, c, err) < 0)
+			return -1;
+	}
+	if ((f = member(v, "devices"))) {
+		child_path(fp, path, "devices");
+		if (parse_devices(f, fp, c, err) < 0)
 			return -1;
 	}
 	/* Resolved and checked by runtime/cgroup.c, which knows the driver. */
@@ -1206,6 +1340,9 @@ void oci_config_free(struct oci_config *c)
 		free(c->annotations[i].value);
 	}
 	free(c->annotations);
+	for (size_t i = 0; i < c->ndevices; i++)
+		free(c->devices[i].path);
+	free(c->devices);
 	for (int k = 0; k < OCI_HOOK_NKINDS; k++) {
 		for (size_t i = 0; i < c->nhooks[k]; i++) {
 			free(c->hooks[k][i].path);

@@ -57,6 +57,9 @@ struct oci_mount {
 	unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE | MS_REC, or 0 */
 	bool bind, recursive;
 	char *data; /* options the kernel takes as a string, comma-joined; may be NULL */
+	bool tmpcopyup; /* tmpfs: copy what the destination held into it */
+	/* The recursive "r" options, for mount_setattr(AT_RECURSIVE): MOUNT_ATTR_*. */
+	uint64_t rec_attr_set, rec_attr_clr;
 };
 
 struct oci_namespace {
@@ -113,6 +116,16 @@ struct oci_resources {
  * names the field in the error. */
 int oci_cpuset_list_parse(const char *list, const char *path, unsigned *count, husk_error_t *err);
 
+/* linux.devices[]: a node husk-init makes in the container. */
+struct oci_device {
+	char *path;    /* absolute, in the container */
+	mode_t type;   /* S_IFCHR, S_IFBLK or S_IFIFO */
+	uint32_t major, minor;
+	mode_t mode;   /* permission bits; 0666 when the spec gives none */
+	uid_t uid;
+	gid_t gid;
+};
+
 struct oci_kv {
 	char *key, *value;
 };
@@ -160,6 +173,8 @@ struct oci_config {
 	size_t nannotations;
 	struct oci_hook *hooks[OCI_HOOK_NKINDS];
 	size_t nhooks[OCI_HOOK_NKINDS];
+	struct oci_device *devices;
+	size_t ndevices;
 };
 
 /* Parse LEN bytes of config.json. NULL with *err naming the JSON path. */

@@ -28,8 +28,8 @@ TABLE(oci_namespaces, "cgroup", "ipc", "mount", "network", "pid", "time",
       "user", "uts");
 
 /* mount(2) and mount_setattr(2) flags and propagation types, as runc names
- * them; the guest kernel (6.1) supports the recursive "r" forms. runc's
- * "tmpcopyup" extension is not here: husk does not implement it. */
+ * them; the guest kernel (6.1) supports the recursive "r" forms. And runc's
+ * "tmpcopyup" extension (a tmpfs starts with the directory's contents). */
 TABLE(oci_mount_options, "acl", "async", "atime", "bind", "defaults", "dev",
       "diratime", "dirsync", "exec", "iversion", "lazytime", "loud", "mand",
       "noacl", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
@@ -40,7 +40,7 @@ TABLE(oci_mount_options, "acl", "async", "atime", "bind", "defaults", "dev",
       "ro", "rprivate", "rrelatime", "rro", "rrw", "rshared", "rslave",
       "rstrictatime", "rsuid", "rsymfollow", "runbindable", "rw", "shared",
       "silent", "slave", "strictatime", "suid", "symfollow", "sync",
-      "unbindable");
+      "tmpcopyup", "unbindable");
 
 /* Every hook kind runs on the host (runtime/lifecycle.c); those the spec
  * places in the container run on the host too: the guest cannot see the

@@ -49,7 +49,10 @@ static const struct cli_flag run_flags[] = {
 	{ "console", 0, false, "copy the guest kernel's console (COM1, all messages) to stderr" },
 	{ "exec", 0, true, "after START, run this process.json too (exit statuses on stderr)" },
 	{ "exec-count", 0, true, "how many copies of --exec to run at once (default 1)" },
+	{ "exec-on-output", 0, false, "start --exec once the process first writes to stdout, not at READY" },
 	{ "probe", 0, false, "once the process runs, print its PS and STATS replies on stderr" },
+	{ "resize", 0, true, "ROWSxCOLS: once the process first writes to stdout, resize its terminal" },
+	{ "signal-all", 0, true, "SIGNO: once the process first writes to stdout, signal all its container's processes" },
 	{ "tap", 0, true, "a virtio-net card over this tap (opened, or created, here)" },
 	{ "mac", 0, true, "the card's MAC (default: a random local one)" },
 	{ "mtu", 0, true, "the card's MTU (default: the guest's, 1500)" },
@@ -75,6 +78,10 @@ struct relay {
 	int stop_pipe[2];
 	bool terminal;
 	bool probe;
+	bool exec_on_output;
+	/* Sent once, when the main process first writes to stdout. */
+	unsigned resize_rows, resize_cols; /* 0: none */
+	unsigned signal_all;               /* 0: none */
 	bool share; /* rootfs over virtio-fs, tag "rootfs" */
 	/* results */
 	bool exited;
@@ -87,7 +94,7 @@ static int relay_session(struct relay *r, struct agent_session *s)
 	husk_error_t *err = &r->err;
 	struct agent_msg m;
 	char why[256];
-	bool stdin_open = true;
+	bool stdin_open = true, seen_output = false;
 	unsigned long execs_left = r->exec_json ? r->exec_count : 0;
 
 	if (agent_session_accept(s, r->listen_fd, r->stop_pipe[0], 120000, err) < 0)
@@ -189,7 +196,20 @@ static int relay_session(struct relay *r, struct agent_session *s)
 		default:
 			break;
 		}
-		if (m.type == AGENT_READY && m.id == 0 && execs_left) {
+		bool first_output = m.type == AGENT_STDOUT && m.id == 0 && m.length && !seen_output;
+		if (first_output) {
+			seen_output = true;
+			uint8_t f[AGENT_HDR_LEN + 8];
+			if (r->resize_rows &&
+			    agent_send_buf(s->fd, f, agent_encode_resize(f, 0, (uint16_t)r->resize_rows,
+									 (uint16_t)r->resize_cols)) < 0)
+				return husk_error_set(err, errno, "send RESIZE");
+			if (r->signal_all &&
+			    agent_send_buf(s->fd, f, agent_encode_signal(f, 0, r->signal_all, AGENT_SIGNAL_ALL)) < 0)
+				return husk_error_set(err, errno, "send SIGNAL");
+		}
+		bool exec_now = r->exec_on_output ? first_output : m.type == AGENT_READY && m.id == 0;
+		if (exec_now && execs_left) {
 			/* START already went out; exec once the process runs. */
 			for (uint32_t id = 1; execs_left; execs_left--, id++)
 				if (agent_session_send(s, AGENT_EXEC, id, r->exec_json, r->exec_len, err) < 0 ||
@@ -293,9 +313,22 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		return husk_error_set(err, 0, "husk debug run: --bundle is required");
 	if ((V("cpus") && parse_ulong(V("cpus"), 1, MAX_VCPUS, "cpus", &cpus, err) < 0) ||
 	    (V("memory") && parse_ulong(V("memory"), 32, 1 << 20, "memory", &mem, err) < 0) ||
-	    (V("exec-count") && parse_ulong(V("exec-count"), 1, 128, "exec-count", &exec_count, err) < 0) ||
+	    (V("exec-count") && parse_ulong(V("exec-count"), 1, 256, "exec-count", &exec_count, err) < 0) ||
 	    (V("mtu") && parse_ulong(V("mtu"), 68, 65535, "mtu", &mtu, err) < 0))
 		return -1;
+	unsigned long signal_all = 0, rows = 0, cols = 0;
+	if (V("signal-all") && parse_ulong(V("signal-all"), 1, 64, "signal-all", &signal_all, err) < 0)
+		return -1;
+	if (V("resize")) {
+		char *x = strchr(V("resize"), 'x');
+		if (!x || x == V("resize"))
+			return husk_error_set(err, 0, "--resize %s: want ROWSxCOLS, as 40x100", V("resize"));
+		char rows_s[16];
+		snprintf(rows_s, sizeof(rows_s), "%.*s", (int)(x - V("resize")), V("resize"));
+		if (parse_ulong(rows_s, 1, 65535, "resize", &rows, err) < 0 ||
+		    parse_ulong(x + 1, 1, 65535, "resize", &cols, err) < 0)
+			return -1;
+	}
 	if (V("mac")) {
 		if (parse_mac(V("mac"), mac, err) < 0)
 			return -1;
@@ -324,7 +357,10 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 
 	struct relay r = { .listen_fd = -1, .stop_pipe = { -1, -1 }, .terminal = terminal,
 			   .exec_count = exec_count, .probe = cli_switch(&run_cli, &a, "probe"),
-			   .share = cli_switch(&run_cli, &a, "share-rootfs") };
+			   .share = cli_switch(&run_cli, &a, "share-rootfs"),
+			   .exec_on_output = cli_switch(&run_cli, &a, "exec-on-output"),
+			   .resize_rows = (unsigned)rows, .resize_cols = (unsigned)cols,
+			   .signal_all = (unsigned)signal_all };
 	cleanup_free char *config = read_whole(path, 16u << 20, &r.config_len, err);
 	if (!config)
 		return -1;

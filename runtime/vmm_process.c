@@ -348,9 +348,15 @@ static void on_client_frame(struct router *r, struct client *c, const struct age
 		} else if (c->exec_id) {
 			client_error(r, c, "this connection already runs a process");
 		} else {
-			c->exec_id = r->next_exec_id++;
-			if (r->next_exec_id == UPDATE_ID)
-				r->next_exec_id = FIRST_EXEC_ID;
+			/* After the counter wraps, skip the ids of execs that still
+			 * run: husk-init refuses an id in use. */
+			uint32_t id;
+			do {
+				id = r->next_exec_id++;
+				if (r->next_exec_id == UPDATE_ID)
+					r->next_exec_id = FIRST_EXEC_ID;
+			} while (exec_owner(r, id));
+			c->exec_id = id;
 			to_agent(r, AGENT_EXEC, c->exec_id, m->payload, m->length);
 		}
 		break;

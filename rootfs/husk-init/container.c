@@ -5,6 +5,7 @@
  * container's environment. Failures go to the agent over the sync pipe as
  * "E<status> <message>"; 127/126 for a command that cannot be run. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -317,6 +318,73 @@ static bool is_dir(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* tmpcopyup: what SRC (a directory) holds, copied into DST (the new tmpfs
+ * over it) with modes, owners and times; files, directories, symlinks,
+ * device nodes, FIFOs and sockets. Dies naming WHAT. */
+static void copy_tree(int src, int dst, const char *what, int depth)
+{
+	if (depth > 64)
+		die(1, "%s: tmpcopyup: directories nested too deep", what);
+	int scan = openat(src, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = scan >= 0 ? fdopendir(scan) : NULL;
+	if (!d)
+		die(1, "%s: tmpcopyup: %s", what, strerror(errno));
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		const char *n = e->d_name;
+		struct stat st;
+		if (strcmp(n, ".") == 0 || strcmp(n, "..") == 0)
+			continue;
+		if (fstatat(src, n, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			die(1, "%s: tmpcopyup: stat %s: %s", what, n, strerror(errno));
+		int r = 0;
+		if (S_ISDIR(st.st_mode)) {
+			int from = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), to = -1;
+			if (from < 0 || (mkdirat(dst, n, 0700) < 0 && errno != EEXIST) ||
+			    (to = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+				die(1, "%s: tmpcopyup: directory %s: %s", what, n, strerror(errno));
+			copy_tree(from, to, what, depth + 1);
+			close(from);
+			close(to);
+		} else if (S_ISREG(st.st_mode)) {
+			int from = openat(src, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+			int to = openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (from < 0 || to < 0)
+				die(1, "%s: tmpcopyup: file %s: %s", what, n, strerror(errno));
+			char buf[65536];
+			ssize_t got;
+			while ((got = read(from, buf, sizeof(buf))) > 0 || (got < 0 && errno == EINTR))
+				for (ssize_t off = 0; got > 0 && off < got;) {
+					ssize_t w = write(to, buf + off, (size_t)(got - off));
+					if (w < 0 && errno != EINTR)
+						die(1, "%s: tmpcopyup: write %s: %s", what, n, strerror(errno));
+					off += w > 0 ? w : 0;
+				}
+			if (got < 0)
+				die(1, "%s: tmpcopyup: read %s: %s", what, n, strerror(errno));
+			close(from);
+			close(to);
+		} else if (S_ISLNK(st.st_mode)) {
+			char target[PATH_MAX];
+			ssize_t len = readlinkat(src, n, target, sizeof(target) - 1);
+			if (len < 0)
+				die(1, "%s: tmpcopyup: readlink %s: %s", what, n, strerror(errno));
+			target[len] = '\0';
+			r = symlinkat(target, dst, n);
+		} else {
+			r = mknodat(dst, n, st.st_mode, st.st_rdev);
+		}
+		if (r < 0)
+			die(1, "%s: tmpcopyup: %s: %s", what, n, strerror(errno));
+		struct timespec times[2] = { st.st_atim, st.st_mtim };
+		if (fchownat(dst, n, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    (!S_ISLNK(st.st_mode) && fchmodat(dst, n, st.st_mode & 07777, 0) < 0) ||
+		    utimensat(dst, n, times, AT_SYMLINK_NOFOLLOW) < 0)
+			die(1, "%s: tmpcopyup: attributes of %s: %s", what, n, strerror(errno));
+	}
+	closedir(d);
+}
+
 static void do_mounts(const struct oci_config *cfg)
 {
 	char target[64], what[64];
@@ -354,6 +422,15 @@ static void do_mounts(const struct oci_config *cfg)
 				type = "cgroup2";
 			fd = open_in_root(m->destination, false, what);
 			fd_path(target, sizeof(target), fd);
+			int below = -1;
+			if (m->tmpcopyup) {
+				if (strcmp(type, "tmpfs") != 0)
+					die(1, "mounts[%zu]: tmpcopyup is for tmpfs mounts, not %s", i, type);
+				/* The directory the tmpfs is about to cover, to copy from. */
+				below = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+				if (below < 0)
+					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination, strerror(errno));
+			}
 			if (mount(m->source ? m->source : type, target, type, flags, m->data) < 0) {
 				/* sysfs needs its own network namespace, as in runc:
 				 * without one, bind the guest's read-only. */
@@ -362,6 +439,22 @@ static void do_mounts(const struct oci_config *cfg)
 					die(1, "mount %s (%s) on %s: %s", m->source ? m->source : type, type,
 					    m->destination, strerror(errno));
 				flags = 0;
+			}
+			if (below >= 0) {
+				int fresh = open_in_root(m->destination, false, what), top;
+				char fresh_path[64];
+				fd_path(fresh_path, sizeof(fresh_path), fresh);
+				struct stat st;
+				if ((top = open(fresh_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+				    fstat(below, &st) < 0)
+					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination, strerror(errno));
+				copy_tree(below, top, what, 0);
+				/* The tmpfs root takes the directory's own mode and owner too. */
+				if (fchown(top, st.st_uid, st.st_gid) < 0 || fchmod(top, st.st_mode & 07777) < 0)
+					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination, strerror(errno));
+				close(top);
+				close(fresh);
+				close(below);
 			}
 		}
 		/* The descriptor names the mount point under the new mount;
@@ -374,6 +467,15 @@ static void do_mounts(const struct oci_config *cfg)
 				die(1, "remount %s: %s", m->destination, strerror(errno));
 			if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
 				die(1, "propagation of %s: %s", m->destination, strerror(errno));
+			close(fd);
+		}
+		if (m->rec_attr_set || m->rec_attr_clr) {
+			/* "rro" and the like: this mount and every one below it. */
+			struct mount_attr attr = { .attr_set = m->rec_attr_set, .attr_clr = m->rec_attr_clr };
+			fd = open_in_root(m->destination, false, what);
+			if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+				die(1, "mounts[%zu]: recursive options on %s: %s", i, m->destination,
+				    strerror(errno));
 			close(fd);
 		}
 	}
@@ -411,6 +513,34 @@ static void make_dev(void)
 		if (symlinkat(links[i].from, dev, links[i].to) < 0 && errno != EEXIST)
 			die(1, "symlink /dev/%s: %s", links[i].to, strerror(errno));
 	close(dev);
+}
+
+/* linux.devices: each node made in the container (before pivot_root, with
+ * the mounts in place, so /dev is the spec's /dev), then given the spec's
+ * mode (past the umask) and owner. The numbers are the guest kernel's
+ * devices: a VM has no host devices to reach. As runc, a node that exists
+ * already is left as it is. */
+static void make_spec_devices(const struct oci_config *cfg)
+{
+	char what[64], dir[PATH_MAX];
+
+	for (size_t i = 0; i < cfg->ndevices; i++) {
+		const struct oci_device *d = &cfg->devices[i];
+		snprintf(what, sizeof(what), "linux.devices[%zu]", i);
+		const char *slash = strrchr(d->path, '/'), *name = slash + 1;
+		if (!*name)
+			die(1, "%s: %s: not a file name", what, d->path);
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - d->path), d->path);
+		int parent = open_in_root(dir[0] ? dir : "/", false, what);
+		if (mknodat(parent, name, d->type | (d->mode & 0777), makedev(d->major, d->minor)) < 0) {
+			if (errno != EEXIST)
+				die(1, "%s: mknod %s: %s", what, d->path, strerror(errno));
+		} else if (fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+			   fchmodat(parent, name, d->mode, 0) < 0) {
+			die(1, "%s: chown/chmod %s: %s", what, d->path, strerror(errno));
+		}
+		close(parent);
+	}
 }
 
 static void set_sysctls(const struct oci_config *cfg)
@@ -463,6 +593,7 @@ static void build_container(const struct oci_config *cfg)
 	set_sysctls(cfg);
 	do_mounts(cfg);
 	make_dev();
+	make_spec_devices(cfg);
 	if (chdir(INIT_ROOTFS) < 0)
 		die(1, "chdir rootfs: %s", strerror(errno));
 	if (syscall(SYS_pivot_root, ".", ".") < 0)
@@ -491,19 +622,23 @@ static void join_namespaces(pid_t pid)
 		int type;
 	} ns[] = {
 		{ "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC }, { "uts", CLONE_NEWUTS },
-		{ "net", CLONE_NEWNET },       { "pid", CLONE_NEWPID }, { "mnt", CLONE_NEWNS },
+		{ "net", CLONE_NEWNET },       { "pid", CLONE_NEWPID }, { "time", CLONE_NEWTIME },
+		{ "mnt", CLONE_NEWNS },
 	};
-	int fds[6];
+	enum { NNS = sizeof(ns) / sizeof(ns[0]) };
+	int fds[NNS];
 	char path[64];
 	struct stat self, other;
 
-	for (size_t i = 0; i < 6; i++) {
+	for (size_t i = 0; i < NNS; i++) {
 		snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, ns[i].name);
 		fds[i] = open(path, O_RDONLY | O_CLOEXEC);
 		if (fds[i] < 0)
 			die(1, "open %s: %s", path, strerror(errno));
 	}
-	for (size_t i = 0; i < 6; i++) {
+	/* A time namespace, like the pid one, applies to the children: the
+	 * fork in child_run() puts the process in it. */
+	for (size_t i = 0; i < NNS; i++) {
 		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i].name);
 		if (stat(path, &self) == 0 && fstat(fds[i], &other) == 0 && self.st_ino == other.st_ino)
 			continue; /* already there */
@@ -721,7 +856,7 @@ static void setup_process(const struct child_args *a)
 	}
 	umask(p->has_umask ? p->umask : 022);
 	if (chdir(p->cwd) < 0)
-		die(1, "chdir to cwd (\"%s\") set in config.json: %s", p->cwd, strerror(errno));
+		die(1, "chdir to cwd (\"%s\") set in config.json: %s", p->cwd, go_strerror(errno));
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		die(1, "no_new_privs: %s", strerror(errno));
 	find_program(p->args[0], p->env, prog, sizeof(prog));
@@ -743,7 +878,7 @@ static void setup_process(const struct child_args *a)
 		die(1, "%s", why);
 	execve(prog, p->args, with_home(p->env, p->uid));
 	int e = errno;
-	die(e == ENOENT ? 127 : 126, "exec %s: %s", prog, strerror(e));
+	die(e == ENOENT ? 127 : 126, "exec %s: %s", prog, go_strerror(e));
 }
 
 void child_run(const struct child_args *a)

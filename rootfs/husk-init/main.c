@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/reboot.h>
+#include <linux/sched.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
 #include <sched.h>
@@ -274,14 +275,37 @@ static bool handle_sync(struct proc *p, bool nonblock)
 
 static void finish_proc(struct proc *p, int status);
 
+/* Whether an exec's process may have exited before its helper's "P<pid>"
+ * was read: only then can a reaped pid that matches no process be that
+ * process, and only then is it worth keeping. */
+static bool exec_pid_pending(void)
+{
+	for (int i = 0; i < MAX_PROCS; i++)
+		if (procs[i].used && !procs[i].main && procs[i].pid == 0)
+			return true;
+	return false;
+}
+
+/* Once no exec's pid is unknown, what the stash holds is orphans': drop
+ * it, so that a pid the kernel hands out again later (after the pid
+ * counter wraps) is never matched with an old orphan's exit. */
+static void drop_stale_stash(void)
+{
+	if (stash_next && !exec_pid_pending()) {
+		memset(stash, 0, sizeof(stash));
+		stash_next = 0;
+	}
+}
+
 static void claim_stash(struct proc *p)
 {
 	for (unsigned i = 0; i < MAX_STASH; i++)
 		if (stash[i].pid == p->pid && p->pid > 0) {
 			stash[i].pid = 0;
 			finish_proc(p, stash[i].status);
-			return;
+			break;
 		}
+	drop_stale_stash();
 }
 
 static void exit_of(int status, uint32_t *code, uint32_t *sig)
@@ -340,6 +364,7 @@ static void reap(bool block)
 				if (procs[i].pid == 0) {
 					/* It failed before forking: report it as the exit. */
 					finish_proc(&procs[i], st);
+					drop_stale_stash();
 				} else {
 					claim_stash(&procs[i]);
 				}
@@ -347,14 +372,49 @@ static void reap(bool block)
 		}
 		if (found)
 			finish_proc(found, st);
-		else if (!helper) {
+		else if (!helper && exec_pid_pending()) {
 			/* An orphan, or an exec'd process whose pid is not known
-			 * yet: keep the status a while. */
+			 * yet: keep the status until its pid is known. */
 			stash[stash_next % MAX_STASH].pid = pid;
 			stash[stash_next % MAX_STASH].status = st;
 			stash_next++;
 		}
 	}
+}
+
+/* The container's file systems, as the agent's namespace holds them (the
+ * rootfs and what the container mounted went with its mount namespace
+ * when its last process died): everything under /run/husk, the rootfs,
+ * its layers and the bind shares. Unmounted children first (mountinfo
+ * lists a mount after its parent), each for real so virtio-fs finishes
+ * its requests; one still busy is detached instead, and the console says
+ * so. Then sync: what the container wrote is on the host before the VM
+ * goes. */
+static void unmount_container(void)
+{
+	enum { MAX_UNMOUNT = 256 };
+	static char points[MAX_UNMOUNT][256];
+	size_t n = 0;
+	char line[4096];
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	while (f && n < MAX_UNMOUNT && fgets(line, sizeof(line), f)) {
+		/* id parent major:minor root mount-point ... */
+		char point[256];
+		if (sscanf(line, "%*d %*d %*s %*s %255s", point) != 1)
+			continue;
+		if (strncmp(point, "/run/husk/", 10) == 0)
+			snprintf(points[n++], sizeof(points[0]), "%s", point);
+	}
+	if (f)
+		fclose(f);
+	while (n--) {
+		if (umount2(points[n], 0) == 0 || errno == EINVAL || errno == ENOENT)
+			continue;
+		logmsg("unmount %s: %s; detaching it instead", points[n], strerror(errno));
+		umount2(points[n], MNT_DETACH);
+	}
+	sync();
 }
 
 static void shutdown_vm(uint32_t code, uint32_t sig)
@@ -378,8 +438,7 @@ static void shutdown_vm(uint32_t code, uint32_t sig)
 		while (poll(&pfd, 1, 5000) > 0 && read(vsock, buf, sizeof(buf)) > 0)
 			;
 	}
-	sync();
-	umount2(INIT_ROOTFS, MNT_DETACH);
+	unmount_container();
 	power_off(code, sig);
 }
 
@@ -434,19 +493,24 @@ static bool spawn(struct proc *p, const struct oci_process *op)
 		.sync_fd = sv[1],
 		.start_fd = start[0],
 	};
-	unsigned long flags = SIGCHLD;
+	uint64_t flags = 0;
 	if (p->main) {
 		flags |= CLONE_NEWNS;
 		for (size_t i = 0; i < config->nnamespaces; i++) {
-			/* The VM is the boundary to the host: a user namespace
-			 * (rootless on the host) is not needed inside it, and
-			 * paths name host namespaces (the runtime joins those). */
-			int t = config->namespaces[i].type;
-			if (t != CLONE_NEWUSER && !config->namespaces[i].path)
-				flags |= (unsigned long)t;
+			/* A path names a host namespace (a pod's, in CRI), which
+			 * nothing in a VM can join: the process stays in the
+			 * guest's own namespace of that type, the one husk-init
+			 * (in the sandbox's role) holds. The VMM joins a network
+			 * path on the host. on_create() refuses user namespaces. */
+			if (!config->namespaces[i].path)
+				flags |= (uint64_t)(unsigned)config->namespaces[i].type;
 		}
 	}
-	pid_t pid = (pid_t)syscall(SYS_clone, flags, 0, 0, 0, 0);
+	/* clone3, not clone: CLONE_NEWTIME (0x80) lies in legacy clone()'s
+	 * exit-signal byte, where it is taken for the signal to send at exit
+	 * (no time namespace, and a child that waitpid(-1) never reports). */
+	struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD };
+	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 	if (pid == 0)
 		child_run(&a);
 	int e = errno;
@@ -511,6 +575,12 @@ static void on_create(const struct agent_msg *m)
 		fail_create("%s", err->msg);
 	if (!config->has_process)
 		fail_create("process: required");
+	for (size_t i = 0; i < config->nnamespaces; i++)
+		/* Not ignored: the process would run as the guest's real root
+		 * with none of the spec's id mappings. */
+		if (config->namespaces[i].type == CLONE_NEWUSER)
+			fail_create("linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
+				    "supported in husk's guest: the VM is the container's boundary", i);
 	if (rootfs_prepare(&c, why, sizeof(why)) < 0 || cgroup_prepare(config, why, sizeof(why)) < 0)
 		fail_create("%s", why);
 	/* Bind mounts arrive through virtio-fs shares: each share is mounted
@@ -550,6 +620,9 @@ static void on_exec(const struct agent_msg *m)
 		return;
 	}
 	if (m->id == 0 || find_proc(m->id)) {
+		/* No EXIT: one for this id would end the running process's
+		 * client. The host never reuses a live id (vmm_process.c), so
+		 * only a broken host gets here; the ERROR is its answer. */
 		send_error(m->id, 1, "exec: process id %u is in use", m->id);
 		return;
 	}
@@ -562,8 +635,11 @@ static void on_exec(const struct agent_msg *m)
 	}
 	struct proc *p = new_proc(m->id);
 	if (!p) {
-		send_error(m->id, 1, "exec: too many processes");
+		/* The id names no process here: its EXIT is unambiguous, and
+		 * the client waiting on it gets a definite end. */
+		send_error(m->id, 1, "exec: too many processes (%d)", MAX_PROCS);
 		oci_process_free(op);
+		send_exit(m->id, 1, 0);
 		return;
 	}
 	p->owned = op;

@@ -152,6 +152,24 @@ EOF
 	[ "$(ct_status "$CT")" = running ]
 }
 
+@test "exec: a signal to a foreground exec reaches the process's trap, and exec exits with its status" {
+	start_sleeper
+	# The runtime itself, not rt: the signal must reach exec, not a
+	# subshell or timeout(1) around it.
+	bg "$WORK/exec.out" "$RUNTIME_BIN" --root "$WORK/root" exec "$CT" \
+		sh -c 'trap "echo trapped; exit 3" TERM; echo ready; while :; do sleep 0.1; done'
+	pid=$BG_PID
+	wait_output "$WORK/exec.out" ready
+	kill -TERM "$pid"
+	st=0
+	wait "$pid" || st=$?
+	cat "$WORK/exec.out" "$WORK/exec.out.err"
+	# The trap's "exit 3", not 143: the signal was caught, not fatal.
+	[ "$st" -eq 3 ]
+	grep -qx trapped "$WORK/exec.out"
+	[ "$(ct_status "$CT")" = running ]
+}
+
 @test "exec errors: missing program, no args, stopped container (status 255)" {
 	start_sleeper
 	run_rt exec "$CT" /no/such/program </dev/null

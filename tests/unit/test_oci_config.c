@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "oci/config.h"
 #include "oci/spec.h"
@@ -243,4 +244,113 @@ TEST(oci_process_json)
 	CHECK(!oci_process_parse(no_cwd, sizeof(no_cwd) - 1, &err));
 	CHECK_STR(err->msg, "process.cwd: required");
 	husk_error_release(&err);
+}
+
+/* linux.devices: parsed with its defaults, and each bad field refused with
+ * its JSON path. */
+static const char with_devices[] =
+	"{\"root\":{\"path\":\"rootfs\"},\"linux\":{\"devices\":["
+	"{\"path\":\"/dev/mynull\",\"type\":\"c\",\"major\":1,\"minor\":3,\"fileMode\":384,"
+	"\"uid\":1000,\"gid\":5},"
+	"{\"path\":\"/dev/sda9\",\"type\":\"b\",\"major\":8,\"minor\":9},"
+	"{\"path\":\"/dev/fifo\",\"type\":\"p\"}]}}";
+
+static int bad_device(const char *from, const char *to, const char *want)
+{
+	char json[sizeof(with_devices) + 256];
+	const char *at = strstr(with_devices, from);
+	husk_error_t err = NULL;
+
+	if (!at || strlen(to) > 200) {
+		printf("# no '%s' in the devices config\n", from);
+		return 0;
+	}
+	snprintf(json, sizeof(json), "%.*s%s%s", (int)(at - with_devices), with_devices, to,
+		 at + strlen(from));
+	struct oci_config *c = oci_config_parse(json, strlen(json), &err);
+	int ok = !c && err && strcmp(err->msg, want) == 0;
+	if (!ok)
+		printf("# '%s' -> '%s': want \"%s\", got \"%s\"\n", from, to, want,
+		       c ? "(parsed)" : err->msg);
+	oci_config_free(c);
+	husk_error_release(&err);
+	return ok;
+}
+
+TEST(oci_config_devices)
+{
+	husk_error_t err = NULL;
+	struct oci_config *c = oci_config_parse(with_devices, strlen(with_devices), &err);
+
+	CHECK(c);
+	if (!c) {
+		printf("# %s\n", err->msg);
+		husk_error_release(&err);
+		return;
+	}
+	CHECK_INT(c->ndevices, 3);
+	CHECK_STR(c->devices[0].path, "/dev/mynull");
+	CHECK_INT(c->devices[0].type, S_IFCHR);
+	CHECK_INT(c->devices[0].major, 1);
+	CHECK_INT(c->devices[0].minor, 3);
+	CHECK_INT(c->devices[0].mode, 0600);
+	CHECK_INT(c->devices[0].uid, 1000);
+	CHECK_INT(c->devices[0].gid, 5);
+	CHECK_INT(c->devices[1].type, S_IFBLK);
+	CHECK_INT(c->devices[1].mode, 0666);
+	CHECK_INT(c->devices[1].uid, 0);
+	CHECK_INT(c->devices[2].type, S_IFIFO);
+	oci_config_free(c);
+
+	CHECK(bad_device("\"path\":\"/dev/mynull\",", "", "linux.devices[0].path: required"));
+	CHECK(bad_device("\"/dev/mynull\"", "\"dev/mynull\"",
+			 "linux.devices[0].path: must be an absolute path"));
+	CHECK(bad_device("\"/dev/mynull\"", "\"/dev/../etc/x\"",
+			 "linux.devices[0].path: \"/dev/../etc/x\" is not a device path"));
+	CHECK(bad_device("\"/dev/sda9\"", "\"/dev/mynull\"",
+			 "linux.devices[1].path: duplicate device \"/dev/mynull\""));
+	CHECK(bad_device("\"type\":\"c\"", "\"type\":\"x\"",
+			 "linux.devices[0].type: \"x\" is not a device type (c, b, u or p)"));
+	CHECK(bad_device("\"type\":\"c\"", "\"type\":3", "linux.devices[0].type: must be a string"));
+	CHECK(bad_device("\"major\":8,", "", "linux.devices[1].major: required for a type b device"));
+	CHECK(bad_device("\"minor\":3", "\"minor\":-3",
+			 "linux.devices[0].minor: -3 out of range [0, 1048575]"));
+	CHECK(bad_device("\"major\":1,", "\"major\":4096,",
+			 "linux.devices[0].major: 4096 out of range [0, 4095]"));
+	CHECK(bad_device("\"fileMode\":384", "\"fileMode\":\"0600\"",
+			 "linux.devices[0].fileMode: must be an integer"));
+	CHECK(bad_device("\"uid\":1000", "\"uid\":-1",
+			 "linux.devices[0].uid: -1 out of range [0, 4294967295]"));
+	CHECK(bad_device("\"devices\":[", "\"devices\":7,\"x\":[", "linux.devices: must be an array"));
+}
+
+/* tmpcopyup is husk's to act on, not tmpfs data; the recursive options
+ * become mount_setattr attributes as well as their plain flags. */
+TEST(oci_config_tmpcopyup_and_recursive_options)
+{
+	static const char json[] =
+		"{\"root\":{\"path\":\"rootfs\"},\"mounts\":["
+		"{\"destination\":\"/etc\",\"type\":\"tmpfs\",\"options\":[\"tmpcopyup\",\"mode=755\"]},"
+		"{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"/s\","
+		"\"options\":[\"rbind\",\"rro\",\"rnosuid\",\"rnoatime\"]},"
+		"{\"destination\":\"/w\",\"type\":\"bind\",\"source\":\"/s\",\"options\":[\"rbind\",\"rrw\",\"ratime\"]}]}";
+	husk_error_t err = NULL;
+	struct oci_config *c = oci_config_parse(json, strlen(json), &err);
+
+	CHECK(c);
+	if (!c) {
+		printf("# %s\n", err->msg);
+		husk_error_release(&err);
+		return;
+	}
+	CHECK(c->mounts[0].tmpcopyup);
+	CHECK_STR(c->mounts[0].data, "mode=755");
+	CHECK(!c->mounts[1].tmpcopyup);
+	CHECK_INT(c->mounts[1].rec_attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
+	CHECK_INT(c->mounts[1].rec_attr_clr, MOUNT_ATTR__ATIME);
+	CHECK(c->mounts[1].flags & MS_RDONLY);
+	CHECK_INT(c->mounts[2].rec_attr_set, 0);
+	CHECK_INT(c->mounts[2].rec_attr_clr, MOUNT_ATTR_RDONLY | MOUNT_ATTR__ATIME);
+	CHECK(!(c->mounts[2].flags & MS_RDONLY));
+	oci_config_free(c);
 }
