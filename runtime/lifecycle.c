@@ -387,6 +387,16 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 		husk_error_set(err, 0, "cannot use console socket if husk will not detach or allocate tty");
 		goto out;
 	}
+	/* husk-init refuses it too, but only once the VM has booted: say so
+	 * here, before anything exists on the host. */
+	for (size_t i = 0; i < cfg->nnamespaces; i++)
+		if (cfg->namespaces[i].type == CLONE_NEWUSER) {
+			husk_error_set(err, 0,
+				       "linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
+				       "supported in husk's guest: the VM is the container's boundary",
+				       i);
+			goto out;
+		}
 	if (lifecycle_vm_size(cfg, &cpus, &mem, err) < 0 || binds_plan(cfg, bundle, &binds, err) < 0)
 		goto out;
 	if (!(kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||

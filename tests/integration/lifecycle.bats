@@ -552,6 +552,12 @@ load helpers
 		run_rt create --bundle "$WORK/b" "$CT" </dev/null
 		[ "$status" -eq 1 ]
 		[[ "$stderr" == *'linux.resources.cpu.mems: '*'2-1'*': range 2-1 runs backwards'* ]]
+		# Refused on the host, before a VM boots: a guest would run the
+		# process as its real root with none of the id mappings.
+		jq '.linux.namespaces += [{"type": "user"}]' "$WORK/good.json" >"$WORK/b/config.json"
+		run_rt create --bundle "$WORK/b" "$CT" </dev/null
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == *'linux.namespaces['*']: a user namespace'*'not supported'* ]]
 	fi
 
 	# None of them left a container behind.
