@@ -115,6 +115,24 @@ static int get_uint32(jobj *v, const char *path, uint32_t *out, husk_error_t *er
 }
 
 /* An array of strings, NULL-terminated. */
+/* OBJ's member NAME (PATH.NAME in errors) as an absolute path into *OUT.
+ * A missing member is an error when REQUIRED; otherwise *OUT is left alone. */
+static int get_abs_path(jobj *obj, const char *path, const char *name, bool required, char **out,
+			husk_error_t *err)
+{
+	char fp[PATHLEN];
+	jobj *f;
+
+	child_path(fp, path, name);
+	if (!(f = member(obj, name)))
+		return required ? husk_error_set(err, 0, "%s: required", fp) : 0;
+	if (get_string(f, fp, out, err) < 0)
+		return -1;
+	if ((*out)[0] != '/')
+		return husk_error_set(err, 0, "%s: must be an absolute path", fp);
+	return 0;
+}
+
 static int get_strings(jobj *v, const char *path, char ***out, size_t *n, husk_error_t *err)
 {
 	char p[PATHLEN];
@@ -295,13 +313,8 @@ static int parse_process_obj(jobj *v, const char *path, struct oci_process *p, h
 	} else if (!(p->env = calloc(1, sizeof(char *)))) {
 		return husk_error_set(err, ENOMEM, "%s", path);
 	}
-	child_path(fp, path, "cwd");
-	if (!(f = member(v, "cwd")))
-		return husk_error_set(err, 0, "%s: required", fp);
-	if (get_string(f, fp, &p->cwd, err) < 0)
+	if (get_abs_path(v, path, "cwd", true, &p->cwd, err) < 0)
 		return -1;
-	if (p->cwd[0] != '/')
-		return husk_error_set(err, 0, "%s: must be an absolute path", fp);
 	if ((f = member(v, "user"))) {
 		jobj *u;
 		uint32_t x;
@@ -442,13 +455,8 @@ static int parse_mount(jobj *v, const char *path, struct oci_mount *m, husk_erro
 
 	if (want_object(v, path, err) < 0)
 		return -1;
-	child_path(fp, path, "destination");
-	if (!(f = member(v, "destination")))
-		return husk_error_set(err, 0, "%s: required", fp);
-	if (get_string(f, fp, &m->destination, err) < 0)
+	if (get_abs_path(v, path, "destination", true, &m->destination, err) < 0)
 		return -1;
-	if (m->destination[0] != '/')
-		return husk_error_set(err, 0, "%s: must be an absolute path", fp);
 	if ((f = member(v, "source"))) {
 		child_path(fp, path, "source");
 		if (get_string(f, fp, &m->source, err) < 0)
@@ -544,7 +552,7 @@ static int parse_namespaces(jobj *v, const char *path, struct oci_config *c, hus
 	if (!c->namespaces)
 		return husk_error_set(err, ENOMEM, "%s", path);
 	for (size_t i = 0; i < n; i++) {
-		jobj *e = json_object_array_get_idx(v, i), *t, *p;
+		jobj *e = json_object_array_get_idx(v, i), *t;
 		index_path(ip, path, i);
 		if (want_object(e, ip, err) < 0)
 			return -1;
@@ -563,13 +571,8 @@ static int parse_namespaces(jobj *v, const char *path, struct oci_config *c, hus
 			if (c->namespaces[k].type == c->namespaces[i].type)
 				return husk_error_set(err, 0, "%s: duplicate namespace \"%s\"", fp, name);
 		c->nnamespaces = i + 1;
-		if ((p = member(e, "path"))) {
-			child_path(fp, ip, "path");
-			if (get_string(p, fp, &c->namespaces[i].path, err) < 0)
-				return -1;
-			if (c->namespaces[i].path[0] != '/')
-				return husk_error_set(err, 0, "%s: must be an absolute path", fp);
-		}
+		if (get_abs_path(e, ip, "path", false, &c->namespaces[i].path, err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -875,13 +878,9 @@ static int parse_device(jobj *v, const char *path, struct oci_device *d, husk_er
 
 	if (want_object(v, path, err) < 0)
 		return -1;
-	child_path(fp, path, "path");
-	if (!(f = member(v, "path")))
-		return husk_error_set(err, 0, "%s: required", fp);
-	if (get_string(f, fp, &d->path, err) < 0)
+	if (get_abs_path(v, path, "path", true, &d->path, err) < 0)
 		return -1;
-	if (d->path[0] != '/')
-		return husk_error_set(err, 0, "%s: must be an absolute path", fp);
+	child_path(fp, path, "path");
 	if (strcmp(d->path, "/") == 0 || strstr(d->path, "/../") ||
 	    (strlen(d->path) >= 3 && strcmp(d->path + strlen(d->path) - 3, "/..") == 0))
 		return husk_error_set(err, 0, "%s: \"%s\" is not a device path", fp, d->path);
@@ -1061,13 +1060,8 @@ static int parse_hooks(jobj *v, struct oci_config *c, husk_error_t *err)
 			c->nhooks[k] = i + 1;
 			if (want_object(o, hp, err) < 0)
 				return -1;
-			child_path(fp, hp, "path");
-			if (!(f = member(o, "path")))
-				return husk_error_set(err, 0, "%s: required", fp);
-			if (get_string(f, fp, &h->path, err) < 0)
+			if (get_abs_path(o, hp, "path", true, &h->path, err) < 0)
 				return -1;
-			if (h->path[0] != '/')
-				return husk_error_set(err, 0, "%s: must be an absolute path", fp);
 			child_path(fp, hp, "args");
 			if ((f = member(o, "args")) && get_strings(f, fp, &h->args, &(size_t){ 0 }, err) < 0)
 				return -1;
