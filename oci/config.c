@@ -115,6 +115,19 @@ static int get_uint32(jobj *v, const char *path, uint32_t *out, husk_error_t *er
 }
 
 /* An array of strings, NULL-terminated. */
+/* OBJ's member NAME (PATH.NAME in errors), a uid or gid, into *OUT when
+ * it is there; otherwise *OUT keeps its default. */
+static int get_opt_id(jobj *obj, const char *path, const char *name, uint32_t *out, husk_error_t *err)
+{
+	char fp[PATHLEN];
+	jobj *f = member(obj, name);
+
+	if (!f)
+		return 0;
+	child_path(fp, path, name);
+	return get_uint32(f, fp, out, err);
+}
+
 /* OBJ's member NAME (PATH.NAME in errors) as an absolute path into *OUT.
  * A missing member is an error when REQUIRED; otherwise *OUT is left alone. */
 static int get_abs_path(jobj *obj, const char *path, const char *name, bool required, char **out,
@@ -321,18 +334,8 @@ static int parse_process_obj(jobj *v, const char *path, struct oci_process *p, h
 		child_path(fp, path, "user");
 		if (want_object(f, fp, err) < 0)
 			return -1;
-		if ((u = member(f, "uid"))) {
-			child_path(sp, fp, "uid");
-			if (get_uint32(u, sp, &x, err) < 0)
-				return -1;
-			p->uid = x;
-		}
-		if ((u = member(f, "gid"))) {
-			child_path(sp, fp, "gid");
-			if (get_uint32(u, sp, &x, err) < 0)
-				return -1;
-			p->gid = x;
-		}
+		if (get_opt_id(f, fp, "uid", &p->uid, err) < 0 || get_opt_id(f, fp, "gid", &p->gid, err) < 0)
+			return -1;
 		if ((u = member(f, "umask"))) {
 			child_path(sp, fp, "umask");
 			if (get_uint32(u, sp, &x, err) < 0)
@@ -920,19 +923,8 @@ static int parse_device(jobj *v, const char *path, struct oci_device *d, husk_er
 			return -1;
 		d->mode = (mode_t)x;
 	}
-	uint32_t id;
-	if ((f = member(v, "uid"))) {
-		child_path(fp, path, "uid");
-		if (get_uint32(f, fp, &id, err) < 0)
-			return -1;
-		d->uid = id;
-	}
-	if ((f = member(v, "gid"))) {
-		child_path(fp, path, "gid");
-		if (get_uint32(f, fp, &id, err) < 0)
-			return -1;
-		d->gid = id;
-	}
+	if (get_opt_id(v, path, "uid", &d->uid, err) < 0 || get_opt_id(v, path, "gid", &d->gid, err) < 0)
+		return -1;
 	return 0;
 }
 
