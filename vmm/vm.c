@@ -149,6 +149,34 @@ static void stop_signals(sigset_t *set)
 	sigaddset(set, SIGQUIT);
 }
 
+/* Makes DEV's shared memory region guest memory, above RAM and above 4 GiB
+ * on a 1 GiB boundary (Linux hot-adds it as device memory, in sections),
+ * where the guest's e820 map has nothing. */
+static int add_shm_region(struct vm *vm, struct virtio_mmio_dev *dev, husk_error_t *err)
+{
+	const uint64_t align = 1ULL << 30;
+	const struct guest_region *top = &vm->mem.regions[vm->mem.nregions - 1];
+
+	if (vm->shm_next_gpa == 0) {
+		uint64_t end = top->gpa + top->size;
+		vm->shm_next_gpa = end > GUEST_MMIO_HOLE_END ? end : GUEST_MMIO_HOLE_END;
+	}
+	uint64_t gpa = (vm->shm_next_gpa + align - 1) & ~(align - 1);
+	struct kvm_userspace_memory_region r = {
+		.slot = (uint32_t)vm->mem.nregions + vm->nshm,
+		.guest_phys_addr = gpa,
+		.memory_size = dev->shm_size,
+		.userspace_addr = (uint64_t)(uintptr_t)dev->shm_host,
+	};
+	if (KVM_IOCTL(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return husk_error_set(err, errno, "shared memory region of %llu MiB at 0x%llx",
+				      (unsigned long long)(dev->shm_size >> 20), (unsigned long long)gpa);
+	dev->shm_gpa = gpa;
+	vm->shm_next_gpa = gpa + dev->shm_size;
+	vm->nshm++;
+	return 0;
+}
+
 int vm_add_virtio(struct vm *vm, struct virtio_mmio_dev *dev, husk_error_t *err)
 {
 	if (vm->nvirtio == VM_MAX_VIRTIO)
@@ -158,6 +186,8 @@ int vm_add_virtio(struct vm *vm, struct virtio_mmio_dev *dev, husk_error_t *err)
 	/* Owned by the VM from here, so teardown releases it even if the
 	 * wiring below fails half-way. */
 	vm->virtio[vm->nvirtio++] = dev;
+	if (dev->shm_size && add_shm_region(vm, dev, err) < 0)
+		return husk_error_wrap(err, "virtio-%s", dev->ops->name);
 	if (virtio_mmio_attach(dev, vm->vm_fd, base, irq, &vm->mem, &vm->loop, err) < 0 ||
 	    io_bus_add(&vm->mmio, base, VIRTIO_MMIO_SIZE, virtio_mmio_io, dev, err) < 0)
 		return husk_error_wrap(err, "virtio-%s", dev->ops->name);

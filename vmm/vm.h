@@ -119,6 +119,10 @@ struct vm {
 	struct vcpu vcpus[MAX_VCPUS];
 	struct virtio_mmio_dev *virtio[VM_MAX_VIRTIO];
 	int nvirtio;
+	/* Devices' shared memory regions go above RAM, from here up; each is
+	 * one more memory slot after RAM's. */
+	uint64_t shm_next_gpa;
+	uint32_t nshm;
 	struct event_source signals;
 	struct timespec t0; /* when the VMM started, for the boot timer */
 

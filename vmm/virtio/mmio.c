@@ -21,7 +21,10 @@ enum {
 	REG_STATUS = 0x070, REG_QUEUE_DESC_LOW = 0x080,
 	REG_QUEUE_DESC_HIGH = 0x084, REG_QUEUE_DRIVER_LOW = 0x090,
 	REG_QUEUE_DRIVER_HIGH = 0x094, REG_QUEUE_DEVICE_LOW = 0x0a0,
-	REG_QUEUE_DEVICE_HIGH = 0x0a4, REG_CONFIG_GENERATION = 0x0fc,
+	REG_QUEUE_DEVICE_HIGH = 0x0a4, REG_SHM_SEL = 0x0ac,
+	REG_SHM_LEN_LOW = 0x0b0, REG_SHM_LEN_HIGH = 0x0b4,
+	REG_SHM_BASE_LOW = 0x0b8, REG_SHM_BASE_HIGH = 0x0bc,
+	REG_CONFIG_GENERATION = 0x0fc,
 	REG_CONFIG = 0x100,
 };
 
@@ -161,6 +164,9 @@ static uint32_t read_reg(struct virtio_mmio_dev *d, uint64_t off)
 {
 	uint64_t features = d->ops->features | VIRTIO_F_VERSION_1;
 	struct virtq *q = d->queue_sel < d->ops->nqueues ? &d->queues[d->queue_sel] : NULL;
+	/* A region that does not exist has length ~0 (4.2.2). */
+	bool shm = d->shm_sel == 0 && d->shm_size;
+	uint64_t shm_len = shm ? d->shm_size : ~0ULL;
 
 	switch (off) {
 	case REG_MAGIC: return VIRTIO_MMIO_MAGIC;
@@ -175,6 +181,10 @@ static uint32_t read_reg(struct virtio_mmio_dev *d, uint64_t off)
 	case REG_INTERRUPT_STATUS: return d->interrupt_status;
 	case REG_STATUS: return d->status;
 	case REG_CONFIG_GENERATION: return d->config_generation;
+	case REG_SHM_LEN_LOW: return (uint32_t)shm_len;
+	case REG_SHM_LEN_HIGH: return (uint32_t)(shm_len >> 32);
+	case REG_SHM_BASE_LOW: return shm ? (uint32_t)d->shm_gpa : ~0U;
+	case REG_SHM_BASE_HIGH: return shm ? (uint32_t)(d->shm_gpa >> 32) : ~0U;
 	default: return 0;
 	}
 }
@@ -226,6 +236,7 @@ static void write_reg(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
 			d->driver_features = (d->driver_features & 0xffffffffULL) | ((uint64_t)v << 32);
 		break;
 	case REG_QUEUE_SEL: d->queue_sel = v; break;
+	case REG_SHM_SEL: d->shm_sel = v; break;
 	case REG_QUEUE_NUM:
 		if (q_writable)
 			q->size = v > 0xffff ? 0 : (uint16_t)v;

@@ -71,6 +71,13 @@ struct virtio_mmio_dev {
 	bool broken;
 	struct virtq queues[VIRTIO_MAX_QUEUES];
 
+	/* Shared memory region 0 (virtio 1.2, 2.10), when shm_size is not 0:
+	 * shm_size bytes of the device's at shm_host, which vm_add_virtio()
+	 * makes guest memory at shm_gpa. The device sets host and size. */
+	uint32_t shm_sel;
+	void *shm_host;
+	uint64_t shm_size, shm_gpa;
+
 	/* Wiring, set by virtio_mmio_attach(). */
 	const struct guest_memory *mem;
 	struct event_loop *loop;
