@@ -1,6 +1,8 @@
 #include "share_spec.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_share *out,
@@ -11,7 +13,7 @@ int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_shar
 		return husk_error_set(err, 0, "--share %s: too long", spec);
 	char *eq = strchr(buf, '=');
 	if (!eq || eq == buf || !eq[1])
-		return husk_error_set(err, 0, "--share %s: want TAG=DIR[:ro][:cache=always]", spec);
+		return husk_error_set(err, 0, "--share %s: want TAG=DIR[:ro][:cache=always][:dax[=MIB]]", spec);
 	*eq = '\0';
 	if (strlen(buf) > 36)
 		return husk_error_set(err, 0, "--share %s: the tag is longer than 36 bytes", spec);
@@ -23,7 +25,18 @@ int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_shar
 			out->cache_always = true;
 		else if (strcmp(colon, ":cache=auto") == 0)
 			out->cache_always = false;
-		else
+		else if (strcmp(colon, ":dax") == 0)
+			out->dax_mib = SHARE_DAX_DEFAULT_MIB;
+		else if (strncmp(colon, ":dax=", 5) == 0) {
+			char *end;
+			errno = 0;
+			unsigned long long mib = strtoull(colon + 5, &end, 10);
+			if (errno || *end || end == colon + 5 || mib == 0 || mib % 2 ||
+			    mib > SHARE_DAX_MAX_MIB || colon[5] == '-')
+				return husk_error_set(err, 0, "--share %s: dax=%s: want an even number of MiB, 2 to %d",
+						      spec, colon + 5, SHARE_DAX_MAX_MIB);
+			out->dax_mib = mib;
+		} else
 			break; /* part of the directory's name */
 		*colon = '\0';
 	}

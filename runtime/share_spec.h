@@ -1,11 +1,16 @@
-/* `--share TAG=DIR[:ro][:cache=always|auto]`: a virtio-fs share named on
- * the command line. Options are taken from the right, so DIR itself may
- * hold ':' and '=' (only a trailing ":ro" or ":cache=..." is an option). */
+/* `--share TAG=DIR[:ro][:cache=always|auto][:dax[=MIB]]`: a virtio-fs
+ * share named on the command line. Options are taken from the right, so DIR
+ * itself may hold ':' and '=' (only a trailing ":ro", ":cache=..." or
+ * ":dax..." is an option). dax gives the share a DAX window of MIB MiB
+ * (default SHARE_DAX_DEFAULT_MIB), for `mount -o dax` in the guest. */
 #ifndef HUSK_SHARE_SPEC_H
 #define HUSK_SHARE_SPEC_H
 
 #include "error.h"
 #include "vmm/vm.h"
+
+#define SHARE_DAX_DEFAULT_MIB 1024
+#define SHARE_DAX_MAX_MIB 65536 /* FUSE_SERVER_DAX_MAX */
 
 /* Parses SPEC into *OUT, whose strings point into BUF (BUFSIZE bytes, a
  * copy of SPEC cut into pieces). */

@@ -328,7 +328,8 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 	for (int i = 0; i < cfg->nshares && i < VM_MAX_SHARES; i++) {
 		const struct vm_share *sh = &cfg->shares[i];
 		struct fuse_share_opts opts = { .dir = sh->dir, .readonly = sh->readonly,
-						.cache_always = sh->cache_always };
+						.cache_always = sh->cache_always,
+						.dax_window_size = sh->dax_mib << 20 };
 		struct virtio_mmio_dev *fs = virtio_fs_new_share(sh->tag, &opts, err);
 		if (!fs || vm_add_virtio(vm, fs, err) < 0)
 			return -1;

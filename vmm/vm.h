@@ -43,6 +43,7 @@ struct vm_share {
 	const char *dir;
 	bool readonly;
 	bool cache_always; /* only the guest changes DIR: cache it for long */
+	uint64_t dax_mib;  /* DAX window (mount -o dax in the guest); 0: none */
 };
 
 struct vm_config {

@@ -24,9 +24,11 @@ def name(s):
 LOOKUP, FORGET, GETATTR, SETATTR, READLINK, SYMLINK, MKNOD, MKDIR, UNLINK, RMDIR, RENAME, LINK, \
     OPEN, READ, WRITE, STATFS, RELEASE, FSYNC, SETXATTR, GETXATTR, LISTXATTR, REMOVEXATTR, FLUSH, \
     INIT, OPENDIR, READDIR, RELEASEDIR, FSYNCDIR, ACCESS, CREATE, DESTROY, BATCH_FORGET, FALLOCATE, \
-    READDIRPLUS, RENAME2, LSEEK, COPY_FILE_RANGE, SYNCFS = \
+    READDIRPLUS, RENAME2, LSEEK, COPY_FILE_RANGE, SYNCFS, SETUPMAPPING, REMOVEMAPPING = \
     1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 20, 21, 22, 23, 24, 25, 26, 27, 28, \
-    29, 30, 34, 35, 38, 42, 43, 44, 45, 46, 47, 50
+    29, 30, 34, 35, 38, 42, 43, 44, 45, 46, 47, 50, 48, 49
+MIB = 1 << 20
+setupmapping_in = lambda foff, length, flags, moff: struct.pack("<QQQQQ", (1 << 64) - 1, foff, length, flags, moff)
 
 read_in = lambda fh, off, size: struct.pack("<QQIIQII", fh, off, size, 0, 0, 0, 0)
 open_in = lambda flags: struct.pack("<II", flags, 0)
@@ -48,8 +50,18 @@ seeds = {
     "batch-forget-destroy": lk + req(BATCH_FORGET, 0, struct.pack("<II", 1, 0) + struct.pack("<QQ", 2, 1), room=0) + req(DESTROY, 0) + req(INIT, 0, struct.pack("<IIII", 7, 38, 0, 0) + bytes(48)),
     "big-read": lk + req(OPEN, 2, open_in(0)) + req(READ, 2, read_in(1, 0, 1 << 20), room=0x8000 | 0x7fff, split=0x7f),
 }
+# DAX sessions (option bit 3: an 8 MiB window): map the file read-only and
+# writable, map the symlinks and the FIFO (refused), remove mappings.
+dax_seeds = {
+    "dax-map-remove": lk + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 2, 0)) + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 3, 6 * MIB)) + req(REMOVEMAPPING, 1, struct.pack("<I", 2) + struct.pack("<QQ", 0, 2 * MIB) + struct.pack("<QQ", 6 * MIB, 2 * MIB)),
+    "dax-refused": req(LOOKUP, 1, name("out")) + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 2, 0)) + req(LOOKUP, 1, name("fifo")) + req(SETUPMAPPING, 3, setupmapping_in(0, 2 * MIB, 2, 2 * MIB)) + req(SETUPMAPPING, 1, setupmapping_in(0, 2 * MIB, 2, 4 * MIB)),
+}
 os.makedirs(OUT, exist_ok=True)
 for n, body in seeds.items():
     for flags in (0, 1):
         with open(os.path.join(OUT, f"{n}{'-ro' if flags else ''}"), "wb") as f:
+            f.write(bytes([flags]) + body)
+for n, body in dax_seeds.items():
+    for flags in (8, 9):
+        with open(os.path.join(OUT, f"{n}{'-ro' if flags & 1 else ''}"), "wb") as f:
             f.write(bytes([flags]) + body)

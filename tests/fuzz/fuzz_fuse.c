@@ -4,7 +4,8 @@
  *
  * Each input is one guest session on a fresh scratch share:
  *   byte 0: share options (bit 0 read-only, bit 1 cache_always, bit 2 skip
- *           the harness's INIT so the fuzzer meets an uninitialized server)
+ *           the harness's INIT so the fuzzer meets an uninitialized server,
+ *           bit 3 a DAX window of DAX_WINDOW bytes)
  *   then frames: le16 LEN, le16 ROOM, u8 SPLIT, LEN bytes of request.
  * The request goes to the server in up to 8 pieces (SPLIT picks where),
  * each in a heap block of its exact size, and the reply into ROOM bytes,
@@ -13,12 +14,16 @@
  *
  * After every input the host is checked: the share's sibling directory
  * still holds exactly its canary, /etc/passwd is unchanged, and no
- * descriptor leaked. Device nodes stay refused (allow_devices is off). */
+ * descriptor leaked. Device nodes stay refused (allow_devices is off).
+ * With a DAX window, after every request each mapping inside the window
+ * must be of a file beneath the share (or a hole), and after the session
+ * nothing of the window may be left mapped. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <linux/fuse.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +33,8 @@
 #include <unistd.h>
 
 #include "vmm/virtio/fuse_server.h"
+
+#define DAX_WINDOW (8U << 20)
 
 static char top[64], share[96], outside[96], canary[128];
 static struct stat passwd0;
@@ -118,6 +125,35 @@ static void check_host(void)
 	}
 }
 
+/* Every mapping of /proc/self/maps that overlaps [LO, HI) must be an
+ * anonymous hole or a file beneath the share; with MUST_BE_EMPTY nothing
+ * may overlap at all. */
+static void check_window(uintptr_t lo, uintptr_t hi, bool must_be_empty)
+{
+	char line[512];
+	size_t slen = strlen(share);
+	FILE *fp = fopen("/proc/self/maps", "re");
+
+	if (!fp)
+		abort();
+	while (fgets(line, sizeof(line), fp)) {
+		unsigned long a, b;
+		int path = 0;
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b, &path) < 2 || b <= lo || a >= hi)
+			continue;
+		const char *name = path ? line + path : "";
+		if (must_be_empty) {
+			fprintf(stderr, "fuzz_fuse: the DAX window is still mapped: %s", line);
+			abort();
+		}
+		if (*name && *name != '\n' && (strncmp(name, share, slen) != 0 || name[slen] != '/')) {
+			fprintf(stderr, "fuzz_fuse: the DAX window maps a file outside the share: %s", line);
+			abort();
+		}
+	}
+	fclose(fp);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -202,6 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.cache_always = data[0] & 2,
 		.max_inodes = 64,
 		.max_handles = 16,
+		.dax_window_size = data[0] & 8 ? DAX_WINDOW : 0,
 	};
 	struct fuse_server *s = fuse_server_new(&o, &err);
 	if (!s)
@@ -213,10 +250,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} init = {
 			{ .len = sizeof(init), .opcode = FUSE_INIT, .unique = 1 },
 			{ .major = 7, .minor = 38, .max_readahead = 1 << 17,
-			  .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES | FUSE_INIT_EXT },
+			  .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES |
+				   FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT },
 		};
 		send_request(s, (const uint8_t *)&init, sizeof(init), 4096, 0);
 	}
+	void *win;
+	uint64_t winlen;
+	fuse_server_dax_window(s, &win, &winlen);
+	uintptr_t lo = (uintptr_t)win, hi = lo + winlen;
 	size_t pos = 1;
 	while (pos + 5 <= size) {
 		size_t len = data[pos] | (size_t)data[pos + 1] << 8;
@@ -230,8 +272,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			room = (room & 0x7fff) << 5;
 		send_request(s, data + pos, len, room, split);
 		pos += len;
+		if (win)
+			check_window(lo, hi, false);
 	}
 	fuse_server_free(s);
+	if (win)
+		check_window(lo, hi, true);
 	check_host();
 	return 0;
 }

@@ -1455,6 +1455,211 @@ TEST(fs_share_must_be_a_directory)
 	CHECK(fuse_server_new(&o, &err) == NULL);
 }
 
+/* ---- DAX --------------------------------------------------------------- */
+
+#define MIB (1ULL << 20)
+
+static int init_dax(struct fuse_server *s)
+{
+	struct fuse_init_in in = { .major = 7, .minor = 38, .max_readahead = 131072,
+				   .flags = FUSE_MAX_PAGES | FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT };
+	rq(FUSE_INIT, 0);
+	add(&in, sizeof(in));
+	return call(s);
+}
+
+static int setupmapping_(struct fuse_server *s, uint64_t node, uint64_t foff, uint64_t len,
+			 uint64_t flags, uint64_t moff)
+{
+	struct fuse_setupmapping_in in = { .fh = ~0ULL, .foffset = foff, .len = len,
+					   .flags = flags, .moffset = moff };
+	rq(FUSE_SETUPMAPPING, node);
+	add(&in, sizeof(in));
+	return call(s);
+}
+
+/* REMOVEMAPPING of N ranges (moffset, len pairs in R). */
+static int removemapping_(struct fuse_server *s, uint32_t n, const uint64_t *r)
+{
+	struct fuse_removemapping_in in = { .count = n };
+	rq(FUSE_REMOVEMAPPING, FUSE_ROOT_ID);
+	add(&in, sizeof(in));
+	for (uint32_t i = 0; i < n; i++) {
+		struct fuse_removemapping_one one = { .moffset = r[2 * i], .len = r[2 * i + 1] };
+		add(&one, sizeof(one));
+	}
+	return call(s);
+}
+
+/* How many of this process's mappings are of host file PATH. */
+static int mapped(const char *path)
+{
+	char line[512];
+	int n = 0;
+	FILE *fp = fopen("/proc/self/maps", "re");
+	size_t plen = strlen(path);
+
+	while (fp && fgets(line, sizeof(line), fp)) {
+		size_t l = strlen(line);
+		if (l > plen && line[l - 1] == '\n' && strncmp(line + l - 1 - plen, path, plen) == 0)
+			n++;
+	}
+	if (fp)
+		fclose(fp);
+	return n;
+}
+
+/* A file of LEN bytes whose byte I is (I * 7) & 0xff. */
+static void write_pattern(const char *path, size_t len)
+{
+	FILE *fp = fopen(path, "w");
+	for (size_t i = 0; fp && i < len; i++)
+		fputc((int)((i * 7) & 0xff), fp);
+	if (fp)
+		fclose(fp);
+}
+
+TEST(fs_dax_maps_host_pages_into_the_window)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	uint8_t *win;
+	uint64_t size;
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .dax_window_size = 8 * MIB }));
+	fuse_server_dax_window(f.s, (void **)&win, &size);
+	CHECK(win != NULL && size == 8 * MIB);
+	CHECK_INT((uintptr_t)win % FUSE_SERVER_DAX_ALIGN, 0);
+
+	/* The alignment is offered only when the guest asks (it does for -o dax). */
+	CHECK_INT(init_dax(f.s), 0);
+	const struct fuse_init_out *o = payload();
+	CHECK(o->flags & FUSE_MAP_ALIGNMENT);
+	CHECK_INT(o->map_alignment, FUSE_SERVER_DAX_ALIGN_SHIFT);
+
+	char *big = host_path(&f, "big");
+	write_pattern(big, 3 * MIB);
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "big", &e), 0);
+	/* Read-only mapping of the file's second 2 MiB at the window's third. */
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 2 * MIB, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 4 * MIB), 0);
+	bool same = true;
+	for (size_t i = 0; i < MIB; i++) /* the file ends 1 MiB in */
+		same &= win[4 * MIB + i] == (uint8_t)(((2 * MIB + i) * 7) & 0xff);
+	CHECK(same);
+	CHECK_INT(mapped(big), 1);
+	/* A writable mapping writes the host file in place. */
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB,
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0), 0);
+	CHECK_INT(win[4097], (4097 * 7) & 0xff);
+	memcpy(win + 4096, "dax!", 4);
+	char got[5] = { 0 };
+	int fd = open(big, O_RDONLY);
+	CHECK_INT(pread(fd, got, 4, 4096), 4);
+	close(fd);
+	CHECK_STR(got, "dax!");
+	CHECK_INT(mapped(big), 2);
+	/* A mapping replaces what was at its place in the window. */
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 4 * MIB), 0);
+	CHECK(memcmp(win + 4 * MIB + 4096, "dax!", 4) == 0);
+	/* REMOVEMAPPING leaves holes; then nothing holds the file. */
+	uint64_t both[] = { 0, 2 * MIB, 4 * MIB, 2 * MIB };
+	CHECK_INT(removemapping_(f.s, 2, both), 0);
+	CHECK_INT(mapped(big), 0);
+	/* A reset (or DESTROY) drops every mapping. */
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 6 * MIB), 0);
+	CHECK_INT(mapped(big), 1);
+	fuse_server_reset(f.s);
+	CHECK_INT(mapped(big), 0);
+}
+
+TEST(fs_dax_refuses_bad_mappings)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e, d, fifo, link;
+	const uint64_t R = FUSE_SETUPMAPPING_FLAG_READ, W = FUSE_SETUPMAPPING_FLAG_WRITE;
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .dax_window_size = 4 * MIB }) &&
+	      init_dax(f.s) == 0);
+
+	write_pattern(host_path(&f, "f"), 4096);
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "d", 0755, &d), 0);
+	CHECK_INT(mknod_(f.s, FUSE_ROOT_ID, "p", S_IFIFO | 0644, 0, &fifo), 0);
+	CHECK_INT(symlink_(f.s, FUSE_ROOT_ID, "l", f.outside, &link), 0);
+	/* Only regular files: never a directory, FIFO or symlink (followed
+	 * on the host, it would map a file outside the share). */
+	CHECK_INT(setupmapping_(f.s, d.nodeid, 0, 2 * MIB, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, fifo.nodeid, 0, 2 * MIB, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, link.nodeid, 0, 2 * MIB, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, 0xdead00000007ULL, 0, 2 * MIB, R, 0), -ESTALE);
+	/* Window ranges: aligned, whole pages, not empty, inside, no wrap. */
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, R, 4096), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 0, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 100, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 4 * MIB + 4096, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, R, 4 * MIB), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 4 * MIB, R, 2 * MIB), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, ~0ULL - 4095, R, 2 * MIB), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, R, ~0ULL - 2 * MIB + 1), -EINVAL);
+	/* File offsets: aligned, and no file offset past the largest. */
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 4096, 2 * MIB, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 1ULL << 63, 2 * MIB, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, (1ULL << 63) - 2 * MIB, 4 * MIB, R, 0), -EINVAL);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, R | 4, 0), -EINVAL);
+	CHECK_INT(mapped(host_path(&f, "f")), 0);
+	/* A whole-window mapping is fine. */
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 4 * MIB, R | W, 0), 0);
+	CHECK_INT(mapped(host_path(&f, "f")), 1);
+
+	/* REMOVEMAPPING: the count must match the ranges sent, at most a
+	 * page of them, and one bad range removes nothing. */
+	uint64_t good_bad[] = { 0, 2 * MIB, 2 * MIB, 4 * MIB };
+	CHECK_INT(removemapping_(f.s, 2, good_bad), -EINVAL);
+	CHECK_INT(mapped(host_path(&f, "f")), 1);
+	CHECK_INT(removemapping_(f.s, 0, NULL), -EINVAL);
+	uint64_t one[] = { 0, 2 * MIB };
+	CHECK_INT(removemapping_(f.s, 1, one), 0);
+	struct fuse_removemapping_in in = { .count = 2 };
+	rq(FUSE_REMOVEMAPPING, FUSE_ROOT_ID);
+	add(&in, sizeof(in));
+	add(one, sizeof(one)); /* says 2, carries 1 */
+	CHECK_INT(call(f.s), -EINVAL);
+	in.count = 257;
+	rq(FUSE_REMOVEMAPPING, FUSE_ROOT_ID);
+	add(&in, sizeof(in));
+	for (int i = 0; i < 257; i++)
+		add(one, sizeof(one));
+	CHECK_INT(call(f.s), -EINVAL);
+	CHECK(outside_intact(&f));
+}
+
+TEST(fs_dax_needs_a_window_and_a_writable_share)
+{
+	cleanup_fx struct fx f;
+	cleanup_fx struct fx r = { 0 };
+	cleanup_fx struct fx bad = { 0 };
+	struct fuse_entry_out e;
+	uint64_t one[] = { 0, 2 * MIB };
+
+	/* No window: INIT offers no alignment, the requests are ENOSYS. */
+	CHECK(fx_init(&f) && init_dax(f.s) == 0);
+	CHECK(!(((const struct fuse_init_out *)payload())->flags & FUSE_MAP_ALIGNMENT));
+	write_pattern(host_path(&f, "f"), 4096);
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), -ENOSYS);
+	CHECK_INT(removemapping_(f.s, 1, one), -ENOSYS);
+
+	/* A read-only share maps for reading only. */
+	CHECK(fx_init_opts(&r, (struct fuse_share_opts){ .readonly = true, .dax_window_size = 2 * MIB }) &&
+	      init_dax(r.s) == 0);
+	write_pattern(host_path(&r, "f"), 4096);
+	CHECK_INT(lookup(r.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(setupmapping_(r.s, e.nodeid, 0, 2 * MIB,
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0), -EROFS);
+	CHECK_INT(setupmapping_(r.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), 0);
+
+	/* A window must be whole 2 MiB units. */
+	CHECK(!fx_init_opts(&bad, (struct fuse_share_opts){ .dax_window_size = 3 * MIB }));
+}
+
 TEST(fs_share_spec_parses_options_from_the_right)
 {
 	husk_error_t err cleanup_error = NULL;
@@ -1474,7 +1679,16 @@ TEST(fs_share_spec_parses_options_from_the_right)
 	CHECK(sh.readonly && sh.cache_always);
 	CHECK_INT(share_spec_parse("t=/d:rw", buf, sizeof(buf), &sh, &err), 0);
 	CHECK_STR(sh.dir, "/d:rw");
-	const char *bad[] = { "nodir", "=/x", "t=", "t=:ro", "0123456789012345678901234567890123456=/x" };
+	CHECK_INT(sh.dax_mib, 0);
+	CHECK_INT(share_spec_parse("t=/d:dax", buf, sizeof(buf), &sh, &err), 0);
+	CHECK_INT(sh.dax_mib, SHARE_DAX_DEFAULT_MIB);
+	CHECK_INT(share_spec_parse("t=/d:dax=256:ro", buf, sizeof(buf), &sh, &err), 0);
+	CHECK_STR(sh.dir, "/d");
+	CHECK(sh.readonly);
+	CHECK_INT(sh.dax_mib, 256);
+	const char *bad[] = { "nodir", "=/x", "t=", "t=:ro", "0123456789012345678901234567890123456=/x",
+			      "t=/d:dax=", "t=/d:dax=3", "t=/d:dax=0", "t=/d:dax=-2", "t=/d:dax=2x",
+			      "t=/d:dax=131072", "t=/d:dax=18446744073709551618" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_INT(share_spec_parse(bad[i], buf, sizeof(buf), &sh, &err), -1);
 		husk_error_release(&err);

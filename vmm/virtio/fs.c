@@ -197,6 +197,7 @@ struct virtio_mmio_dev *virtio_fs_new_share(const char *tag, const struct fuse_s
 		.release = fs_release,
 	};
 	virtio_mmio_init(d, &f->ops, f);
+	fuse_server_dax_window(f->srv, &d->shm_host, &d->shm_size);
 	int e = pthread_create(&f->thread, NULL, fs_worker, d);
 	if (e != 0) {
 		fs_release(d);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -75,6 +76,12 @@ struct fuse_server {
 
 	struct handle *handles;
 	uint32_t handles_used, handles_cap, max_handles, handle_free, live_handles;
+
+	/* DAX: dax_size bytes at dax_base, aligned to FUSE_SERVER_DAX_ALIGN
+	 * inside a PROT_NONE reservation of reserved_len bytes at reserved. */
+	uint8_t *dax_base, *reserved;
+	uint64_t dax_size;
+	size_t reserved_len;
 
 	/* Fixed-size replies are built here: one request at a time. */
 	union {
@@ -545,6 +552,8 @@ static int op_init(struct fuse_server *s, struct req *r)
 	/* Host changes are noticed through attributes (at most a second
 	 * old); a share only the guest changes needs none of that. */
 	want |= s->cache_always ? FUSE_CACHE_SYMLINKS : FUSE_AUTO_INVAL_DATA;
+	if (s->dax_base)
+		want |= FUSE_MAP_ALIGNMENT;
 	flags &= want;
 
 	o->minor = in.minor < FUSE_KERNEL_MINOR_VERSION ? in.minor : FUSE_KERNEL_MINOR_VERSION;
@@ -556,6 +565,8 @@ static int op_init(struct fuse_server *s, struct req *r)
 	o->max_write = FUSE_SERVER_MAX_IO;
 	o->time_gran = 1;
 	o->max_pages = FUSE_SERVER_MAX_IO / 4096;
+	if (flags & FUSE_MAP_ALIGNMENT)
+		o->map_alignment = FUSE_SERVER_DAX_ALIGN_SHIFT;
 	r->outlen = sizeof(*o);
 	s->minor = o->minor;
 	s->initialized = true;
@@ -1386,6 +1397,86 @@ static int op_syncfs(struct fuse_server *s, struct req *r)
 	return syncfs(fd) < 0 ? -errno : 0;
 }
 
+/* ---- DAX mappings ---------------------------------------------------- */
+
+/* [OFF, OFF + LEN) of the window back to a hole: an anonymous PROT_NONE
+ * mapping, which drops the file pages (and the file) mapped there and keeps
+ * the range reserved, so nothing else the VMM maps can land in guest
+ * memory. */
+static int dax_clear(struct fuse_server *s, uint64_t off, uint64_t len)
+{
+	void *p = mmap(s->dax_base + off, len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+/* A range of the window the guest names: starts on the mapping alignment,
+ * whole pages, inside the window. */
+static bool dax_range_ok(const struct fuse_server *s, uint64_t off, uint64_t len)
+{
+	return len > 0 && off % FUSE_SERVER_DAX_ALIGN == 0 && len % 4096 == 0 &&
+	       off <= s->dax_size && len <= s->dax_size - off;
+}
+
+/* Maps LEN bytes of the file at FOFFSET at MOFFSET in the window. Linux
+ * sends no handle (fh is -1): the server opens the inode itself, for
+ * writing only when asked and the share allows it. */
+static int op_setupmapping(struct fuse_server *s, struct req *r)
+{
+	const struct fuse_setupmapping_in *in = (const void *)r->arg;
+	const uint64_t known = FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE;
+	bool writable = in->flags & FUSE_SETUPMAPPING_FLAG_WRITE;
+
+	if (!s->dax_base)
+		return -ENOSYS;
+	NODE(s, r, n);
+	if ((in->flags & ~known) || !dax_range_ok(s, in->moffset, in->len) ||
+	    in->foffset % FUSE_SERVER_DAX_ALIGN || in->foffset > (uint64_t)INT64_MAX - in->len)
+		return -EINVAL;
+	if (n->type != S_IFREG)
+		return -EINVAL; /* only regular files are ever opened (header) */
+	if (writable && s->readonly)
+		return -EROFS;
+	int fd = reopen(s, n->fd, writable ? O_RDWR : O_RDONLY);
+	if (fd < 0)
+		return fd;
+	void *p = mmap(s->dax_base + in->moffset, in->len, PROT_READ | (writable ? PROT_WRITE : 0),
+		       MAP_SHARED | MAP_FIXED, fd, (off_t)in->foffset);
+	int e = errno;
+	close(fd); /* the mapping holds the file */
+	if (p != MAP_FAILED)
+		return 0;
+	/* A failed MAP_FIXED may already have unmapped the range. */
+	dax_clear(s, in->moffset, in->len);
+	return -e;
+}
+
+static int op_removemapping(struct fuse_server *s, struct req *r)
+{
+	struct fuse_removemapping_in in;
+	struct fuse_removemapping_one one;
+	const size_t max = 4096 / sizeof(one); /* FUSE_REMOVEMAPPING_MAX_ENTRY */
+	int err;
+
+	if (!s->dax_base)
+		return -ENOSYS;
+	memcpy(&in, r->arg, sizeof(in));
+	if (in.count == 0 || in.count > max || r->arglen != sizeof(in) + in.count * sizeof(one))
+		return -EINVAL;
+	/* All or nothing: every range is checked before any is removed. */
+	for (uint32_t i = 0; i < in.count; i++) {
+		memcpy(&one, r->arg + sizeof(in) + i * sizeof(one), sizeof(one));
+		if (!dax_range_ok(s, one.moffset, one.len))
+			return -EINVAL;
+	}
+	for (uint32_t i = 0; i < in.count; i++) {
+		memcpy(&one, r->arg + sizeof(in) + i * sizeof(one), sizeof(one));
+		if ((err = dax_clear(s, one.moffset, one.len)) < 0)
+			return err;
+	}
+	return 0;
+}
+
 /* ---- dispatch -------------------------------------------------------- */
 
 enum {
@@ -1443,6 +1534,8 @@ static const struct op ops[] = {
 	[FUSE_COPY_FILE_RANGE] = { op_copy_file_range, sizeof(struct fuse_copy_file_range_in),
 				   sizeof(struct fuse_write_out), OP_MODIFIES },
 	[FUSE_SYNCFS] = { op_syncfs, sizeof(struct fuse_syncfs_in), 0, 0 },
+	[FUSE_SETUPMAPPING] = { op_setupmapping, sizeof(struct fuse_setupmapping_in), 0, 0 },
+	[FUSE_REMOVEMAPPING] = { op_removemapping, sizeof(struct fuse_removemapping_in), 0, 0 },
 };
 
 size_t fuse_server_handle(struct fuse_server *s, const struct iovec *req, unsigned nreq,
@@ -1532,7 +1625,15 @@ void fuse_server_reset(struct fuse_server *s)
 	for (uint32_t i = 0; i < s->handles_used; i++)
 		if (s->handles[i].fd >= 0)
 			handle_free(s, &s->handles[i]);
+	if (s->dax_base)
+		dax_clear(s, 0, s->dax_size);
 	s->initialized = false;
+}
+
+void fuse_server_dax_window(const struct fuse_server *s, void **base, uint64_t *size)
+{
+	*base = s->dax_base;
+	*size = s->dax_size;
 }
 
 void fuse_server_counts(const struct fuse_server *s, uint32_t *inodes, uint32_t *handles)
@@ -1587,6 +1688,8 @@ void fuse_server_free(struct fuse_server *s)
 		close(s->nodes[0].fd);
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);
+	if (s->reserved)
+		munmap(s->reserved, s->reserved_len);
 	free(s->nodes);
 	free(s->handles);
 	free(s);
@@ -1625,6 +1728,29 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 		husk_error_set(err, s->proc_fd < 0 ? errno : 0, "share %s: /proc/self/fd%s",
 			       opts->dir, s->proc_fd < 0 ? "" : " is not procfs");
 		goto fail;
+	}
+	if (opts->dax_window_size) {
+		uint64_t size = opts->dax_window_size;
+		if (size % FUSE_SERVER_DAX_ALIGN || size > FUSE_SERVER_DAX_MAX) {
+			husk_error_set(err, EINVAL, "share %s: DAX window of %llu bytes: want a multiple of 2 MiB, at most %llu GiB",
+				       opts->dir, (unsigned long long)size,
+				       (unsigned long long)(FUSE_SERVER_DAX_MAX >> 30));
+			goto fail;
+		}
+		/* One alignment unit more than asked for, so an aligned window
+		 * fits: aligned file offsets then map as huge pages where
+		 * the host's page cache has them. */
+		size_t len = (size_t)size + FUSE_SERVER_DAX_ALIGN;
+		void *p = mmap(NULL, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED) {
+			husk_error_set(err, errno, "share %s: DAX window", opts->dir);
+			goto fail;
+		}
+		s->reserved = p;
+		s->reserved_len = len;
+		s->dax_base = (uint8_t *)(((uintptr_t)p + FUSE_SERVER_DAX_ALIGN - 1) &
+					  ~(uintptr_t)(FUSE_SERVER_DAX_ALIGN - 1));
+		s->dax_size = size;
 	}
 	s->nodes_cap = 64;
 	s->handles_cap = 16;

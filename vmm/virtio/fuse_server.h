@@ -44,7 +44,19 @@
  * container's rootfs) entries and attributes are valid for a day, and open
  * files and directories keep their page cache; otherwise (host and guest
  * may both change it) they are valid for a second and the guest drops cached
- * pages when it opens a file or sees its size or mtime change. */
+ * pages when it opens a file or sees its size or mtime change.
+ *
+ * DAX (dax_window_size > 0): the server reserves a window of its own
+ * address space, which the VMM maps into guest physical memory (the
+ * device's shared memory region 0). FUSE_SETUPMAPPING maps a regular
+ * file's pages there from the host's page cache (MAP_SHARED), so a guest
+ * mounted with -o dax reads and writes them in place: one copy per read, as
+ * on tmpfs, instead of the host's copy into the guest's page cache and the
+ * guest's copy out of it. Offsets in the window and the file must be 2 MiB
+ * aligned (what Linux uses, and announced as map_alignment), which also
+ * bounds the mappings a guest can make to window / 2 MiB. A guest touching a
+ * part of the window nothing is mapped at (or past a file's end) faults in
+ * KVM and ends its own VM; the host is not affected. */
 #ifndef HUSK_VMM_VIRTIO_FUSE_SERVER_H
 #define HUSK_VMM_VIRTIO_FUSE_SERVER_H
 
@@ -69,7 +81,14 @@ struct fuse_share_opts {
 	 * RLIMIT_NOFILE, as each entry holds a descriptor). */
 	uint32_t max_inodes;
 	uint32_t max_handles;
+	/* DAX window in bytes, a multiple of FUSE_SERVER_DAX_ALIGN; 0: none. */
+	uint64_t dax_window_size;
 };
+
+/* The alignment of every DAX mapping, in the window and in the file. */
+#define FUSE_SERVER_DAX_ALIGN_SHIFT 21
+#define FUSE_SERVER_DAX_ALIGN (1ULL << FUSE_SERVER_DAX_ALIGN_SHIFT)
+#define FUSE_SERVER_DAX_MAX (64ULL << 30)
 
 struct fuse_server;
 
@@ -86,6 +105,9 @@ size_t fuse_server_handle(struct fuse_server *s, const struct iovec *req, unsign
 
 /* Forgets every inode and handle the guest had (driver reset). */
 void fuse_server_reset(struct fuse_server *s);
+
+/* The DAX window (NULL, 0 without one): the VMM makes it guest memory. */
+void fuse_server_dax_window(const struct fuse_server *s, void **base, uint64_t *size);
 
 /* How many inodes (root included) and handles are held: for the tests. */
 void fuse_server_counts(const struct fuse_server *s, uint32_t *inodes, uint32_t *handles);
