@@ -314,8 +314,17 @@ static void *vcpu_thread(void *arg)
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue; /* kicked: the top of the loop decides */
-			vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: KVM_RUN: %s",
-					v->id, strerror(errno));
+			/* EFAULT: the guest touched memory the host cannot back
+			 * (a hole in a DAX window, a mapped file past its end);
+			 * where it was tells whose bug it is. */
+			int e = errno;
+			struct kvm_regs regs;
+			if (KVM_IOCTL(v->fd, KVM_GET_REGS, &regs) == 0)
+				vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: KVM_RUN: %s (guest rip 0x%llx)",
+						v->id, strerror(e), (unsigned long long)regs.rip);
+			else
+				vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: KVM_RUN: %s", v->id,
+						strerror(e));
 			break;
 		}
 		if (!handle_exit(v))
