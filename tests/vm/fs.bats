@@ -119,6 +119,33 @@ sum() {
 	[[ "$output" == *before*after-change* ]]
 }
 
+@test "virtio-fs: with a DAX window (-o dax) the conformance program passes and host files read right" {
+	head -c $((8 << 20)) /dev/urandom >"$WORK/share/from-host"
+	want=$(sum "$WORK/share/from-host")
+	in_guest --memory 512 --share "t=$WORK/share:dax=256" -- "mount -t virtiofs -o dax=always t /mnt && grep -c 'virtiofs.*dax=always' /proc/mounts && dmesg | grep -o 'Cache len: 0x10000000' && sha256sum /mnt/from-host && fs-conformance rw /mnt $WORK/outside && sha256sum /mnt/conf/pattern.bin /mnt/conf/mmap.bin"
+	echo "$output" | grep -E '^(not ok|#)' || true
+	[ "$status" -eq 0 ]
+	# The guest found the window (256 MiB) and mounted with DAX on.
+	[ "${lines[0]}" = 1 ]
+	[[ "$output" == *"Cache len: 0x10000000"* ]]
+	[[ "$output" == *"$want  /mnt/from-host"* ]]
+	[[ "$output" == *"fs-conformance: 12 passed, 0 failed"* ]]
+	for f in pattern.bin mmap.bin; do
+		guest_sum=$(echo "$output" | awk -v f="/mnt/conf/$f" '$2 == f {print $1}')
+		[ -n "$guest_sum" ]
+		[ "$(sum "$WORK/share/conf/$f")" = "$guest_sum" ]
+	done
+	outside_intact
+}
+
+@test "virtio-fs: DAX on a read-only share maps for reading and refuses writes" {
+	echo original >"$WORK/share/existing"
+	in_guest --share "ro=$WORK/share:ro:dax=64" -- 'mount -t virtiofs -o dax ro /mnt && cat /mnt/existing && (echo x >/mnt/existing) 2>&1; cat /mnt/existing'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Read-only file system"* ]]
+	[ "$(cat "$WORK/share/existing")" = original ]
+}
+
 @test "virtio-fs: bad --share arguments are refused before any VM is built" {
 	run --separate-stderr "$HUSK" debug boot --kernel "$KERNEL" --initrd "$INITRD" --share nodir
 	[ "$status" -eq 1 ]
@@ -129,11 +156,15 @@ sum() {
 	run --separate-stderr "$HUSK" debug boot --kernel "$KERNEL" --initrd "$INITRD" --share "0123456789012345678901234567890123456=$WORK/share"
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == *"36 bytes"* ]]
+	run --separate-stderr "$HUSK" debug boot --kernel "$KERNEL" --initrd "$INITRD" --share "t=$WORK/share:dax=3"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"dax=3"*"even number of MiB"* ]]
 }
 
 @test "virtio-fs: no fd or thread leaks across boots with shares" {
 	mkdir "$WORK/b"
-	run --separate-stderr boot --repeat 5 --share "a=$WORK/share" --share "b=$WORK/b:ro" --cmdline '-- /bin/sh -c "mount -t virtiofs a /mnt && ls /mnt >/dev/null && umount /mnt"'
+	echo data >"$WORK/b/f"
+	run --separate-stderr boot --repeat 5 --share "a=$WORK/share" --share "b=$WORK/b:ro:dax=64" --cmdline '-- /bin/sh -c "mount -t virtiofs a /mnt && ls /mnt >/dev/null && umount /mnt && mount -t virtiofs -o dax b /mnt && cat /mnt/f && umount /mnt"'
 	[ "$status" -eq 0 ]
 	[[ "$stderr" =~ husk-leak-check\ boots=5\ fds=([0-9]+)-\>([0-9]+)\ threads=([0-9]+)-\>([0-9]+) ]]
 	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
