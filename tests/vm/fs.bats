@@ -24,6 +24,17 @@ sum() {
 	sha256sum <"$1" | cut -d' ' -f1
 }
 
+# The conformance run in $output passed every check, and the files it
+# wrote (their sums in $output) are what the host holds.
+conformance_passed_and_landed() {
+	[[ "$output" == *"fs-conformance: 12 passed, 0 failed"* ]]
+	for f in pattern.bin mmap.bin; do
+		guest_sum=$(echo "$output" | awk -v f="/mnt/conf/$f" '$2 == f {print $1}')
+		[ -n "$guest_sum" ]
+		[ "$(sum "$WORK/share/conf/$f")" = "$guest_sum" ]
+	done
+}
+
 @test "virtio-fs: the guest reads the host's files and the host the guest's" {
 	head -c $((16 << 20)) /dev/urandom >"$WORK/share/from-host"
 	want=$(sum "$WORK/share/from-host")
@@ -38,13 +49,7 @@ sum() {
 	in_guest --memory 512 --share "t=$WORK/share" -- "mount -t virtiofs t /mnt && fs-conformance rw /mnt $WORK/outside && sha256sum /mnt/conf/pattern.bin /mnt/conf/mmap.bin"
 	echo "$output" | grep -E '^(not ok|#)' || true
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"fs-conformance: 12 passed, 0 failed"* ]]
-	# What the guest wrote is what the host holds.
-	for f in pattern.bin mmap.bin; do
-		guest_sum=$(echo "$output" | awk -v f="/mnt/conf/$f" '$2 == f {print $1}')
-		[ -n "$guest_sum" ]
-		[ "$(sum "$WORK/share/conf/$f")" = "$guest_sum" ]
-	done
+	conformance_passed_and_landed
 	[ "$(stat -c %s "$WORK/share/conf/pattern.bin")" -eq $((32 << 20)) ]
 	# Owners as the guest sees them: root's files are root's, uid 1000's 1000's.
 	[ "$(stat -c '%u:%g %a' "$WORK/share/conf/owned-by-root")" = "0:0 644" ]
@@ -129,12 +134,7 @@ sum() {
 	[ "${lines[0]}" = 1 ]
 	[[ "$output" == *"Cache len: 0x10000000"* ]]
 	[[ "$output" == *"$want  /mnt/from-host"* ]]
-	[[ "$output" == *"fs-conformance: 12 passed, 0 failed"* ]]
-	for f in pattern.bin mmap.bin; do
-		guest_sum=$(echo "$output" | awk -v f="/mnt/conf/$f" '$2 == f {print $1}')
-		[ -n "$guest_sum" ]
-		[ "$(sum "$WORK/share/conf/$f")" = "$guest_sum" ]
-	done
+	conformance_passed_and_landed
 	outside_intact
 }
 
