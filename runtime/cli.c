@@ -1,5 +1,6 @@
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,4 +175,19 @@ int cli_parse_command(const struct cli_command *cmd, int argc, char **argv,
 		return 1;
 	}
 	return 0;
+}
+
+bool cli_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	/* strtoul alone would take " 1", "+1" and "-1" (as ULONG_MAX). */
+	if (!s || s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
 }

@@ -58,6 +58,10 @@ int cli_parse(const struct cli_command *cmd, int argc, char **argv,
 int cli_parse_command(const struct cli_command *cmd, int argc, char **argv,
 		      struct cli_args *out, husk_error_t *err);
 
+/* Whether S is a whole decimal number from MIN to MAX (no sign, nothing
+ * after it), stored in *OUT; the caller words the error, naming its field. */
+bool cli_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
 /* The value of flag NAME (NULL when absent). An unknown NAME aborts: it is a
  * programming error, caught by any test that runs the code. */
 const char *cli_value(const struct cli_command *cmd, const struct cli_args *a,

@@ -4,7 +4,6 @@
  * when host signal N stopped the VM, 0 for a guest reboot, and 1 with the
  * panic line for a guest kernel panic. */
 #include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cli.h"
 #include "commands.h"
 #include "debug_run.h"
 #include "guest_assets.h"
@@ -54,14 +54,9 @@ const struct cli_command cmd_debug_cli = {
 static int parse_uint(const char *s, unsigned long min, unsigned long max,
 		      const char *flag, unsigned long *out, husk_error_t *err)
 {
-	char *end;
-
-	errno = 0;
-	unsigned long v = s ? strtoul(s, &end, 10) : 0;
-	if (!s || errno || end == s || *end || s[0] == '-' || v < min || v > max)
+	if (!cli_parse_ulong(s, min, max, out))
 		return husk_error_set(err, 0, "--%s %s: want a whole number from %lu to %lu",
 				      flag, s ? s : "", min, max);
-	*out = v;
 	return 0;
 }
 

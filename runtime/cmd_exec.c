@@ -22,6 +22,7 @@
 
 #include "cgroup.h"
 #include "cleanup.h"
+#include "cli.h"
 #include "commands.h"
 #include "console.h"
 #include "control.h"
@@ -63,12 +64,11 @@ const struct cli_command cmd_exec_cli = {
 
 static int parse_id(const char *s, const char *what, unsigned *out, husk_error_t *err)
 {
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v > 0xfffffffeul)
+	unsigned long v = 0;
+	bool ok = cli_parse_ulong(s, 0, 0xfffffffeul, &v);
+	*out = (unsigned)v; /* set either way: callers need not guess */
+	if (!ok)
 		return husk_error_set(err, 0, "parsing %s %s: invalid syntax", what, s);
-	*out = (unsigned)v;
 	return 0;
 }
 

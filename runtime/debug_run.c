@@ -236,13 +236,9 @@ static void *relay_main(void *arg)
 static int parse_ulong(const char *s, unsigned long min, unsigned long max, const char *flag,
 		       unsigned long *out, husk_error_t *err)
 {
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+	if (!cli_parse_ulong(s, min, max, out))
 		return husk_error_set(err, 0, "--%s %s: want a whole number from %lu to %lu", flag, s,
 				      min, max);
-	*out = v;
 	return 0;
 }
 

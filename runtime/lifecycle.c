@@ -31,6 +31,7 @@
 #include "binds.h"
 #include "cgroup.h"
 #include "cleanup.h"
+#include "cli.h"
 #include "confine.h"
 #include "console.h"
 #include "fileio.h"
@@ -59,13 +60,9 @@ static int parse_annotation_ulong(const struct oci_config *cfg, const char *key,
 	const char *v = oci_config_annotation(cfg, key);
 	if (!v)
 		return 0;
-	char *end;
-	errno = 0;
-	unsigned long n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || v[0] == '-' || n < min || n > max)
+	if (!cli_parse_ulong(v, min, max, out))
 		return husk_error_set(err, 0, "annotations.%s: \"%s\" is not a whole number from %lu to %lu",
 				      key, v, min, max);
-	*out = n;
 	return 1;
 }
 

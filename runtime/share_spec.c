@@ -1,8 +1,8 @@
 #include "share_spec.h"
 
-#include <errno.h>
+#include "cli.h"
+
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_share *out,
@@ -28,12 +28,9 @@ int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_shar
 		else if (strcmp(colon, ":dax") == 0)
 			out->dax_mib = SHARE_DAX_DEFAULT_MIB;
 		else if (strncmp(colon, ":dax=", 5) == 0) {
-			char *end;
-			errno = 0;
-			unsigned long long mib = strtoull(colon + 5, &end, 10);
-			if (errno || *end || end == colon + 5 || mib == 0 || mib % 2 ||
-			    mib > SHARE_DAX_MAX_MIB || colon[5] == '-')
-				return husk_error_set(err, 0, "--share %s: dax=%s: want an even number of MiB, 2 to %d",
+			unsigned long mib;
+			if (!cli_parse_ulong(colon + 5, 2, SHARE_DAX_MAX_MIB, &mib) || mib % 2)
+				return husk_error_set(err, 0, "--share %s: dax=%s: want an even number of MiB, 2 to %llu",
 						      spec, colon + 5, SHARE_DAX_MAX_MIB);
 			out->dax_mib = mib;
 		} else

@@ -7,10 +7,11 @@
 #define HUSK_SHARE_SPEC_H
 
 #include "error.h"
+#include "vmm/virtio/fuse_server.h"
 #include "vmm/vm.h"
 
 #define SHARE_DAX_DEFAULT_MIB 1024
-#define SHARE_DAX_MAX_MIB 65536 /* FUSE_SERVER_DAX_MAX */
+#define SHARE_DAX_MAX_MIB (FUSE_SERVER_DAX_MAX >> 20)
 
 /* Parses SPEC into *OUT, whose strings point into BUF (BUFSIZE bytes, a
  * copy of SPEC cut into pieces). */

@@ -57,3 +57,22 @@ TEST(cli_values_too_many_is_a_usage_error)
 	CHECK_INT(r, -1);
 	CHECK(strstr(err->msg, "too many options") != NULL);
 }
+
+TEST(cli_parse_ulong_takes_whole_numbers_in_range_only)
+{
+	unsigned long v = 7;
+
+	CHECK(cli_parse_ulong("0", 0, 10, &v) && v == 0);
+	CHECK(cli_parse_ulong("10", 0, 10, &v) && v == 10);
+	CHECK(cli_parse_ulong("4294967294", 0, 0xfffffffeul, &v) && v == 0xfffffffeul);
+	v = 7;
+	/* Each refusal leaves *OUT alone, so a caller's default survives. */
+	const char *bad[] = { NULL, "", "-1", "-0", "+", "+1", "11", "1x", " 1", "1 ", "0x10",
+			      "99999999999999999999999", "4294967295" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		unsigned long max = i + 1 == sizeof(bad) / sizeof(bad[0]) ? 0xfffffffeul : 10;
+		CHECK(!cli_parse_ulong(bad[i], 0, max, &v));
+	}
+	CHECK(!cli_parse_ulong("1", 2, 10, &v)); /* below MIN */
+	CHECK_INT((int)v, 7);
+}
