@@ -49,7 +49,7 @@ qemu_cmd=("$qemu" -M microvm,x-option-roms=off,rtc=off,acpi=off -accel kvm -cpu 
 	-kernel "$kernel" -initrd "$initrd"
 	-append "console=hvc0 quiet reboot=t panic=-1 HUSK_TEST_MARKER=$marker")
 
-echo "bench-boot: $runs runs each, kernel $(basename "$kernel"), $(nproc) CPUs, $(uname -r)"
+echo "bench-boot: $runs runs each, kernel $(basename "$kernel"), $(nproc) of $(nproc --all) CPUs, $(uname -r)"
 for i in $(seq "$runs"); do
 	h=$(ms_to_marker "${husk_cmd[@]}")
 	q=$(ms_to_marker "${qemu_cmd[@]}")

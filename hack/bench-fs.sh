@@ -28,7 +28,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/husk-bench-fs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/auto" "$work/always" "$work/dax"
 
-echo "bench-fs: $(nproc) CPUs, $(uname -r), host dir on $(stat -f -c %T "$work")"
+echo "bench-fs: $(nproc) of $(nproc --all) CPUs, $(uname -r), host dir on $(stat -f -c %T "$work")"
 # One guest per measurement: a run that dies (nested emulation in the box
 # has been seen to lose a guest now and then) costs one measurement, which
 # is retried once, not the whole benchmark.
@@ -36,8 +36,9 @@ echo "bench-fs: $(nproc) CPUs, $(uname -r), host dir on $(stat -f -c %T "$work")
 # "always" shares mounted (with dax: only the "dax" share, so that a DAX
 # guest's trouble stays in its own measurement), runs the line, appends its
 # "fs-bench" line to $out. A DAX guest that fails twice is reported and
-# its row left empty: in the box, DAX guests have crashed under this
-# benchmark (README, "virtio-fs DAX"), and the other figures still count.
+# its row left empty: in the box, DAX guests crashed under this benchmark
+# before the box held its work to one CPU (hack/kvmbox --help, "One CPU at
+# work"), and the other figures should still count if that comes back.
 out=
 measure() {
 	local name=$1 line=$2 kind=${3:-} try got shares mounts
