@@ -56,7 +56,18 @@ dax_seeds = {
     "dax-map-remove": lk + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 2, 0)) + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 3, 6 * MIB)) + req(REMOVEMAPPING, 1, struct.pack("<I", 2) + struct.pack("<QQ", 0, 2 * MIB) + struct.pack("<QQ", 6 * MIB, 2 * MIB)),
     "dax-refused": req(LOOKUP, 1, name("out")) + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 2, 0)) + req(LOOKUP, 1, name("fifo")) + req(SETUPMAPPING, 3, setupmapping_in(0, 2 * MIB, 2, 2 * MIB)) + req(SETUPMAPPING, 1, setupmapping_in(0, 2 * MIB, 2, 4 * MIB)),
 }
+# Through the virtio transport (option bit 4): SPLIT is what the guest's
+# other vCPU does while each request is in service (fuzz_fuse.c).
+DISABLE, SHRINK, GROW, MOVE_USED, RESET, REBUILD, OTHER_QUEUE, SCRIBBLE = 1, 2, 4, 8, 16, 32, 64, 128
+transport_seeds = {
+    "vq-plain": lk + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0)),
+    "vq-shrink-in-service": lk + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=DISABLE | SHRINK) + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=DISABLE | GROW | MOVE_USED),
+    "vq-reset-in-service": lk + req(OPEN, 2, open_in(0), split=RESET) + req(READ, 2, read_in(1, 0, 4096), split=RESET | REBUILD) + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=OTHER_QUEUE | SCRIBBLE),
+}
 os.makedirs(OUT, exist_ok=True)
+for n, body in transport_seeds.items():
+    with open(os.path.join(OUT, n), "wb") as f:
+        f.write(bytes([16]) + body)
 for n, body in seeds.items():
     for flags in (0, 1):
         with open(os.path.join(OUT, f"{n}{'-ro' if flags else ''}"), "wb") as f:

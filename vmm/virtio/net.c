@@ -205,7 +205,7 @@ static enum rx_result rx_deliver(struct net_dev *n)
 		n->lens[used] = (uint32_t)len;
 		used++;
 		off += len;
-		if (off < n->pending && (!mrg || used == q->size)) {
+		if (off < n->pending && (!mrg || used == q->num)) {
 			/* Too big for one chain without mergeable buffers, or
 			 * for the whole queue: dropped, the chains handed back. */
 			for (unsigned i = 0; i < used; i++)
