@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "debug_run.h"
+#include "exit_status.h"
 #include "guest_assets.h"
 #include "share_spec.h"
 #include "vmm/vm.h"
@@ -149,7 +150,8 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 
 	switch (res.outcome) {
 	case VM_OUTCOME_POWEROFF:
-		return res.exit_signal ? 128 + res.exit_signal : res.exit_code;
+		return exit_status_code(exit_status_from_guest((uint32_t)res.exit_code,
+							       (uint32_t)res.exit_signal));
 	case VM_OUTCOME_REBOOT:
 		fprintf(stderr, "husk: %s\n", res.message);
 		return 0;

@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "console.h"
 #include "control.h"
+#include "exit_status.h"
 #include "fileio.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -174,7 +175,7 @@ static int relay(int ctl, struct agent_rx *rx, int tty, int sigfd)
 				struct agent_exit e;
 				if (agent_decode_exit(&m, &e, why, sizeof(why)) < 0)
 					return 255;
-				return e.signal ? -(int)e.signal : (int)e.code;
+				return exit_status_from_guest(e.code, e.signal);
 			}
 		}
 		if (k < 0) {

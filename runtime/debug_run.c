@@ -32,6 +32,7 @@
 #include "agent_host.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "exit_status.h"
 #include "fileio.h"
 #include "guest_assets.h"
 #include "oci/config.h"
@@ -435,12 +436,13 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 	if (ret < 0)
 		goto out;
 	if (r.exited) {
-		ret = r.sig ? 128 + (int)r.sig : (int)r.code;
+		ret = exit_status_code(exit_status_from_guest(r.code, r.sig));
 	} else if (r.err) {
 		husk_error_set(err, 0, "%s", r.err->msg);
 		ret = -1;
 	} else if (res.outcome == VM_OUTCOME_POWEROFF) {
-		ret = res.exit_signal ? 128 + res.exit_signal : res.exit_code;
+		ret = exit_status_code(exit_status_from_guest((uint32_t)res.exit_code,
+							      (uint32_t)res.exit_signal));
 	} else if (res.outcome == VM_OUTCOME_SIGNAL) {
 		fprintf(stderr, "husk: %s\n", res.message);
 		ret = 128 + res.exit_signal;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -18,6 +17,7 @@
 
 #include "agent_host.h"
 #include "cleanup.h"
+#include "exit_status.h"
 #include "fileio.h"
 #include "log.h"
 #include "vmm/agent_proto.h"
@@ -81,24 +81,6 @@ static void forwarded_signals(sigset_t *set)
 	sigemptyset(set);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(set, sigs[i]);
-}
-
-/* Whether SIG's default action ends a process (what it does to a VM
- * whose process has not started yet). */
-static bool terminates(int sig)
-{
-	switch (sig) {
-	case SIGCHLD:
-	case SIGCONT:
-	case SIGURG:
-	case SIGWINCH:
-	case SIGTSTP:
-	case SIGTTIN:
-	case SIGTTOU:
-		return false;
-	default:
-		return true;
-	}
 }
 
 static void to_agent(struct router *r, uint16_t type, uint32_t id, const void *p, size_t len)
@@ -375,7 +357,7 @@ static void on_client_frame(struct router *r, struct client *c, const struct age
 			if (!c->exec_id && !r->started) {
 				/* Signalling a created container: as runc,
 				 * the signal ends it when it would end a process. */
-				if (terminates((int)sg.signo) && !r->term_signal) {
+				if (exit_status_signal_ends((int)sg.signo) && !r->term_signal) {
 					r->term_signal = (int)sg.signo;
 					(void)!write(r->stop_pipe[1], "s", 1);
 				}
@@ -424,7 +406,7 @@ static void on_signal(struct router *r)
 	if (main_running(r)) {
 		uint8_t f[AGENT_HDR_LEN + 8];
 		agent_send_buf(r->s.fd, f, agent_encode_signal(f, 0, (uint32_t)sig, 0));
-	} else if (!r->started && terminates(sig) && !r->term_signal) {
+	} else if (!r->started && exit_status_signal_ends(sig) && !r->term_signal) {
 		r->term_signal = sig;
 		(void)!write(r->stop_pipe[1], "s", 1);
 	}
@@ -675,14 +657,15 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	pthread_join(thread, NULL);
 	if (ret < 0)
 		goto out;
+	/* What the guest reported is hostile: exit_status_*() decide. */
 	if (r->exited) {
-		status = r->sig ? -(int)r->sig : (int)r->code;
+		status = exit_status_from_guest(r->code, r->sig);
 	} else if (r->failed) {
 		status = 1;
 	} else if (r->term_signal) {
-		status = -r->term_signal;
+		status = exit_status_of_signal(r->term_signal);
 	} else if (res.outcome == VM_OUTCOME_POWEROFF) {
-		status = res.exit_signal ? -res.exit_signal : res.exit_code;
+		status = exit_status_from_guest((uint32_t)res.exit_code, (uint32_t)res.exit_signal);
 	} else {
 		log_error("the container's VM ended without an exit status: %s", res.message);
 		status = 255;
@@ -704,18 +687,7 @@ out:
 
 _Noreturn void vmm_process_exit(int status)
 {
-	if (status >= 0)
-		exit(status);
-	int sig = -status;
 	/* Die the way the guest's process died, so that a waiting client
-	 * reads what runc would give; a host core dump of the VMM would only
-	 * be noise. */
-	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
-	signal(sig, SIG_DFL);
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	raise(sig);
-	exit(128 + sig);
+	 * reads what runc would give. */
+	exit_status_end(status);
 }

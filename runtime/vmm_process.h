@@ -38,9 +38,10 @@ struct vmm_process {
 };
 
 /* Runs the VM to its end. Returns the status this process must end with:
- * >= 0 an exit code, < 0 death by signal -N; -1 ... -64 only. Errors that
- * stop the VM before the process ran are logged and give exit code 1
- * (or 255 when the VM could not be built, with *err). */
+ * >= 0 an exit code, < 0 death by signal -N, only for a signal this
+ * process can die of (exit_status.h judges what the guest reported).
+ * Errors that stop the VM before the process ran are logged and give exit
+ * code 1 (or 255 when the VM could not be built, with *err). */
 int vmm_process_run(struct vmm_process *p, husk_error_t *err);
 
 /* Ends this process with STATUS as vmm_process_run() returned it. */
