@@ -132,9 +132,7 @@ static char *build_process(const struct container *c, const struct cli_args *a, 
 		o.has_user = true; /* runc: -g alone applies to uid/gid 0 */
 	}
 	*tty = o.terminal;
-	char path[PATH_MAX + 16];
-	snprintf(path, sizeof(path), "%s/config.json", c->rec->bundle);
-	cleanup_free char *config = read_whole(path, 16u << 20, &len, err);
+	cleanup_free char *config = lifecycle_saved_config(c, &len, err);
 	if (!config)
 		return NULL;
 	return oci_exec_process_json(config, len, &o, err);

@@ -44,14 +44,21 @@
 
 #define ROOTFS_TAG "rootfs"
 
-struct oci_config *lifecycle_load_config(const char *bundle, husk_error_t *err)
+char *lifecycle_saved_config(const struct container *c, size_t *len, husk_error_t *err)
 {
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path)) {
-		husk_error_set(err, ENAMETOOLONG, "%s", bundle);
+	return container_read_file(c, HUSK_SAVED_CONFIG, HUSK_CONFIG_MAX, len, err);
+}
+
+struct oci_config *lifecycle_load_config(const struct container *c, husk_error_t *err)
+{
+	size_t len;
+	cleanup_free char *json = lifecycle_saved_config(c, &len, err);
+	if (!json)
 		return NULL;
-	}
-	return oci_config_load(path, err);
+	struct oci_config *cfg = oci_config_parse(json, len, err);
+	if (!cfg)
+		husk_error_wrap(err, "%s/%s", c->dir, HUSK_SAVED_CONFIG);
+	return cfg;
 }
 
 static int parse_annotation_ulong(const struct oci_config *cfg, const char *key, unsigned long min,
@@ -357,7 +364,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	snprintf(config_path, sizeof(config_path), "%s/config.json", bundle);
 	if (access(config_path, F_OK) < 0 && errno == ENOENT)
 		return husk_error_set(err, 0, "JSON specification file config.json not found");
-	if (!(json = read_whole(config_path, 16u << 20, &json_len, err)))
+	if (!(json = read_whole(config_path, HUSK_CONFIG_MAX, &json_len, err)))
 		return -1;
 	if (!(cfg = oci_config_parse(json, json_len, err)))
 		return husk_error_wrap(err, "%s", config_path);
@@ -374,6 +381,21 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	if (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		husk_error_set(err, errno ? errno : ENOTDIR, "invalid rootfs: root.path: %s is not a directory",
 			       rootfs);
+		goto out;
+	}
+	/* A container that can write its bundle could plant hooks and mount
+	 * sources for the next create; and the bundle's config.json is not
+	 * the container's to read. */
+	char real_rootfs[PATH_MAX];
+	if (!realpath(rootfs, real_rootfs)) {
+		husk_error_set(err, errno, "invalid rootfs: root.path: %s", rootfs);
+		goto out;
+	}
+	size_t rlen = strlen(real_rootfs);
+	if (strcmp(real_rootfs, "/") == 0 ||
+	    (strncmp(bundle, real_rootfs, rlen) == 0 && (bundle[rlen] == '\0' || bundle[rlen] == '/'))) {
+		husk_error_set(err, 0, "invalid rootfs: root.path: %s is the bundle %s or holds it", rootfs,
+			       bundle);
 		goto out;
 	}
 	if (cfg->process.terminal && !o->console_socket && !o->own_terminal) {
@@ -404,6 +426,10 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 
 	if (container_new(g->root, o->id, &c, err) < 0)
 		goto out;
+	/* The bundle may be the container's to write from now on: start,
+	 * exec and delete read this copy, never the bundle again. */
+	if (container_write_new(c, HUSK_SAVED_CONFIG, json, json_len, err) < 0)
+		goto fail;
 	char created[64];
 	rfc3339_now(created, sizeof(created));
 	c->rec = calloc(1, sizeof(*c->rec));
@@ -584,7 +610,7 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 		return husk_error_set(err, 0, "cannot start a container that has stopped");
 	if (s != CONTAINER_CREATED)
 		return husk_error_set(err, 0, "cannot start an already %s container", container_status_name(s));
-	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, err);
+	struct oci_config *cfg = lifecycle_load_config(c, err);
 	if (!cfg)
 		return -1;
 	int ret = -1, fd = -1;
@@ -663,7 +689,7 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 		husk_cgroup_free(cg);
 	}
 	husk_error_t hook_err = NULL;
-	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, &hook_err);
+	struct oci_config *cfg = lifecycle_load_config(c, &hook_err);
 	/* Shared from here, for poststop hooks that run `husk state`; a
 	 * second delete still waits, then finds the container gone. */
 	if (cfg && cfg->nhooks[OCI_HOOK_POSTSTOP] && container_relock(c, false, &hook_err) < 0) {

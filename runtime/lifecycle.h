@@ -66,8 +66,17 @@ int parse_signal(const char *s, int *sig, husk_error_t *err);
 int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struct container *c,
 	      const char *status, pid_t pid, husk_error_t *err);
 
-/* Reads BUNDLE/config.json again (start, delete). */
-struct oci_config *lifecycle_load_config(const char *bundle, husk_error_t *err);
+/* create keeps config.json as it read it in the state directory, under
+ * this name; the bundle may be written by the container after create, so
+ * start, exec and delete use this copy (hooks and namespace paths in it run
+ * and open as root on the host). */
+#define HUSK_SAVED_CONFIG "config.json"
+/* The largest config.json husk reads. */
+#define HUSK_CONFIG_MAX (16u << 20)
+
+/* The saved copy's text, and parsed. */
+char *lifecycle_saved_config(const struct container *c, size_t *len, husk_error_t *err);
+struct oci_config *lifecycle_load_config(const struct container *c, husk_error_t *err);
 
 /* linux.namespaces' network entry's path, or NULL (none, or a new one). */
 struct oci_config;

@@ -15,6 +15,7 @@
 
 #include "cgroup.h"
 #include "cleanup.h"
+#include "fileio.h"
 
 #define STATE_FILE "state.json"
 
@@ -175,6 +176,58 @@ int container_save(struct container *c, husk_error_t *err)
 		return husk_error_set(err, errno, "rename %s/" STATE_FILE, c->dir);
 	fsync(c->dirfd);
 	return 0;
+}
+
+int container_write_new(struct container *c, const char *name, const void *data, size_t len,
+			husk_error_t *err)
+{
+	/* O_EXCL: nothing planted at NAME (a symlink above all) is followed
+	 * or reused. */
+	cleanup_close int fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				      0600);
+	if (fd < 0)
+		return husk_error_set(err, errno, "write %s/%s", c->dir, name);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno ? errno : EIO;
+		unlinkat(c->dirfd, name, 0);
+		return husk_error_set(err, e, "write %s/%s", c->dir, name);
+	}
+	return 0;
+}
+
+char *container_read_file(const struct container *c, const char *name, size_t max, size_t *len,
+			  husk_error_t *err)
+{
+	cleanup_close int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		husk_error_set(err, errno, "read %s/%s", c->dir, name);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		husk_error_set(err, S_ISREG(st.st_mode) ? EFBIG : EINVAL, "read %s/%s", c->dir, name);
+		return NULL;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t n = 0;
+	while (buf && n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			husk_error_set(err, r < 0 ? errno : EIO, "read %s/%s", c->dir, name);
+			free(buf);
+			return NULL;
+		}
+		n += (size_t)r;
+	}
+	if (!buf) {
+		husk_error_set(err, ENOMEM, "read %s/%s", c->dir, name);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }
 
 unsigned long long process_start_time(pid_t pid)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -428,4 +429,101 @@ TEST(destroy_of_a_paused_container_thaws_and_does_not_stall)
 	husk_cgroup_destroy(cg, &err);
 	husk_cgroup_free(cg);
 	rmdir(root);
+}
+
+/* A sleeper stands in for the VMM of a created container whose state sits
+ * in a scratch --root; *CHILD gets its pid. */
+static struct container *fake_container(const char *root, const char *id, const char *bundle,
+					pid_t *child)
+{
+	husk_error_t err cleanup_error = NULL;
+	struct container *c = NULL;
+
+	*child = fork();
+	if (*child == 0) {
+		/* Gone with the test, even one that fails half-way. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	if (*child < 0 || container_new(root, id, &c, &err) < 0)
+		return NULL;
+	c->rec = calloc(1, sizeof(*c->rec));
+	c->rec->id = strdup(id);
+	c->rec->bundle = strdup(bundle);
+	c->rec->rootfs = strdup(bundle);
+	c->rec->created = strdup("t");
+	c->rec->cgroup_path = strdup("");
+	c->rec->pid = *child;
+	c->rec->pid_start = process_start_time(*child);
+	if (container_save(c, &err) < 0) {
+		container_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* A container that can write its bundle (root.path "." or a writable share
+ * holding it) rewrites config.json after create: start and delete must run
+ * the hooks create saw, never the new ones, which would run as root on the
+ * host. */
+TEST(hooks_come_from_the_config_saved_at_create)
+{
+	char root[] = "/tmp/husk-unit-root.XXXXXX", bundle[] = "/tmp/husk-unit-bundle.XXXXXX";
+	char path[256], planted[256], saved[256], json[2048];
+	husk_error_t err cleanup_error = NULL;
+	pid_t child;
+
+	CHECK(mkdtemp(root) && mkdtemp(bundle));
+	snprintf(planted, sizeof(planted), "%s/planted-hook-ran", bundle);
+	snprintf(saved, sizeof(saved), "%s/saved-hook-ran", root);
+	struct container *c = fake_container(root, "h1", bundle, &child);
+	CHECK(c);
+	if (!c)
+		return;
+	/* What create saw: one poststop hook. */
+	snprintf(json, sizeof(json),
+		 BASE "\"process\":{\"args\":[\"true\"],\"cwd\":\"/\"},\"hooks\":{\"poststop\":"
+		      "[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}]}}",
+		 saved);
+	snprintf(path, sizeof(path), "%s/h1/config.json", root);
+	write_text(path, json);
+	/* What the container wrote into its bundle afterwards. */
+	snprintf(json, sizeof(json),
+		 BASE "\"process\":{\"args\":[\"true\"],\"cwd\":\"/\"},\"hooks\":{"
+		      "\"startContainer\":[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}],"
+		      "\"poststop\":[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}]}}",
+		 planted, planted);
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	write_text(path, json);
+
+	/* No control socket: start fails, but only after its hooks. */
+	int started = lifecycle_start(c, &err);
+	husk_error_release(&err);
+	bool planted_at_start = access(planted, F_OK) == 0;
+	unlink(planted);
+	int destroyed = lifecycle_destroy(c, &err);
+	bool planted_at_delete = access(planted, F_OK) == 0, saved_ran = access(saved, F_OK) == 0;
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	container_free(c);
+	unlink(planted);
+	unlink(saved);
+	unlink(path);
+	CHECK_INT(started, -1);
+	CHECK(!planted_at_start);
+	CHECK_INT(destroyed, 0);
+	CHECK(!planted_at_delete);
+	CHECK(saved_ran);
+	CHECK_INT(rmdir(bundle), 0);
+	CHECK_INT(rmdir(root), 0);
 }
