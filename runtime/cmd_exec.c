@@ -369,6 +369,12 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 		setsid();
 		if (slave >= 0)
 			ioctl(slave, TIOCSCTTY, 0);
+		/* The relay outlives its caller: it keeps only what it
+		 * relays, not the caller's other descriptors or directory. */
+		int held[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, ctl, slave, c->dirfd,
+			       log_fileno() };
+		if (close_fds_except(held, sizeof(held) / sizeof(held[0])) < 0 || chdir("/") < 0)
+			_exit(255);
 	} else if (V("pid-file")) {
 		char buf[32];
 		int n = snprintf(buf, sizeof(buf), "%d", (int)getpid());

@@ -29,6 +29,26 @@ int write_all(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+int close_fds_except(const int *keep, size_t n)
+{
+	unsigned next = 0; /* the lowest descriptor that may still be closed */
+
+	for (;;) {
+		/* The smallest kept descriptor at or above NEXT: the list is
+		 * short, so a scan beats sorting a copy. */
+		long k = -1;
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= 0 && (unsigned)keep[i] >= next && (k < 0 || keep[i] < k))
+				k = keep[i];
+		unsigned last = k < 0 ? ~0u : (unsigned)k - 1;
+		if ((k < 0 || (unsigned)k > next) && close_range(next, last, 0) < 0)
+			return -1;
+		if (k < 0)
+			return 0;
+		next = (unsigned)k + 1;
+	}
+}
+
 char *read_whole(const char *path, size_t max, size_t *len, husk_error_t *err)
 {
 	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");

@@ -289,6 +289,16 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	husk_error_t err = NULL;
 	char vsock_dir[64];
 
+	/* Nothing the caller had open but what the VMM is given, and no hold
+	 * on its working directory (runc's CVE-2024-21626 leaked a host
+	 * directory into the container that way); create made every path
+	 * the child uses absolute. */
+	int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, cx->sync_fd, cx->console,
+		       cx->vp.ctl_listen, cx->vp.agent_listen, log_fileno() };
+	if (close_fds_except(keep, sizeof(keep) / sizeof(keep[0])) < 0 || chdir("/") < 0) {
+		husk_error_set(&err, errno, "leave create's descriptors and directory");
+		goto fail;
+	}
 	/* A session of its own, as runc's init; with a terminal the pty is
 	 * its controlling tty, so SIGWINCH reaches it on resize. */
 	if (!cx->own_terminal)
@@ -341,6 +351,17 @@ static _Noreturn void child_main(struct child_ctx *cx)
 fail:
 	child_fail(cx, &err);
 	_exit(1);
+}
+
+/* *PATH resolved from here, for a child that leaves this directory. */
+static int absolute_path(char **path, husk_error_t *err)
+{
+	char *abs = realpath(*path, NULL);
+	if (!abs)
+		return husk_error_set(err, errno, "%s", *path);
+	free(*path);
+	*path = abs;
+	return 0;
 }
 
 int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, pid_t *pid,
@@ -419,7 +440,8 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	if (lifecycle_vm_size(cfg, &cpus, &mem, err) < 0 || binds_plan(cfg, bundle, &binds, err) < 0)
 		goto out;
 	if (!(kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||
-	    !(initrd = guest_asset_find(GUEST_INITRD_NAME, err)))
+	    !(initrd = guest_asset_find(GUEST_INITRD_NAME, err)) || absolute_path(&kernel, err) < 0 ||
+	    absolute_path(&initrd, err) < 0)
 		goto out;
 	if (husk_cgroup_resolve(cfg->cgroups_path, o->id, g->systemd_cgroup, cgpath, sizeof(cgpath), err) < 0)
 		goto out;
@@ -499,13 +521,16 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 			.agent_listen = agent,
 		},
 	};
-	snprintf(cx.state_dir, sizeof(cx.state_dir), "%s", c->dir);
+	if (!realpath(c->dir, cx.state_dir)) {
+		husk_error_set(err, errno, "%s", c->dir);
+		goto fail;
+	}
 	if (binds.n) {
 		/* An empty directory on the host; the child mounts over it in
 		 * its own namespace, and delete removes it with the state. */
-		if (snprintf(cx.binds_dir, sizeof(cx.binds_dir), "%s/%s", c->dir, BINDS_DIR) >=
+		if (snprintf(cx.binds_dir, sizeof(cx.binds_dir), "%s/%s", cx.state_dir, BINDS_DIR) >=
 		    (int)sizeof(cx.binds_dir)) {
-			husk_error_set(err, ENAMETOOLONG, "%s/%s", c->dir, BINDS_DIR);
+			husk_error_set(err, ENAMETOOLONG, "%s/%s", cx.state_dir, BINDS_DIR);
 			goto fail;
 		}
 		if (mkdirat(c->dirfd, BINDS_DIR, 0700) < 0) {

@@ -28,3 +28,54 @@ host_bundle() {
 		[ ! -e "$WORK/root/$CT" ]
 	done
 }
+
+# _blocked_child PID: PID's one child, once it waits in open() for a FIFO's
+# writer; prints its pid.
+_blocked_child() {
+	local c
+	c=$(cat "/proc/$1/task/$1/children" 2>/dev/null) || return 1
+	c=${c% }
+	[ -n "$c" ] && [ "$(cat "/proc/$c/wchan" 2>/dev/null)" = wait_for_partner ] || return 1
+	echo "$c"
+}
+
+# The VMM must not inherit what its caller had open or where it stood
+# (runc's CVE-2024-21626 leaked a host directory descriptor into the
+# container). A FIFO given as the network namespace holds the forked VMM
+# in open() right after it confined its descriptors, where it can be
+# looked at; a writer then lets it fail, as it must ("not a network
+# namespace").
+@test "the forked VMM keeps none of create's other descriptors and not its working directory" {
+	local b=$WORK/bundle fifo=$WORK/netns vmm="" create_pid
+	host_bundle "$b"
+	mkfifo "$fifo"
+	mkdir "$WORK/cwd"
+	touch "$WORK/kernel" "$WORK/initrd"
+	bundle_edit "$b" '.linux.namespaces = [{type: "network", path: $p}]' --arg p "$fifo"
+	(
+		cd "$WORK/cwd"
+		exec 8</etc/passwd 9<"$WORK/cwd"
+		HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd \
+			exec "$HUSK" --root "$WORK/root" create --bundle "$b" "$CT"
+	) </dev/null >"$WORK/create.out" 2>"$WORK/create.err" 3>&- &
+	create_pid=$!
+	echo "$create_pid" >>"$WORK/.bg"
+	wait_until 20 _blocked_child "$create_pid" >/dev/null
+	vmm=$(_blocked_child "$create_pid")
+	local fds cwd
+	fds=$(ls -l "/proc/$vmm/fd/")
+	cwd=$(readlink "/proc/$vmm/cwd")
+	echo "# VMM $vmm: cwd $cwd, fds:" >&3
+	echo "$fds" | sed 's/^/# /' >&3
+	# Let it go before checking, so a failure leaves nothing waiting.
+	: >"$fifo"
+	local rc=0
+	wait "$create_pid" || rc=$?
+	cat "$WORK/create.err"
+	[ "$rc" -eq 1 ]
+	grep -q "not a network namespace" "$WORK/create.err"
+	[[ $fds != *"/etc/passwd"* ]]
+	[[ $fds != *"$WORK/cwd"* ]]
+	[ "$cwd" = / ]
+	[ ! -e "$WORK/root/$CT" ]
+}

@@ -1,6 +1,7 @@
 /* The runtime's pure pieces: state records, ids, signal names, VM sizing,
  * exec's process.json, hooks and annotations in config.json, and the state
  * store on a scratch --root. */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -526,4 +527,29 @@ TEST(hooks_come_from_the_config_saved_at_create)
 	CHECK(saved_ran);
 	CHECK_INT(rmdir(bundle), 0);
 	CHECK_INT(rmdir(root), 0);
+}
+
+/* close_fds_except in a child: KEEP in any order, with repeats and -1. */
+TEST(close_fds_except_keeps_only_what_it_is_told)
+{
+	int fds[6];
+	for (int i = 0; i < 6; i++)
+		fds[i] = open("/dev/null", O_RDONLY);
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		int keep[] = { fds[4], -1, STDERR_FILENO, fds[1], fds[4] };
+		if (close_fds_except(keep, 5) < 0)
+			_exit(10);
+		for (int i = 0; i < 6; i++)
+			if ((fcntl(fds[i], F_GETFD) >= 0) != (i == 1 || i == 4))
+				_exit(20 + i);
+		_exit(fcntl(STDERR_FILENO, F_GETFD) >= 0 && fcntl(STDIN_FILENO, F_GETFD) < 0 ? 0 : 30);
+	}
+	int status;
+	CHECK_INT(waitpid(child, &status, 0), child);
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
 }
