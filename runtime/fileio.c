@@ -2,12 +2,18 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "cleanup.h"
 
 int write_all(int fd, const void *buf, size_t n)
 {
@@ -47,6 +53,28 @@ int close_fds_except(const int *keep, size_t n)
 			return 0;
 		next = (unsigned)k + 1;
 	}
+}
+
+int pid_file_write(const char *path, pid_t pid, husk_error_t *err)
+{
+	char tmp[PATH_MAX], buf[32];
+	/* The directory may be writable by others (a client's run dir):
+	 * a new file of a name no one can guess, made with O_EXCL (so never
+	 * through a planted symlink), filled, then renamed over PATH, which
+	 * replaces a symlink there rather than following it. */
+	if (snprintf(tmp, sizeof(tmp), "%s.husk-XXXXXX", path) >= (int)sizeof(tmp))
+		return husk_error_set(err, ENAMETOOLONG, "--pid-file %s", path);
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	cleanup_close int fd = mkostemp(tmp, O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return husk_error_set(err, errno, "--pid-file %s", path);
+	if (fchmod(fd, 0644) < 0 || write_all(fd, buf, (size_t)n) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return husk_error_set(err, e, "--pid-file %s", path);
+	}
+	return 0;
 }
 
 char *read_whole(const char *path, size_t max, size_t *len, husk_error_t *err)

@@ -204,21 +204,6 @@ int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struc
 	return 0;
 }
 
-static int write_pid_file(const char *path, pid_t pid, husk_error_t *err)
-{
-	char tmp[PATH_MAX], buf[32];
-	if (snprintf(tmp, sizeof(tmp), "%s.husk-tmp", path) >= (int)sizeof(tmp))
-		return husk_error_set(err, ENAMETOOLONG, "--pid-file %s", path);
-	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, buf, (size_t)n) != n || rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return husk_error_set(err, e, "--pid-file %s", path);
-	}
-	return 0;
-}
-
 /* What the child needs to run the container process. */
 struct child_ctx {
 	const struct oci_config *cfg;
@@ -590,7 +575,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	 * `husk state` (shared), while delete, start and pause (exclusive)
 	 * still wait for create to finish. runc runs prestart first, then
 	 * createRuntime, then createContainer. */
-	if (container_save(c, err) < 0 || (o->pid_file && write_pid_file(o->pid_file, child, err) < 0) ||
+	if (container_save(c, err) < 0 || (o->pid_file && pid_file_write(o->pid_file, child, err) < 0) ||
 	    container_relock(c, false, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||

@@ -1,6 +1,7 @@
 /* The runtime's pure pieces: state records, ids, signal names, VM sizing,
  * exec's process.json, hooks and annotations in config.json, and the state
  * store on a scratch --root. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -552,4 +553,51 @@ TEST(close_fds_except_keeps_only_what_it_is_told)
 		close(fds[i]);
 	CHECK(WIFEXITED(status));
 	CHECK_INT(WEXITSTATUS(status), 0);
+}
+
+/* Whoever can write the pid file's directory plants symlinks at the names
+ * husk writes through: the file a link points at must stay as it was, and
+ * the pid file must end up a whole, regular file of its own. */
+TEST(pid_file_follows_no_planted_symlink)
+{
+	char dir[] = "/tmp/husk-unit-pid.XXXXXX", victim[128], pidf[128], tmpname[160], buf[64];
+	husk_error_t err cleanup_error = NULL;
+
+	CHECK(mkdtemp(dir));
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(pidf, sizeof(pidf), "%s/ct.pid", dir);
+	snprintf(tmpname, sizeof(tmpname), "%s.husk-tmp", pidf);
+	write_text(victim, "precious\n");
+	int planted = symlink(victim, tmpname) == 0 && symlink(victim, pidf) == 0;
+	int rc = pid_file_write(pidf, 4242, &err);
+	FILE *f = fopen(victim, "re");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	bool victim_kept = strcmp(buf, "precious\n") == 0;
+	struct stat st;
+	bool regular = lstat(pidf, &st) == 0 && S_ISREG(st.st_mode);
+	f = fopen(pidf, "re");
+	n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	/* Nothing but the three names above is left in the directory. */
+	int entries = 0;
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));)
+		entries += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	unlink(pidf);
+	unlink(tmpname);
+	unlink(victim);
+	rmdir(dir);
+	CHECK(planted);
+	CHECK_INT(rc, 0);
+	CHECK(victim_kept);
+	CHECK(regular);
+	CHECK_STR(buf, "4242");
+	CHECK_INT(entries, 3);
 }
