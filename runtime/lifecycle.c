@@ -338,6 +338,18 @@ fail:
 	_exit(1);
 }
 
+/* What the record grows by after create's check: the pid, its start
+ * time and the started flag, with room to spare. */
+#define HUSK_STATE_SLACK 256
+
+static size_t annotations_size(const struct oci_config *cfg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->nannotations; i++)
+		n += strlen(cfg->annotations[i].key) + strlen(cfg->annotations[i].value);
+	return n;
+}
+
 /* *PATH resolved from here, for a child that leaves this directory. */
 static int absolute_path(char **path, husk_error_t *err)
 {
@@ -359,7 +371,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	struct container *c = NULL;
 	struct husk_cgroup *cg = NULL;
 	struct oci_config *cfg = NULL;
-	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL;
+	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL, *state_json = NULL;
 	struct bind_plan binds = { 0 };
 	size_t json_len;
 
@@ -454,6 +466,19 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 			goto fail;
 		}
 	c->rec->owner = getuid();
+	/* Said now, before anything runs: a record too large to read back
+	 * would strand the VMM, since every later command starts there. */
+	state_json = oci_state_record_to_json(c->rec);
+	if (!state_json || strlen(state_json) + HUSK_STATE_SLACK > HUSK_STATE_MAX) {
+		if (state_json)
+			husk_error_set(err, 0,
+				       "annotations: %zu bytes of them leave no room in husk's state "
+				       "(at most %u bytes)",
+				       annotations_size(cfg), HUSK_STATE_MAX - HUSK_STATE_SLACK);
+		else
+			husk_error_set(err, ENOMEM, "state");
+		goto fail;
+	}
 	/* The VMM opens /dev/net/tun only to wire a namespace it was given. */
 	unsigned cg_flags = lifecycle_netns_path(cfg) ? HUSK_CGROUP_ALLOW_TUN : 0;
 	if (husk_cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)

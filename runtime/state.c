@@ -66,18 +66,22 @@ static int lock_dir(struct container *c, bool exclusive, husk_error_t *err)
 /* (Re)reads C's record from its directory. */
 static int read_record(struct container *c, husk_error_t *err)
 {
-	char buf[65536];
-	cleanup_close int fd = openat(c->dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-	if (n < 0) {
+	size_t n;
+	cleanup_free char *buf = NULL;
+	husk_error_t read_err cleanup_error = NULL;
+	if (!(buf = container_read_file(c, STATE_FILE, HUSK_STATE_MAX, &n, &read_err))) {
 		/* The directory exists without a record: a create that died
 		 * before saving, or a delete in between. Either way there is no
 		 * container to act on. */
-		return husk_error_set(err, 0, "container does not exist");
+		if (read_err->errnum == ENOENT)
+			return husk_error_set(err, 0, "container does not exist");
+		*err = read_err;
+		read_err = NULL;
+		return -1;
 	}
 	char what[PATH_MAX + 16];
 	snprintf(what, sizeof(what), "%s/" STATE_FILE, c->dir);
-	struct oci_state_record *rec = oci_state_record_parse(buf, (size_t)n, what, err);
+	struct oci_state_record *rec = oci_state_record_parse(buf, n, what, err);
 	if (!rec)
 		return -1;
 	oci_state_record_free(c->rec);
@@ -166,6 +170,9 @@ int container_save(struct container *c, husk_error_t *err)
 	cleanup_free char *json = oci_state_record_to_json(c->rec);
 	if (!json)
 		return husk_error_set(err, ENOMEM, "state");
+	/* Never a record that no one could read back. */
+	if (strlen(json) > HUSK_STATE_MAX)
+		return husk_error_set(err, EFBIG, "write %s/" STATE_FILE, c->dir);
 	cleanup_close int fd = openat(c->dirfd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return husk_error_set(err, errno, "write %s/" STATE_FILE ".tmp", c->dir);

@@ -12,6 +12,10 @@
 #include "error.h"
 #include "oci/state.h"
 
+/* The largest state.json husk writes and reads: it holds the config's
+ * annotations (Kubernetes allows 256 KiB of them) besides a few paths. */
+#define HUSK_STATE_MAX (1u << 20)
+
 enum container_status {
 	CONTAINER_CREATED,
 	CONTAINER_RUNNING,

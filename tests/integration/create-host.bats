@@ -79,3 +79,30 @@ _blocked_child() {
 	[ "$cwd" = / ]
 	[ ! -e "$WORK/root/$CT" ]
 }
+
+# state.json holds the annotations; one too large to read back would leave
+# a VMM no command can find.
+@test "create refuses annotations too large for its state, naming them, before anything exists" {
+	local b=$WORK/bundle
+	host_bundle "$b"
+	touch "$WORK/kernel" "$WORK/initrd"
+	head -c $((1100 * 1024)) /dev/zero | tr '\0' a >"$WORK/big"
+	bundle_edit "$b" '.annotations = {"big": $v}' --rawfile v "$WORK/big"
+	HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd run_rt create --bundle "$b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"annotations: "* ]]
+	[ ! -e "$WORK/root/$CT" ]
+}
+
+@test "delete --force of a container whose state cannot be read fails, and says so" {
+	mkdir -p "$WORK/root/$CT"
+	echo '{"id":' >"$WORK/root/$CT/state.json"
+	run_rt delete --force "$CT" </dev/null
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"state.json"* ]]
+	head -c $((2 << 20)) /dev/zero | tr '\0' ' ' >"$WORK/root/$CT/state.json"
+	run_rt delete --force "$CT" </dev/null
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"state.json"* ]]
+	rm -rf "${WORK:?}/root/$CT"
+}

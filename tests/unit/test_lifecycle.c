@@ -601,3 +601,47 @@ TEST(pid_file_follows_no_planted_symlink)
 	CHECK_STR(buf, "4242");
 	CHECK_INT(entries, 3);
 }
+
+/* Kubernetes allows 256 KiB of annotations and create copies them into
+ * state.json; every command after create must read it back. */
+TEST(state_with_200k_of_annotations_loads)
+{
+	char root[] = "/tmp/husk-unit-root.XXXXXX";
+	husk_error_t err cleanup_error = NULL;
+	struct container *c = NULL;
+	static char value[200 * 1024 + 1];
+
+	memset(value, 'a', sizeof(value) - 1);
+	CHECK(mkdtemp(root));
+	CHECK_INT(container_new(root, "big", &c, &err), 0);
+	c->rec = calloc(1, sizeof(*c->rec));
+	c->rec->id = strdup("big");
+	c->rec->bundle = strdup("/b");
+	c->rec->rootfs = strdup("/b/r");
+	c->rec->created = strdup("t");
+	c->rec->cgroup_path = strdup("");
+	c->rec->pid = 1;
+	c->rec->pid_start = 1;
+	c->rec->annotations = calloc(2, sizeof(struct oci_kv));
+	c->rec->annotations[0].key = strdup("io.kubernetes.big");
+	c->rec->annotations[0].value = strdup(value);
+	c->rec->nannotations = 1;
+	int saved = container_save(c, &err);
+	container_free(c);
+	c = NULL;
+	int loaded = saved < 0 ? -1 : container_load(root, "big", false, &c, &err);
+	if (loaded < 0 && err)
+		printf("# %s\n", err->msg);
+	bool same = loaded == 0 && c->rec->nannotations == 1 &&
+		    strcmp(c->rec->annotations[0].value, value) == 0;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/big", root);
+	if (c)
+		container_remove(c, &err);
+	container_free(c);
+	rmdir(dir);
+	rmdir(root);
+	CHECK_INT(saved, 0);
+	CHECK_INT(loaded, 0);
+	CHECK(same);
+}
