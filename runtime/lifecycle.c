@@ -87,7 +87,10 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 	unsigned long bound = ULONG_MAX;
 	if (r->has_cpu_quota && r->cpu_quota > 0) {
 		uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
-		bound = (unsigned long)(((uint64_t)r->cpu_quota + period - 1) / period);
+		uint64_t q = (uint64_t)r->cpu_quota;
+		/* The ceiling without q + period - 1, which wraps. */
+		uint64_t ceil = q / period + (q % period != 0);
+		bound = ceil < ULONG_MAX ? (unsigned long)ceil : ULONG_MAX;
 		bounded = true;
 	}
 	if (r->has_cpuset_cpus && r->cpuset_ncpus < bound) {
@@ -95,7 +98,7 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 		bounded = true;
 	}
 	if (bounded)
-		n = bound < max_cpus ? bound : max_cpus;
+		n = bound < 1 ? 1 : bound < max_cpus ? bound : max_cpus;
 	if (r->has_memory_limit && r->memory_limit > 0) {
 		int64_t mib = r->memory_limit / (1024 * 1024) - HUSK_VMM_OVERHEAD_MIB;
 		if (mib < HUSK_MIN_GUEST_MIB)
@@ -104,10 +107,20 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 					      "(%d MiB of guest RAM plus %d MiB for the VMM)",
 					      (long long)r->memory_limit, HUSK_MIN_GUEST_MIB + HUSK_VMM_OVERHEAD_MIB,
 					      HUSK_MIN_GUEST_MIB, HUSK_VMM_OVERHEAD_MIB);
-		mem = (unsigned long)mib;
+		/* A limit only bounds the guest: one above the host's RAM
+		 * (INT64_MAX is common for "none") would have the guest
+		 * kernel size its page tables for memory that is not there. */
+		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+		uint64_t cap = HUSK_MAX_GUEST_MIB;
+		if (pages > 0 && page > 0 && (uint64_t)pages / ((1u << 20) / (uint64_t)page) < cap)
+			cap = (uint64_t)pages / ((1u << 20) / (uint64_t)page);
+		mem = (uint64_t)mib < cap ? (unsigned long)mib : (unsigned long)cap;
+		if (mem < HUSK_MIN_GUEST_MIB)
+			mem = HUSK_MIN_GUEST_MIB;
 	}
 	if (parse_annotation_ulong(cfg, "husk.cpus", 1, max_cpus, &n, err) < 0 ||
-	    parse_annotation_ulong(cfg, "husk.memory_mib", HUSK_MIN_GUEST_MIB, 1ul << 20, &mem, err) < 0)
+	    parse_annotation_ulong(cfg, "husk.memory_mib", HUSK_MIN_GUEST_MIB, HUSK_MAX_GUEST_MIB, &mem,
+				   err) < 0)
 		return -1;
 	*cpus = (int)n;
 	*memory_mib = mem;

@@ -21,6 +21,7 @@
 #include "runtime/fileio.h"
 #include "runtime/lifecycle.h"
 #include "runtime/state.h"
+#include "vmm/x86_boot.h"
 #include "tap.h"
 
 #define BASE "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
@@ -194,6 +195,35 @@ TEST(vm_size_vcpus_are_the_fewest_of_quota_and_cpuset)
 		CHECK_INT(cpus, 2);
 	}
 	oci_config_free(c);
+}
+
+/* Values at the limits the spec's types allow: quota + period - 1 wrapped
+ * to give 0 vCPUs, and a memory limit of INT64_MAX asked for 8 EiB/1 MiB
+ * of guest RAM. */
+TEST(vm_size_at_the_limits_of_the_spec_types)
+{
+	long host = sysconf(_SC_NPROCESSORS_ONLN);
+	int most = host < 1 ? 1 : host > MAX_VCPUS ? MAX_VCPUS : (int)host;
+
+	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807,\"period\":18446744073709551615}"), 1);
+	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807,\"period\":1}"), most);
+	CHECK_INT(vm_size_cpus("{\"quota\":1,\"period\":18446744073709551615}"), 1);
+	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807}"), most);
+
+	husk_error_t err cleanup_error = NULL;
+	int cpus;
+	unsigned long mem = 0;
+	struct oci_config *c = parse(BASE "\"linux\":{\"resources\":{\"memory\":"
+				     "{\"limit\":9223372036854775807}}}}", &err);
+	CHECK(c);
+	int rc = lifecycle_vm_size(c, &cpus, &mem, &err);
+	oci_config_free(c);
+	CHECK_INT(rc, 0);
+	unsigned long host_mib = (unsigned long)sysconf(_SC_PHYS_PAGES) /
+				 ((1ul << 20) / (unsigned long)sysconf(_SC_PAGESIZE));
+	printf("# limit INT64_MAX: %lu MiB of guest RAM (host %lu MiB)\n", mem, host_mib);
+	CHECK(mem >= HUSK_MIN_GUEST_MIB);
+	CHECK(mem <= host_mib);
 }
 
 TEST(cpuset_lists_are_checked_naming_the_field)
