@@ -60,7 +60,12 @@ _blocked_child() {
 	) </dev/null >"$WORK/create.out" 2>"$WORK/create.err" 3>&- &
 	create_pid=$!
 	echo "$create_pid" >>"$WORK/.bg"
-	wait_until 20 _blocked_child "$create_pid" >/dev/null
+	if ! wait_until 20 _blocked_child "$create_pid" >/dev/null; then
+		# Whatever it waits on, it must not outlive the test.
+		timeout 5 sh -c ': >"$1"' _ "$fifo" || true
+		echo "create's child never waited on the FIFO" >&2
+		return 1
+	fi
 	vmm=$(_blocked_child "$create_pid")
 	local fds cwd
 	fds=$(ls -l "/proc/$vmm/fd/")
