@@ -665,6 +665,9 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	}
 	p->vm.caller_signals = true;
 	p->vm.stop_fd = r->stop_pipe[0];
+	/* The router's own while the VM runs: the agent's connection, every
+	 * control client it lets in and one more it is turning away. */
+	p->vm.extra_fds = MAX_CLIENTS + 2;
 	int e = pthread_create(&thread, NULL, router_main, r);
 	if (e) {
 		husk_error_set(err, e, "pthread_create");
