@@ -126,6 +126,7 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 		if (share_spec_parse(shares[i], share_buf[i], sizeof(share_buf[i]),
 				     &cfg.shares[cfg.nshares++], err) < 0)
 			return -1;
+	fd_budget_raise_nofile(); /* for the shares, as the container process does */
 	int fds = count_entries("/proc/self/fd"), threads = count_entries("/proc/self/task");
 	for (unsigned long i = 0; i < repeat; i++) {
 		if (i)

@@ -6,6 +6,8 @@
  *   confine_rlimits()        the spec's rlimits that make sense for a VMM
  *   confine_oom_score_adj()  process.oomScoreAdj
  *   ... VM set-up: /dev/kvm, guest memory, devices, network ...
+ *   fd_budget_raise_nofile() (vmm/fd_budget.h) the VMM's own descriptor
+ *                            limit, while CAP_SYS_RESOURCE is there
  *   confine_capabilities()   only what the virtio-fs server needs
  *   confine_seccomp()        a kill-by-default allow-list
  *

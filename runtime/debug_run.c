@@ -423,6 +423,7 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		vc.shares[0] = (struct vm_share){ .tag = "rootfs", .dir = rootfs, .readonly = root_readonly };
 		vc.nshares = 1;
 	}
+	fd_budget_raise_nofile(); /* for the share, as the container process does */
 	int e = pthread_create(&thread, NULL, relay_main, &r);
 	if (e) {
 		husk_error_set(err, e, "pthread_create");

@@ -338,6 +338,9 @@ static _Noreturn void child_main(struct child_ctx *cx)
 		}
 		cx->vp.net = &cx->net;
 	}
+	/* Beyond the hard limit needs CAP_SYS_RESOURCE: before it goes. The
+	 * VM plans its descriptors from what this got. */
+	fd_budget_raise_nofile();
 	if (confine_capabilities(&err) < 0)
 		goto fail;
 	cx->vp.vm.before_run = child_before_run;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -30,6 +31,10 @@
 /* How long the guest may take to boot and connect before the container
  * counts as failed. Generous: under nested emulation a boot takes seconds. */
 #define BOOT_TIMEOUT_MS 120000
+/* How long the control socket goes unwatched when a connection pending on
+ * it cannot be taken (no descriptor at all): the router wakes ten times a
+ * second instead of spinning. */
+#define ACCEPT_PAUSE_MS 100
 
 struct client {
 	int fd; /* -1: free slot */
@@ -67,6 +72,9 @@ struct router {
 	uint32_t next_exec_id;
 	struct waiters ps, stats, update;
 	struct timespec t0;
+	int ctl_spare;               /* see vmm_ctl_accept() */
+	bool ctl_paused;
+	struct timespec ctl_resume; /* CLOCK_MONOTONIC */
 };
 
 /* Signals the container process passes on to the guest's main process,
@@ -492,9 +500,66 @@ static int send_create(struct router *r, husk_error_t *err)
 	return 0;
 }
 
+static void refuse(int fd, const char *why)
+{
+	size_t len;
+	cleanup_free uint8_t *f = agent_encode_error(0, 1, why, &len);
+	if (f)
+		(void)!write(fd, f, len);
+	close(fd);
+}
+
+int vmm_ctl_accept(int listen_fd, int *spare, int *pause_ms)
+{
+	*pause_ms = 0;
+	/* Any descriptor will do: an eventfd needs no path. */
+	if (*spare < 0)
+		*spare = eventfd(0, EFD_CLOEXEC);
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	switch (errno) {
+	case EAGAIN:
+	case EINTR:
+	case ECONNABORTED:
+		return -1; /* nothing (left) pending: poll says when */
+	case EMFILE:
+	case ENFILE:
+		break;
+	default:
+		*pause_ms = ACCEPT_PAUSE_MS;
+		return -1;
+	}
+	if (*spare >= 0) {
+		close(*spare);
+		*spare = -1;
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			log_warn("control socket: out of file descriptors, a request was refused");
+			refuse(fd, "the container's VMM is out of file descriptors");
+			*spare = eventfd(0, EFD_CLOEXEC);
+			return -1;
+		}
+		*spare = eventfd(0, EFD_CLOEXEC);
+	}
+	/* Another thread took the descriptor freed, or there was none. */
+	*pause_ms = ACCEPT_PAUSE_MS;
+	return -1;
+}
+
 static void accept_client(struct router *r)
 {
-	int fd = accept4(r->p->ctl_listen, NULL, NULL, SOCK_CLOEXEC);
+	int pause_ms;
+	int fd = vmm_ctl_accept(r->p->ctl_listen, &r->ctl_spare, &pause_ms);
+	if (pause_ms) {
+		clock_gettime(CLOCK_MONOTONIC, &r->ctl_resume);
+		r->ctl_resume.tv_nsec += pause_ms * 1000000L;
+		if (r->ctl_resume.tv_nsec >= 1000000000L) {
+			r->ctl_resume.tv_sec++;
+			r->ctl_resume.tv_nsec -= 1000000000L;
+		}
+		r->ctl_paused = true;
+	}
 	if (fd < 0)
 		return;
 	for (int i = 0; i < MAX_CLIENTS; i++)
@@ -503,11 +568,24 @@ static void accept_client(struct router *r)
 			return;
 		}
 	/* Too many husk commands at once on one container: refuse this one. */
-	size_t len;
-	cleanup_free uint8_t *f = agent_encode_error(0, 1, "too many concurrent requests", &len);
-	if (f)
-		(void)!write(fd, f, len);
-	close(fd);
+	refuse(fd, "too many concurrent requests");
+}
+
+/* Milliseconds until the control socket is watched again (0: it is). */
+static int ctl_pause_left(struct router *r)
+{
+	struct timespec now;
+
+	if (!r->ctl_paused)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (r->ctl_resume.tv_sec - now.tv_sec) * 1000LL +
+		       (r->ctl_resume.tv_nsec - now.tv_nsec) / 1000000;
+	if (ms <= 0) {
+		r->ctl_paused = false;
+		return 0;
+	}
+	return (int)ms + 1;
 }
 
 static void route(struct router *r)
@@ -522,7 +600,8 @@ static void route(struct router *r)
 		nfds_t n = 0;
 		pf[n++] = (struct pollfd){ r->quit_pipe[0], POLLIN, 0 };
 		pf[n++] = (struct pollfd){ r->sigfd, POLLIN, 0 };
-		pf[n++] = (struct pollfd){ r->p->ctl_listen, POLLIN, 0 };
+		int paused = ctl_pause_left(r);
+		pf[n++] = (struct pollfd){ paused ? -1 : r->p->ctl_listen, POLLIN, 0 };
 		pf[n++] = (struct pollfd){ r->agent_up ? r->s.fd : r->ready || r->exited ? -1 : r->p->agent_listen,
 					   POLLIN, 0 };
 		int in = r->p->console_fd >= 0 ? r->p->console_fd : STDIN_FILENO;
@@ -548,6 +627,8 @@ static void route(struct router *r)
 			}
 			timeout = (int)(BOOT_TIMEOUT_MS - ms);
 		}
+		if (paused && (timeout < 0 || paused < timeout))
+			timeout = paused;
 		if (poll(pf, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -635,6 +716,13 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	r->stop_pipe[0] = r->stop_pipe[1] = r->quit_pipe[0] = r->quit_pipe[1] = r->sigfd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		r->clients[i].fd = -1;
+	/* Taken now, while descriptors are plenty; and the socket must not
+	 * block the router when a connection it saw pending is gone. */
+	r->ctl_spare = eventfd(0, EFD_CLOEXEC);
+	if (fcntl(p->ctl_listen, F_SETFL, O_NONBLOCK) < 0) {
+		husk_error_set(err, errno, "control socket");
+		goto out;
+	}
 	/* Blocked before any thread exists: the router's signalfd alone
 	 * receives them. A reader that went away must not kill the VMM. */
 	signal(SIGPIPE, SIG_IGN);
@@ -647,6 +735,9 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	}
 	p->vm.caller_signals = true;
 	p->vm.stop_fd = r->stop_pipe[0];
+	/* The router's own while the VM runs: the agent's connection, every
+	 * control client it lets in and one more it is turning away. */
+	p->vm.extra_fds = MAX_CLIENTS + 2;
 	int e = pthread_create(&thread, NULL, router_main, r);
 	if (e) {
 		husk_error_set(err, e, "pthread_create");
@@ -677,7 +768,8 @@ out:
 			close(r->clients[i].fd);
 			agent_rx_free(&r->clients[i].rx);
 		}
-	int fds[] = { r->stop_pipe[0], r->stop_pipe[1], r->quit_pipe[0], r->quit_pipe[1], r->sigfd };
+	int fds[] = { r->stop_pipe[0], r->stop_pipe[1], r->quit_pipe[0], r->quit_pipe[1], r->sigfd,
+		      r->ctl_spare };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -44,6 +44,15 @@ struct vmm_process {
  * code 1 (or 255 when the VM could not be built, with *err). */
 int vmm_process_run(struct vmm_process *p, husk_error_t *err);
 
+/* Accepts one control connection pending on LISTEN_FD (non-blocking).
+ * Out of descriptors, accept() fails and leaves the connection pending, so
+ * the socket stays readable and a poll loop on it would spin while no
+ * command is answered: then *SPARE, a descriptor held for this (-1: none,
+ * taken again when possible), is closed to accept the connection, tell it
+ * why and close it. Returns the connection, or -1 with *PAUSE_MS how long
+ * to leave LISTEN_FD unwatched (0: it is safe to poll it at once). */
+int vmm_ctl_accept(int listen_fd, int *spare, int *pause_ms);
+
 /* Ends this process with STATUS as vmm_process_run() returned it. */
 _Noreturn void vmm_process_exit(int status);
 

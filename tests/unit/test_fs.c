@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -19,7 +20,10 @@
 
 #include "tap.h"
 #include "runtime/share_spec.h"
+#include "vmm/fd_budget.h"
+#include "vmm/vm.h"
 #include "vmm/virtio/fuse_server.h"
+#include "vmm/virtio/vsock_proto.h"
 
 /* ---- fixture --------------------------------------------------------- */
 
@@ -1418,6 +1422,162 @@ TEST(fs_tables_are_bounded)
 	CHECK_INT(open_(f.s, FUSE_ROOT_ID, O_RDONLY, &fh[2], true), 0);
 	CHECK(fh[2] != fh[0]); /* the reused slot has a new generation */
 	CHECK_INT(read_(f.s, e.nodeid, fh[0], 0, 1), -EBADF);
+}
+
+/* A VM's shares draw from one pool of descriptors: together they never
+ * hold more than the pool, and what one gives back the other may take. */
+TEST(fs_shares_share_one_descriptor_pool)
+{
+	cleanup_fx struct fx a, b;
+	struct fuse_fd_pool pool = { .limit = 5 };
+	struct fuse_entry_out e;
+	uint64_t fh;
+
+	CHECK(fx_init_opts(&a, (struct fuse_share_opts){ .fd_pool = &pool }) && do_init(a.s) == 0);
+	CHECK(fx_init_opts(&b, (struct fuse_share_opts){ .fd_pool = &pool }) && do_init(b.s) == 0);
+	CHECK_INT(pool.used, 2); /* the roots */
+	for (int i = 0; i < 3; i++) {
+		char n[8];
+		snprintf(n, sizeof(n), "f%d", i);
+		write_host(host_path(&a, n), "");
+		write_host(host_path(&b, n), "");
+	}
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f0", &e), 0);
+	uint64_t a0 = e.nodeid;
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f1", &e), 0);
+	CHECK_INT(lookup(b.s, FUSE_ROOT_ID, "f0", &e), 0);
+	uint64_t b0 = e.nodeid;
+	/* Full: every way to a new descriptor fails cleanly, in both. */
+	CHECK_INT(lookup(b.s, FUSE_ROOT_ID, "f1", &e), -ENFILE);
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f2", &e), -ENFILE);
+	CHECK_INT(open_(a.s, a0, O_RDONLY, &fh, false), -ENFILE);
+	CHECK_INT(open_(b.s, FUSE_ROOT_ID, O_RDONLY, &fh, true), -ENFILE);
+	CHECK_INT(create_(b.s, FUSE_ROOT_ID, "new", O_RDWR | O_CREAT, 0644, NULL, NULL), -ENFILE);
+	/* A name already known costs nothing more. */
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f0", &e), 0);
+	CHECK_INT(e.nodeid, a0);
+	CHECK_INT(live_inodes(a.s) + live_inodes(b.s) + live_handles(a.s) + live_handles(b.s), 5);
+	CHECK_INT(pool.used, 5);
+	forget(a.s, a0, 2);
+	CHECK_INT(open_(b.s, b0, O_RDONLY, &fh, false), 0);
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f2", &e), -ENFILE);
+	CHECK_INT(release_(b.s, b0, fh, false), 0);
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f2", &e), 0);
+	fuse_server_reset(a.s);
+	CHECK_INT(pool.used, 3);
+	fuse_server_free(b.s);
+	b.s = NULL;
+	CHECK_INT(pool.used, 1);
+}
+
+/* The plan husk's container process gets (rootfs and binds shares, vsock,
+ * its control clients) splits the limit with nothing counted twice. */
+TEST(fs_fd_budget_plan_splits_the_limit)
+{
+	husk_error_t err cleanup_error = NULL;
+	struct vm_config cfg = { .cpus = 2, .rng = true, .vsock_cid = 3, .nshares = 2,
+				 .extra_fds = 66 };
+	struct fd_budget b;
+
+	CHECK_INT(fd_budget_plan(&cfg, 1024, 20, &b, &err), 0);
+	CHECK(b.reserve >= 20 + 66 + 2 + 2 * FUSE_SERVER_FIXED_FDS);
+	CHECK_INT((uint64_t)b.reserve + b.vsock_conns + b.share_fds, 1024);
+	CHECK(b.vsock_conns >= 1 && b.vsock_conns <= b.share_fds);
+	CHECK_INT(fd_budget_plan(&cfg, 1U << 20, 20, &b, &err), 0);
+	CHECK_INT(b.vsock_conns, VSOCK_MAX_CONNS);
+	CHECK_INT((uint64_t)b.reserve + b.vsock_conns + b.share_fds, 1U << 20);
+	/* No room left for the guest: refused, not a VM that cannot serve. */
+	CHECK_INT(fd_budget_plan(&cfg, 64, 20, &b, &err), -1);
+	CHECK(strstr(err->msg, "RLIMIT_NOFILE 64") != NULL);
+}
+
+/* With the process's real limit low and the guest taking every inode it
+ * can in two shares, the VMM still has its reserve to open descriptors
+ * from. */
+static const char *fill_two_shares(struct fx *a, struct fx *b, uint32_t nofile)
+{
+	husk_error_t err cleanup_error = NULL;
+	struct vm_config cfg = { .cpus = 1, .vsock_cid = 3, .nshares = 2, .extra_fds = 66 };
+	struct fd_budget plan;
+	static struct fuse_fd_pool pool;
+	struct fuse_entry_out e;
+
+	uint32_t open_now = fd_budget_count_open();
+	if (fd_budget_plan(&cfg, nofile, open_now, &plan, &err) < 0)
+		return "plan";
+	pool = (struct fuse_fd_pool){ .limit = plan.share_fds };
+	if (!fx_init_opts(a, (struct fuse_share_opts){ .fd_pool = &pool }) ||
+	    !fx_init_opts(b, (struct fuse_share_opts){ .fd_pool = &pool }) || do_init(a->s) ||
+	    do_init(b->s))
+		return "servers";
+	int full = 0;
+	for (uint32_t i = 0; i < nofile && full < 2; i++) {
+		char n[16];
+		snprintf(n, sizeof(n), "f%u", i);
+		write_host(host_path(a, n), "");
+		write_host(host_path(b, n), "");
+		full = 0;
+		full += lookup(a->s, FUSE_ROOT_ID, n, &e) == -ENFILE;
+		full += lookup(b->s, FUSE_ROOT_ID, n, &e) == -ENFILE;
+	}
+	if (full < 2)
+		return "the shares never filled";
+	if (pool.used != plan.share_fds)
+		return "the pool is not used up";
+	/* What the VMM opens later: everything in its reserve but what was
+	 * open at planning and the shares' own /proc/self/fd. */
+	uint32_t later = plan.reserve - open_now - 2;
+	uint32_t now = fd_budget_count_open();
+	if (now + later > nofile)
+		return "the shares ate into the VMM's reserve";
+	return NULL;
+}
+
+TEST(fs_two_shares_leave_the_vmm_its_reserve)
+{
+	cleanup_fx struct fx a = { 0 }, b = { 0 };
+	struct rlimit rl;
+
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	uint32_t nofile = fd_budget_count_open() + 400;
+	if (rl.rlim_cur < nofile)
+		SKIP("RLIMIT_NOFILE too low to lower");
+	struct rlimit low = { nofile, rl.rlim_max };
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	const char *why = fill_two_shares(&a, &b, nofile);
+	fx_release(&a);
+	fx_release(&b);
+	a = b = (struct fx){ 0 };
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (why)
+		printf("# %s\n", why);
+	CHECK(why == NULL);
+}
+
+/* The server lives with the limit the process set: raising it is done
+ * before the VMM confines itself (fd_budget_raise_nofile()), since later
+ * it cannot raise the hard limit. */
+TEST(fs_server_leaves_the_descriptor_limit_alone)
+{
+	cleanup_fx struct fx f;
+	struct rlimit rl, now;
+
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 512)
+		SKIP("RLIMIT_NOFILE too low to lower");
+	struct rlimit low = { 256, rl.rlim_max };
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	bool ok = fx_init(&f);
+	getrlimit(RLIMIT_NOFILE, &now);
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	CHECK(ok);
+	CHECK_INT(now.rlim_cur, 256);
+	/* And the raise gets the hard limit (or fs.nr_open) back. */
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	uint64_t got = fd_budget_raise_nofile();
+	getrlimit(RLIMIT_NOFILE, &now);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	CHECK(got >= rl.rlim_max && now.rlim_cur == got);
 }
 
 TEST(fs_destroy_and_reset_forget_everything)

@@ -22,6 +22,11 @@ struct virtio_mmio_dev *virtio_blk_new(const char *path, bool readonly,
  * DIR/P on the host. */
 struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir,
 					 husk_error_t *err);
+/* The same, holding at most MAX_CONNS host connections at once (each is a
+ * descriptor); virtio_vsock_new() leaves half of RLIMIT_NOFILE to the rest
+ * of the process. */
+struct virtio_mmio_dev *virtio_vsock_new_limited(uint32_t guest_cid, const char *dir,
+						 unsigned max_conns, husk_error_t *err);
 /* virtio-fs: the host directory DIR, mounted in the guest by TAG (1 to 36
  * bytes), served inside the VMM (fs.c, fuse_server.h). */
 struct virtio_mmio_dev *virtio_fs_new(const char *tag, const char *dir, bool readonly,

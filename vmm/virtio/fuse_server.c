@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <linux/capability.h>
 #include <linux/fuse.h>
 #include <linux/magic.h>
@@ -76,6 +77,9 @@ struct fuse_server {
 
 	struct handle *handles;
 	uint32_t handles_used, handles_cap, max_handles, handle_free, live_handles;
+
+	struct fuse_fd_pool *fds; /* the VM's, or own_fds */
+	struct fuse_fd_pool own_fds;
 
 	/* DAX: dax_size bytes at dax_base, aligned to FUSE_SERVER_DAX_ALIGN
 	 * inside a PROT_NONE reservation of reserved_len bytes at reserved. */
@@ -279,6 +283,22 @@ static void hash_remove(struct fuse_server *s, struct node *n)
 		*p = n->next;
 }
 
+/* One descriptor more for a table entry, if the pool has room. */
+static bool fds_take(struct fuse_server *s)
+{
+	uint32_t used = atomic_load(&s->fds->used);
+	do {
+		if (used >= s->fds->limit)
+			return false;
+	} while (!atomic_compare_exchange_weak(&s->fds->used, &used, used + 1));
+	return true;
+}
+
+static void fds_put(struct fuse_server *s)
+{
+	atomic_fetch_sub(&s->fds->used, 1);
+}
+
 /* Takes FD, an O_PATH descriptor beneath the share with *ST its status,
  * and returns the node of that inode with one more lookup reference. FD is
  * consumed either way. The same inode reached by another name (a hard
@@ -297,16 +317,23 @@ static int node_ref(struct fuse_server *s, int fd, const struct stat *st, struct
 		}
 	}
 	uint32_t slot;
+	/* The table or the VM's descriptors are used up: the guest must
+	 * forget first. */
+	if ((!s->node_free && s->nodes_used >= s->max_nodes) || !fds_take(s)) {
+		close(fd);
+		return -ENFILE;
+	}
 	if (s->node_free) {
 		slot = s->node_free - 1;
 		s->node_free = s->nodes[slot].next;
-	} else if (s->nodes_used < s->max_nodes) {
+	} else {
 		if (s->nodes_used == s->nodes_cap) {
 			uint32_t cap = s->nodes_cap * 2;
 			if (cap > s->max_nodes)
 				cap = s->max_nodes;
 			struct node *nn = realloc(s->nodes, cap * sizeof(*nn));
 			if (!nn) {
+				fds_put(s);
 				close(fd);
 				return -ENOMEM;
 			}
@@ -315,9 +342,6 @@ static int node_ref(struct fuse_server *s, int fd, const struct stat *st, struct
 		}
 		slot = s->nodes_used++;
 		s->nodes[slot].gen = 0;
-	} else {
-		close(fd);
-		return -ENFILE; /* the table is full: the guest must forget first */
 	}
 	struct node *n = &s->nodes[slot];
 	n->fd = fd;
@@ -336,6 +360,7 @@ static void node_free(struct fuse_server *s, struct node *n)
 {
 	hash_remove(s, n);
 	close(n->fd);
+	fds_put(s);
 	n->fd = -1;
 	n->gen++;
 	n->nlookup = 0;
@@ -371,16 +396,21 @@ static int handle_new(struct fuse_server *s, int fd, bool dir, bool writable, ui
 {
 	uint32_t slot;
 
+	if ((!s->handle_free && s->handles_used >= s->max_handles) || !fds_take(s)) {
+		close(fd);
+		return -ENFILE;
+	}
 	if (s->handle_free) {
 		slot = s->handle_free - 1;
 		s->handle_free = s->handles[slot].next;
-	} else if (s->handles_used < s->max_handles) {
+	} else {
 		if (s->handles_used == s->handles_cap) {
 			uint32_t cap = s->handles_cap * 2;
 			if (cap > s->max_handles)
 				cap = s->max_handles;
 			struct handle *nh = realloc(s->handles, cap * sizeof(*nh));
 			if (!nh) {
+				fds_put(s);
 				close(fd);
 				return -ENOMEM;
 			}
@@ -389,9 +419,6 @@ static int handle_new(struct fuse_server *s, int fd, bool dir, bool writable, ui
 		}
 		slot = s->handles_used++;
 		s->handles[slot].gen = 0;
-	} else {
-		close(fd);
-		return -ENFILE;
 	}
 	struct handle *h = &s->handles[slot];
 	h->fd = fd;
@@ -405,6 +432,7 @@ static int handle_new(struct fuse_server *s, int fd, bool dir, bool writable, ui
 static void handle_free(struct fuse_server *s, struct handle *h)
 {
 	close(h->fd);
+	fds_put(s);
 	h->fd = -1;
 	h->gen++;
 	h->next = s->handle_free;
@@ -1652,31 +1680,20 @@ static bool have_cap_chown(void)
 	return d[0].effective & (1U << CAP_CHOWN);
 }
 
-/* Each inode and handle holds a descriptor. The VMM raises its limit as
- * far as the kernel lets a process go (fs.nr_open, with CAP_SYS_RESOURCE;
- * virtiofsd does the same), else its soft limit to the hard one, and keeps
- * the tables well inside what it got. Returns the limit. */
-static uint64_t raise_nofile(void)
+/* A server alone in its process leaves half the descriptors in force to
+ * the rest of it. Raising the limit is the process's business, done while
+ * it may (runtime: before its capabilities go), not the server's. */
+static uint32_t own_fd_limit(void)
 {
 	struct rlimit rl;
-	unsigned long nr_open = 1UL << 20;
 
-	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
-	if (f) {
-		if (fscanf(f, "%lu", &nr_open) != 1)
-			nr_open = 1UL << 20;
-		fclose(f);
-	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 1024;
-	if (rl.rlim_cur < nr_open) {
-		struct rlimit want = { nr_open, rl.rlim_max > nr_open ? rl.rlim_max : nr_open };
-		if (setrlimit(RLIMIT_NOFILE, &want) < 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
-	return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+		return 0;
+	uint64_t cur = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : rl.rlim_cur;
+	if (cur < 2 * FUSE_SERVER_FIXED_FDS)
+		return 0;
+	cur = (cur - FUSE_SERVER_FIXED_FDS) / 2;
+	return cur > UINT32_MAX ? UINT32_MAX : (uint32_t)cur;
 }
 
 void fuse_server_free(struct fuse_server *s)
@@ -1684,8 +1701,10 @@ void fuse_server_free(struct fuse_server *s)
 	if (!s)
 		return;
 	fuse_server_reset(s);
-	if (s->nodes_used > 0)
+	if (s->nodes_used > 0) {
 		close(s->nodes[0].fd);
+		fds_put(s);
+	}
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);
 	if (s->reserved)
@@ -1711,15 +1730,16 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 	s->allow_devices = opts->allow_devices;
 	s->can_chown = have_cap_chown();
 
-	uint64_t budget = raise_nofile();
 	s->max_nodes = opts->max_inodes ? opts->max_inodes : FUSE_SERVER_MAX_INODES;
 	s->max_handles = opts->max_handles ? opts->max_handles : FUSE_SERVER_MAX_HANDLES;
-	if (s->max_nodes > budget / 2)
-		s->max_nodes = (uint32_t)(budget / 2);
-	if (s->max_handles > budget / 4)
-		s->max_handles = (uint32_t)(budget / 4);
-	if (s->max_nodes < 2 || s->max_handles < 1) {
-		husk_error_set(err, EMFILE, "share %s: descriptor limit too low", opts->dir);
+	s->fds = opts->fd_pool;
+	if (!s->fds) {
+		s->own_fds.limit = own_fd_limit();
+		s->fds = &s->own_fds;
+	}
+	if (s->max_nodes < 2) {
+		husk_error_set(err, EINVAL, "share %s: room for %u inodes: want 2 at least", opts->dir,
+			       s->max_nodes);
 		goto fail;
 	}
 
@@ -1770,7 +1790,10 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 		goto fail;
 	}
 	struct node *root;
-	node_ref(s, fd, &st, &root); /* slot 0: node id 1 */
+	if (node_ref(s, fd, &st, &root) < 0) { /* slot 0: node id 1 */
+		husk_error_set(err, EMFILE, "share %s: no descriptors left for it", opts->dir);
+		goto fail;
+	}
 	return s;
 fail:
 	fuse_server_free(s);

@@ -71,16 +71,33 @@
 #define FUSE_SERVER_MAX_HANDLES (1U << 14)
 /* Largest READ and WRITE: 256 pages, what a 256-entry queue can carry. */
 #define FUSE_SERVER_MAX_IO (1U << 20)
+/* Descriptors a share holds outside its tables: /proc/self/fd, and those
+ * one request has open before they join a table (CREATE: the new file,
+ * its O_PATH twin and the path it was found by). */
+#define FUSE_SERVER_FIXED_FDS 4
+
+/* Descriptors the inode and handle tables of several shares draw from
+ * together: one VM's budget, so that no share, and no two, can take the
+ * descriptors the rest of the VMM needs. Shared by the shares' worker
+ * threads. */
+struct fuse_fd_pool {
+	_Atomic uint32_t used;
+	uint32_t limit;
+};
 
 struct fuse_share_opts {
 	const char *dir;
 	bool readonly;
 	bool cache_always;  /* only the guest changes the tree: cache for long */
 	bool allow_devices; /* MKNOD may create character and block devices */
-	/* Table limits; 0 means the defaults above (further bounded by
-	 * RLIMIT_NOFILE, as each entry holds a descriptor). */
+	/* Table limits; 0 means the defaults above. */
 	uint32_t max_inodes;
 	uint32_t max_handles;
+	/* Where every inode and handle (each holds a descriptor) is counted,
+	 * the root included; at its limit a new one fails with ENFILE.
+	 * NULL: a pool of the share's own, of half the RLIMIT_NOFILE in
+	 * force (a server alone in its process: the tests, the fuzzer). */
+	struct fuse_fd_pool *fd_pool;
 	/* DAX window in bytes, a multiple of FUSE_SERVER_DAX_ALIGN; 0: none. */
 	uint64_t dax_window_size;
 };
