@@ -70,9 +70,12 @@ int confine_oom_score_adj(const struct oci_process *p, husk_error_t *err);
  * "root": the guest kernel checks permissions (default_permissions), so
  * the host must not check them again (DAC_OVERRIDE, DAC_READ_SEARCH, also
  * linkat AT_EMPTY_PATH; FOWNER for chmod, utimes and xattrs of files owned
- * by others); new files get the caller's owner (CHOWN) and keep set-ID
- * bits (FSETID); MKNOD for device nodes and overlayfs whiteouts; SETFCAP
- * for security.capability xattrs (setcap in a container). It never changes
+ * by others); new files get the caller's owner (CHOWN) and keep the
+ * set-ID bits the share allows, such as a set-group-ID directory's of a
+ * group the VMM is not in (FSETID); MKNOD for device nodes and overlayfs
+ * whiteouts; SETFCAP to remove the file capabilities of a file the guest
+ * writes (FSETID keeps the kernel from doing it), and to set them on a
+ * share that allows it (setcap in a container). It never changes
  * credentials, so neither SETUID nor SETGID. Nothing else: network set-up
  * (NET_ADMIN), raising limits (SYS_RESOURCE) and the like must happen
  * before. */
