@@ -230,6 +230,31 @@ load helpers
 	fi
 }
 
+@test "root.readonly is enforced by the host: a guest that remounts / read-write still writes nothing" {
+	require_containers
+	[ "$RUNTIME" = husk ] || skip "the host's side of the VM boundary is husk's own"
+	# CAP_SYS_ADMIN in the guest stands for a workload that owns the guest
+	# kernel: it undoes the guest's own read-only mount of /.
+	make_bundle "$WORK/b" sh -c 'mount -o remount,rw / && echo REMOUNTED; (echo x >/evil) 2>&1; (echo x >>/etc/passwd) 2>&1; mkdir /evil-dir 2>&1; echo DONE; sleep 1000'
+	bundle_edit "$WORK/b" '.root.readonly = true
+		| .process.capabilities.bounding += ["CAP_SYS_ADMIN"]
+		| .process.capabilities.effective += ["CAP_SYS_ADMIN"]
+		| .process.capabilities.permitted += ["CAP_SYS_ADMIN"]'
+	before=$(cd "$WORK/b/rootfs" && find . -printf '%p %s %m %T@\n' | sort)
+	run_ct "$CT" "$WORK/b"
+	wait_output "$WORK/$CT.out" DONE
+	cat "$WORK/$CT.out"
+	grep -q REMOUNTED "$WORK/$CT.out"
+	grep -q "Read-only file system" "$WORK/$CT.out"
+	[ ! -e "$WORK/b/rootfs/evil" ]
+	[ ! -e "$WORK/b/rootfs/evil-dir" ]
+	# Nothing changed on the host (the default mounts' points exist).
+	[ "$before" = "$(cd "$WORK/b/rootfs" && find . -printf '%p %s %m %T@\n' | sort)" ]
+	rt kill "$CT" KILL
+	wait_status "$CT" stopped
+	delete_ct "$CT"
+}
+
 @test "hooks: all six kinds run in the runtime-spec's order with the state on stdin" {
 	require_containers
 	# The hook and its log live in a directory bind-mounted into the
