@@ -307,7 +307,7 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	 * the VMM may still mount. */
 	if (confine_namespaces(cx->cfg, &err) < 0 || binds_stage(cx->binds, cx->binds_dir, &err) < 0 ||
 	    confine_rlimits(&cx->cfg->process, &err) < 0 ||
-	    confine_oom_score_adj(&cx->cfg->process, &err) < 0)
+	    confine_oom_score_adj(&cx->cfg->process, &err) < 0 || confine_no_dump(&err) < 0)
 		goto fail;
 	/* The network, while CAP_NET_ADMIN is still there; only a namespace
 	 * the client made: the host's (no network entry) is never rewired,
