@@ -30,7 +30,7 @@ static const struct cli_flag boot_flags[] = {
 	{ "serial", 0, false, "kernel console on an 8250 UART (one VM exit per byte: slow)" },
 	{ "vsock-cid", 0, true, "add a vsock device with this guest CID (default 3 with --vsock-dir)" },
 	{ "vsock-dir", 0, true, "guest vsock connections to host port P go to the unix socket DIR/P" },
-	{ "share", 0, true, "virtio-fs share TAG=DIR[:ro][:cache=always][:dax[=MIB]], up to 8 (repeat the flag)" },
+	{ "share", 0, true, "virtio-fs share TAG=DIR[:ro][:cache=always][:dax[=MIB]][:setid], up to 8 (repeat the flag)" },
 	{ "timing", 0, false, "print set-up time, boot time and VMM memory on stderr" },
 	{ "repeat", 0, true, "boot N times in this process and fail if fds or threads leaked" },
 	{ NULL },

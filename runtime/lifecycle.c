@@ -322,7 +322,7 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	 * the VMM may still mount. */
 	if (confine_namespaces(cx->cfg, &err) < 0 || binds_stage(cx->binds, cx->binds_dir, &err) < 0 ||
 	    confine_rlimits(&cx->cfg->process, &err) < 0 ||
-	    confine_oom_score_adj(&cx->cfg->process, &err) < 0)
+	    confine_oom_score_adj(&cx->cfg->process, &err) < 0 || confine_no_dump(&err) < 0)
 		goto fail;
 	/* The network, while CAP_NET_ADMIN is still there; only a namespace
 	 * the client made: the host's (no network entry) is never rewired,
@@ -533,15 +533,17 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 				.console_out = -1,
 				.vsock_cid = 3,
 				.rng = true,
-				/* Writable even with root.readonly: the guest makes
-				 * mount points in it first, then remounts the root
-				 * read-only, as runc does on a host. */
+				/* Writable at first even with root.readonly: the
+				 * guest makes mount points in it, then remounts the
+				 * root read-only, as runc does on a host; the VMM
+				 * then seals the share (seal_rootfs). */
 				.shares = { { .tag = ROOTFS_TAG, .dir = rootfs } },
 				.nshares = 1,
 			},
 			.config_json = json,
 			.config_len = json_len,
 			.rootfs_tag = ROOTFS_TAG,
+			.seal_rootfs = cfg->root_readonly,
 			.console_fd = slave,
 			.ctl_listen = ctl,
 			.agent_listen = agent,

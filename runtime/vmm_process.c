@@ -75,6 +75,7 @@ struct router {
 	int ctl_spare;               /* see vmm_ctl_accept() */
 	bool ctl_paused;
 	struct timespec ctl_resume; /* CLOCK_MONOTONIC */
+	atomic_bool rootfs_sealed; /* the rootfs share's seal (seal_rootfs) */
 };
 
 /* Signals the container process passes on to the guest's main process,
@@ -169,9 +170,16 @@ static struct client *exec_owner(struct router *r, uint32_t id)
 	return NULL;
 }
 
+/* From here on the guest may run code that is not husk-init's. */
+static void seal_rootfs(struct router *r)
+{
+	atomic_store_explicit(&r->rootfs_sealed, true, memory_order_release);
+}
+
 static void do_start(struct router *r, struct client *c)
 {
 	c->start_wait = false;
+	seal_rootfs(r);
 	to_agent(r, AGENT_START, 0, NULL, 0);
 	r->started = true;
 	r->stdin_open = true;
@@ -229,6 +237,7 @@ static void on_agent_frame(struct router *r, const struct agent_msg *m)
 	switch (m->type) {
 	case AGENT_READY:
 		if (m->id == 0) {
+			seal_rootfs(r);
 			r->ready = true;
 			answer_start_waiters(r);
 		} else if ((c = exec_owner(r, m->id))) {
@@ -713,6 +722,10 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	r->p = p;
 	r->s.fd = -1;
 	r->next_exec_id = FIRST_EXEC_ID;
+	atomic_init(&r->rootfs_sealed, false);
+	for (int i = 0; p->seal_rootfs && i < p->vm.nshares && i < VM_MAX_SHARES; i++)
+		if (p->rootfs_tag && strcmp(p->vm.shares[i].tag, p->rootfs_tag) == 0)
+			p->vm.shares[i].sealed = &r->rootfs_sealed;
 	r->stop_pipe[0] = r->stop_pipe[1] = r->quit_pipe[0] = r->quit_pipe[1] = r->sigfd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		r->clients[i].fd = -1;

@@ -29,6 +29,11 @@ struct vmm_process {
 	const char *config_json;    /* config.json bytes for CREATE */
 	size_t config_len;
 	const char *rootfs_tag;     /* virtio-fs tag of the rootfs share */
+	/* root.readonly: the host refuses writes to the rootfs share from the
+	 * moment the guest reported the container built (READY) or START
+	 * came, whichever is first: husk-init makes mount points in it before,
+	 * and nothing but husk-init runs in the guest until then. */
+	bool seal_rootfs;
 	int console_fd;             /* pty slave with `terminal: true`, else -1 */
 	int ctl_listen;             /* the control socket, listening */
 	int agent_listen;           /* <vsock dir>/1024, listening */

@@ -331,6 +331,8 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 		const struct vm_share *sh = &cfg->shares[i];
 		struct fuse_share_opts opts = { .dir = sh->dir, .readonly = sh->readonly,
 						.cache_always = sh->cache_always,
+						.allow_setid = sh->allow_setid,
+						.sealed = sh->sealed,
 						.dax_window_size = sh->dax_mib << 20,
 						.fd_pool = &vm->share_fds };
 		struct virtio_mmio_dev *fs = virtio_fs_new_share(sh->tag, &opts, err);

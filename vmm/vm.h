@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -45,7 +46,10 @@ struct vm_share {
 	const char *dir;
 	bool readonly;
 	bool cache_always; /* only the guest changes DIR: cache it for long */
+	bool allow_setid;  /* the guest may make set-ID files (fuse_server.h) */
 	uint64_t dax_mib;  /* DAX window (mount -o dax in the guest); 0: none */
+	/* Read-only once *sealed is true (any thread may store it); NULL: never. */
+	const atomic_bool *sealed;
 };
 
 struct vm_config {

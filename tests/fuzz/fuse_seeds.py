@@ -64,6 +64,10 @@ transport_seeds = {
     "vq-shrink-in-service": lk + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=DISABLE | SHRINK) + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=DISABLE | GROW | MOVE_USED),
     "vq-reset-in-service": lk + req(OPEN, 2, open_in(0), split=RESET) + req(READ, 2, read_in(1, 0, 4096), split=RESET | REBUILD) + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=OTHER_QUEUE | SCRIBBLE),
 }
+# What a share refuses without allow_setid: set-ID modes on every kind of
+# new node and by chmod, privileged xattrs (last: the seeds above keep
+# their unique ids).
+seeds["setid"] = req(CREATE, 1, struct.pack("<IIII", 0o102, 0o6755, 0, 0) + name("suid"), uid=1000, gid=1000) + req(MKDIR, 1, struct.pack("<II", 0o6777, 0) + name("sd")) + req(MKNOD, 1, struct.pack("<IIII", 0o104755, 0, 0, 0) + name("sn")) + lk + req(SETATTR, 2, struct.pack("<IIQQQQQQIIIIIIII", 0x1 | 0x2 | 0x4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0o6755, 0, 0, 0, 0)) + req(SETXATTR, 2, struct.pack("<II", 20, 0) + name("security.capability") + struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)) + req(SETXATTR, 2, struct.pack("<II", 4, 0) + name("trusted.overlay.redirect") + b"/etc")
 os.makedirs(OUT, exist_ok=True)
 for n, body in transport_seeds.items():
     with open(os.path.join(OUT, n), "wb") as f:

@@ -23,7 +23,9 @@
  *
  * After every input the host is checked: the share's sibling directory
  * still holds exactly its canary, /etc/passwd is unchanged, and no
- * descriptor leaked. Device nodes stay refused (allow_devices is off).
+ * descriptor leaked. Device nodes stay refused (allow_devices is off), and
+ * nothing in the share is set-user-ID, a set-group-ID non-directory or
+ * holds file capabilities (allow_setid is off; the fixture has none).
  * With a DAX window, after every request each mapping inside the window
  * must be of a file beneath the share (or a hole), and after the session
  * nothing of the window may be left mapped. */
@@ -39,6 +41,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "vmm/memory.h"
@@ -103,6 +106,20 @@ static void fixture(void)
 	mkfifo(p, 0644);
 }
 
+/* nftw callback: a node the guest could have made privileged on the host. */
+static int privileged_node(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)flag, (void)ftw;
+	bool dir = S_ISDIR(st->st_mode);
+	if ((st->st_mode & S_ISUID) || (!dir && (st->st_mode & S_ISGID)) ||
+	    (!S_ISLNK(st->st_mode) && lgetxattr(p, "security.capability", NULL, 0) >= 0)) {
+		fprintf(stderr, "fuzz_fuse: the guest made %s privileged (mode %o)\n", p,
+			(unsigned)st->st_mode);
+		abort();
+	}
+	return 0;
+}
+
 static void check_host(void)
 {
 	struct stat st;
@@ -130,6 +147,7 @@ static void check_host(void)
 		fprintf(stderr, "fuzz_fuse: /etc/passwd changed\n");
 		abort();
 	}
+	nftw(share, privileged_node, 16, FTW_PHYS);
 	if (count_fds() != fds0) {
 		fprintf(stderr, "fuzz_fuse: descriptors leaked (%d, was %d)\n", count_fds(), fds0);
 		abort();

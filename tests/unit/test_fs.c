@@ -538,7 +538,7 @@ TEST(fs_create_write_read_owner)
 	CHECK_INT(open_(f.s, le.nodeid, O_RDONLY, &fh, true), -ENOTDIR);
 }
 
-TEST(fs_setgid_directory_and_setuid_bits)
+TEST(fs_setgid_directory_gives_its_group)
 {
 	cleanup_fx struct fx f;
 	struct fuse_entry_out d, e;
@@ -566,6 +566,19 @@ TEST(fs_setgid_directory_and_setuid_bits)
 	CHECK_INT(st.st_gid, 4242);
 	CHECK_INT(st.st_mode & 07777, 0640);
 
+}
+
+/* A share that allows set-ID files: they are made as asked. */
+TEST(fs_setid_share_keeps_setuid_bits)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	struct stat st;
+	uint64_t fh;
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .allow_setid = true }) && do_init(f.s) == 0);
+	if (geteuid() != 0)
+		SKIP("needs root to hand files to other owners");
+
 	/* Set-ID bits survive a create for another owner (a chown clears them). */
 	g_uid = 1000;
 	g_gid = 1000;
@@ -582,6 +595,191 @@ TEST(fs_setgid_directory_and_setuid_bits)
 	CHECK_INT(st.st_mode & 07777, 04711);
 	CHECK_INT(st.st_uid, 7);
 	CHECK_INT(st.st_gid, 8);
+	/* Writing keeps them too: the share's owner asked for that. */
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "x", 1), 0);
+	CHECK_INT(lstat(host_path(&f, "suid"), &st), 0);
+	CHECK_INT(st.st_mode & 07777, 04711);
+}
+
+static mode_t host_mode(struct fx *f, const char *rel)
+{
+	struct stat st;
+	return lstat(host_path(f, rel), &st) == 0 ? st.st_mode & 07777 : 0177777;
+}
+
+/* A host file that is set-user-ID root, as a bundle's /usr/bin/passwd. */
+static void host_setuid_file(struct fx *f, const char *rel)
+{
+	write_host(host_path(f, rel), "#!/bin/sh\n");
+	chmod(host_path(f, rel), 06755);
+}
+
+/* Without the share's consent the guest makes no set-ID file on the host:
+ * not by CREATE, MKNOD, MKDIR or SETATTR, not by chown and chmod together. */
+TEST(fs_guest_makes_no_setid_files)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e, d;
+	uint64_t fh;
+	CHECK(fx_ready(&f));
+
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "c", O_WRONLY | O_CREAT, 06755, &e, &fh), 0);
+	CHECK_INT(e.attr.mode & 07777, 0755); /* what the guest is told is the truth */
+	CHECK_INT(host_mode(&f, "c"), 0755);
+	CHECK_INT(mknod_(f.s, FUSE_ROOT_ID, "n", S_IFREG | 04711, 0, &e), 0);
+	CHECK_INT(host_mode(&f, "n"), 0711);
+	CHECK_INT(mknod_(f.s, FUSE_ROOT_ID, "p", S_IFIFO | 02644, 0, &e), 0);
+	CHECK_INT(host_mode(&f, "p"), 0644);
+	/* A directory keeps set-group-ID (its group goes to new entries),
+	 * never set-user-ID. */
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "d", 06775, &d), 0);
+	CHECK_INT(host_mode(&f, "d"), 02775);
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = S_IFDIR | 04755 };
+	CHECK_INT(setattr_(f.s, d.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "d"), 0755);
+	sa.mode = S_IFDIR | 02711;
+	CHECK_INT(setattr_(f.s, d.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "d"), 02711);
+	/* chmod of a plain file. */
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "c", &e), 0);
+	sa = (struct fuse_setattr_in){ .valid = FATTR_MODE, .mode = S_IFREG | 06711 };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+	CHECK_INT(((const struct fuse_attr_out *)payload())->attr.mode & 07777, 0711);
+	CHECK_INT(host_mode(&f, "c"), 0711);
+
+	/* A set-ID file the host put there reads as it is, and a chmod may
+	 * keep its bits (they give the guest nothing new). */
+	host_setuid_file(&f, "passwd");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "passwd", &e), 0);
+	CHECK_INT(e.attr.mode & 07777, 06755);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDONLY, &fh, false), 0);
+	CHECK_INT(read_(f.s, e.nodeid, fh, 0, 100), 0);
+	CHECK_INT(host_mode(&f, "passwd"), 06755);
+	sa = (struct fuse_setattr_in){ .valid = FATTR_MODE, .mode = S_IFREG | 04711 };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "passwd"), 04711);
+	if (geteuid() == 0) {
+		/* A chown clears them, and the chmod that comes with it cannot
+		 * put them back: a set-user-ID root file made by the guest. */
+		CHECK_INT(chown(host_path(&f, "passwd"), 1000, 1000), 0);
+		CHECK_INT(chmod(host_path(&f, "passwd"), 04755), 0);
+		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID | FATTR_MODE, .uid = 0,
+					       .gid = 0, .mode = S_IFREG | 04755 };
+		CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+		struct stat st;
+		CHECK_INT(lstat(host_path(&f, "passwd"), &st), 0);
+		CHECK_INT(st.st_uid, 0);
+		CHECK_INT(st.st_mode & 07777, 0755);
+	}
+}
+
+/* security.capability of a host file, for "cap_net_raw+ep"; false where
+ * the file system or the caller cannot have it. */
+static bool host_file_caps(const char *path)
+{
+	struct {
+		uint32_t magic_etc;
+		struct {
+			uint32_t permitted, inheritable;
+		} data[2];
+	} caps = { 0x02000001 /* VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE */,
+		   { { 1U << 13 /* CAP_NET_RAW */, 0 }, { 0, 0 } } };
+	return setxattr(path, "security.capability", &caps, sizeof(caps), 0) == 0;
+}
+
+static bool has_file_caps(const char *path)
+{
+	char buf[64];
+	return getxattr(path, "security.capability", buf, sizeof(buf)) > 0;
+}
+
+/* A file whose data the guest may change loses its set-ID bits and file
+ * capabilities first: the VMM's writes (it holds CAP_FSETID) would keep
+ * them, leaving a set-ID or capable program with the guest's code. */
+TEST(fs_guest_writes_drop_setid_and_caps)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	uint64_t fh;
+	CHECK(fx_ready(&f));
+
+	/* Opening for writing (then writing), by OPEN and by CREATE of an
+	 * existing name. */
+	host_setuid_file(&f, "w");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "w", &e), 0);
+	CHECK_INT(open_(f.s, e.nodeid, O_WRONLY, &fh, false), 0);
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "evil", 4), 0);
+	CHECK_INT(host_mode(&f, "w"), 0755);
+	host_setuid_file(&f, "t");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "t", &e), 0);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDONLY | O_TRUNC, &fh, false), 0);
+	CHECK_INT(host_mode(&f, "t"), 0755);
+	host_setuid_file(&f, "c");
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "c", O_RDWR | O_CREAT, 0644, &e, &fh), 0);
+	CHECK_INT(host_mode(&f, "c"), 0755);
+	/* A truncate, with and without a handle. */
+	host_setuid_file(&f, "s");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "s", &e), 0);
+	struct fuse_setattr_in sa = { .valid = FATTR_SIZE, .size = 1 };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "s"), 0755);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDWR, &fh, false), 0);
+	CHECK_INT(chmod(host_path(&f, "s"), 04755), 0); /* the host's own doing */
+	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE | FATTR_FH, .size = 0, .fh = fh };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "s"), 0755);
+
+	/* File capabilities go the same way. */
+	write_host(host_path(&f, "ping"), "#!/bin/sh\n");
+	if (!host_file_caps(host_path(&f, "ping")))
+		SKIP("no security.capability on this host file system");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "ping", &e), 0);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDONLY, &fh, false), 0);
+	CHECK(has_file_caps(host_path(&f, "ping")));
+	CHECK_INT(open_(f.s, e.nodeid, O_RDWR, &fh, false), 0);
+	CHECK(!has_file_caps(host_path(&f, "ping")));
+}
+
+/* A sealed share (root.readonly) takes changes until its owner seals it,
+ * and none after, not even through handles opened before. */
+TEST(fs_sealed_share_turns_read_only)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e, d;
+	uint64_t fh, fh2;
+	atomic_bool sealed;
+	atomic_init(&sealed, false);
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .sealed = &sealed }) && do_init(f.s) == 0);
+
+	/* Before: mount points and the like. */
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "proc", 0555, &d), 0);
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "f", O_RDWR | O_CREAT, 0644, &e, &fh), 0);
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "before", 6), 0);
+
+	atomic_store(&sealed, true);
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "after!", 6), -EROFS);
+	CHECK_INT(open_(f.s, e.nodeid, O_WRONLY, &fh2, false), -EROFS);
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "new", 0755, NULL), -EROFS);
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "g", O_WRONLY | O_CREAT, 0644, NULL, NULL), -EROFS);
+	CHECK_INT(name_op(f.s, FUSE_RMDIR, FUSE_ROOT_ID, "proc"), -EROFS);
+	struct fuse_setattr_in sa = { .valid = FATTR_SIZE, .size = 0 };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), -EROFS);
+	struct fuse_fallocate_in fl = { .fh = fh, .length = 1 << 20 };
+	rq(FUSE_FALLOCATE, e.nodeid);
+	add(&fl, sizeof(fl));
+	CHECK_INT(call(f.s), -EROFS);
+	struct fuse_access_in ac = { .mask = W_OK };
+	rq(FUSE_ACCESS, e.nodeid);
+	add(&ac, sizeof(ac));
+	CHECK_INT(call(f.s), -EROFS);
+	/* Reading goes on. */
+	CHECK_INT(read_(f.s, e.nodeid, fh, 0, 100), 0);
+	CHECK_INT(payload_len(), 6);
+	CHECK(memcmp(payload(), "before", 6) == 0);
+	struct stat st;
+	CHECK_INT(lstat(host_path(&f, "f"), &st), 0);
+	CHECK_INT(st.st_size, 6);
+	CHECK(host_exists(host_path(&f, "proc")) && !host_exists(host_path(&f, "new")));
 }
 
 TEST(fs_mkdir_rmdir_unlink)
@@ -779,11 +977,11 @@ TEST(fs_setattr_mode_owner_size_times)
 
 	write_host(host_path(&f, "f"), "0123456789");
 	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
-	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = S_IFREG | 04750 };
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = S_IFREG | 01750 };
 	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
-	CHECK_INT(((const struct fuse_attr_out *)payload())->attr.mode & 07777, 04750);
+	CHECK_INT(((const struct fuse_attr_out *)payload())->attr.mode & 07777, 01750);
 	CHECK_INT(lstat(host_path(&f, "f"), &st), 0);
-	CHECK_INT(st.st_mode & 07777, 04750);
+	CHECK_INT(st.st_mode & 07777, 01750);
 	/* Truncate without a handle, then with one. */
 	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE, .size = 4 };
 	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
@@ -930,6 +1128,39 @@ TEST(fs_xattrs)
 	CHECK_INT(setxattr_(f.s, l.nodeid, name, "v", 1, 0), -EPERM);
 	CHECK_INT(getxattr_(f.s, l.nodeid, name, 64), -ENODATA);
 	CHECK_INT(getxattr(host_path(&f, "f"), name, buf, sizeof(buf)), -1); /* not through it */
+}
+
+/* xattrs the host kernel acts on are the share's to allow. */
+TEST(fs_guest_sets_no_privileged_xattrs)
+{
+	cleanup_fx struct fx f;
+	cleanup_fx struct fx a = { 0 };
+	struct fuse_entry_out e;
+	static const uint8_t caps[20] = { 1, 0, 0, 2, 0, 0x20 };
+	CHECK(fx_ready(&f));
+
+	write_host(host_path(&f, "f"), "");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(setxattr_(f.s, e.nodeid, "security.capability", caps, sizeof(caps), 0), -EPERM);
+	CHECK_INT(setxattr_(f.s, e.nodeid, "security.selinux", "system_u:object_r:shadow_t:s0", 29, 0),
+		  -EPERM);
+	CHECK_INT(setxattr_(f.s, e.nodeid, "security.ima", "x", 1, 0), -EPERM);
+	CHECK_INT(setxattr_(f.s, e.nodeid, "trusted.overlay.redirect", "/etc", 4, 0), -EPERM);
+	CHECK(!has_file_caps(host_path(&f, "f")));
+	char buf[64];
+	CHECK_INT(getxattr(host_path(&f, "f"), "trusted.overlay.redirect", buf, sizeof(buf)), -1);
+	/* Anything else is the file system's business. */
+	int r = setxattr_(f.s, e.nodeid, "user.husk", "v", 1, 0);
+	CHECK(r == 0 || r == -EOPNOTSUPP);
+
+	/* Allowed, they reach the host (file capabilities need root). */
+	CHECK(fx_init_opts(&a, (struct fuse_share_opts){ .allow_setid = true }) && do_init(a.s) == 0);
+	write_host(host_path(&a, "f"), "");
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f", &e), 0);
+	if (geteuid() != 0)
+		SKIP("needs root for security.capability");
+	CHECK_INT(setxattr_(a.s, e.nodeid, "security.capability", caps, sizeof(caps), 0), 0);
+	CHECK(has_file_caps(host_path(&a, "f")));
 }
 
 /* Collects READDIR(PLUS) names into a "|"-separated sorted-free string. */
@@ -1818,6 +2049,20 @@ TEST(fs_dax_needs_a_window_and_a_writable_share)
 
 	/* A window must be whole 2 MiB units. */
 	CHECK(!fx_init_opts(&bad, (struct fuse_share_opts){ .dax_window_size = 3 * MIB }));
+
+	/* A writable mapping lets the guest change the data: the file loses
+	 * its set-ID bits first, a reading one leaves them. */
+	cleanup_fx struct fx w = { 0 };
+	CHECK(fx_init_opts(&w, (struct fuse_share_opts){ .dax_window_size = 2 * MIB }) &&
+	      init_dax(w.s) == 0);
+	write_pattern(host_path(&w, "f"), 4096);
+	CHECK_INT(chmod(host_path(&w, "f"), 04755), 0);
+	CHECK_INT(lookup(w.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(setupmapping_(w.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), 0);
+	CHECK_INT(host_mode(&w, "f"), 04755);
+	CHECK_INT(setupmapping_(w.s, e.nodeid, 0, 2 * MIB,
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0), 0);
+	CHECK_INT(host_mode(&w, "f"), 0755);
 }
 
 TEST(fs_share_spec_parses_options_from_the_right)
@@ -1829,7 +2074,10 @@ TEST(fs_share_spec_parses_options_from_the_right)
 	CHECK_INT(share_spec_parse("root=/var/lib/x", buf, sizeof(buf), &sh, &err), 0);
 	CHECK_STR(sh.tag, "root");
 	CHECK_STR(sh.dir, "/var/lib/x");
-	CHECK(!sh.readonly && !sh.cache_always);
+	CHECK(!sh.readonly && !sh.cache_always && !sh.allow_setid);
+	CHECK_INT(share_spec_parse("t=/d:setid:ro", buf, sizeof(buf), &sh, &err), 0);
+	CHECK_STR(sh.dir, "/d");
+	CHECK(sh.readonly && sh.allow_setid);
 	CHECK_INT(share_spec_parse("t=/a:b=c:ro:cache=always", buf, sizeof(buf), &sh, &err), 0);
 	CHECK_STR(sh.tag, "t");
 	CHECK_STR(sh.dir, "/a:b=c"); /* ':' and '=' inside DIR are its own */

@@ -66,7 +66,8 @@ struct handle {
 };
 
 struct fuse_server {
-	bool readonly, cache_always, allow_devices, can_chown;
+	bool readonly, cache_always, allow_devices, can_chown, allow_setid;
+	const atomic_bool *sealed; /* read-only once true (fuse_server.h) */
 	int proc_fd; /* /proc/self/fd, to reopen O_PATH descriptors */
 	bool initialized;
 	uint32_t minor;
@@ -491,6 +492,59 @@ static int chmod_node(const struct fuse_server *s, int fd, mode_t type, mode_t m
 	return fchmodat(s->proc_fd, name, mode, 0) < 0 ? -errno : 0;
 }
 
+/* Read-only from the start, or since the owner sealed the share. */
+static bool is_readonly(const struct fuse_server *s)
+{
+	return s->readonly || (s->sealed && atomic_load_explicit(s->sealed, memory_order_acquire));
+}
+
+/* The mode the guest may give an inode of TYPE that has the mode OLD (0
+ * when new): WANT without the set-ID bits it may not add (header). A
+ * directory may be set-group-ID: that hands its group to new entries, as
+ * the kernel does, and runs nothing with anyone's rights. Set-ID bits a
+ * file has already (the host's, or left after a chown, which clears them)
+ * stay: they give the guest nothing new. */
+static mode_t setid_filter(const struct fuse_server *s, mode_t type, mode_t want, mode_t old)
+{
+	if (s->allow_setid)
+		return want;
+	mode_t forbidden = S_ISDIR(type) ? S_ISUID : S_ISUID | S_ISGID;
+	return want & ~(forbidden & ~old);
+}
+
+/* FD, open on a regular file, is about to let the guest change its data
+ * (a writable handle, a truncate, a writable DAX mapping): the file loses
+ * its set-ID bits and file capabilities first, as on a write by anyone
+ * without CAP_FSETID. The VMM has that capability, so the host kernel
+ * would keep them, and a set-ID or capable program would run the guest's
+ * code on the host. EPERM: the VMM lacks FOWNER or SETFCAP, so it lacks
+ * FSETID too and the kernel drops them itself on the first write. */
+static int drop_privileges(const struct fuse_server *s, int fd)
+{
+	struct stat st;
+
+	if (s->allow_setid)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((st.st_mode & (S_ISUID | S_ISGID)) &&
+	    fchmod(fd, st.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)) < 0 && errno != EPERM)
+		return -errno;
+	if (fremovexattr(fd, "security.capability") < 0 && errno != ENODATA && errno != EOPNOTSUPP &&
+	    errno != EPERM)
+		return -errno;
+	return 0;
+}
+
+/* security.* (file capabilities, LSM labels, IMA) and trusted.* (overlayfs
+ * redirects and the like, read by the host's own overlay mounts) mean
+ * something to the host kernel: the guest sets neither unless allowed. */
+static bool privileged_xattr(const struct fuse_server *s, const char *name)
+{
+	return !s->allow_setid &&
+	       (strncmp(name, "security.", 9) == 0 || strncmp(name, "trusted.", 8) == 0);
+}
+
 /* A new inode FD (O_PATH) was created in directory DIRFD for the request:
  * owner and mode become what the guest asked for (see the header). *ST is
  * its status, updated. */
@@ -508,6 +562,7 @@ static int own_new(const struct fuse_server *s, const struct req *r, int dirfd, 
 	mode_t want = mode & 07777;
 	if (S_ISDIR(st->st_mode) && (dir.st_mode & S_ISGID))
 		want |= S_ISGID;
+	want = setid_filter(s, st->st_mode & S_IFMT, want, 0);
 	if (s->can_chown && (st->st_uid != uid || st->st_gid != gid)) {
 		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
@@ -711,9 +766,15 @@ static int op_setattr(struct fuse_server *s, struct req *r)
 		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
-	/* After the chown, which clears set-ID bits the new mode may set. */
-	if ((a->valid & FATTR_MODE) && (err = chmod_node(s, n->fd, n->type, a->mode & 07777)) < 0)
-		return err;
+	/* After the chown, which clears set-ID bits the new mode may set, and
+	 * the filter, which sees what the chown left. */
+	if (a->valid & FATTR_MODE) {
+		struct stat st;
+		if ((err = stat_fd(n->fd, &st)) < 0 ||
+		    (err = chmod_node(s, n->fd, n->type,
+				      setid_filter(s, n->type, a->mode & 07777, st.st_mode & 07777))) < 0)
+			return err;
+	}
 	if (a->valid & FATTR_SIZE) {
 		if (a->size > INT64_MAX)
 			return -EINVAL;
@@ -722,12 +783,16 @@ static int op_setattr(struct fuse_server *s, struct req *r)
 		if (!S_ISREG(n->type))
 			return -EINVAL;
 		if (h && h->writable) {
+			if ((err = drop_privileges(s, h->fd)) < 0)
+				return err;
 			if (ftruncate(h->fd, (off_t)a->size) < 0)
 				return -errno;
 		} else {
 			cleanup_close int fd = reopen(s, n->fd, O_WRONLY);
 			if (fd < 0)
 				return fd;
+			if ((err = drop_privileges(s, fd)) < 0)
+				return err;
 			if (ftruncate(fd, (off_t)a->size) < 0)
 				return -errno;
 		}
@@ -798,7 +863,7 @@ static int op_mknod(struct fuse_server *s, struct req *r)
 	default:
 		return -EINVAL;
 	}
-	if (mknodat(dir->fd, name, type | (m->mode & 07777), rdev) < 0)
+	if (mknodat(dir->fd, name, type | setid_filter(s, type, m->mode & 07777, 0), rdev) < 0)
 		return -errno;
 	return finish_new(s, r, dir->fd, name, m->mode, e);
 }
@@ -814,7 +879,7 @@ static int op_mkdir(struct fuse_server *s, struct req *r)
 	NODE(s, r, dir);
 	if ((err = take_name(r, &pos, &name)) < 0 || (err = args_end(r, pos)) < 0)
 		return err;
-	if (mkdirat(dir->fd, name, m->mode & 07777) < 0)
+	if (mkdirat(dir->fd, name, setid_filter(s, S_IFDIR, m->mode & 07777, 0)) < 0)
 		return -errno;
 	return finish_new(s, r, dir->fd, name, m->mode, e);
 }
@@ -912,7 +977,7 @@ static int open_flags(const struct fuse_server *s, uint32_t guest, bool *writabl
 	if (acc == O_ACCMODE)
 		return -EINVAL;
 	*writable = acc != O_RDONLY;
-	if (s->readonly && (*writable || (guest & O_TRUNC)))
+	if (is_readonly(s) && (*writable || (guest & O_TRUNC)))
 		return -EROFS;
 	return acc | ((int)guest & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NOATIME));
 }
@@ -944,6 +1009,11 @@ static int op_open(struct fuse_server *s, struct req *r)
 	int fd = reopen(s, n->fd, flags);
 	if (fd < 0)
 		return fd;
+	int err = writable || (in->flags & O_TRUNC) ? drop_privileges(s, fd) : 0;
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
 	*o = (struct fuse_open_out){ .open_flags = fopen_flags(s, in->flags) };
 	r->out = o;
 	r->outlen = sizeof(*o);
@@ -971,7 +1041,8 @@ static int op_create(struct fuse_server *s, struct req *r)
 	/* Always O_EXCL, so an existing FIFO or device is never opened (it
 	 * could block the server or reach a host device); an existing file
 	 * is then opened the way OPEN does, after a look at its type. */
-	cleanup_close int fd = open_beneath(dir->fd, name, flags | O_CREAT | O_EXCL, in->mode & 07777);
+	cleanup_close int fd = open_beneath(dir->fd, name, flags | O_CREAT | O_EXCL,
+					    setid_filter(s, S_IFREG, in->mode & 07777, 0));
 	bool created = fd >= 0;
 	if (!created) {
 		if (errno != EEXIST || (in->flags & O_EXCL))
@@ -985,6 +1056,8 @@ static int op_create(struct fuse_server *s, struct req *r)
 			return S_ISDIR(st.st_mode) ? -EISDIR : S_ISLNK(st.st_mode) ? -ELOOP : -EACCES;
 		if ((fd = reopen(s, path, flags)) < 0)
 			return fd;
+		if ((writable || (in->flags & O_TRUNC)) && (err = drop_privileges(s, fd)) < 0)
+			return err;
 	}
 	/* The node: the open file itself, reopened as O_PATH through its
 	 * magic link (its name may already name something else). */
@@ -1160,6 +1233,8 @@ static int op_setxattr(struct fuse_server *s, struct req *r)
 		return err;
 	if (in->size > XATTR_SIZE_MAX || in->size != r->arglen - pos)
 		return -EINVAL;
+	if (privileged_xattr(s, name))
+		return -EPERM;
 	if ((err = xattr_path(n, path)) < 0)
 		return err;
 	return setxattr(path, name, r->arg + pos, in->size, (int)in->flags) < 0 ? -errno : 0;
@@ -1344,7 +1419,7 @@ static int op_access(struct fuse_server *s, struct req *r)
 	if (err < 0)
 		return err;
 	uint32_t mask = in->mask & 7;
-	if ((mask & W_OK) && s->readonly)
+	if ((mask & W_OK) && is_readonly(s))
 		return -EROFS;
 	/* The caller's own credentials; its supplementary groups are not in
 	 * the request, so only its primary group counts. */
@@ -1463,11 +1538,16 @@ static int op_setupmapping(struct fuse_server *s, struct req *r)
 		return -EINVAL;
 	if (n->type != S_IFREG)
 		return -EINVAL; /* only regular files are ever opened (header) */
-	if (writable && s->readonly)
+	if (writable && is_readonly(s))
 		return -EROFS;
 	int fd = reopen(s, n->fd, writable ? O_RDWR : O_RDONLY);
 	if (fd < 0)
 		return fd;
+	int err = writable ? drop_privileges(s, fd) : 0;
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
 	void *p = mmap(s->dax_base + in->moffset, in->len, PROT_READ | (writable ? PROT_WRITE : 0),
 		       MAP_SHARED | MAP_FIXED, fd, (off_t)in->foffset);
 	int e = errno;
@@ -1619,7 +1699,7 @@ size_t fuse_server_handle(struct fuse_server *s, const struct iovec *req, unsign
 		err = -EINVAL; /* checked before acting: no effect without an answer */
 		goto reply;
 	}
-	if ((op->flags & OP_MODIFIES) && s->readonly) {
+	if ((op->flags & OP_MODIFIES) && is_readonly(s)) {
 		err = -EROFS;
 		goto reply;
 	}
@@ -1728,6 +1808,8 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 	s->readonly = opts->readonly;
 	s->cache_always = opts->cache_always;
 	s->allow_devices = opts->allow_devices;
+	s->allow_setid = opts->allow_setid;
+	s->sealed = opts->sealed;
 	s->can_chown = have_cap_chown();
 
 	s->max_nodes = opts->max_inodes ? opts->max_inodes : FUSE_SERVER_MAX_INODES;
