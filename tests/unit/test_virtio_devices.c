@@ -1,0 +1,235 @@
+/* virtio devices (vmm/virtio/net.c, console.c) driven as a hostile guest
+ * driver would drive them, without KVM: the transport is set up through its
+ * registers over synthetic guest memory and the device's notification
+ * callback is called directly. Run alone with `unit-tests virtio_`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "tap.h"
+#include "vmm/event_loop.h"
+#include "vmm/memory.h"
+#include "vmm/virtio/devices.h"
+
+#define MEM_SIZE (16 << 20)
+#define BUF_GPA 0x100000
+
+/* Queue Q's rings, one 64 KiB area each (room for 256 entries). */
+static uint64_t desc_gpa(unsigned q) { return 0x10000 * (q + 1); }
+static uint64_t avail_gpa(unsigned q) { return desc_gpa(q) + 0x1000; }
+static uint64_t used_gpa(unsigned q) { return desc_gpa(q) + 0x2000; }
+
+static void reg_write(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
+{
+	virtio_mmio_io(d, off, (uint8_t *)&v, 4, true);
+}
+
+static uint32_t reg_read(struct virtio_mmio_dev *d, uint64_t off)
+{
+	uint32_t v = 0;
+	virtio_mmio_io(d, off, (uint8_t *)&v, 4, false);
+	return v;
+}
+
+/* What a driver does up to DRIVER_OK: VERSION_1 only, NQ queues of SIZE. */
+static bool dev_start(struct virtio_mmio_dev *d, const struct guest_memory *m, unsigned nq,
+		      uint16_t size)
+{
+	d->mem = m;
+	reg_write(d, 0x070, 1 | 2);
+	reg_write(d, 0x024, 1);
+	reg_write(d, 0x020, 1); /* VIRTIO_F_VERSION_1 */
+	reg_write(d, 0x070, 1 | 2 | 8);
+	for (unsigned q = 0; q < nq; q++) {
+		reg_write(d, 0x030, q);
+		reg_write(d, 0x038, size);
+		reg_write(d, 0x080, (uint32_t)desc_gpa(q));
+		reg_write(d, 0x090, (uint32_t)avail_gpa(q));
+		reg_write(d, 0x0a0, (uint32_t)used_gpa(q));
+		reg_write(d, 0x044, 1);
+	}
+	reg_write(d, 0x070, 1 | 2 | 8 | 4);
+	return (reg_read(d, 0x070) & 0xff) == (1 | 2 | 8 | 4);
+}
+
+static void desc(const struct guest_memory *m, unsigned q, uint16_t i, uint64_t addr,
+		 uint32_t len, uint16_t flags, uint16_t next)
+{
+	struct virtq_desc *t = guest_mem_ptr(m, desc_gpa(q), 16 * 256);
+	t[i] = (struct virtq_desc){ addr, len, flags, next };
+}
+
+static void offer(const struct guest_memory *m, unsigned q, uint16_t size, uint16_t head)
+{
+	struct virtq_avail *a = guest_mem_ptr(m, avail_gpa(q), 6 + 2 * 256);
+	a->ring[a->idx % size] = head;
+	__atomic_store_n(&a->idx, (uint16_t)(a->idx + 1), __ATOMIC_RELEASE);
+}
+
+static uint16_t used_idx(const struct guest_memory *m, unsigned q)
+{
+	struct virtq_used *u = guest_mem_ptr(m, used_gpa(q), 6 + 8 * 256);
+	return __atomic_load_n(&u->idx, __ATOMIC_ACQUIRE);
+}
+
+static void notify(struct virtio_mmio_dev *d, unsigned q)
+{
+	pthread_mutex_lock(&d->lock);
+	d->ops->queue_notify(d, q);
+	pthread_mutex_unlock(&d->lock);
+}
+
+static void dev_free(struct virtio_mmio_dev **d)
+{
+	if (*d) {
+		virtio_mmio_release(*d);
+		free(*d);
+	}
+}
+#define cleanup_dev __attribute__((cleanup(dev_free)))
+
+static void mem_free(struct guest_memory *m)
+{
+	guest_mem_release(m);
+}
+#define cleanup_mem __attribute__((cleanup(mem_free)))
+
+static void loop_free(struct event_loop *l)
+{
+	if (l->epfd >= 0)
+		event_loop_release(l);
+}
+#define cleanup_loop __attribute__((cleanup(loop_free)))
+
+/* ---- virtio-net: the header sent is the header checked ------------------ */
+
+#define NET_TXQ 1
+#define NET_HDR_LEN 12
+#define FRAME_LEN 60
+
+struct tx_thread {
+	struct virtio_mmio_dev *d;
+	pid_t tid;
+};
+
+static void *tx_run(void *arg)
+{
+	struct tx_thread *t = arg;
+	__atomic_store_n(&t->tid, (pid_t)syscall(SYS_gettid), __ATOMIC_RELEASE);
+	notify(t->d, NET_TXQ);
+	return NULL;
+}
+
+/* Whether thread TID sleeps in writev(), from /proc/self/task/TID/syscall
+ * (its first field is the number of the system call a blocked task is in). */
+static bool blocked_in_writev(pid_t tid)
+{
+	char path[64], buf[64] = "";
+	snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", (int)tid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	bool got = fgets(buf, sizeof(buf), f) != NULL;
+	fclose(f);
+	return got && atol(buf) == SYS_writev && buf[0] != 'r'; /* "running" */
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+}
+#define cleanup_fd __attribute__((cleanup(close_fd)))
+
+/* The tap is a stream socket here whose send buffer is full, so the
+ * device's writev() sleeps before it copies anything; meanwhile a "second
+ * vCPU" turns the header it checked into one asking for an offload that was
+ * not negotiated (UDP segmentation and a partial checksum). What reaches
+ * the tap must still be the header that was checked. */
+TEST(virtio_net_tx_sends_the_header_it_checked)
+{
+	cleanup_mem struct guest_memory m = { 0 };
+	husk_error_t err cleanup_error = NULL;
+	cleanup_fd int tap = -1, peer = -1;
+	int sv[2];
+	cleanup_loop struct event_loop loop = { .epfd = -1, .stop_fd = -1 };
+
+	CHECK_INT(guest_mem_init(&m, MEM_SIZE, &err), 0);
+	CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	tap = sv[0];
+	peer = sv[1];
+	CHECK_INT(event_loop_init(&loop, &err), 0);
+	struct virtio_net_opts o = { .tap_fd = tap, .mac = { 2, 0, 0, 0, 0, 1 } };
+	cleanup_dev struct virtio_mmio_dev *d = virtio_net_new(&o, &err);
+	CHECK(d != NULL);
+	d->loop = &loop;
+	CHECK(dev_start(d, &m, 2, 16));
+
+	/* Fill the send buffer (the device's dup shares the file status). */
+	static char fill[1 << 16];
+	size_t filled = 0;
+	CHECK_INT(fcntl(tap, F_SETFL, O_NONBLOCK), 0);
+	for (;;) {
+		ssize_t n = write(tap, fill, sizeof(fill));
+		if (n < 0)
+			break;
+		filled += (size_t)n;
+	}
+	CHECK_INT(errno, EAGAIN);
+	CHECK_INT(fcntl(tap, F_SETFL, 0), 0);
+
+	uint8_t *hdr = guest_mem_ptr(&m, BUF_GPA, NET_HDR_LEN);
+	uint8_t *frame = guest_mem_ptr(&m, BUF_GPA + 0x100, FRAME_LEN);
+	memset(hdr, 0, NET_HDR_LEN); /* no offload: what was negotiated */
+	memset(frame, 0x5a, FRAME_LEN);
+	desc(&m, NET_TXQ, 0, BUF_GPA, NET_HDR_LEN, VIRTQ_DESC_F_NEXT, 1);
+	desc(&m, NET_TXQ, 1, BUF_GPA + 0x100, FRAME_LEN, 0, 0);
+	offer(&m, NET_TXQ, 16, 0);
+
+	struct tx_thread t = { d, 0 };
+	pthread_t th;
+	CHECK_INT(pthread_create(&th, NULL, tx_run, &t), 0);
+	bool blocked = false;
+	for (int i = 0; i < 10000 && !blocked; i++) {
+		pid_t tid = __atomic_load_n(&t.tid, __ATOMIC_ACQUIRE);
+		blocked = tid && blocked_in_writev(tid);
+		if (!blocked)
+			usleep(1000);
+	}
+	hdr[0] = 1; /* VIRTIO_NET_HDR_F_NEEDS_CSUM */
+	hdr[1] = 3; /* VIRTIO_NET_HDR_GSO_UDP */
+
+	/* Drain what was there, then read the frame. */
+	static char sink[1 << 16];
+	size_t want = filled + NET_HDR_LEN + FRAME_LEN, got = 0;
+	uint8_t sent[NET_HDR_LEN + FRAME_LEN];
+	while (got < want) {
+		size_t room = want - got;
+		char *dst = got < filled ? sink : (char *)sent + (got - filled);
+		if (got < filled && room > filled - got)
+			room = filled - got;
+		if (got < filled && room > sizeof(sink))
+			room = sizeof(sink);
+		ssize_t n = read(peer, dst, room);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	pthread_join(th, NULL);
+	CHECK(blocked);
+	CHECK_INT(got, want);
+	CHECK_INT(sent[0], 0);
+	CHECK_INT(sent[1], 0);
+	CHECK(memcmp(sent + NET_HDR_LEN, frame, FRAME_LEN) == 0);
+	CHECK_INT(used_idx(&m, NET_TXQ), 1);
+}
