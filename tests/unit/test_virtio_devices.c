@@ -233,3 +233,129 @@ TEST(virtio_net_tx_sends_the_header_it_checked)
 	CHECK(memcmp(sent + NET_HDR_LEN, frame, FRAME_LEN) == 0);
 	CHECK_INT(used_idx(&m, NET_TXQ), 1);
 }
+
+/* ---- virtio-console: output costs what is bounded ---------------------- */
+
+#define CON_TXQ 1
+#define CON_QSIZE 128
+
+static off_t fd_size(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 ? st.st_size : -1;
+}
+
+/* One chain of 128 descriptors, each naming the same 256 KiB of guest
+ * memory: 32 MiB claimed. The console copies a bounded part of it. */
+TEST(virtio_console_overlapping_chain_is_bounded)
+{
+	cleanup_mem struct guest_memory m = { 0 };
+	husk_error_t err cleanup_error = NULL;
+	static struct console_log log;
+	cleanup_fd int out = memfd_create("console", MFD_CLOEXEC);
+
+	CHECK(out >= 0);
+	CHECK_INT(guest_mem_init(&m, MEM_SIZE, &err), 0);
+	console_log_init(&log, out);
+	cleanup_dev struct virtio_mmio_dev *d = virtio_console_new(&log, -1, &err);
+	CHECK(d != NULL);
+	CHECK(dev_start(d, &m, 2, CON_QSIZE));
+
+	const uint32_t len = 256 << 10;
+	char *buf = guest_mem_ptr(&m, BUF_GPA, len);
+	memset(buf, 'x', len);
+	static const char last[] = "\nKernel panic - the end\n";
+	memcpy(buf + VIRTIO_CONSOLE_CHAIN_MAX - (sizeof(last) - 1), last, sizeof(last) - 1);
+	for (uint16_t i = 0; i < CON_QSIZE; i++)
+		desc(&m, CON_TXQ, i, BUF_GPA, len,
+		     i + 1 < CON_QSIZE ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+	offer(&m, CON_TXQ, CON_QSIZE, 0);
+	notify(d, CON_TXQ);
+
+	CHECK_INT(used_idx(&m, CON_TXQ), 1);
+	CHECK(reg_read(d, 0x070) == (1 | 2 | 8 | 4)); /* not broken */
+	CHECK(fd_size(out) <= VIRTIO_CONSOLE_CHAIN_MAX);
+	CHECK(fd_size(out) > 0);
+	/* The ring keeps the end of what was taken. */
+	char panic[64];
+	CHECK(console_log_find_panic(&log, panic, sizeof(panic)));
+	CHECK_STR(panic, "Kernel panic - the end");
+	pthread_mutex_destroy(&log.lock);
+}
+
+/* A queue full of such chains is taken over several turns of the event
+ * loop: each notification copies a bounded amount and kicks the queue
+ * again for the rest. */
+TEST(virtio_console_output_per_turn_is_bounded)
+{
+	cleanup_mem struct guest_memory m = { 0 };
+	husk_error_t err cleanup_error = NULL;
+	static struct console_log log;
+	cleanup_fd int out = memfd_create("console", MFD_CLOEXEC);
+	const unsigned nchains = 16, per = CON_QSIZE / 16;
+	const uint32_t len = 256 << 10;
+
+	CHECK(out >= 0);
+	CHECK_INT(guest_mem_init(&m, MEM_SIZE, &err), 0);
+	console_log_init(&log, out);
+	cleanup_dev struct virtio_mmio_dev *d = virtio_console_new(&log, -1, &err);
+	CHECK(d != NULL);
+	CHECK(dev_start(d, &m, 2, CON_QSIZE));
+	/* The transport's eventfd for the queue, as virtio_mmio_attach()
+	 * makes it (released with the device). */
+	d->notify[CON_TXQ].fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(d->notify[CON_TXQ].fd >= 0);
+
+	memset(guest_mem_ptr(&m, BUF_GPA, len), 'y', len);
+	for (unsigned c = 0; c < nchains; c++) {
+		for (unsigned i = 0; i < per; i++) {
+			uint16_t k = (uint16_t)(c * per + i);
+			desc(&m, CON_TXQ, k, BUF_GPA, len, i + 1 < per ? VIRTQ_DESC_F_NEXT : 0,
+			     (uint16_t)(k + 1));
+		}
+		offer(&m, CON_TXQ, CON_QSIZE, (uint16_t)(c * per));
+	}
+
+	unsigned turns = 0;
+	off_t before = 0;
+	uint64_t kicks;
+	while (used_idx(&m, CON_TXQ) < nchains && turns < nchains) {
+		notify(d, CON_TXQ);
+		turns++;
+		off_t now = fd_size(out);
+		CHECK(now - before <= 4 * VIRTIO_CONSOLE_CHAIN_MAX);
+		before = now;
+		if (used_idx(&m, CON_TXQ) < nchains)
+			CHECK_INT(read(d->notify[CON_TXQ].fd, &kicks, sizeof(kicks)), 8);
+	}
+	CHECK_INT(used_idx(&m, CON_TXQ), nchains);
+	CHECK(turns > 1);
+	CHECK_INT(fd_size(out), (off_t)nchains * VIRTIO_CONSOLE_CHAIN_MAX);
+	pthread_mutex_destroy(&log.lock);
+}
+
+/* The log ring takes a write longer than itself, and one across its end,
+ * in bulk, and keeps exactly the last bytes in order. */
+TEST(virtio_console_log_ring_keeps_the_tail)
+{
+	static struct console_log log;
+	static char big[3 * CONSOLE_LOG_RING];
+	static const char msg[] = "\nKernel panic - across the end\n";
+	char panic[64];
+
+	console_log_init(&log, -1);
+	memset(big, 'z', sizeof(big));
+	console_log_write(&log, big, CONSOLE_LOG_RING - 10);
+	console_log_write(&log, msg, sizeof(msg) - 1);
+	CHECK(log.wrapped);
+	CHECK(console_log_find_panic(&log, panic, sizeof(panic)));
+	CHECK_STR(panic, "Kernel panic - across the end");
+
+	memcpy(big + sizeof(big) - (sizeof(msg) - 1), msg, sizeof(msg) - 1);
+	console_log_write(&log, big, sizeof(big));
+	CHECK(console_log_find_panic(&log, panic, sizeof(panic)));
+	CHECK_STR(panic, "Kernel panic - across the end");
+	CHECK(memcmp(log.ring + (log.pos + CONSOLE_LOG_RING - 1) % CONSOLE_LOG_RING, "\n", 1) == 0);
+	CHECK(log.ring[log.pos] == 'z'); /* the oldest byte kept */
+	pthread_mutex_destroy(&log.lock);
+}
