@@ -68,6 +68,11 @@ transport_seeds = {
 # new node and by chmod, privileged xattrs (last: the seeds above keep
 # their unique ids).
 seeds["setid"] = req(CREATE, 1, struct.pack("<IIII", 0o102, 0o6755, 0, 0) + name("suid"), uid=1000, gid=1000) + req(MKDIR, 1, struct.pack("<II", 0o6777, 0) + name("sd")) + req(MKNOD, 1, struct.pack("<IIII", 0o104755, 0, 0, 0) + name("sn")) + lk + req(SETATTR, 2, struct.pack("<IIQQQQQQIIIIIIII", 0x1 | 0x2 | 0x4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0o6755, 0, 0, 0, 0)) + req(SETXATTR, 2, struct.pack("<II", 20, 0) + name("security.capability") + struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)) + req(SETXATTR, 2, struct.pack("<II", 4, 0) + name("trusted.overlay.redirect") + b"/etc")
+# SYNCFS after a change, again with none, after a truncating OPEN; and with
+# a writable DAX mapping, which changes files without requests. (Added
+# last: the unique counter of the seeds above stays as it was.)
+seeds["write-syncfs"] = req(CREATE, 1, struct.pack("<IIII", 0o101, 0o644, 0o22, 0) + name("new")) + req(WRITE, 2, struct.pack("<QQIIQII", 1, 0, 5, 0, 0, 0, 0) + b"hello") + req(RELEASE, 2, struct.pack("<QIIQ", 1, 0, 0, 0)) + req(SYNCFS, 1, struct.pack("<Q", 0)) + req(SYNCFS, 1, struct.pack("<Q", 0)) + req(OPEN, 2, open_in(0o1001)) + req(SYNCFS, 1, struct.pack("<Q", 0))
+dax_seeds["dax-write-syncfs"] = lk + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 3, 0)) + req(SYNCFS, 1, struct.pack("<Q", 0)) + req(REMOVEMAPPING, 1, struct.pack("<I", 1) + struct.pack("<QQ", 0, 2 * MIB)) + req(SYNCFS, 1, struct.pack("<Q", 0))
 os.makedirs(OUT, exist_ok=True)
 for n, body in transport_seeds.items():
     with open(os.path.join(OUT, n), "wb") as f:

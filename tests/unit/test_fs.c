@@ -14,8 +14,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -2102,4 +2104,112 @@ TEST(fs_share_spec_parses_options_from_the_right)
 		husk_error_release(&err);
 	}
 	CHECK_INT(share_spec_parse("t=/x", buf, 4, &sh, &err), -1);
+}
+
+/* ---- SYNCFS ------------------------------------------------------------ */
+
+/* The server's syncfs() calls land here (the test binary's own definition
+ * comes before libc's): counted, the last few start times kept, then made. */
+#define SYNCS_KEPT 16
+static unsigned host_syncs;
+static struct timespec host_sync_at[SYNCS_KEPT];
+
+int syncfs(int fd)
+{
+	clock_gettime(CLOCK_MONOTONIC, &host_sync_at[host_syncs++ % SYNCS_KEPT]);
+	return (int)syscall(SYS_syncfs, fd);
+}
+
+static int syncfs_(struct fuse_server *s)
+{
+	struct fuse_syncfs_in in = { 0 };
+	rq(FUSE_SYNCFS, FUSE_ROOT_ID);
+	add(&in, sizeof(in));
+	return call(s);
+}
+
+static long long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000LL + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* A guest looping SYNCFS must not make the host sync a whole filesystem
+ * (other tenants' data included) each time: without a change made through
+ * the share, SYNCFS costs nothing. */
+TEST(fs_syncfs_costs_nothing_without_changes)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	uint64_t fh;
+	CHECK(fx_ready(&f));
+
+	unsigned before = host_syncs;
+	for (int i = 0; i < 1000; i++)
+		CHECK_INT(syncfs_(f.s), 0);
+	write_host(host_path(&f, "f"), "host");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDWR, &fh, false), 0); /* opening changes nothing */
+	CHECK_INT(read_(f.s, e.nodeid, fh, 0, 4), 0);
+	CHECK_INT(release_(f.s, e.nodeid, fh, false), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, before);
+}
+
+/* What the guest wrote reaches the disk on SYNCFS, even through a file it
+ * has closed since, and host syncs are spaced by the interval. */
+TEST(fs_syncfs_syncs_changes_at_a_bounded_rate)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	uint64_t fh;
+	CHECK(fx_ready(&f));
+
+	unsigned first = host_syncs;
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "f", O_WRONLY | O_CREAT, 0644, &e, &fh), 0);
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "data", 4), 0);
+	CHECK_INT(release_(f.s, e.nodeid, fh, false), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, first + 1);
+	CHECK_INT(syncfs_(f.s), 0); /* nothing since */
+	CHECK_INT(host_syncs, first + 1);
+	/* A guest alternating a write and a SYNCFS gets its syncs, no
+	 * closer together than the interval. */
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(open_(f.s, e.nodeid, O_WRONLY, &fh, false), 0);
+		CHECK_INT(write_(f.s, e.nodeid, fh, 0, "more", 4), 0);
+		CHECK_INT(syncfs_(f.s), 0);
+		CHECK_INT(release_(f.s, e.nodeid, fh, false), 0);
+	}
+	/* Truncation on open and a change of metadata count too. */
+	CHECK_INT(open_(f.s, e.nodeid, O_WRONLY | O_TRUNC, &fh, false), 0);
+	CHECK_INT(release_(f.s, e.nodeid, fh, false), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "d", 0755, NULL), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, first + 6);
+	for (unsigned i = first + 1; i < first + 6; i++)
+		CHECK(ms_between(&host_sync_at[(i - 1) % SYNCS_KEPT], &host_sync_at[i % SYNCS_KEPT]) >=
+		      FUSE_SERVER_SYNCFS_INTERVAL_MS);
+}
+
+/* A writable DAX mapping changes files without requests: while one may
+ * exist, SYNCFS always syncs; a read-only one changes nothing. */
+TEST(fs_syncfs_with_dax_mappings)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .dax_window_size = 4 * MIB }));
+	CHECK_INT(init_dax(f.s), 0);
+	write_pattern(host_path(&f, "big"), 2 * MIB);
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "big", &e), 0);
+
+	unsigned before = host_syncs;
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, before);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB,
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 2 * MIB), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, before + 2);
 }

@@ -10,10 +10,15 @@
 #include "mmio.h"
 #include "vmm/console_log.h"
 
-/* Console: guest output to LOG, host input from IN_FD (-1: none). */
+/* Console: guest output to LOG, host input from IN_FD (-1: none). Output
+ * past VIRTIO_CONSOLE_CHAIN_MAX bytes in one chain is dropped: Linux's hvc
+ * writes at most a page per buffer. */
+#define VIRTIO_CONSOLE_CHAIN_MAX (64 * 1024)
 struct virtio_mmio_dev *virtio_console_new(struct console_log *log, int in_fd,
 					   husk_error_t *err);
-/* Entropy from the host's getrandom(). */
+/* Entropy from the host's getrandom(), at most VIRTIO_RNG_CHAIN_MAX bytes
+ * per request (Linux's hwrng asks for a cache line at a time). */
+#define VIRTIO_RNG_CHAIN_MAX (64 * 1024)
 struct virtio_mmio_dev *virtio_rng_new(husk_error_t *err);
 /* Block device backed by the raw file PATH. */
 struct virtio_mmio_dev *virtio_blk_new(const char *path, bool readonly,

@@ -23,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue.h"
@@ -71,6 +72,12 @@ struct fuse_server {
 	int proc_fd; /* /proc/self/fd, to reopen O_PATH descriptors */
 	bool initialized;
 	uint32_t minor;
+
+	/* SYNCFS: whether the guest may have changed the share since the
+	 * last host syncfs(), and when that one ended (CLOCK_MONOTONIC). A
+	 * writable DAX mapping changes files without requests. */
+	bool unsynced, dax_writable;
+	struct timespec last_syncfs;
 
 	struct node *nodes; /* slot 0 is the share's root, node id 1 */
 	uint32_t nodes_used, nodes_cap, max_nodes, node_free, live_nodes;
@@ -1006,6 +1013,8 @@ static int op_open(struct fuse_server *s, struct req *r)
 	int flags = open_flags(s, in->flags, &writable);
 	if (flags < 0)
 		return flags;
+	if (flags & O_TRUNC)
+		s->unsynced = true;
 	int fd = reopen(s, n->fd, flags);
 	if (fd < 0)
 		return fd;
@@ -1491,13 +1500,35 @@ static int op_copy_file_range(struct fuse_server *s, struct req *r)
 	return 0;
 }
 
+/* syncfs() writes back the whole host filesystem holding the share, other
+ * tenants' data included, so a guest must not make the host do it at will:
+ * a SYNCFS with nothing changed through the share since the last one costs
+ * nothing, and host syncs are at least FUSE_SERVER_SYNCFS_INTERVAL_MS apart
+ * (a SYNCFS waits for its turn, so it still returns only once what the
+ * guest wrote is on disk). fsync() of the files the server holds open
+ * would not do: data written through a file the guest has since closed
+ * is reached only through the filesystem. */
 static int op_syncfs(struct fuse_server *s, struct req *r)
 {
 	(void)r;
+	if (!s->unsynced && !s->dax_writable)
+		return 0;
+	struct timespec next = s->last_syncfs;
+	next.tv_nsec += FUSE_SERVER_SYNCFS_INTERVAL_MS * 1000000L;
+	next.tv_sec += next.tv_nsec / 1000000000L;
+	next.tv_nsec %= 1000000000L;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+		;
 	cleanup_close int fd = openat(s->nodes[0].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	return syncfs(fd) < 0 ? -errno : 0;
+	/* Cleared first: changes made from here on need the next sync. */
+	s->unsynced = false;
+	int ret = syncfs(fd) < 0 ? -errno : 0;
+	if (ret < 0)
+		s->unsynced = true;
+	clock_gettime(CLOCK_MONOTONIC, &s->last_syncfs);
+	return ret;
 }
 
 /* ---- DAX mappings ---------------------------------------------------- */
@@ -1552,8 +1583,10 @@ static int op_setupmapping(struct fuse_server *s, struct req *r)
 		       MAP_SHARED | MAP_FIXED, fd, (off_t)in->foffset);
 	int e = errno;
 	close(fd); /* the mapping holds the file */
-	if (p != MAP_FAILED)
+	if (p != MAP_FAILED) {
+		s->dax_writable |= writable;
 		return 0;
+	}
 	/* A failed MAP_FIXED may already have unmapped the range. */
 	dax_clear(s, in->moffset, in->len);
 	return -e;
@@ -1703,6 +1736,9 @@ size_t fuse_server_handle(struct fuse_server *s, const struct iovec *req, unsign
 		err = -EROFS;
 		goto reply;
 	}
+	/* Even a failed change may have changed something: sync it. */
+	if (op->flags & OP_MODIFIES)
+		s->unsynced = true;
 	err = op->fn(s, &r);
 	if (op->flags & OP_NO_REPLY)
 		return 0;
@@ -1735,6 +1771,7 @@ void fuse_server_reset(struct fuse_server *s)
 			handle_free(s, &s->handles[i]);
 	if (s->dax_base)
 		dax_clear(s, 0, s->dax_size);
+	s->dax_writable = false;
 	s->initialized = false;
 }
 

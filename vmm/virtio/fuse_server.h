@@ -81,6 +81,10 @@
 #define FUSE_SERVER_MAX_HANDLES (1U << 14)
 /* Largest READ and WRITE: 256 pages, what a 256-entry queue can carry. */
 #define FUSE_SERVER_MAX_IO (1U << 20)
+/* The least time between two host syncfs() calls a share makes for the
+ * guest's SYNCFS (op_syncfs() says why). */
+#define FUSE_SERVER_SYNCFS_INTERVAL_MS 100
+
 /* Descriptors a share holds outside its tables: /proc/self/fd, and those
  * one request has open before they join a table (CREATE: the new file,
  * its O_PATH twin and the path it was found by). */
