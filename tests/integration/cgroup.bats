@@ -144,3 +144,44 @@ other_remove() {
 	[[ "$stderr" != *"not empty"* ]]
 	[ -z "$(find /sys/fs/cgroup -maxdepth 2 -type d -name "$TEST_ID-b")" ]
 }
+
+# A paused container made by hand, no guest: the sleeper stands in for the
+# VMM, in /$OTHER, frozen; the state record is husk's own format.
+fake_paused_container() {
+	other_make
+	other_freeze
+	mkdir -p "$WORK/b/rootfs" "$WORK/root/$CT"
+	husk spec --bundle "$WORK/b"
+	touch "$WORK/.containers"
+	jq -n --arg id "$CT" --argjson pid "$SLEEPER" \
+		--argjson start "$(awk '{ print $22 }' "/proc/$SLEEPER/stat")" \
+		--arg b "$WORK/b" --arg cg "/$OTHER" \
+		'{id: $id, pid: $pid, pid_start: $start, bundle: $b, rootfs: ($b + "/rootfs"),
+		  created: "2026-01-01T00:00:00.000000000Z", owner: 0, started: true,
+		  cgroup_path: $cg, cgroup_created: false, annotations: {}}' \
+		>"$WORK/root/$CT/state.json"
+	[ "$(rt state "$CT" | jq -r .status)" = paused ]
+}
+
+@test "exec --ignore-paused waits for resume and does not block it; plain exec is refused" {
+	fake_paused_container
+
+	run_rt exec "$CT" true </dev/null
+	[ "$status" -eq 255 ]
+	[[ "$stderr" == *"cannot exec in a paused container (use --ignore-paused to override)"* ]]
+
+	"$HUSK" --root "$WORK/root" exec --ignore-paused "$CT" true </dev/null \
+		>"$WORK/exec.out" 2>"$WORK/exec.err" 3>&- &
+	epid=$!
+	echo "$epid" >>"$WORK/.bg"
+	sleep 1
+	# Waiting, frozen with the container, not failed.
+	kill -0 "$epid"
+	RT_TIMEOUT=15 run_rt resume "$CT"
+	[ "$status" -eq 0 ]
+	[ "$(rt state "$CT" | jq -r .status)" = running ]
+	# Thawed, it goes on; here there is no VMM to talk to, so it ends.
+	wait_until 10 _pid_gone "$epid"
+	cat "$WORK/exec.err"
+	! grep -q paused "$WORK/exec.err"
+}
