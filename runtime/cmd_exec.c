@@ -277,7 +277,11 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 		goto out;
 	}
 	/* The relay belongs to the container on the host: pause freezes it
-	 * with the VMM and delete finds it. */
+	 * with the VMM and delete finds it. Joining a frozen cgroup stops us
+	 * at once, until resume thaws it: that is how --ignore-paused waits,
+	 * as runc's exec does. resume takes the lock exclusively, so it is
+	 * let go first; nothing below reads the record again. */
+	container_unlock(c);
 	if (c->rec->cgroup_path[0]) {
 		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
 		int r = cg ? husk_cgroup_attach(cg, getpid(), err) : -1;

@@ -499,6 +499,17 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	unsigned cg_flags = lifecycle_netns_path(cfg) ? HUSK_CGROUP_ALLOW_TUN : 0;
 	if (husk_cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)
 		goto fail;
+	c->rec->cgroup_created = husk_cgroup_created(cg);
+	if (!c->rec->cgroup_created) {
+		/* Shared, as runc 1.1 does, with its warning; what others run
+		 * there is theirs: neither a failed create nor delete touches
+		 * it. */
+		cleanup_free pid_t *pids = NULL;
+		size_t npids = 0;
+		husk_error_t ignored cleanup_error = NULL;
+		if (husk_cgroup_pids(cg, &pids, &npids, &ignored) == 0 && npids)
+			log_warn("container's cgroup is not empty: %zu process(es) found", npids);
+	}
 	if (cfg->process.terminal) {
 		if (o->own_terminal) {
 			slave = dup(STDIN_FILENO);
@@ -632,7 +643,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	ret = 0;
 	goto out;
 fail:
-	if (cg) {
+	if (cg && husk_cgroup_created(cg)) {
 		husk_error_t e2 = NULL;
 		if (husk_cgroup_destroy(cg, &e2) < 0)
 			husk_error_release(&e2);
@@ -733,7 +744,9 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 		for (int i = 0; i < 1000 && process_start_time(c->rec->pid) == c->rec->pid_start; i++)
 			usleep(10000);
 	}
-	if (c->rec->cgroup_path[0]) {
+	/* A cgroup that was there before create holds what others put there:
+	 * the VMM is gone, and that is all of it that was ours. */
+	if (c->rec->cgroup_path[0] && c->rec->cgroup_created) {
 		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
 		if (!cg || husk_cgroup_destroy(cg, err) < 0) {
 			husk_cgroup_free(cg);

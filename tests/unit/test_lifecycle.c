@@ -60,6 +60,34 @@ TEST(state_record_round_trip)
 	oci_state_record_free(back);
 }
 
+/* Records from before cgroup_created existed still load, and keep the
+ * behaviour their containers were created with: delete removes the
+ * cgroup. */
+TEST(state_record_without_cgroup_created_is_husks_cgroup)
+{
+	husk_error_t err cleanup_error = NULL;
+	const char *old = "{\"id\":\"x\",\"bundle\":\"/b\",\"rootfs\":\"/r\",\"created\":\"t\","
+			  "\"cgroup_path\":\"/husk/x\",\"pid\":7,\"pid_start\":1,\"owner\":0,"
+			  "\"started\":false,\"annotations\":{}}";
+	struct oci_state_record *r = oci_state_record_parse(old, strlen(old), "s", &err);
+	CHECK(r);
+	CHECK(r->cgroup_created);
+	r->cgroup_created = false;
+	char *json = oci_state_record_to_json(r);
+	oci_state_record_free(r);
+	CHECK(json);
+	r = oci_state_record_parse(json, strlen(json), "s", &err);
+	free(json);
+	CHECK(r);
+	CHECK(!r->cgroup_created);
+	oci_state_record_free(r);
+	const char *bad = "{\"id\":\"x\",\"bundle\":\"/b\",\"rootfs\":\"/r\",\"created\":\"t\","
+			  "\"cgroup_path\":\"\",\"pid\":7,\"pid_start\":1,\"owner\":0,"
+			  "\"started\":false,\"cgroup_created\":\"no\",\"annotations\":{}}";
+	CHECK(!oci_state_record_parse(bad, strlen(bad), "s", &err));
+	CHECK(err && strstr(err->msg, "cgroup_created"));
+}
+
 TEST(state_record_rejects_tampering)
 {
 	husk_error_t err = NULL;
@@ -674,4 +702,78 @@ TEST(state_with_200k_of_annotations_loads)
 	CHECK_INT(saved, 0);
 	CHECK_INT(loaded, 0);
 	CHECK(same);
+}
+
+/* delete of a container whose cgroupsPath named a cgroup that was there
+ * before (another manager's, with its own processes): the VMM goes, the
+ * cgroup and everything else in it stay. It used to be frozen, emptied
+ * with SIGKILL and removed. The record is written as husk writes it, so
+ * the test stands on the stored field, not on a struct member. */
+TEST(destroy_leaves_a_cgroup_husk_did_not_create)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	char root[] = "/tmp/husk-unit-root.XXXXXX", cgpath[64], rec[1024], file[256];
+	husk_error_t err cleanup_error = NULL;
+	struct container *c = NULL;
+	struct husk_cgroup *cg = NULL;
+
+	snprintf(cgpath, sizeof(cgpath), "/husk-unit-%d-shared", (int)getpid());
+	if (husk_cgroup_create(cgpath, NULL, 0, &cg, &err) < 0) {
+		printf("# %s\n", err->msg);
+		SKIP("no cgroup on this host");
+	}
+	pid_t other = fork(), vmm;
+	CHECK(other >= 0);
+	if (other == 0) {
+		for (;;)
+			pause();
+	}
+	vmm = fork();
+	CHECK(vmm >= 0);
+	if (vmm == 0) {
+		for (;;)
+			pause();
+	}
+	CHECK_INT(husk_cgroup_attach(cg, other, &err), 0);
+	CHECK_INT(husk_cgroup_attach(cg, vmm, &err), 0);
+	CHECK(mkdtemp(root));
+	CHECK_INT(container_new(root, "s1", &c, &err), 0);
+	snprintf(rec, sizeof(rec),
+		 "{\"id\":\"s1\",\"pid\":%d,\"pid_start\":%llu,\"bundle\":\"/nonexistent-bundle\","
+		 "\"rootfs\":\"/nonexistent-bundle/rootfs\",\"created\":\"t\",\"owner\":0,"
+		 "\"started\":true,\"cgroup_path\":\"%s\",\"cgroup_created\":false,"
+		 "\"annotations\":{}}",
+		 (int)vmm, process_start_time(vmm), cgpath);
+	snprintf(file, sizeof(file), "%s/s1/state.json", root);
+	FILE *f = fopen(file, "we");
+	CHECK(f);
+	fputs(rec, f);
+	fclose(f);
+	container_free(c);
+	CHECK_INT(container_load(root, "s1", true, &c, &err), 0);
+
+	int rc = lifecycle_destroy(c, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	int status;
+	CHECK_INT(waitpid(vmm, &status, 0), vmm);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* The other process lives on, in its cgroup, which is not frozen. */
+	CHECK_INT(waitpid(other, &status, WNOHANG), 0);
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	CHECK_INT(husk_cgroup_pids(cg, &pids, &n, &err), 0);
+	CHECK_INT(n, 1);
+	CHECK(n == 1 && pids[0] == other);
+	bool frozen = true;
+	CHECK_INT(husk_cgroup_is_frozen(cg, &frozen, &err), 0);
+	CHECK(!frozen);
+	container_free(c);
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
+	husk_cgroup_destroy(cg, &err);
+	husk_cgroup_free(cg);
+	rmdir(root);
 }
