@@ -152,6 +152,8 @@ fake_paused_container() {
 	other_freeze
 	mkdir -p "$WORK/b/rootfs" "$WORK/root/$CT"
 	husk spec --bundle "$WORK/b"
+	# create's saved copy of the config, which exec reads (never the bundle)
+	install -m 0600 "$WORK/b/config.json" "$WORK/root/$CT/config.json"
 	touch "$WORK/.containers"
 	jq -n --arg id "$CT" --argjson pid "$SLEEPER" \
 		--argjson start "$(awk '{ print $22 }' "/proc/$SLEEPER/stat")" \
