@@ -112,11 +112,14 @@ _Noreturn void exit_status_end(int status)
 		/* No core: it would hold the VMM's memory, guest RAM. The rlimit
 		 * stops a core file; only an undumpable process is also kept
 		 * from a core_pattern pipe (systemd-coredump, apport), which
-		 * ignores the rlimit. */
+		 * ignores the rlimit. The confined VMM is undumpable already
+		 * and its seccomp filter kills PR_SET_DUMPABLE (with SIGSYS,
+		 * which would then be its death), so ask first. */
 		struct sigaction dfl = { .sa_handler = SIG_DFL };
 		sigset_t set;
 		bool no_core = setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 }) == 0 &&
-			       prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0;
+			       (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) == 0 ||
+				prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0);
 		/* SIGKILL's disposition cannot be set, and needs not be. */
 		bool dfl_ok = sigaction(sig, &dfl, NULL) == 0 || sig == SIGKILL;
 		sigemptyset(&set);
