@@ -127,7 +127,7 @@ conformance_passed_and_landed() {
 @test "virtio-fs: with a DAX window (-o dax) the conformance program passes and host files read right" {
 	head -c $((8 << 20)) /dev/urandom >"$WORK/share/from-host"
 	want=$(sum "$WORK/share/from-host")
-	in_guest --memory 512 --share "t=$WORK/share:dax=256" -- "mount -t virtiofs -o dax=always t /mnt && grep -c 'virtiofs.*dax=always' /proc/mounts && dmesg | grep -o 'Cache len: 0x10000000' && sha256sum /mnt/from-host && fs-conformance rw /mnt $WORK/outside && sha256sum /mnt/conf/pattern.bin /mnt/conf/mmap.bin"
+	in_guest --memory 512 --share "t=$WORK/share:dax=256:setid" -- "mount -t virtiofs -o dax=always t /mnt && grep -c 'virtiofs.*dax=always' /proc/mounts && dmesg | grep -o 'Cache len: 0x10000000' && sha256sum /mnt/from-host && fs-conformance rw /mnt $WORK/outside && sha256sum /mnt/conf/pattern.bin /mnt/conf/mmap.bin"
 	echo "$output" | grep -E '^(not ok|#)' || true
 	[ "$status" -eq 0 ]
 	# The guest found the window (256 MiB) and mounted with DAX on.
