@@ -43,6 +43,11 @@ struct vmm_process {
  * (or 255 when the VM could not be built, with *err). */
 int vmm_process_run(struct vmm_process *p, husk_error_t *err);
 
+/* The router alone, without a VM (tests): serves P's control and agent
+ * sockets until QUIT_FD is readable; what would end the VM goes to
+ * STOP_FD. */
+void vmm_process_route(struct vmm_process *p, int quit_fd, int stop_fd);
+
 /* Ends this process with STATUS as vmm_process_run() returned it. */
 _Noreturn void vmm_process_exit(int status);
 

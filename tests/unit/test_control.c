@@ -4,6 +4,8 @@
  * faked by sockets that accept and stay silent. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include "runtime/control.h"
 #include "runtime/lifecycle.h"
 #include "runtime/state.h"
+#include "runtime/vmm_process.h"
 #include "tap.h"
 
 static double since(const struct timespec *t0)
@@ -259,4 +262,138 @@ TEST(start_waits_for_a_silent_guest_without_the_lock_and_within_its_bound)
 	unlink(path);
 	rmdir(bundle);
 	rmdir(root);
+}
+
+struct router_case {
+	struct vmm_process p;
+	int quit[2], stop[2];
+};
+
+static void *router_thread(void *arg)
+{
+	struct router_case *rc = arg;
+	vmm_process_route(&rc->p, rc->quit[0], rc->stop[1]);
+	return NULL;
+}
+
+static int connect_to(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Writes frames of TYPE for process ID to FD until it takes no more for a
+ * second (or 32 MiB went): the bytes written. */
+static size_t flood(int fd, uint16_t type, uint32_t id)
+{
+	static uint8_t frame[AGENT_HDR_LEN + 65536];
+	size_t total = 0;
+	agent_encode_hdr(frame, type, id, 65536);
+	while (total < (32u << 20)) {
+		struct pollfd p = { fd, POLLOUT, 0 };
+		if (poll(&p, 1, 1000) <= 0)
+			break;
+		/* Whole frames only: a partial one would stay partial. */
+		if (control_send(fd, type, id, frame + AGENT_HDR_LEN, 65536, control_deadline(1000)) < 0)
+			break;
+		total += sizeof(frame);
+	}
+	return total;
+}
+
+/* The VMM's router with a guest agent and clients that stop reading (the
+ * sockets' buffers made small): it goes on answering the other clients,
+ * and ends when told, instead of blocking in a write to either. */
+TEST(the_router_never_blocks_on_a_peer_that_does_not_read)
+{
+	char dir[] = "/tmp/husk-unit-router.XXXXXX", ctl_path[64], agent_path[64];
+	husk_error_t err cleanup_error = NULL;
+	static struct router_case rc;
+	int small = 4096;
+	CHECK(mkdtemp(dir));
+	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl", dir);
+	snprintf(agent_path, sizeof(agent_path), "%s/1024", dir);
+	rc.p = (struct vmm_process){ .config_json = "{}", .config_len = 2, .rootfs_tag = "rootfs",
+				     .console_fd = -1 };
+	rc.p.ctl_listen = agent_listen(ctl_path, &err);
+	rc.p.agent_listen = agent_listen(agent_path, &err);
+	CHECK(rc.p.ctl_listen >= 0 && rc.p.agent_listen >= 0);
+	CHECK_INT(pipe2(rc.quit, O_CLOEXEC), 0);
+	CHECK_INT(pipe2(rc.stop, O_CLOEXEC), 0);
+	pthread_t th;
+	CHECK_INT(pthread_create(&th, NULL, router_thread, &rc), 0);
+
+	/* The guest agent: HELLO, takes NETWORK and CREATE, says READY, then
+	 * reads nothing more. */
+	int agent = connect_to(agent_path);
+	CHECK(agent >= 0);
+	CHECK_INT(setsockopt(agent, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	uint8_t hello[64];
+	struct agent_hello h = { .version = HUSK_AGENT_PROTO_VERSION, .ncpus = 1 };
+	size_t hl = agent_encode_hello(hello, &h);
+	CHECK_INT(write(agent, hello, hl), (ssize_t)hl);
+	struct agent_rx arx = { 0 };
+	struct agent_msg m;
+	char why[256];
+	int got_create = 0;
+	while (!got_create) {
+		int k = agent_rx_next(&arx, AGENT_FROM_HOST, &m, why, sizeof(why));
+		CHECK(k >= 0);
+		if (k == 0) {
+			CHECK(control_fill(agent, &arx, control_deadline(10000)) > 0);
+			continue;
+		}
+		got_create = m.type == AGENT_CREATE;
+	}
+	agent_rx_free(&arx);
+	CHECK_INT(control_send(agent, AGENT_READY, 0, NULL, 0, control_deadline(10000)), 0);
+
+	int a = connect_to(ctl_path);
+	CHECK(a >= 0);
+	CHECK_INT(control_call(a, AGENT_START, NULL, 0, AGENT_READY, NULL, NULL, 10000, &err), 0);
+
+	/* A `husk exec` whose output nobody reads, and a guest that floods
+	 * it: the router stops reading the guest, not serving others. */
+	int b = connect_to(ctl_path);
+	CHECK(b >= 0);
+	CHECK_INT(setsockopt(b, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small)), 0);
+	CHECK_INT(control_send(b, AGENT_EXEC, 0, "{}", 2, control_deadline(10000)), 0);
+	usleep(100000);
+	CHECK_INT(control_send(agent, AGENT_READY, 1, NULL, 0, control_deadline(10000)), 0);
+	size_t n = flood(agent, AGENT_STDOUT, 1);
+	printf("# the guest wrote %zu KiB for a client that does not read\n", n >> 10);
+	int c = connect_to(ctl_path);
+	CHECK(c >= 0);
+	CHECK_INT(control_call(c, AGENT_START, NULL, 0, AGENT_READY, NULL, NULL, 10000, &err), -1);
+	printf("# another client's START: %s\n", err->msg);
+	CHECK(strstr(err->msg, "already running"));
+	husk_error_release(&err);
+
+	/* An exec whose stdin the guest never takes. */
+	int d = connect_to(ctl_path);
+	CHECK(d >= 0);
+	CHECK_INT(control_send(d, AGENT_EXEC, 0, "{}", 2, control_deadline(10000)), 0);
+	usleep(100000);
+	n = flood(d, AGENT_STDIN, 0);
+	printf("# a client wrote %zu KiB of stdin for a guest that does not read\n", n >> 10);
+
+	/* Still there: it ends when told. */
+	CHECK_INT(write(rc.quit[1], "q", 1), 1);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	CHECK_INT(pthread_timedjoin_np(th, NULL, &ts), 0);
+	int fds[] = { a, b, c, d, agent, rc.p.ctl_listen, rc.p.agent_listen, rc.quit[0], rc.quit[1],
+		      rc.stop[0], rc.stop[1] };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		close(fds[i]);
+	unlink(ctl_path);
+	unlink(agent_path);
+	rmdir(dir);
 }
