@@ -27,19 +27,18 @@
  * for a failed update cannot be taken for the main process's. */
 #define UPDATE_ID 0xffffffffu
 #define FIRST_EXEC_ID 1u
-/* How long the guest may take to boot and connect before the container
- * counts as failed. Generous: under nested emulation a boot takes seconds. */
+/* How long the guest may take to boot, connect and be READY before the
+ * container counts as failed. Generous: under nested emulation a boot takes seconds. */
 #define BOOT_TIMEOUT_MS 120000
 /* The router writes to no peer directly: frames wait in a queue per peer
  * and go out as the peer's socket takes them, so that a peer that stops
  * reading never stalls the router (and with it every other client). Above
  * its soft bound a queue holds back what feeds it: the agent's stops the
  * reading of stdin and of the clients, a client's the reading of the agent
- * (flow control for a slow reader, as runc's blocking pipes give). The
- * agent must drain below AGENT_QUEUE_MAX, and over its soft bound take some
- * every AGENT_STALL_MS, or the container fails; a client
- * below CLIENT_QUEUE_MAX, and over its soft bound it must take some of it
- * every CLIENT_STALL_MS, or it is dropped (its exec is killed). */
+ * (flow control for a slow reader, as runc's blocking pipes give). A peer
+ * must stay below its queue's MAX and, over the soft bound, take some of it
+ * every STALL_MS: else a client is dropped (its exec is killed) and a
+ * guest agent fails the container. */
 #define AGENT_QUEUE_SOFT (1u << 20)
 #define AGENT_QUEUE_MAX (8u << 20)
 #define CLIENT_QUEUE_SOFT (1u << 20)
