@@ -3,7 +3,8 @@
 # (default 20) from its seed corpus; a crash, leak or sanitizer report is a
 # failure, with the reproducer's path. What they feed: the agent protocol's
 # decoders on the host side and the guest side (every frame a peer can
-# send), and the virtio-fs FUSE server (raw requests over a scratch share).
+# send), and the virtio-fs FUSE server (raw requests over a scratch share,
+# directly or as chains of a virtqueue whose driver misbehaves meanwhile).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)

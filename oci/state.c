@@ -43,6 +43,7 @@ char *oci_state_record_to_json(const struct oci_state_record *r)
 	json_object_object_add(o, "owner", json_object_new_int64(r->owner));
 	json_object_object_add(o, "started", json_object_new_boolean(r->started));
 	add_str(o, "cgroup_path", r->cgroup_path);
+	json_object_object_add(o, "cgroup_created", json_object_new_boolean(r->cgroup_created));
 	json_object_object_add(o, "annotations", annotations_obj(r));
 	return dump(o, JSON_C_TO_STRING_PLAIN);
 }
@@ -102,6 +103,14 @@ struct oci_state_record *oci_state_record_parse(const char *json, size_t len, co
 	if (field(o, "started", json_type_boolean, &v, what, err) < 0)
 		goto fail;
 	r->started = json_object_get_boolean(v);
+	/* Records written before husk kept this field belong to containers
+	 * whose cgroup delete always removed: they keep that behaviour. */
+	r->cgroup_created = true;
+	if (json_object_object_get_ex(o, "cgroup_created", &v)) {
+		if (field(o, "cgroup_created", json_type_boolean, &v, what, err) < 0)
+			goto fail;
+		r->cgroup_created = json_object_get_boolean(v);
+	}
 	if (r->pid <= 0) {
 		husk_error_set(err, 0, "%s: pid %d is not a process id", what, (int)r->pid);
 		goto fail;

@@ -21,6 +21,7 @@ struct oci_state_record {
 	uid_t owner;
 	bool started;                  /* `start` went through */
 	char *cgroup_path;             /* resolved cgroup path, "" when none */
+	bool cgroup_created;           /* husk made it, so delete removes it */
 	struct oci_kv *annotations;
 	size_t nannotations;
 };

@@ -48,6 +48,7 @@ struct husk_cgroup {
 	struct ctrl_state c[C_N];
 	char *v2_dir; /* the unified directory, when one is in use */
 	bool devices_confined;
+	bool created;   /* create made it: it existed in no hierarchy before */
 	unsigned flags; /* HUSK_CGROUP_*, from create */
 };
 
@@ -429,6 +430,11 @@ const char *husk_cgroup_path(const struct husk_cgroup *cg)
 bool husk_cgroup_devices_confined(const struct husk_cgroup *cg)
 {
 	return cg->devices_confined;
+}
+
+bool husk_cgroup_created(const struct husk_cgroup *cg)
+{
+	return cg->created;
 }
 
 /* Where each controller is mounted, and the unified directory if any. On
@@ -1090,6 +1096,27 @@ static int remove_dirs(struct husk_cgroup *cg, husk_error_t *err)
 	return 0;
 }
 
+/* Frozen, or asked to be (v1's FREEZING, v2's cgroup.freeze while tasks
+ * still stop): either way a task that joins stops. A cgroup not there in
+ * the freezer's hierarchy cannot be. */
+static bool is_frozen_now(struct husk_cgroup *cg)
+{
+	char buf[512];
+	husk_error_t ignored cleanup_error = NULL;
+
+	if (cg->c[C_FREEZER].present && !cg->c[C_FREEZER].v2 && path_exists(cg->c[C_FREEZER].dir, NULL) &&
+	    read_value(cg, C_FREEZER, "freezer.state", buf, sizeof(buf), &ignored) == 0 && buf[0] &&
+	    strcmp(buf, "THAWED") != 0)
+		return true;
+	/* Hybrid too: the unified directory freezes on its own. */
+	if (!cg->v2_dir)
+		return false;
+	if (read_small(cg->v2_dir, "cgroup.freeze", buf, sizeof(buf)) >= 0 && buf[0] == '1')
+		return true;
+	return read_small(cg->v2_dir, "cgroup.events", buf, sizeof(buf)) >= 0 &&
+	       strstr(buf, "frozen 1") != NULL;
+}
+
 int husk_cgroup_create(const char *path, const struct oci_resources *res, unsigned flags,
 		       struct husk_cgroup **out, husk_error_t *err)
 {
@@ -1132,11 +1159,23 @@ int husk_cgroup_create(const char *path, const struct oci_resources *res, unsign
 		husk_error_set(err, errno, "create cgroup %s", cg->v2_dir);
 		goto undo;
 	}
+	/* A process that joins a frozen cgroup stops at once: the VMM would
+	 * never say "ok" and create would wait for ever. Checked before any
+	 * value is written, so a cgroup that was there stays as it was. Not
+	 * there in the freezer's hierarchy means it cannot be frozen. */
+	if (is_frozen_now(cg)) {
+		husk_error_set(err, 0,
+			       FIELD ": container's cgroup unexpectedly frozen: %s is frozen (thaw it, or "
+			       "name another cgroup)",
+			       path);
+		goto undo;
+	}
 	if (inherit_cpuset_v1(cg, err) < 0 || apply_resources(cg, res, err) < 0 ||
 	    apply_devices(cg, err) < 0) {
 		husk_error_wrap(err, "create cgroup %s", path);
 		goto undo;
 	}
+	cg->created = !existed;
 	*out = steal_pointer(&cg);
 	return 0;
 

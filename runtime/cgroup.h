@@ -57,8 +57,11 @@ enum {
 
 /* Creates PATH in every hierarchy husk uses, applies RES (NULL: none) and
  * installs the device allow-list (husk_cgroup_devices_confined()); FLAGS
- * are HUSK_CGROUP_*. A cgroup that already exists is reused, as runc does.
- * On failure nothing that this call created is left behind. */
+ * are HUSK_CGROUP_*. A cgroup that already exists is shared, as runc 1.1
+ * does (husk_cgroup_created() then says false; the caller warns if it holds
+ * processes), unless it is frozen or freezing: then the error names
+ * linux.cgroupsPath, since the VMM would stop as it joined. On failure
+ * nothing that this call created is left behind. */
 int husk_cgroup_create(const char *path, const struct oci_resources *res, unsigned flags,
 		       struct husk_cgroup **out, husk_error_t *err);
 
@@ -93,10 +96,17 @@ struct husk_cgroup_stats {
 };
 int husk_cgroup_stats(struct husk_cgroup *cg, struct husk_cgroup_stats *st, husk_error_t *err);
 
+/* Whether husk_cgroup_create() made the cgroup: it existed in none of the
+ * hierarchies before. Only such a cgroup is husk's to destroy; one that
+ * was there (even in one hierarchy) holds what others put there. False
+ * for an opened cgroup. */
+bool husk_cgroup_created(const struct husk_cgroup *cg);
+
 /* Kills what is left (SIGKILL to every process, with the cgroup frozen
  * meanwhile so nothing forks away, then thawed so the kills land), waits
  * until it is empty, and removes its directory in every hierarchy. A cgroup
- * that does not exist (any more) is success. */
+ * that does not exist (any more) is success. Callers destroy only a cgroup
+ * husk created (husk_cgroup_created(), saved with the container). */
 /* KVM attaches a worker thread of every VM (NX huge page recovery) to the
  * cgroups of the process that made the VM. A kernel thread is never frozen,
  * so `pause` could never complete: create moves it to the root cgroup once

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "debug_run.h"
+#include "exit_status.h"
 #include "guest_assets.h"
 #include "share_spec.h"
 #include "vmm/vm.h"
@@ -29,7 +30,7 @@ static const struct cli_flag boot_flags[] = {
 	{ "serial", 0, false, "kernel console on an 8250 UART (one VM exit per byte: slow)" },
 	{ "vsock-cid", 0, true, "add a vsock device with this guest CID (default 3 with --vsock-dir)" },
 	{ "vsock-dir", 0, true, "guest vsock connections to host port P go to the unix socket DIR/P" },
-	{ "share", 0, true, "virtio-fs share TAG=DIR[:ro][:cache=always][:dax[=MIB]], up to 8 (repeat the flag)" },
+	{ "share", 0, true, "virtio-fs share TAG=DIR[:ro][:cache=always][:dax[=MIB]][:setid], up to 8 (repeat the flag)" },
 	{ "timing", 0, false, "print set-up time, boot time and VMM memory on stderr" },
 	{ "repeat", 0, true, "boot N times in this process and fail if fds or threads leaked" },
 	{ NULL },
@@ -125,6 +126,7 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 		if (share_spec_parse(shares[i], share_buf[i], sizeof(share_buf[i]),
 				     &cfg.shares[cfg.nshares++], err) < 0)
 			return -1;
+	fd_budget_raise_nofile(); /* for the shares, as the container process does */
 	int fds = count_entries("/proc/self/fd"), threads = count_entries("/proc/self/task");
 	for (unsigned long i = 0; i < repeat; i++) {
 		if (i)
@@ -149,7 +151,8 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 
 	switch (res.outcome) {
 	case VM_OUTCOME_POWEROFF:
-		return res.exit_signal ? 128 + res.exit_signal : res.exit_code;
+		return exit_status_code(exit_status_from_guest((uint32_t)res.exit_code,
+							       (uint32_t)res.exit_signal));
 	case VM_OUTCOME_REBOOT:
 		fprintf(stderr, "husk: %s\n", res.message);
 		return 0;

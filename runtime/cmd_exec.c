@@ -26,6 +26,7 @@
 #include "commands.h"
 #include "console.h"
 #include "control.h"
+#include "exit_status.h"
 #include "fileio.h"
 #include "lifecycle.h"
 #include "log.h"
@@ -131,9 +132,7 @@ static char *build_process(const struct container *c, const struct cli_args *a, 
 		o.has_user = true; /* runc: -g alone applies to uid/gid 0 */
 	}
 	*tty = o.terminal;
-	char path[PATH_MAX + 16];
-	snprintf(path, sizeof(path), "%s/config.json", c->rec->bundle);
-	cleanup_free char *config = read_whole(path, 16u << 20, &len, err);
+	cleanup_free char *config = lifecycle_saved_config(c, &len, err);
 	if (!config)
 		return NULL;
 	return oci_exec_process_json(config, len, &o, err);
@@ -174,7 +173,7 @@ static int relay(int ctl, struct agent_rx *rx, int tty, int sigfd)
 				struct agent_exit e;
 				if (agent_decode_exit(&m, &e, why, sizeof(why)) < 0)
 					return 255;
-				return e.signal ? -(int)e.signal : (int)e.code;
+				return exit_status_from_guest(e.code, e.signal);
 			}
 		}
 		if (k < 0) {
@@ -278,7 +277,11 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 		goto out;
 	}
 	/* The relay belongs to the container on the host: pause freezes it
-	 * with the VMM and delete finds it. */
+	 * with the VMM and delete finds it. Joining a frozen cgroup stops us
+	 * at once, until resume thaws it: that is how --ignore-paused waits,
+	 * as runc's exec does. resume takes the lock exclusively, so it is
+	 * let go first; nothing below reads the record again. */
+	container_unlock(c);
 	if (c->rec->cgroup_path[0]) {
 		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
 		int r = cg ? husk_cgroup_attach(cg, getpid(), err) : -1;
@@ -362,16 +365,9 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 			goto out;
 		}
 		if (child > 0) {
-			if (V("pid-file")) {
-				char tmp[PATH_MAX + 16], buf[32];
-				snprintf(tmp, sizeof(tmp), "%s.husk-tmp", V("pid-file"));
-				int n = snprintf(buf, sizeof(buf), "%d", (int)child);
-				cleanup_close int pf = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-				if (pf < 0 || write(pf, buf, (size_t)n) != n || rename(tmp, V("pid-file")) < 0) {
-					husk_error_set(err, errno, "--pid-file %s", V("pid-file"));
-					kill(child, SIGKILL);
-					goto out;
-				}
+			if (V("pid-file") && pid_file_write(V("pid-file"), child, err) < 0) {
+				kill(child, SIGKILL);
+				goto out;
 			}
 			rc = 0;
 			goto out;
@@ -379,14 +375,14 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 		setsid();
 		if (slave >= 0)
 			ioctl(slave, TIOCSCTTY, 0);
-	} else if (V("pid-file")) {
-		char buf[32];
-		int n = snprintf(buf, sizeof(buf), "%d", (int)getpid());
-		cleanup_close int pf = open(V("pid-file"), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		if (pf < 0 || write(pf, buf, (size_t)n) != n) {
-			husk_error_set(err, errno, "--pid-file %s", V("pid-file"));
-			goto out;
-		}
+		/* The relay outlives its caller: it keeps only what it
+		 * relays, not the caller's other descriptors or directory. */
+		int held[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, ctl, slave, c->dirfd,
+			       log_fileno() };
+		if (close_fds_except(held, sizeof(held) / sizeof(held[0])) < 0 || chdir("/") < 0)
+			_exit(255);
+	} else if (V("pid-file") && pid_file_write(V("pid-file"), getpid(), err) < 0) {
+		goto out;
 	}
 #undef V
 	sigprocmask(SIG_BLOCK, &fwd, NULL);

@@ -64,7 +64,7 @@ static const struct {
 	bool vmm_own; /* not applied: see confine.h */
 } rlimits[] = {
 	{ RLIMIT_AS, "RLIMIT_AS", true },
-	{ RLIMIT_CORE, "RLIMIT_CORE", false },
+	{ RLIMIT_CORE, "RLIMIT_CORE", true },
 	{ RLIMIT_CPU, "RLIMIT_CPU", true },
 	{ RLIMIT_DATA, "RLIMIT_DATA", true },
 	{ RLIMIT_FSIZE, "RLIMIT_FSIZE", true },
@@ -115,6 +115,17 @@ int confine_oom_score_adj(const struct oci_process *p, husk_error_t *err)
 	cleanup_close int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, v, (size_t)n) != n)
 		return husk_error_set(err, errno, "process.oomScoreAdj: %d", p->oom_score_adj);
+	return 0;
+}
+
+int confine_no_dump(husk_error_t *err)
+{
+	/* Hard limit too: with CAP_SYS_RESOURCE gone it cannot come back. */
+	struct rlimit none = { 0, 0 };
+	if (setrlimit(RLIMIT_CORE, &none) < 0)
+		return husk_error_set(err, errno, "VMM: RLIMIT_CORE 0");
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return husk_error_set(err, errno, "VMM: not dumpable");
 	return 0;
 }
 

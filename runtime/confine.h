@@ -5,7 +5,10 @@
  *                            IPC and UTS namespaces for the VMM
  *   confine_rlimits()        the spec's rlimits that make sense for a VMM
  *   confine_oom_score_adj()  process.oomScoreAdj
+ *   confine_no_dump()        no core dump, no /proc/PID/mem for others
  *   ... VM set-up: /dev/kvm, guest memory, devices, network ...
+ *   fd_budget_raise_nofile() (vmm/fd_budget.h) the VMM's own descriptor
+ *                            limit, while CAP_SYS_RESOURCE is there
  *   confine_capabilities()   only what the virtio-fs server needs
  *   confine_seccomp()        a kill-by-default allow-list
  *
@@ -54,8 +57,19 @@ int confine_namespaces(const struct oci_config *c, husk_error_t *err);
  *                            count against the (host) uid's processes
  *   RLIMIT_FSIZE, RLIMIT_CPU the host signal (SIGXFSZ, SIGXCPU) would kill
  *                            the whole VM instead of failing one guest
- *                            write or ending one guest process */
+ *                            write or ending one guest process
+ *   RLIMIT_CORE              the guest's processes dump into the guest; the
+ *                            VMM never dumps (confine_no_dump()) */
 int confine_rlimits(const struct oci_process *p, husk_error_t *err);
+
+/* The VMM holds the guest's RAM: a crash must not write it to a core file
+ * on the host (RLIMIT_CORE 0, soft and hard), and it is not dumpable, so
+ * /proc/PID/mem, environ, fd and ptrace of it are root's with
+ * CAP_SYS_PTRACE only, not every process of its uid's (another container's
+ * VMM, a rootless user's other programs). /proc/PID's files then belong to
+ * root: this goes after what writes the VMM's own (oom_score_adj); the
+ * VMM's /proc/self/fd stays its own. */
+int confine_no_dump(husk_error_t *err);
 
 /* process.oomScoreAdj, when given, to /proc/self/oom_score_adj. */
 int confine_oom_score_adj(const struct oci_process *p, husk_error_t *err);
@@ -70,9 +84,12 @@ int confine_oom_score_adj(const struct oci_process *p, husk_error_t *err);
  * "root": the guest kernel checks permissions (default_permissions), so
  * the host must not check them again (DAC_OVERRIDE, DAC_READ_SEARCH, also
  * linkat AT_EMPTY_PATH; FOWNER for chmod, utimes and xattrs of files owned
- * by others); new files get the caller's owner (CHOWN) and keep set-ID
- * bits (FSETID); MKNOD for device nodes and overlayfs whiteouts; SETFCAP
- * for security.capability xattrs (setcap in a container). It never changes
+ * by others); new files get the caller's owner (CHOWN) and keep the
+ * set-ID bits the share allows, such as a set-group-ID directory's of a
+ * group the VMM is not in (FSETID); MKNOD for device nodes and overlayfs
+ * whiteouts; SETFCAP to remove the file capabilities of a file the guest
+ * writes (FSETID keeps the kernel from doing it), and to set them on a
+ * share that allows it (setcap in a container). It never changes
  * credentials, so neither SETUID nor SETGID. Nothing else: network set-up
  * (NET_ADMIN), raising limits (SYS_RESOURCE) and the like must happen
  * before. */

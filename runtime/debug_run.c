@@ -32,6 +32,7 @@
 #include "agent_host.h"
 #include "cleanup.h"
 #include "cli.h"
+#include "exit_status.h"
 #include "fileio.h"
 #include "guest_assets.h"
 #include "oci/config.h"
@@ -422,6 +423,7 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		vc.shares[0] = (struct vm_share){ .tag = "rootfs", .dir = rootfs, .readonly = root_readonly };
 		vc.nshares = 1;
 	}
+	fd_budget_raise_nofile(); /* for the share, as the container process does */
 	int e = pthread_create(&thread, NULL, relay_main, &r);
 	if (e) {
 		husk_error_set(err, e, "pthread_create");
@@ -435,12 +437,13 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 	if (ret < 0)
 		goto out;
 	if (r.exited) {
-		ret = r.sig ? 128 + (int)r.sig : (int)r.code;
+		ret = exit_status_code(exit_status_from_guest(r.code, r.sig));
 	} else if (r.err) {
 		husk_error_set(err, 0, "%s", r.err->msg);
 		ret = -1;
 	} else if (res.outcome == VM_OUTCOME_POWEROFF) {
-		ret = res.exit_signal ? 128 + res.exit_signal : res.exit_code;
+		ret = exit_status_code(exit_status_from_guest((uint32_t)res.exit_code,
+							      (uint32_t)res.exit_signal));
 	} else if (res.outcome == VM_OUTCOME_SIGNAL) {
 		fprintf(stderr, "husk: %s\n", res.message);
 		ret = 128 + res.exit_signal;

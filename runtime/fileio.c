@@ -2,12 +2,18 @@
 #include "fileio.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "cleanup.h"
 
 int write_all(int fd, const void *buf, size_t n)
 {
@@ -25,6 +31,48 @@ int write_all(int fd, const void *buf, size_t n)
 			return -1;
 		b += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int close_fds_except(const int *keep, size_t n)
+{
+	unsigned next = 0; /* the lowest descriptor that may still be closed */
+
+	for (;;) {
+		/* The smallest kept descriptor at or above NEXT: the list is
+		 * short, so a scan beats sorting a copy. */
+		long k = -1;
+		for (size_t i = 0; i < n; i++)
+			if (keep[i] >= 0 && (unsigned)keep[i] >= next && (k < 0 || keep[i] < k))
+				k = keep[i];
+		unsigned last = k < 0 ? ~0u : (unsigned)k - 1;
+		if ((k < 0 || (unsigned)k > next) && close_range(next, last, 0) < 0)
+			return -1;
+		if (k < 0)
+			return 0;
+		next = (unsigned)k + 1;
+	}
+}
+
+int pid_file_write(const char *path, pid_t pid, husk_error_t *err)
+{
+	char tmp[PATH_MAX], buf[32];
+	/* The directory may be writable by others (a client's run dir):
+	 * a new file of a name no one can guess, made with O_EXCL (so never
+	 * through a planted symlink), filled, then renamed over PATH, which
+	 * replaces a symlink there rather than following it. */
+	if (snprintf(tmp, sizeof(tmp), "%s.husk-XXXXXX", path) >= (int)sizeof(tmp))
+		return husk_error_set(err, ENAMETOOLONG, "--pid-file %s", path);
+	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
+	cleanup_close int fd = mkostemp(tmp, O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return husk_error_set(err, errno, "--pid-file %s", path);
+	if (fchmod(fd, 0644) < 0 || write_all(fd, buf, (size_t)n) < 0 || fsync(fd) < 0 ||
+	    rename(tmp, path) < 0) {
+		int e = errno;
+		unlink(tmp);
+		return husk_error_set(err, e, "--pid-file %s", path);
 	}
 	return 0;
 }

@@ -44,14 +44,21 @@
 
 #define ROOTFS_TAG "rootfs"
 
-struct oci_config *lifecycle_load_config(const char *bundle, husk_error_t *err)
+char *lifecycle_saved_config(const struct container *c, size_t *len, husk_error_t *err)
 {
-	char path[PATH_MAX];
-	if (snprintf(path, sizeof(path), "%s/config.json", bundle) >= (int)sizeof(path)) {
-		husk_error_set(err, ENAMETOOLONG, "%s", bundle);
+	return container_read_file(c, HUSK_SAVED_CONFIG, HUSK_CONFIG_MAX, len, err);
+}
+
+struct oci_config *lifecycle_load_config(const struct container *c, husk_error_t *err)
+{
+	size_t len;
+	cleanup_free char *json = lifecycle_saved_config(c, &len, err);
+	if (!json)
 		return NULL;
-	}
-	return oci_config_load(path, err);
+	struct oci_config *cfg = oci_config_parse(json, len, err);
+	if (!cfg)
+		husk_error_wrap(err, "%s/%s", c->dir, HUSK_SAVED_CONFIG);
+	return cfg;
 }
 
 static int parse_annotation_ulong(const struct oci_config *cfg, const char *key, unsigned long min,
@@ -80,7 +87,10 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 	unsigned long bound = ULONG_MAX;
 	if (r->has_cpu_quota && r->cpu_quota > 0) {
 		uint64_t period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
-		bound = (unsigned long)(((uint64_t)r->cpu_quota + period - 1) / period);
+		uint64_t q = (uint64_t)r->cpu_quota;
+		/* The ceiling without q + period - 1, which wraps. */
+		uint64_t ceil = q / period + (q % period != 0);
+		bound = ceil < ULONG_MAX ? (unsigned long)ceil : ULONG_MAX;
 		bounded = true;
 	}
 	if (r->has_cpuset_cpus && r->cpuset_ncpus < bound) {
@@ -88,7 +98,7 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 		bounded = true;
 	}
 	if (bounded)
-		n = bound < max_cpus ? bound : max_cpus;
+		n = bound < 1 ? 1 : bound < max_cpus ? bound : max_cpus;
 	if (r->has_memory_limit && r->memory_limit > 0) {
 		int64_t mib = r->memory_limit / (1024 * 1024) - HUSK_VMM_OVERHEAD_MIB;
 		if (mib < HUSK_MIN_GUEST_MIB)
@@ -97,10 +107,20 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 					      "(%d MiB of guest RAM plus %d MiB for the VMM)",
 					      (long long)r->memory_limit, HUSK_MIN_GUEST_MIB + HUSK_VMM_OVERHEAD_MIB,
 					      HUSK_MIN_GUEST_MIB, HUSK_VMM_OVERHEAD_MIB);
-		mem = (unsigned long)mib;
+		/* A limit only bounds the guest: one above the host's RAM
+		 * (INT64_MAX is common for "none") would have the guest
+		 * kernel size its page tables for memory that is not there. */
+		long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+		uint64_t cap = HUSK_MAX_GUEST_MIB;
+		if (pages > 0 && page > 0 && (uint64_t)pages / ((1u << 20) / (uint64_t)page) < cap)
+			cap = (uint64_t)pages / ((1u << 20) / (uint64_t)page);
+		mem = (uint64_t)mib < cap ? (unsigned long)mib : (unsigned long)cap;
+		if (mem < HUSK_MIN_GUEST_MIB)
+			mem = HUSK_MIN_GUEST_MIB;
 	}
 	if (parse_annotation_ulong(cfg, "husk.cpus", 1, max_cpus, &n, err) < 0 ||
-	    parse_annotation_ulong(cfg, "husk.memory_mib", HUSK_MIN_GUEST_MIB, 1ul << 20, &mem, err) < 0)
+	    parse_annotation_ulong(cfg, "husk.memory_mib", HUSK_MIN_GUEST_MIB, HUSK_MAX_GUEST_MIB, &mem,
+				   err) < 0)
 		return -1;
 	*cpus = (int)n;
 	*memory_mib = mem;
@@ -197,21 +217,6 @@ int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struc
 	return 0;
 }
 
-static int write_pid_file(const char *path, pid_t pid, husk_error_t *err)
-{
-	char tmp[PATH_MAX], buf[32];
-	if (snprintf(tmp, sizeof(tmp), "%s.husk-tmp", path) >= (int)sizeof(tmp))
-		return husk_error_set(err, ENAMETOOLONG, "--pid-file %s", path);
-	int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-	cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0 || write(fd, buf, (size_t)n) != n || rename(tmp, path) < 0) {
-		int e = errno;
-		unlink(tmp);
-		return husk_error_set(err, e, "--pid-file %s", path);
-	}
-	return 0;
-}
-
 /* What the child needs to run the container process. */
 struct child_ctx {
 	const struct oci_config *cfg;
@@ -282,6 +287,16 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	husk_error_t err = NULL;
 	char vsock_dir[64];
 
+	/* Nothing the caller had open but what the VMM is given, and no hold
+	 * on its working directory (runc's CVE-2024-21626 leaked a host
+	 * directory into the container that way); create made every path
+	 * the child uses absolute. */
+	int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, cx->sync_fd, cx->console,
+		       cx->vp.ctl_listen, cx->vp.agent_listen, log_fileno() };
+	if (close_fds_except(keep, sizeof(keep) / sizeof(keep[0])) < 0 || chdir("/") < 0) {
+		husk_error_set(&err, errno, "leave create's descriptors and directory");
+		goto fail;
+	}
 	/* A session of its own, as runc's init; with a terminal the pty is
 	 * its controlling tty, so SIGWINCH reaches it on resize. */
 	if (!cx->own_terminal)
@@ -307,7 +322,7 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	 * the VMM may still mount. */
 	if (confine_namespaces(cx->cfg, &err) < 0 || binds_stage(cx->binds, cx->binds_dir, &err) < 0 ||
 	    confine_rlimits(&cx->cfg->process, &err) < 0 ||
-	    confine_oom_score_adj(&cx->cfg->process, &err) < 0)
+	    confine_oom_score_adj(&cx->cfg->process, &err) < 0 || confine_no_dump(&err) < 0)
 		goto fail;
 	/* The network, while CAP_NET_ADMIN is still there; only a namespace
 	 * the client made: the host's (no network entry) is never rewired,
@@ -323,6 +338,9 @@ static _Noreturn void child_main(struct child_ctx *cx)
 		}
 		cx->vp.net = &cx->net;
 	}
+	/* Beyond the hard limit needs CAP_SYS_RESOURCE: before it goes. The
+	 * VM plans its descriptors from what this got. */
+	fd_budget_raise_nofile();
 	if (confine_capabilities(&err) < 0)
 		goto fail;
 	cx->vp.vm.before_run = child_before_run;
@@ -336,6 +354,29 @@ fail:
 	_exit(1);
 }
 
+/* What the record grows by after create's check: the pid, its start
+ * time and the started flag, with room to spare. */
+#define HUSK_STATE_SLACK 256
+
+static size_t annotations_size(const struct oci_config *cfg)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->nannotations; i++)
+		n += strlen(cfg->annotations[i].key) + strlen(cfg->annotations[i].value);
+	return n;
+}
+
+/* *PATH resolved from here, for a child that leaves this directory. */
+static int absolute_path(char **path, husk_error_t *err)
+{
+	char *abs = realpath(*path, NULL);
+	if (!abs)
+		return husk_error_set(err, errno, "%s", *path);
+	free(*path);
+	*path = abs;
+	return 0;
+}
+
 int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, pid_t *pid,
 		     husk_error_t *err)
 {
@@ -346,7 +387,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	struct container *c = NULL;
 	struct husk_cgroup *cg = NULL;
 	struct oci_config *cfg = NULL;
-	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL;
+	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL, *state_json = NULL;
 	struct bind_plan binds = { 0 };
 	size_t json_len;
 
@@ -357,7 +398,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	snprintf(config_path, sizeof(config_path), "%s/config.json", bundle);
 	if (access(config_path, F_OK) < 0 && errno == ENOENT)
 		return husk_error_set(err, 0, "JSON specification file config.json not found");
-	if (!(json = read_whole(config_path, 16u << 20, &json_len, err)))
+	if (!(json = read_whole(config_path, HUSK_CONFIG_MAX, &json_len, err)))
 		return -1;
 	if (!(cfg = oci_config_parse(json, json_len, err)))
 		return husk_error_wrap(err, "%s", config_path);
@@ -374,6 +415,21 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	if (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		husk_error_set(err, errno ? errno : ENOTDIR, "invalid rootfs: root.path: %s is not a directory",
 			       rootfs);
+		goto out;
+	}
+	/* A container that can write its bundle could plant hooks and mount
+	 * sources for the next create; and the bundle's config.json is not
+	 * the container's to read. */
+	char real_rootfs[PATH_MAX];
+	if (!realpath(rootfs, real_rootfs)) {
+		husk_error_set(err, errno, "invalid rootfs: root.path: %s", rootfs);
+		goto out;
+	}
+	size_t rlen = strlen(real_rootfs);
+	if (strcmp(real_rootfs, "/") == 0 ||
+	    (strncmp(bundle, real_rootfs, rlen) == 0 && (bundle[rlen] == '\0' || bundle[rlen] == '/'))) {
+		husk_error_set(err, 0, "invalid rootfs: root.path: %s is the bundle %s or holds it", rootfs,
+			       bundle);
 		goto out;
 	}
 	if (cfg->process.terminal && !o->console_socket && !o->own_terminal) {
@@ -397,13 +453,18 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	if (lifecycle_vm_size(cfg, &cpus, &mem, err) < 0 || binds_plan(cfg, bundle, &binds, err) < 0)
 		goto out;
 	if (!(kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||
-	    !(initrd = guest_asset_find(GUEST_INITRD_NAME, err)))
+	    !(initrd = guest_asset_find(GUEST_INITRD_NAME, err)) || absolute_path(&kernel, err) < 0 ||
+	    absolute_path(&initrd, err) < 0)
 		goto out;
 	if (husk_cgroup_resolve(cfg->cgroups_path, o->id, g->systemd_cgroup, cgpath, sizeof(cgpath), err) < 0)
 		goto out;
 
 	if (container_new(g->root, o->id, &c, err) < 0)
 		goto out;
+	/* The bundle may be the container's to write from now on: start,
+	 * exec and delete read this copy, never the bundle again. */
+	if (container_write_new(c, HUSK_SAVED_CONFIG, json, json_len, err) < 0)
+		goto fail;
 	char created[64];
 	rfc3339_now(created, sizeof(created));
 	c->rec = calloc(1, sizeof(*c->rec));
@@ -421,10 +482,34 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 			goto fail;
 		}
 	c->rec->owner = getuid();
+	/* Said now, before anything runs: a record too large to read back
+	 * would strand the VMM, since every later command starts there. */
+	state_json = oci_state_record_to_json(c->rec);
+	if (!state_json || strlen(state_json) + HUSK_STATE_SLACK > HUSK_STATE_MAX) {
+		if (state_json)
+			husk_error_set(err, 0,
+				       "annotations: %zu bytes of them leave no room in husk's state "
+				       "(at most %u bytes)",
+				       annotations_size(cfg), HUSK_STATE_MAX - HUSK_STATE_SLACK);
+		else
+			husk_error_set(err, ENOMEM, "state");
+		goto fail;
+	}
 	/* The VMM opens /dev/net/tun only to wire a namespace it was given. */
 	unsigned cg_flags = lifecycle_netns_path(cfg) ? HUSK_CGROUP_ALLOW_TUN : 0;
 	if (husk_cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)
 		goto fail;
+	c->rec->cgroup_created = husk_cgroup_created(cg);
+	if (!c->rec->cgroup_created) {
+		/* Shared, as runc 1.1 does, with its warning; what others run
+		 * there is theirs: neither a failed create nor delete touches
+		 * it. */
+		cleanup_free pid_t *pids = NULL;
+		size_t npids = 0;
+		husk_error_t ignored cleanup_error = NULL;
+		if (husk_cgroup_pids(cg, &pids, &npids, &ignored) == 0 && npids)
+			log_warn("container's cgroup is not empty: %zu process(es) found", npids);
+	}
 	if (cfg->process.terminal) {
 		if (o->own_terminal) {
 			slave = dup(STDIN_FILENO);
@@ -459,27 +544,32 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 				.console_out = -1,
 				.vsock_cid = 3,
 				.rng = true,
-				/* Writable even with root.readonly: the guest makes
-				 * mount points in it first, then remounts the root
-				 * read-only, as runc does on a host. */
+				/* Writable at first even with root.readonly: the
+				 * guest makes mount points in it, then remounts the
+				 * root read-only, as runc does on a host; the VMM
+				 * then seals the share (seal_rootfs). */
 				.shares = { { .tag = ROOTFS_TAG, .dir = rootfs } },
 				.nshares = 1,
 			},
 			.config_json = json,
 			.config_len = json_len,
 			.rootfs_tag = ROOTFS_TAG,
+			.seal_rootfs = cfg->root_readonly,
 			.console_fd = slave,
 			.ctl_listen = ctl,
 			.agent_listen = agent,
 		},
 	};
-	snprintf(cx.state_dir, sizeof(cx.state_dir), "%s", c->dir);
+	if (!realpath(c->dir, cx.state_dir)) {
+		husk_error_set(err, errno, "%s", c->dir);
+		goto fail;
+	}
 	if (binds.n) {
 		/* An empty directory on the host; the child mounts over it in
 		 * its own namespace, and delete removes it with the state. */
-		if (snprintf(cx.binds_dir, sizeof(cx.binds_dir), "%s/%s", c->dir, BINDS_DIR) >=
+		if (snprintf(cx.binds_dir, sizeof(cx.binds_dir), "%s/%s", cx.state_dir, BINDS_DIR) >=
 		    (int)sizeof(cx.binds_dir)) {
-			husk_error_set(err, ENAMETOOLONG, "%s/%s", c->dir, BINDS_DIR);
+			husk_error_set(err, ENAMETOOLONG, "%s/%s", cx.state_dir, BINDS_DIR);
 			goto fail;
 		}
 		if (mkdirat(c->dirfd, BINDS_DIR, 0700) < 0) {
@@ -539,7 +629,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	 * `husk state` (shared), while delete, start and pause (exclusive)
 	 * still wait for create to finish. runc runs prestart first, then
 	 * createRuntime, then createContainer. */
-	if (container_save(c, err) < 0 || (o->pid_file && write_pid_file(o->pid_file, child, err) < 0) ||
+	if (container_save(c, err) < 0 || (o->pid_file && pid_file_write(o->pid_file, child, err) < 0) ||
 	    container_relock(c, false, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
@@ -553,7 +643,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	ret = 0;
 	goto out;
 fail:
-	if (cg) {
+	if (cg && husk_cgroup_created(cg)) {
 		husk_error_t e2 = NULL;
 		if (husk_cgroup_destroy(cg, &e2) < 0)
 			husk_error_release(&e2);
@@ -584,7 +674,7 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 		return husk_error_set(err, 0, "cannot start a container that has stopped");
 	if (s != CONTAINER_CREATED)
 		return husk_error_set(err, 0, "cannot start an already %s container", container_status_name(s));
-	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, err);
+	struct oci_config *cfg = lifecycle_load_config(c, err);
 	if (!cfg)
 		return -1;
 	int ret = -1, fd = -1;
@@ -663,7 +753,9 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 		for (int i = 0; i < 1000 && process_start_time(c->rec->pid) == c->rec->pid_start; i++)
 			usleep(10000);
 	}
-	if (c->rec->cgroup_path[0]) {
+	/* A cgroup that was there before create holds what others put there:
+	 * the VMM is gone, and that is all of it that was ours. */
+	if (c->rec->cgroup_path[0] && c->rec->cgroup_created) {
 		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
 		if (!cg || husk_cgroup_destroy(cg, err) < 0) {
 			husk_cgroup_free(cg);
@@ -672,7 +764,7 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 		husk_cgroup_free(cg);
 	}
 	husk_error_t hook_err = NULL;
-	struct oci_config *cfg = lifecycle_load_config(c->rec->bundle, &hook_err);
+	struct oci_config *cfg = lifecycle_load_config(c, &hook_err);
 	/* Shared from here, for poststop hooks that run `husk state`; a
 	 * second delete still waits, then finds the container gone. */
 	if (cfg && cfg->nhooks[OCI_HOOK_POSTSTOP] && container_relock(c, false, &hook_err) < 0) {

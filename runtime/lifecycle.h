@@ -19,6 +19,9 @@
  * virtio-fs buffers): a memory limit L gives the guest L minus this. */
 #define HUSK_VMM_OVERHEAD_MIB 32
 #define HUSK_MIN_GUEST_MIB 64
+/* The most guest RAM husk gives (husk.memory_mib's ceiling); a memory
+ * limit gives at most the host's RAM, and never more than this. */
+#define HUSK_MAX_GUEST_MIB (1ul << 20)
 
 struct create_opts {
 	const char *id;
@@ -49,9 +52,10 @@ int lifecycle_thaw_for_kill(const struct container *c, husk_error_t *err);
 int lifecycle_destroy(struct container *c, husk_error_t *err);
 
 /* The VM size for CFG: vCPUs the fewest of ceil(quota/period) and the
- * cpuset's CPUs (the default when neither is given), at most the host's,
- * unless the annotation husk.cpus says; guest RAM from memory.limit and
- * husk.memory_mib. */
+ * cpuset's CPUs (the default when neither is given), from 1 to the host's
+ * (at most MAX_VCPUS), unless the annotation husk.cpus says; guest RAM
+ * from memory.limit (less the VMM's overhead, at most the host's RAM and
+ * HUSK_MAX_GUEST_MIB) and husk.memory_mib. */
 int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *memory_mib,
 		      husk_error_t *err);
 
@@ -66,8 +70,17 @@ int parse_signal(const char *s, int *sig, husk_error_t *err);
 int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struct container *c,
 	      const char *status, pid_t pid, husk_error_t *err);
 
-/* Reads BUNDLE/config.json again (start, delete). */
-struct oci_config *lifecycle_load_config(const char *bundle, husk_error_t *err);
+/* create keeps config.json as it read it in the state directory, under
+ * this name; the bundle may be written by the container after create, so
+ * start, exec and delete use this copy (hooks and namespace paths in it run
+ * and open as root on the host). */
+#define HUSK_SAVED_CONFIG "config.json"
+/* The largest config.json husk reads. */
+#define HUSK_CONFIG_MAX (16u << 20)
+
+/* The saved copy's text, and parsed. */
+char *lifecycle_saved_config(const struct container *c, size_t *len, husk_error_t *err);
+struct oci_config *lifecycle_load_config(const struct container *c, husk_error_t *err);
 
 /* linux.namespaces' network entry's path, or NULL (none, or a new one). */
 struct oci_config;

@@ -56,6 +56,11 @@ bool log_is_stderr(void)
 	return log_fd == STDERR_FILENO;
 }
 
+int log_fileno(void)
+{
+	return log_fd;
+}
+
 /* A growable string: the escapers below need to append byte by byte. */
 struct strbuf {
 	char *data;

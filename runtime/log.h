@@ -28,6 +28,9 @@ void log_close(void);
  * another file). */
 bool log_is_stderr(void);
 
+/* The descriptor log lines go to (a child that keeps logging keeps it). */
+int log_fileno(void);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)

@@ -13,7 +13,7 @@ int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_shar
 		return husk_error_set(err, 0, "--share %s: too long", spec);
 	char *eq = strchr(buf, '=');
 	if (!eq || eq == buf || !eq[1])
-		return husk_error_set(err, 0, "--share %s: want TAG=DIR[:ro][:cache=always][:dax[=MIB]]", spec);
+		return husk_error_set(err, 0, "--share %s: want TAG=DIR[:ro][:cache=always][:dax[=MIB]][:setid]", spec);
 	*eq = '\0';
 	if (strlen(buf) > 36)
 		return husk_error_set(err, 0, "--share %s: the tag is longer than 36 bytes", spec);
@@ -21,6 +21,8 @@ int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_shar
 	while ((colon = strrchr(dir, ':'))) {
 		if (strcmp(colon, ":ro") == 0)
 			out->readonly = true;
+		else if (strcmp(colon, ":setid") == 0)
+			out->allow_setid = true;
 		else if (strcmp(colon, ":cache=always") == 0)
 			out->cache_always = true;
 		else if (strcmp(colon, ":cache=auto") == 0)

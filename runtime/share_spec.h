@@ -1,8 +1,10 @@
-/* `--share TAG=DIR[:ro][:cache=always|auto][:dax[=MIB]]`: a virtio-fs
- * share named on the command line. Options are taken from the right, so DIR
- * itself may hold ':' and '=' (only a trailing ":ro", ":cache=..." or
- * ":dax..." is an option). dax gives the share a DAX window of MIB MiB
- * (default SHARE_DAX_DEFAULT_MIB), for `mount -o dax` in the guest. */
+/* `--share TAG=DIR[:ro][:cache=always|auto][:dax[=MIB]][:setid]`: a
+ * virtio-fs share named on the command line. Options are taken from the
+ * right, so DIR itself may hold ':' and '=' (only a trailing ":ro",
+ * ":cache=...", ":dax..." or ":setid" is an option). dax gives the share a
+ * DAX window of MIB MiB (default SHARE_DAX_DEFAULT_MIB), for `mount -o dax`
+ * in the guest; setid lets the guest make set-ID files and set security.*
+ * and trusted.* xattrs on the host (vmm/virtio/fuse_server.h). */
 #ifndef HUSK_SHARE_SPEC_H
 #define HUSK_SHARE_SPEC_H
 

@@ -15,6 +15,7 @@
 
 #include "cgroup.h"
 #include "cleanup.h"
+#include "fileio.h"
 
 #define STATE_FILE "state.json"
 
@@ -65,18 +66,22 @@ static int lock_dir(struct container *c, bool exclusive, husk_error_t *err)
 /* (Re)reads C's record from its directory. */
 static int read_record(struct container *c, husk_error_t *err)
 {
-	char buf[65536];
-	cleanup_close int fd = openat(c->dirfd, STATE_FILE, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
-	if (n < 0) {
+	size_t n;
+	cleanup_free char *buf = NULL;
+	husk_error_t read_err cleanup_error = NULL;
+	if (!(buf = container_read_file(c, STATE_FILE, HUSK_STATE_MAX, &n, &read_err))) {
 		/* The directory exists without a record: a create that died
 		 * before saving, or a delete in between. Either way there is no
 		 * container to act on. */
-		return husk_error_set(err, 0, "container does not exist");
+		if (read_err->errnum == ENOENT)
+			return husk_error_set(err, 0, "container does not exist");
+		*err = read_err;
+		read_err = NULL;
+		return -1;
 	}
 	char what[PATH_MAX + 16];
 	snprintf(what, sizeof(what), "%s/" STATE_FILE, c->dir);
-	struct oci_state_record *rec = oci_state_record_parse(buf, (size_t)n, what, err);
+	struct oci_state_record *rec = oci_state_record_parse(buf, n, what, err);
 	if (!rec)
 		return -1;
 	oci_state_record_free(c->rec);
@@ -165,6 +170,9 @@ int container_save(struct container *c, husk_error_t *err)
 	cleanup_free char *json = oci_state_record_to_json(c->rec);
 	if (!json)
 		return husk_error_set(err, ENOMEM, "state");
+	/* Never a record that no one could read back. */
+	if (strlen(json) > HUSK_STATE_MAX)
+		return husk_error_set(err, EFBIG, "write %s/" STATE_FILE, c->dir);
 	cleanup_close int fd = openat(c->dirfd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return husk_error_set(err, errno, "write %s/" STATE_FILE ".tmp", c->dir);
@@ -175,6 +183,58 @@ int container_save(struct container *c, husk_error_t *err)
 		return husk_error_set(err, errno, "rename %s/" STATE_FILE, c->dir);
 	fsync(c->dirfd);
 	return 0;
+}
+
+int container_write_new(struct container *c, const char *name, const void *data, size_t len,
+			husk_error_t *err)
+{
+	/* O_EXCL: nothing planted at NAME (a symlink above all) is followed
+	 * or reused. */
+	cleanup_close int fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+				      0600);
+	if (fd < 0)
+		return husk_error_set(err, errno, "write %s/%s", c->dir, name);
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int e = errno ? errno : EIO;
+		unlinkat(c->dirfd, name, 0);
+		return husk_error_set(err, e, "write %s/%s", c->dir, name);
+	}
+	return 0;
+}
+
+char *container_read_file(const struct container *c, const char *name, size_t max, size_t *len,
+			  husk_error_t *err)
+{
+	cleanup_close int fd = openat(c->dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		husk_error_set(err, errno, "read %s/%s", c->dir, name);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
+		husk_error_set(err, S_ISREG(st.st_mode) ? EFBIG : EINVAL, "read %s/%s", c->dir, name);
+		return NULL;
+	}
+	char *buf = malloc((size_t)st.st_size + 1);
+	size_t n = 0;
+	while (buf && n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			husk_error_set(err, r < 0 ? errno : EIO, "read %s/%s", c->dir, name);
+			free(buf);
+			return NULL;
+		}
+		n += (size_t)r;
+	}
+	if (!buf) {
+		husk_error_set(err, ENOMEM, "read %s/%s", c->dir, name);
+		return NULL;
+	}
+	buf[n] = '\0';
+	*len = n;
+	return buf;
 }
 
 unsigned long long process_start_time(pid_t pid)

@@ -12,6 +12,10 @@
 #include "error.h"
 #include "oci/state.h"
 
+/* The largest state.json husk writes and reads: it holds the config's
+ * annotations (Kubernetes allows 256 KiB of them) besides a few paths. */
+#define HUSK_STATE_MAX (1u << 20)
+
 enum container_status {
 	CONTAINER_CREATED,
 	CONTAINER_RUNNING,
@@ -41,6 +45,16 @@ int container_load(const char *root, const char *id, bool exclusive, struct cont
 		   husk_error_t *err);
 
 int container_save(struct container *c, husk_error_t *err);
+
+/* Writes NAME, a new file (never one already there, nor through a
+ * symlink), 0600 in C's directory; flushed to disk before it returns. */
+int container_write_new(struct container *c, const char *name, const void *data, size_t len,
+			husk_error_t *err);
+
+/* The whole of NAME in C's directory (a regular file of at most MAX
+ * bytes, not followed through a symlink), NUL-terminated; *LEN its size. */
+char *container_read_file(const struct container *c, const char *name, size_t max, size_t *len,
+			  husk_error_t *err);
 
 /* Lets go of C's lock, for what must not hold it: a long wait (events
  * between ticks), a hook that may run husk itself. */

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -18,6 +18,7 @@
 
 #include "agent_host.h"
 #include "cleanup.h"
+#include "exit_status.h"
 #include "fileio.h"
 #include "log.h"
 #include "vmm/agent_proto.h"
@@ -53,6 +54,10 @@ struct outq {
 	uint8_t *buf;
 	size_t off, len, cap; /* pending: buf[off, len) */
 };
+/* How long the control socket goes unwatched when a connection pending on
+ * it cannot be taken (no descriptor at all): the router wakes ten times a
+ * second instead of spinning. */
+#define ACCEPT_PAUSE_MS 100
 
 struct client {
 	int fd; /* -1: free slot */
@@ -94,6 +99,10 @@ struct router {
 	uint32_t next_exec_id;
 	struct waiters ps, stats, update;
 	struct timespec t0;
+	int ctl_spare;               /* see vmm_ctl_accept() */
+	bool ctl_paused;
+	struct timespec ctl_resume; /* CLOCK_MONOTONIC */
+	atomic_bool rootfs_sealed; /* the rootfs share's seal (seal_rootfs) */
 };
 
 /* Signals the container process passes on to the guest's main process,
@@ -108,24 +117,6 @@ static void forwarded_signals(sigset_t *set)
 	sigemptyset(set);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(set, sigs[i]);
-}
-
-/* Whether SIG's default action ends a process (what it does to a VM
- * whose process has not started yet). */
-static bool terminates(int sig)
-{
-	switch (sig) {
-	case SIGCHLD:
-	case SIGCONT:
-	case SIGURG:
-	case SIGWINCH:
-	case SIGTSTP:
-	case SIGTTIN:
-	case SIGTTOU:
-		return false;
-	default:
-		return true;
-	}
 }
 
 static long long now_ms(void)
@@ -365,9 +356,16 @@ static struct client *exec_owner(struct router *r, uint32_t id)
 	return NULL;
 }
 
+/* From here on the guest may run code that is not husk-init's. */
+static void seal_rootfs(struct router *r)
+{
+	atomic_store_explicit(&r->rootfs_sealed, true, memory_order_release);
+}
+
 static void do_start(struct router *r, struct client *c)
 {
 	c->start_wait = false;
+	seal_rootfs(r);
 	to_agent(r, AGENT_START, 0, NULL, 0);
 	r->started = true;
 	r->stdin_open = true;
@@ -425,6 +423,7 @@ static void on_agent_frame(struct router *r, const struct agent_msg *m)
 	switch (m->type) {
 	case AGENT_READY:
 		if (m->id == 0) {
+			seal_rootfs(r);
 			r->ready = true;
 			answer_start_waiters(r);
 		} else if ((c = exec_owner(r, m->id))) {
@@ -560,7 +559,7 @@ static void on_client_frame(struct router *r, struct client *c, const struct age
 			if (!c->exec_id && !r->started) {
 				/* Signalling a created container: as runc,
 				 * the signal ends it when it would end a process. */
-				if (terminates((int)sg.signo) && !r->term_signal) {
+				if (exit_status_signal_ends((int)sg.signo) && !r->term_signal) {
 					r->term_signal = (int)sg.signo;
 					(void)!write(r->stop_pipe[1], "s", 1);
 				}
@@ -609,7 +608,7 @@ static void on_signal(struct router *r)
 	if (main_running(r)) {
 		uint8_t f[AGENT_HDR_LEN + 8];
 		agent_queue_buf(r, f, agent_encode_signal(f, 0, (uint32_t)sig, 0));
-	} else if (!r->started && terminates(sig) && !r->term_signal) {
+	} else if (!r->started && exit_status_signal_ends(sig) && !r->term_signal) {
 		r->term_signal = sig;
 		(void)!write(r->stop_pipe[1], "s", 1);
 	}
@@ -695,9 +694,66 @@ static int send_create(struct router *r, husk_error_t *err)
 	return 0;
 }
 
+static void refuse(int fd, const char *why)
+{
+	size_t len;
+	cleanup_free uint8_t *f = agent_encode_error(0, 1, why, &len);
+	if (f)
+		(void)!write(fd, f, len);
+	close(fd);
+}
+
+int vmm_ctl_accept(int listen_fd, int *spare, int *pause_ms)
+{
+	*pause_ms = 0;
+	/* Any descriptor will do: an eventfd needs no path. */
+	if (*spare < 0)
+		*spare = eventfd(0, EFD_CLOEXEC);
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd >= 0)
+		return fd;
+	switch (errno) {
+	case EAGAIN:
+	case EINTR:
+	case ECONNABORTED:
+		return -1; /* nothing (left) pending: poll says when */
+	case EMFILE:
+	case ENFILE:
+		break;
+	default:
+		*pause_ms = ACCEPT_PAUSE_MS;
+		return -1;
+	}
+	if (*spare >= 0) {
+		close(*spare);
+		*spare = -1;
+		fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			log_warn("control socket: out of file descriptors, a request was refused");
+			refuse(fd, "the container's VMM is out of file descriptors");
+			*spare = eventfd(0, EFD_CLOEXEC);
+			return -1;
+		}
+		*spare = eventfd(0, EFD_CLOEXEC);
+	}
+	/* Another thread took the descriptor freed, or there was none. */
+	*pause_ms = ACCEPT_PAUSE_MS;
+	return -1;
+}
+
 static void accept_client(struct router *r)
 {
-	int fd = accept4(r->p->ctl_listen, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	int pause_ms;
+	int fd = vmm_ctl_accept(r->p->ctl_listen, &r->ctl_spare, &pause_ms);
+	if (pause_ms) {
+		clock_gettime(CLOCK_MONOTONIC, &r->ctl_resume);
+		r->ctl_resume.tv_nsec += pause_ms * 1000000L;
+		if (r->ctl_resume.tv_nsec >= 1000000000L) {
+			r->ctl_resume.tv_sec++;
+			r->ctl_resume.tv_nsec -= 1000000000L;
+		}
+		r->ctl_paused = true;
+	}
 	if (fd < 0)
 		return;
 	for (int i = 0; i < MAX_CLIENTS; i++)
@@ -706,11 +762,24 @@ static void accept_client(struct router *r)
 			return;
 		}
 	/* Too many husk commands at once on one container: refuse this one. */
-	size_t len;
-	cleanup_free uint8_t *f = agent_encode_error(0, 1, "too many concurrent requests", &len);
-	if (f)
-		(void)!write(fd, f, len);
-	close(fd);
+	refuse(fd, "too many concurrent requests");
+}
+
+/* Milliseconds until the control socket is watched again (0: it is). */
+static int ctl_pause_left(struct router *r)
+{
+	struct timespec now;
+
+	if (!r->ctl_paused)
+		return 0;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long long ms = (r->ctl_resume.tv_sec - now.tv_sec) * 1000LL +
+		       (r->ctl_resume.tv_nsec - now.tv_nsec) / 1000000;
+	if (ms <= 0) {
+		r->ctl_paused = false;
+		return 0;
+	}
+	return (int)ms + 1;
 }
 
 /* The guest agent's stream went away without reporting an exit. */
@@ -802,7 +871,8 @@ static void route(struct router *r)
 		nfds_t n = 0;
 		pf[n++] = (struct pollfd){ r->quit_pipe[0], POLLIN, 0 };
 		pf[n++] = (struct pollfd){ r->sigfd, POLLIN, 0 };
-		pf[n++] = (struct pollfd){ r->p->ctl_listen, POLLIN, 0 };
+		int paused = ctl_pause_left(r);
+		pf[n++] = (struct pollfd){ paused ? -1 : r->p->ctl_listen, POLLIN, 0 };
 		if (r->agent_up)
 			pf[n++] = (struct pollfd){ r->s.fd,
 						   (short)((hold_agent ? 0 : POLLIN) |
@@ -837,6 +907,8 @@ static void route(struct router *r)
 			if (timeout < 0 || BOOT_TIMEOUT_MS - ms < timeout)
 				timeout = (int)(BOOT_TIMEOUT_MS - ms);
 		}
+		if (paused && (timeout < 0 || paused < timeout))
+			timeout = paused;
 		if (poll(pf, n, timeout) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -925,6 +997,8 @@ void vmm_process_route(struct vmm_process *p, int quit_fd, int stop_fd)
 	r->quit_pipe[0] = quit_fd;
 	r->stop_pipe[1] = stop_fd;
 	r->sigfd = -1;
+	r->ctl_spare = eventfd(0, EFD_CLOEXEC);
+	(void)!fcntl(p->ctl_listen, F_SETFL, O_NONBLOCK);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		r->clients[i].fd = -1;
 	route(r);
@@ -932,6 +1006,8 @@ void vmm_process_route(struct vmm_process *p, int quit_fd, int stop_fd)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (r->clients[i].fd >= 0)
 			drop_client(r, &r->clients[i]);
+	if (r->ctl_spare >= 0)
+		close(r->ctl_spare);
 	free(r);
 }
 
@@ -957,9 +1033,20 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	r->p = p;
 	r->s.fd = -1;
 	r->next_exec_id = FIRST_EXEC_ID;
+	atomic_init(&r->rootfs_sealed, false);
+	for (int i = 0; p->seal_rootfs && i < p->vm.nshares && i < VM_MAX_SHARES; i++)
+		if (p->rootfs_tag && strcmp(p->vm.shares[i].tag, p->rootfs_tag) == 0)
+			p->vm.shares[i].sealed = &r->rootfs_sealed;
 	r->stop_pipe[0] = r->stop_pipe[1] = r->quit_pipe[0] = r->quit_pipe[1] = r->sigfd = -1;
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		r->clients[i].fd = -1;
+	/* Taken now, while descriptors are plenty; and the socket must not
+	 * block the router when a connection it saw pending is gone. */
+	r->ctl_spare = eventfd(0, EFD_CLOEXEC);
+	if (fcntl(p->ctl_listen, F_SETFL, O_NONBLOCK) < 0) {
+		husk_error_set(err, errno, "control socket");
+		goto out;
+	}
 	/* Blocked before any thread exists: the router's signalfd alone
 	 * receives them. A reader that went away must not kill the VMM. */
 	signal(SIGPIPE, SIG_IGN);
@@ -972,6 +1059,9 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	}
 	p->vm.caller_signals = true;
 	p->vm.stop_fd = r->stop_pipe[0];
+	/* The router's own while the VM runs: the agent's connection, every
+	 * control client it lets in and one more it is turning away. */
+	p->vm.extra_fds = MAX_CLIENTS + 2;
 	int e = pthread_create(&thread, NULL, router_main, r);
 	if (e) {
 		husk_error_set(err, e, "pthread_create");
@@ -982,14 +1072,15 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	pthread_join(thread, NULL);
 	if (ret < 0)
 		goto out;
+	/* What the guest reported is hostile: exit_status_*() decide. */
 	if (r->exited) {
-		status = r->sig ? -(int)r->sig : (int)r->code;
+		status = exit_status_from_guest(r->code, r->sig);
 	} else if (r->failed) {
 		status = 1;
 	} else if (r->term_signal) {
-		status = -r->term_signal;
+		status = exit_status_of_signal(r->term_signal);
 	} else if (res.outcome == VM_OUTCOME_POWEROFF) {
-		status = res.exit_signal ? -res.exit_signal : res.exit_code;
+		status = exit_status_from_guest((uint32_t)res.exit_code, (uint32_t)res.exit_signal);
 	} else {
 		log_error("the container's VM ended without an exit status: %s", res.message);
 		status = 255;
@@ -1002,7 +1093,8 @@ out:
 			agent_rx_free(&r->clients[i].rx);
 			outq_free(&r->clients[i].out);
 		}
-	int fds[] = { r->stop_pipe[0], r->stop_pipe[1], r->quit_pipe[0], r->quit_pipe[1], r->sigfd };
+	int fds[] = { r->stop_pipe[0], r->stop_pipe[1], r->quit_pipe[0], r->quit_pipe[1], r->sigfd,
+		      r->ctl_spare };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
@@ -1012,18 +1104,7 @@ out:
 
 _Noreturn void vmm_process_exit(int status)
 {
-	if (status >= 0)
-		exit(status);
-	int sig = -status;
 	/* Die the way the guest's process died, so that a waiting client
-	 * reads what runc would give; a host core dump of the VMM would only
-	 * be noise. */
-	setrlimit(RLIMIT_CORE, &(struct rlimit){ 0, 0 });
-	signal(sig, SIG_DFL);
-	sigset_t set;
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	raise(sig);
-	exit(128 + sig);
+	 * reads what runc would give. */
+	exit_status_end(status);
 }

@@ -29,6 +29,11 @@ struct vmm_process {
 	const char *config_json;    /* config.json bytes for CREATE */
 	size_t config_len;
 	const char *rootfs_tag;     /* virtio-fs tag of the rootfs share */
+	/* root.readonly: the host refuses writes to the rootfs share from the
+	 * moment the guest reported the container built (READY) or START
+	 * came, whichever is first: husk-init makes mount points in it before,
+	 * and nothing but husk-init runs in the guest until then. */
+	bool seal_rootfs;
 	int console_fd;             /* pty slave with `terminal: true`, else -1 */
 	int ctl_listen;             /* the control socket, listening */
 	int agent_listen;           /* <vsock dir>/1024, listening */
@@ -38,15 +43,26 @@ struct vmm_process {
 };
 
 /* Runs the VM to its end. Returns the status this process must end with:
- * >= 0 an exit code, < 0 death by signal -N; -1 ... -64 only. Errors that
- * stop the VM before the process ran are logged and give exit code 1
- * (or 255 when the VM could not be built, with *err). */
+ * >= 0 an exit code, < 0 death by signal -N, only for a signal this
+ * process can die of (exit_status.h judges what the guest reported).
+ * Errors that stop the VM before the process ran are logged and give exit
+ * code 1 (or 255 when the VM could not be built, with *err). */
 int vmm_process_run(struct vmm_process *p, husk_error_t *err);
 
 /* The router alone, without a VM (tests): serves P's control and agent
  * sockets until QUIT_FD is readable; what would end the VM goes to
  * STOP_FD. */
 void vmm_process_route(struct vmm_process *p, int quit_fd, int stop_fd);
+
+/* Accepts one control connection pending on LISTEN_FD (non-blocking).
+ * Out of descriptors, accept() fails and leaves the connection pending, so
+ * the socket stays readable and a poll loop on it would spin while no
+ * command is answered: then *SPARE, a descriptor held for this (-1: none,
+ * taken again when possible), is closed to accept the connection, tell it
+ * why and close it. Returns the connection, or -1 with *PAUSE_MS how long
+ * to leave LISTEN_FD unwatched (0: it is safe to poll it at once). The
+ * connection is non-blocking: the router waits on no peer. */
+int vmm_ctl_accept(int listen_fd, int *spare, int *pause_ms);
 
 /* Ends this process with STATUS as vmm_process_run() returned it. */
 _Noreturn void vmm_process_exit(int status);

@@ -16,8 +16,18 @@ void console_log_write(struct console_log *c, const void *data, size_t len)
 	const char *p = data;
 
 	pthread_mutex_lock(&c->lock);
-	for (size_t i = 0; i < len; i++) {
-		c->ring[c->pos++] = p[i];
+	/* Only the last ring's worth can stay, copied in at most two pieces:
+	 * the cost does not grow with LEN. */
+	size_t keep = len < CONSOLE_LOG_RING ? len : CONSOLE_LOG_RING;
+	const char *src = p + (len - keep);
+	while (keep > 0) {
+		size_t chunk = CONSOLE_LOG_RING - c->pos;
+		if (chunk > keep)
+			chunk = keep;
+		memcpy(c->ring + c->pos, src, chunk);
+		src += chunk;
+		keep -= chunk;
+		c->pos += chunk;
 		if (c->pos == CONSOLE_LOG_RING) {
 			c->pos = 0;
 			c->wrapped = true;

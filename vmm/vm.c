@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -312,7 +313,8 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 			return -1;
 	}
 	if (cfg->vsock_cid) {
-		struct virtio_mmio_dev *vs = virtio_vsock_new(cfg->vsock_cid, cfg->vsock_dir, err);
+		struct virtio_mmio_dev *vs = virtio_vsock_new_limited(cfg->vsock_cid, cfg->vsock_dir,
+								      vm->fds.vsock_conns, err);
 		if (!vs || vm_add_virtio(vm, vs, err) < 0)
 			return -1;
 	}
@@ -329,7 +331,10 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 		const struct vm_share *sh = &cfg->shares[i];
 		struct fuse_share_opts opts = { .dir = sh->dir, .readonly = sh->readonly,
 						.cache_always = sh->cache_always,
-						.dax_window_size = sh->dax_mib << 20 };
+						.allow_setid = sh->allow_setid,
+						.sealed = sh->sealed,
+						.dax_window_size = sh->dax_mib << 20,
+						.fd_pool = &vm->share_fds };
 		struct virtio_mmio_dev *fs = virtio_fs_new_share(sh->tag, &opts, err);
 		if (!fs || vm_add_virtio(vm, fs, err) < 0)
 			return -1;
@@ -348,6 +353,17 @@ static int setup(struct vm *vm, husk_error_t *err)
 	if (cfg->cpus < 1 || cfg->cpus > MAX_VCPUS)
 		return husk_error_set(err, 0, "--cpus %d: must be 1 to %d", cfg->cpus, MAX_VCPUS);
 	vm->ncpus = cfg->cpus;
+	/* Planned before the VM opens anything, from the limit the process
+	 * raised while it could. */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return husk_error_set(err, errno, "RLIMIT_NOFILE");
+	if (fd_budget_plan(cfg, rl.rlim_cur, fd_budget_count_open(), &vm->fds, err) < 0)
+		return -1;
+	vm->share_fds.limit = vm->fds.share_fds;
+	log_debug("descriptors: limit %llu, VMM reserve %u, vsock %u, shares %u",
+		  (unsigned long long)vm->fds.nofile, vm->fds.reserve, vm->fds.vsock_conns,
+		  vm->fds.share_fds);
 	if (event_loop_init(&vm->loop, err) < 0 || create_vm(vm, err) < 0)
 		return -1;
 	if (boot_load_kernel(&vm->mem, cfg->kernel, &k, err) < 0)

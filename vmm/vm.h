@@ -7,16 +7,19 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "console_log.h"
 #include "event_loop.h"
+#include "fd_budget.h"
 #include "io_bus.h"
 #include "memory.h"
 #include "serial.h"
 #include "x86_boot.h"
+#include "virtio/fuse_server.h"
 
 struct virtio_mmio_dev;
 
@@ -43,7 +46,10 @@ struct vm_share {
 	const char *dir;
 	bool readonly;
 	bool cache_always; /* only the guest changes DIR: cache it for long */
+	bool allow_setid;  /* the guest may make set-ID files (fuse_server.h) */
 	uint64_t dax_mib;  /* DAX window (mount -o dax in the guest); 0: none */
+	/* Read-only once *sealed is true (any thread may store it); NULL: never. */
+	const atomic_bool *sealed;
 };
 
 struct vm_config {
@@ -68,6 +74,10 @@ struct vm_config {
 	/* virtio-net: one device per NIC, in this order. */
 	struct vm_nic nics[VM_MAX_NICS];
 	int nnics;
+	/* Descriptors the caller opens while the VM runs (its control
+	 * clients, its agent connection): kept out of the guest's reach
+	 * along with the VMM's own (fd_budget.h). */
+	unsigned extra_fds;
 	/* The runtime owns host signals (it forwards them to the guest's
 	 * process): vm_run() then leaves them alone, and ends the VM with
 	 * VM_OUTCOME_SIGNAL when STOP_FD becomes readable instead. */
@@ -126,6 +136,8 @@ struct vm {
 	uint32_t nshm;
 	struct event_source signals;
 	struct timespec t0; /* when the VMM started, for the boot timer */
+	struct fd_budget fds;
+	struct fuse_fd_pool share_fds; /* every share's inodes and handles */
 
 	pthread_mutex_t lock; /* guards the fields below */
 	enum vm_outcome outcome;

@@ -56,7 +56,27 @@ dax_seeds = {
     "dax-map-remove": lk + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 2, 0)) + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 3, 6 * MIB)) + req(REMOVEMAPPING, 1, struct.pack("<I", 2) + struct.pack("<QQ", 0, 2 * MIB) + struct.pack("<QQ", 6 * MIB, 2 * MIB)),
     "dax-refused": req(LOOKUP, 1, name("out")) + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 2, 0)) + req(LOOKUP, 1, name("fifo")) + req(SETUPMAPPING, 3, setupmapping_in(0, 2 * MIB, 2, 2 * MIB)) + req(SETUPMAPPING, 1, setupmapping_in(0, 2 * MIB, 2, 4 * MIB)),
 }
+# Through the virtio transport (option bit 4): SPLIT is what the guest's
+# other vCPU does while each request is in service (fuzz_fuse.c).
+DISABLE, SHRINK, GROW, MOVE_USED, RESET, REBUILD, OTHER_QUEUE, SCRIBBLE = 1, 2, 4, 8, 16, 32, 64, 128
+transport_seeds = {
+    "vq-plain": lk + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0)),
+    "vq-shrink-in-service": lk + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=DISABLE | SHRINK) + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=DISABLE | GROW | MOVE_USED),
+    "vq-reset-in-service": lk + req(OPEN, 2, open_in(0), split=RESET) + req(READ, 2, read_in(1, 0, 4096), split=RESET | REBUILD) + req(GETATTR, 2, struct.pack("<IIQ", 0, 0, 0), split=OTHER_QUEUE | SCRIBBLE),
+}
+# What a share refuses without allow_setid: set-ID modes on every kind of
+# new node and by chmod, privileged xattrs (last: the seeds above keep
+# their unique ids).
+seeds["setid"] = req(CREATE, 1, struct.pack("<IIII", 0o102, 0o6755, 0, 0) + name("suid"), uid=1000, gid=1000) + req(MKDIR, 1, struct.pack("<II", 0o6777, 0) + name("sd")) + req(MKNOD, 1, struct.pack("<IIII", 0o104755, 0, 0, 0) + name("sn")) + lk + req(SETATTR, 2, struct.pack("<IIQQQQQQIIIIIIII", 0x1 | 0x2 | 0x4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0o6755, 0, 0, 0, 0)) + req(SETXATTR, 2, struct.pack("<II", 20, 0) + name("security.capability") + struct.pack("<IIIII", 0x02000001, 1 << 13, 0, 0, 0)) + req(SETXATTR, 2, struct.pack("<II", 4, 0) + name("trusted.overlay.redirect") + b"/etc")
+# SYNCFS after a change, again with none, after a truncating OPEN; and with
+# a writable DAX mapping, which changes files without requests. (Added
+# last: the unique counter of the seeds above stays as it was.)
+seeds["write-syncfs"] = req(CREATE, 1, struct.pack("<IIII", 0o101, 0o644, 0o22, 0) + name("new")) + req(WRITE, 2, struct.pack("<QQIIQII", 1, 0, 5, 0, 0, 0, 0) + b"hello") + req(RELEASE, 2, struct.pack("<QIIQ", 1, 0, 0, 0)) + req(SYNCFS, 1, struct.pack("<Q", 0)) + req(SYNCFS, 1, struct.pack("<Q", 0)) + req(OPEN, 2, open_in(0o1001)) + req(SYNCFS, 1, struct.pack("<Q", 0))
+dax_seeds["dax-write-syncfs"] = lk + req(SETUPMAPPING, 2, setupmapping_in(0, 2 * MIB, 3, 0)) + req(SYNCFS, 1, struct.pack("<Q", 0)) + req(REMOVEMAPPING, 1, struct.pack("<I", 1) + struct.pack("<QQ", 0, 2 * MIB)) + req(SYNCFS, 1, struct.pack("<Q", 0))
 os.makedirs(OUT, exist_ok=True)
+for n, body in transport_seeds.items():
+    with open(os.path.join(OUT, n), "wb") as f:
+        f.write(bytes([16]) + body)
 for n, body in seeds.items():
     for flags in (0, 1):
         with open(os.path.join(OUT, f"{n}{'-ro' if flags else ''}"), "wb") as f:

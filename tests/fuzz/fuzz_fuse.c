@@ -5,16 +5,27 @@
  * Each input is one guest session on a fresh scratch share:
  *   byte 0: share options (bit 0 read-only, bit 1 cache_always, bit 2 skip
  *           the harness's INIT so the fuzzer meets an uninitialized server,
- *           bit 3 a DAX window of DAX_WINDOW bytes)
+ *           bit 3 a DAX window of DAX_WINDOW bytes, bit 4 through the
+ *           virtio transport, see below)
  *   then frames: le16 LEN, le16 ROOM, u8 SPLIT, LEN bytes of request.
  * The request goes to the server in up to 8 pieces (SPLIT picks where),
  * each in a heap block of its exact size, and the reply into ROOM bytes,
  * so AddressSanitizer sees any byte read or written outside them. Node and
  * handle ids are small numbers (slot + 1), so the fuzzer finds live ones.
  *
+ * Through the transport, each request is a chain in a split virtqueue of a
+ * virtio-mmio device in guest memory, served as virtio-fs serves it
+ * (virtio_mmio_serve_unlocked(): the lock is dropped while the server
+ * works), and SPLIT instead picks what the guest's other vCPU writes to
+ * the device's registers and rings meanwhile: disable the queue, shrink or
+ * grow it, move its rings, reset the device and set it up anew. The used
+ * ring sits at the top of guest RAM, so a push past it faults.
+ *
  * After every input the host is checked: the share's sibling directory
  * still holds exactly its canary, /etc/passwd is unchanged, and no
- * descriptor leaked. Device nodes stay refused (allow_devices is off).
+ * descriptor leaked. Device nodes stay refused (allow_devices is off), and
+ * nothing in the share is set-user-ID, a set-group-ID non-directory or
+ * holds file capabilities (allow_setid is off; the fixture has none).
  * With a DAX window, after every request each mapping inside the window
  * must be of a file beneath the share (or a hole), and after the session
  * nothing of the window may be left mapped. */
@@ -30,9 +41,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
+#include "vmm/memory.h"
 #include "vmm/virtio/fuse_server.h"
+#include "vmm/virtio/mmio.h"
 
 #define DAX_WINDOW (8U << 20)
 
@@ -92,6 +106,20 @@ static void fixture(void)
 	mkfifo(p, 0644);
 }
 
+/* nftw callback: a node the guest could have made privileged on the host. */
+static int privileged_node(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)flag, (void)ftw;
+	bool dir = S_ISDIR(st->st_mode);
+	if ((st->st_mode & S_ISUID) || (!dir && (st->st_mode & S_ISGID)) ||
+	    (!S_ISLNK(st->st_mode) && lgetxattr(p, "security.capability", NULL, 0) >= 0)) {
+		fprintf(stderr, "fuzz_fuse: the guest made %s privileged (mode %o)\n", p,
+			(unsigned)st->st_mode);
+		abort();
+	}
+	return 0;
+}
+
 static void check_host(void)
 {
 	struct stat st;
@@ -119,6 +147,7 @@ static void check_host(void)
 		fprintf(stderr, "fuzz_fuse: /etc/passwd changed\n");
 		abort();
 	}
+	nftw(share, privileged_node, 16, FTW_PHYS);
 	if (count_fds() != fds0) {
 		fprintf(stderr, "fuzz_fuse: descriptors leaked (%d, was %d)\n", count_fds(), fds0);
 		abort();
@@ -154,6 +183,125 @@ static void check_window(uintptr_t lo, uintptr_t hi, bool must_be_empty)
 	fclose(fp);
 }
 
+/* ---- through the virtio transport ---- */
+
+#define VQ_RAM (16ULL << 20)
+#define VQ_SIZE 16
+#define VQ_DESC 0x1000ULL
+#define VQ_AVAIL 0x2000ULL
+#define VQ_USED ((VQ_RAM - 6 - 8 * VQ_SIZE) & ~3ULL) /* the top of RAM */
+#define VQ_REQ 0x100000ULL
+#define VQ_REP 0x400000ULL
+
+static const struct virtio_device_ops vq_ops = {
+	.name = "fuzz-fs", .device_id = VIRTIO_ID_FS, .nqueues = 2, .queue_max = 256,
+};
+
+static void vq_reg(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
+{
+	virtio_mmio_io(d, off, (uint8_t *)&v, 4, true);
+}
+
+static void vq_setup_queue(struct virtio_mmio_dev *d, unsigned q, uint16_t size, uint64_t used)
+{
+	vq_reg(d, 0x030, q);
+	vq_reg(d, 0x038, size);
+	vq_reg(d, 0x080, (uint32_t)VQ_DESC);
+	vq_reg(d, 0x084, 0);
+	vq_reg(d, 0x090, (uint32_t)VQ_AVAIL);
+	vq_reg(d, 0x094, 0);
+	vq_reg(d, 0x0a0, (uint32_t)used);
+	vq_reg(d, 0x0a4, (uint32_t)(used >> 32));
+	vq_reg(d, 0x044, 1);
+}
+
+/* What a well-behaved driver does: reset, negotiate, queue 1 ready. */
+static void vq_driver_start(struct virtio_mmio_dev *d, uint16_t size)
+{
+	vq_reg(d, 0x070, 0);
+	vq_reg(d, 0x070, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	vq_reg(d, 0x024, 1);
+	vq_reg(d, 0x020, 1); /* VERSION_1 */
+	vq_reg(d, 0x070, 0xb);
+	vq_setup_queue(d, 1, size, VQ_USED);
+	vq_reg(d, 0x070, 0xf);
+}
+
+struct vq_service {
+	struct virtio_mmio_dev *d;
+	struct fuse_server *srv;
+	struct virtq_desc *desc;
+	uint8_t acts;
+};
+
+/* The other vCPU, while the request is in service. */
+static void vq_guest_acts(struct vq_service *v)
+{
+	struct virtio_mmio_dev *d = v->d;
+
+	vq_reg(d, 0x030, 1);
+	if (v->acts & 1)
+		vq_reg(d, 0x044, 0); /* disable the queue */
+	if (v->acts & 2)
+		vq_reg(d, 0x038, 0);
+	if (v->acts & 4)
+		vq_reg(d, 0x038, 0xffff);
+	if (v->acts & 8)
+		vq_reg(d, 0x0a0, (uint32_t)(VQ_RAM - 8)); /* used ring off the end */
+	if (v->acts & 16)
+		vq_reg(d, 0x070, 0); /* reset */
+	if (v->acts & 32) /* set up anew, smaller */
+		vq_driver_start(d, 2);
+	if (v->acts & 64) /* the other queue, past the device's queues */
+		vq_reg(d, 0x030, v->acts & 128 ? 0 : 7);
+	if (v->acts & 128) /* the chain's descriptors rewritten */
+		memset(v->desc, 0xff, 16 * 2);
+}
+
+static uint32_t vq_serve(void *arg, const struct virtq_chain *c)
+{
+	struct vq_service *v = arg;
+
+	vq_guest_acts(v);
+	return (uint32_t)fuse_server_handle(v->srv, c->out, c->nout, c->in, c->nin);
+}
+
+static void vq_send(struct virtio_mmio_dev *d, struct guest_memory *m, struct fuse_server *srv,
+		    const uint8_t *req, size_t len, size_t room, uint8_t acts)
+{
+	struct virtq_desc *desc = guest_mem_ptr(m, VQ_DESC, 16 * VQ_SIZE);
+	struct virtq_avail *avail = guest_mem_ptr(m, VQ_AVAIL, 6 + 2 * VQ_SIZE);
+	struct virtq_used *used = guest_mem_ptr(m, VQ_USED, 6 + 8 * VQ_SIZE);
+	struct virtq_chain *c = malloc(sizeof(*c));
+
+	if (room > VQ_REQ)
+		room = VQ_REQ;
+	if (len > VQ_REP - VQ_REQ)
+		len = VQ_REP - VQ_REQ;
+	memcpy(guest_mem_ptr(m, VQ_REQ, len), req, len);
+	desc[0] = (struct virtq_desc){ VQ_REQ, (uint32_t)len, VIRTQ_DESC_F_NEXT, 1 };
+	desc[1] = (struct virtq_desc){ VQ_REP, (uint32_t)room, VIRTQ_DESC_F_WRITE, 0 };
+	avail->ring[avail->idx % 2] = 0; /* a ring of 2 or of VQ_SIZE: both fit */
+	avail->ring[avail->idx % VQ_SIZE] = 0;
+	avail->idx++;
+
+	uint16_t before = used->idx;
+	struct vq_service v = { d, srv, desc, acts };
+	pthread_mutex_lock(&d->lock);
+	int r = virtio_mmio_serve_unlocked(d, 1, c, vq_serve, &v);
+	pthread_mutex_unlock(&d->lock);
+	/* At most the one chain went back, and only if it was served. */
+	if ((uint16_t)(used->idx - before) > (r == 1 ? 1 : 0))
+		abort();
+	free(c);
+	/* A driver that broke the device or the queue starts over. */
+	if (d->broken || !d->queues[1].ready || !virtio_mmio_live(d)) {
+		vq_driver_start(d, VQ_SIZE);
+		avail->idx = 0;
+		used->idx = 0;
+	}
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -175,7 +323,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	chmod(canary, 0644);
 	if (stat("/etc/passwd", &passwd0) < 0)
 		abort();
-	fds0 = count_fds();
 	return 0;
 }
 
@@ -231,6 +378,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
+	/* Counted per input: between inputs libFuzzer itself may open
+	 * descriptors (its symbolizer's pipes, once it names a newly
+	 * covered function). */
+	fds0 = count_fds();
 	fixture();
 	struct fuse_share_opts o = {
 		.dir = share,
@@ -259,6 +410,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t winlen;
 	fuse_server_dax_window(s, &win, &winlen);
 	uintptr_t lo = (uintptr_t)win, hi = lo + winlen;
+	bool via_transport = data[0] & 16;
+	struct guest_memory m = { 0 };
+	struct virtio_mmio_dev d;
+	if (via_transport) {
+		if (guest_mem_init(&m, VQ_RAM, &err) < 0)
+			abort();
+		virtio_mmio_init(&d, &vq_ops, NULL);
+		d.mem = &m;
+		vq_driver_start(&d, VQ_SIZE);
+	}
 	size_t pos = 1;
 	while (pos + 5 <= size) {
 		size_t len = data[pos] | (size_t)data[pos + 1] << 8;
@@ -270,10 +431,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Room above 64 KiB only for big READs: the top bit scales. */
 		if (room & 0x8000)
 			room = (room & 0x7fff) << 5;
-		send_request(s, data + pos, len, room, split);
+		if (via_transport)
+			vq_send(&d, &m, s, data + pos, len, room, split);
+		else
+			send_request(s, data + pos, len, room, split);
 		pos += len;
 		if (win)
 			check_window(lo, hi, false);
+	}
+	if (via_transport) {
+		virtio_mmio_release(&d);
+		guest_mem_release(&m);
 	}
 	fuse_server_free(s);
 	if (win)

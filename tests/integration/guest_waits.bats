@@ -16,6 +16,8 @@ fake_container() {
 	chmod 700 "$WORK/root" "$dir"
 	echo '{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/"}}' \
 		>"$WORK/bundle/config.json"
+	# create's saved copy of the config, which start reads (never the bundle)
+	install -m 0600 "$WORK/bundle/config.json" "$dir/config.json"
 	bg "$WORK/sleep.out" sleep 1000
 	FAKE_PID=$BG_PID
 	start=$(awk '{ sub(/.*\) /, ""); print $20 }' "/proc/$FAKE_PID/stat")

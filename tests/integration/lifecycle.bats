@@ -187,12 +187,12 @@ load helpers
 	wait "$reaper_pid"
 }
 
-@test "the VMM runs confined: seccomp, no_new_privs, capabilities, rlimits, oom_score_adj, cgroup" {
+@test "the VMM runs confined: seccomp, no_new_privs, capabilities, rlimits, oom_score_adj, cgroup, no dumps" {
 	require_containers
 	[ "$RUNTIME" = husk ] || skip "the VMM's confinement is husk's own"
 	make_bundle "$WORK/b" sleep 1000
-	# RLIMIT_CORE and RLIMIT_MSGQUEUE are applied to the VMM as given (the
-	# VMM's own, like RLIMIT_NOFILE, are not: runtime/confine.h).
+	# RLIMIT_MSGQUEUE is applied to the VMM as given; RLIMIT_CORE is the
+	# guest's (like RLIMIT_NOFILE, runtime/confine.h): the VMM's is 0.
 	bundle_edit "$WORK/b" '.process.oomScoreAdj = 123
 		| .process.rlimits = [{type: "RLIMIT_CORE", soft: 1024, hard: 2048},
 			{type: "RLIMIT_MSGQUEUE", soft: 4096, hard: 8192}]'
@@ -218,7 +218,7 @@ load helpers
 	# The VMM has threads of its own (vCPUs, devices) besides the main one.
 	[ "$n" -gt 1 ]
 	[ "$(cat "/proc/$pid/oom_score_adj")" = 123 ]
-	grep -E '^Max core file size +1024 +2048 +bytes' "/proc/$pid/limits"
+	grep -E '^Max core file size +0 +0 +bytes' "/proc/$pid/limits"
 	grep -E '^Max msgqueue size +4096 +8192 +bytes' "/proc/$pid/limits"
 	# The cgroup is the spec's cgroupsPath (make_bundle's).
 	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
@@ -228,6 +228,37 @@ load helpers
 			grep -qE "^[0-9]+:([a-z_]+,)*$c(,[a-z_]+)*:/$TEST_ID-b\$" "/proc/$pid/cgroup"
 		done
 	fi
+	# Not dumpable: a process of its uid with its capabilities (so not
+	# CAP_SYS_PTRACE), as another VMM is, reads none of its memory.
+	run setpriv --inh-caps=-all --bounding-set=-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod,+setfcap \
+		head -c 1 "/proc/$pid/environ"
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Permission denied"* ]]
+}
+
+@test "root.readonly is enforced by the host: a guest that remounts / read-write still writes nothing" {
+	require_containers
+	[ "$RUNTIME" = husk ] || skip "the host's side of the VM boundary is husk's own"
+	# CAP_SYS_ADMIN in the guest stands for a workload that owns the guest
+	# kernel: it undoes the guest's own read-only mount of /.
+	make_bundle "$WORK/b" sh -c 'mount -o remount,rw / && echo REMOUNTED; (echo x >/evil) 2>&1; (echo x >>/etc/passwd) 2>&1; mkdir /evil-dir 2>&1; echo DONE; sleep 1000'
+	bundle_edit "$WORK/b" '.root.readonly = true
+		| .process.capabilities.bounding += ["CAP_SYS_ADMIN"]
+		| .process.capabilities.effective += ["CAP_SYS_ADMIN"]
+		| .process.capabilities.permitted += ["CAP_SYS_ADMIN"]'
+	before=$(cd "$WORK/b/rootfs" && find . -printf '%p %s %m %T@\n' | sort)
+	run_ct "$CT" "$WORK/b"
+	wait_output "$WORK/$CT.out" DONE
+	cat "$WORK/$CT.out"
+	grep -q REMOUNTED "$WORK/$CT.out"
+	grep -q "Read-only file system" "$WORK/$CT.out"
+	[ ! -e "$WORK/b/rootfs/evil" ]
+	[ ! -e "$WORK/b/rootfs/evil-dir" ]
+	# Nothing changed on the host (the default mounts' points exist).
+	[ "$before" = "$(cd "$WORK/b/rootfs" && find . -printf '%p %s %m %T@\n' | sort)" ]
+	rt kill "$CT" KILL
+	wait_status "$CT" stopped
+	delete_ct "$CT"
 }
 
 @test "hooks: all six kinds run in the runtime-spec's order with the state on stdin" {

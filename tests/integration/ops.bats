@@ -246,6 +246,26 @@ lines_over() {
 	delete_ct "$CT"
 }
 
+@test "exec --ignore-paused on a paused container waits for resume, and resume goes through" {
+	start_sleeper
+	rt pause "$CT"
+	rt exec --ignore-paused "$CT" echo ran </dev/null >"$WORK/exec.out" 2>"$WORK/exec.err" 3>&- &
+	epid=$!
+	echo "$epid" >>"$WORK/.bg"
+	sleep 2
+	# Still waiting, and nothing ran while paused.
+	kill -0 "$epid"
+	[ ! -s "$WORK/exec.out" ]
+
+	RT_TIMEOUT=30 run_rt resume "$CT"
+	[ "$status" -eq 0 ]
+	[ "$(ct_status "$CT")" = running ]
+	wait "$epid"
+	[ "$(cat "$WORK/exec.out")" = ran ]
+
+	delete_ct "$CT" --force
+}
+
 # ---------------------------------------------------------------------------
 # update
 #

@@ -179,6 +179,11 @@ static void guard_release(struct guard *g)
 {
 	husk_error_t err cleanup_error = NULL;
 
+	/* A test that failed with its cgroup frozen: v1 holds the kill until
+	 * a thaw, and waitpid() would wait for ever. */
+	if (g->cg)
+		husk_cgroup_freeze(g->cg, false, &err);
+	husk_error_release(&err);
 	if (g->child > 0) {
 		kill(g->child, SIGKILL);
 		waitpid(g->child, NULL, 0);
@@ -570,6 +575,77 @@ TEST(cgroup_create_failure_names_the_field_and_undoes)
 	printf("# %s\n", err->msg);
 	CHECK(strstr(err->msg, "linux.resources.cpu.quota: "));
 	CHECK(gone_everywhere(path));
+}
+
+/* A process that joins a frozen cgroup stops at once: create used to
+ * share a frozen cgroup, and `husk create` then waited for ever on a VMM
+ * that never ran. It is refused now, promptly, and left as it was. */
+TEST(cgroup_create_refuses_a_frozen_cgroup_and_leaves_it)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	char path[128];
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/frozen", g.top);
+	CHECK_INT(husk_cgroup_create(path, NULL, 0, &g.cg, &err), 0);
+	g.child = sleeper();
+	CHECK(g.child > 0);
+	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
+	if (husk_cgroup_freeze(g.cg, true, &err) < 0) {
+		printf("# %s\n", err->msg);
+		SKIP("no freezer on this host");
+	}
+
+	struct husk_cgroup *again = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = husk_cgroup_create(path, NULL, 0, &again, &err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	husk_cgroup_free(again);
+	CHECK_INT(rc, -1);
+	CHECK(t1.tv_sec - t0.tv_sec < 2);
+	printf("# %s\n", err ? err->msg : "(no error)");
+	CHECK(err && strstr(err->msg, "linux.cgroupsPath: "));
+	CHECK(err && strstr(err->msg, "frozen"));
+	/* Still there, still frozen, its process still in it. */
+	bool frozen = false;
+	CHECK_INT(husk_cgroup_is_frozen(g.cg, &frozen, &err), 0);
+	CHECK(frozen);
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	CHECK_INT(husk_cgroup_pids(g.cg, &pids, &n, &err), 0);
+	CHECK_INT(n, 1);
+	CHECK_INT(husk_cgroup_freeze(g.cg, false, &err), 0);
+}
+
+/* Only a cgroup create made is husk's: one that was there is shared (and
+ * says so), one that was not is husk's, and open() claims none. */
+TEST(cgroup_create_tells_a_shared_cgroup_from_its_own)
+{
+	const char *why = host_lacks();
+	if (why)
+		SKIP(why);
+	struct guard g cleanup_guard = { .child = -1 };
+	husk_error_t err cleanup_error = NULL;
+	char path[128];
+
+	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
+	snprintf(path, sizeof(path), "%s/shared", g.top);
+	CHECK_INT(husk_cgroup_create(path, NULL, 0, &g.cg, &err), 0);
+	CHECK(husk_cgroup_created(g.cg));
+	g.child = sleeper();
+	CHECK(g.child > 0);
+	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
+
+	struct husk_cgroup *shared cleanup_cgroup = NULL;
+	CHECK_INT(husk_cgroup_create(path, NULL, 0, &shared, &err), 0);
+	CHECK(!husk_cgroup_created(shared));
+	struct husk_cgroup *opened cleanup_cgroup = husk_cgroup_open(path, &err);
+	CHECK(opened && !husk_cgroup_created(opened));
 }
 
 /* Bits of a device probe's exit status: what it found, opening each. */

@@ -16,6 +16,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -77,10 +78,14 @@ static void show_status(int status)
 static void rlimits_child(void *arg)
 {
 	(void)arg;
-	struct rlimit before, rl;
+	struct rlimit before, core0, rl;
 	getrlimit(RLIMIT_NOFILE, &before);
+	/* The guest's: a VMM with a core limit could dump guest RAM. */
+	rl = (struct rlimit){ 0, 4096 };
+	setrlimit(RLIMIT_CORE, &rl);
+	getrlimit(RLIMIT_CORE, &core0);
 	struct oci_rlimit lim[] = {
-		{ RLIMIT_CORE, 0, 0 },
+		{ RLIMIT_CORE, RLIM_INFINITY, RLIM_INFINITY },
 		{ RLIMIT_NOFILE, 16, 16 }, /* the VMM's own: not applied */
 		{ RLIMIT_MSGQUEUE, 4096, 8192 },
 	};
@@ -90,7 +95,7 @@ static void rlimits_child(void *arg)
 	if (confine_rlimits(&p, &err) < 0)
 		FAIL_CHILD(1, "%s", err->msg);
 	getrlimit(RLIMIT_CORE, &rl);
-	if (rl.rlim_cur != 0 || rl.rlim_max != 0)
+	if (rl.rlim_cur != core0.rlim_cur || rl.rlim_max != core0.rlim_max)
 		FAIL_CHILD(2, "RLIMIT_CORE %lu:%lu", rl.rlim_cur, rl.rlim_max);
 	getrlimit(RLIMIT_MSGQUEUE, &rl);
 	if (rl.rlim_cur != 4096 || rl.rlim_max != 8192)
@@ -111,6 +116,38 @@ static void rlimits_child(void *arg)
 TEST(confine_rlimits_applies_what_fits_a_vmm)
 {
 	int st = in_child(rlimits_child, NULL);
+	show_status(st);
+	CHECK(CHILD_OK(st));
+}
+
+static void no_dump_child(void *arg)
+{
+	(void)arg;
+	husk_error_t err cleanup_error = NULL;
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+	setrlimit(RLIMIT_CORE, &rl);
+	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+	if (confine_no_dump(&err) < 0)
+		FAIL_CHILD(1, "%s", err->msg);
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0)
+		FAIL_CHILD(2, "still dumpable");
+	getrlimit(RLIMIT_CORE, &rl);
+	if (rl.rlim_cur != 0 || rl.rlim_max != 0)
+		FAIL_CHILD(3, "RLIMIT_CORE %lu:%lu", rl.rlim_cur, rl.rlim_max);
+	/* The VMM still reaches its own descriptors through /proc/self/fd
+	 * (virtio-fs reopens every file that way). */
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	int again = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || again < 0)
+		FAIL_CHILD(4, "reopen through %s: %s", path, strerror(errno));
+}
+
+TEST(confine_no_dump_leaves_no_core_and_no_ptrace)
+{
+	int st = in_child(no_dump_child, NULL);
 	show_status(st);
 	CHECK(CHILD_OK(st));
 }

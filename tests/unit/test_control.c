@@ -183,11 +183,11 @@ TEST(start_waits_for_a_silent_guest_without_the_lock_and_within_its_bound)
 	snprintf(bundle, sizeof(bundle), "%s/bundle", root);
 	CHECK_INT(mkdir(bundle, 0700), 0);
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	static const char config[] = "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
+				     "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"}}";
 	FILE *f = fopen(path, "w");
 	CHECK(f);
-	fputs("{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
-	      "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\"}}",
-	      f);
+	fputs(config, f);
 	fclose(f);
 
 	/* The "VMM": a live process, and a control socket nobody answers. */
@@ -209,6 +209,8 @@ TEST(start_waits_for_a_silent_guest_without_the_lock_and_within_its_bound)
 	c->rec->pid = vmm;
 	c->rec->pid_start = process_start_time(vmm);
 	CHECK_INT(container_save(c, &err), 0);
+	/* start reads the config create saved, not the bundle's. */
+	CHECK_INT(container_write_new(c, HUSK_SAVED_CONFIG, config, strlen(config), &err), 0);
 	int ctl = control_listen(c, &err);
 	CHECK(ctl >= 0);
 	container_unlock(c);
@@ -226,7 +228,10 @@ TEST(start_waits_for_a_silent_guest_without_the_lock_and_within_its_bound)
 	}
 	unsetenv(CONTROL_START_TIMEOUT_ENV);
 	close(pipefd[1]);
-	/* Once start has sent START, the lock must be free. */
+	/* Once start has sent START, the lock must be free. A start that
+	 * fails before connecting must fail the test, not hang it. */
+	struct pollfd pctl = { .fd = ctl, .events = POLLIN };
+	CHECK_INT(poll(&pctl, 1, 30000), 1);
 	int conn = accept4(ctl, NULL, NULL, SOCK_CLOEXEC);
 	CHECK(conn >= 0);
 	char hdr[AGENT_HDR_LEN];

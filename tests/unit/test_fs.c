@@ -12,14 +12,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
 #include "runtime/share_spec.h"
+#include "vmm/fd_budget.h"
+#include "vmm/vm.h"
 #include "vmm/virtio/fuse_server.h"
+#include "vmm/virtio/vsock_proto.h"
 
 /* ---- fixture --------------------------------------------------------- */
 
@@ -534,7 +540,7 @@ TEST(fs_create_write_read_owner)
 	CHECK_INT(open_(f.s, le.nodeid, O_RDONLY, &fh, true), -ENOTDIR);
 }
 
-TEST(fs_setgid_directory_and_setuid_bits)
+TEST(fs_setgid_directory_gives_its_group)
 {
 	cleanup_fx struct fx f;
 	struct fuse_entry_out d, e;
@@ -562,6 +568,19 @@ TEST(fs_setgid_directory_and_setuid_bits)
 	CHECK_INT(st.st_gid, 4242);
 	CHECK_INT(st.st_mode & 07777, 0640);
 
+}
+
+/* A share that allows set-ID files: they are made as asked. */
+TEST(fs_setid_share_keeps_setuid_bits)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	struct stat st;
+	uint64_t fh;
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .allow_setid = true }) && do_init(f.s) == 0);
+	if (geteuid() != 0)
+		SKIP("needs root to hand files to other owners");
+
 	/* Set-ID bits survive a create for another owner (a chown clears them). */
 	g_uid = 1000;
 	g_gid = 1000;
@@ -578,6 +597,191 @@ TEST(fs_setgid_directory_and_setuid_bits)
 	CHECK_INT(st.st_mode & 07777, 04711);
 	CHECK_INT(st.st_uid, 7);
 	CHECK_INT(st.st_gid, 8);
+	/* Writing keeps them too: the share's owner asked for that. */
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "x", 1), 0);
+	CHECK_INT(lstat(host_path(&f, "suid"), &st), 0);
+	CHECK_INT(st.st_mode & 07777, 04711);
+}
+
+static mode_t host_mode(struct fx *f, const char *rel)
+{
+	struct stat st;
+	return lstat(host_path(f, rel), &st) == 0 ? st.st_mode & 07777 : 0177777;
+}
+
+/* A host file that is set-user-ID root, as a bundle's /usr/bin/passwd. */
+static void host_setuid_file(struct fx *f, const char *rel)
+{
+	write_host(host_path(f, rel), "#!/bin/sh\n");
+	chmod(host_path(f, rel), 06755);
+}
+
+/* Without the share's consent the guest makes no set-ID file on the host:
+ * not by CREATE, MKNOD, MKDIR or SETATTR, not by chown and chmod together. */
+TEST(fs_guest_makes_no_setid_files)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e, d;
+	uint64_t fh;
+	CHECK(fx_ready(&f));
+
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "c", O_WRONLY | O_CREAT, 06755, &e, &fh), 0);
+	CHECK_INT(e.attr.mode & 07777, 0755); /* what the guest is told is the truth */
+	CHECK_INT(host_mode(&f, "c"), 0755);
+	CHECK_INT(mknod_(f.s, FUSE_ROOT_ID, "n", S_IFREG | 04711, 0, &e), 0);
+	CHECK_INT(host_mode(&f, "n"), 0711);
+	CHECK_INT(mknod_(f.s, FUSE_ROOT_ID, "p", S_IFIFO | 02644, 0, &e), 0);
+	CHECK_INT(host_mode(&f, "p"), 0644);
+	/* A directory keeps set-group-ID (its group goes to new entries),
+	 * never set-user-ID. */
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "d", 06775, &d), 0);
+	CHECK_INT(host_mode(&f, "d"), 02775);
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = S_IFDIR | 04755 };
+	CHECK_INT(setattr_(f.s, d.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "d"), 0755);
+	sa.mode = S_IFDIR | 02711;
+	CHECK_INT(setattr_(f.s, d.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "d"), 02711);
+	/* chmod of a plain file. */
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "c", &e), 0);
+	sa = (struct fuse_setattr_in){ .valid = FATTR_MODE, .mode = S_IFREG | 06711 };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+	CHECK_INT(((const struct fuse_attr_out *)payload())->attr.mode & 07777, 0711);
+	CHECK_INT(host_mode(&f, "c"), 0711);
+
+	/* A set-ID file the host put there reads as it is, and a chmod may
+	 * keep its bits (they give the guest nothing new). */
+	host_setuid_file(&f, "passwd");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "passwd", &e), 0);
+	CHECK_INT(e.attr.mode & 07777, 06755);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDONLY, &fh, false), 0);
+	CHECK_INT(read_(f.s, e.nodeid, fh, 0, 100), 0);
+	CHECK_INT(host_mode(&f, "passwd"), 06755);
+	sa = (struct fuse_setattr_in){ .valid = FATTR_MODE, .mode = S_IFREG | 04711 };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "passwd"), 04711);
+	if (geteuid() == 0) {
+		/* A chown clears them, and the chmod that comes with it cannot
+		 * put them back: a set-user-ID root file made by the guest. */
+		CHECK_INT(chown(host_path(&f, "passwd"), 1000, 1000), 0);
+		CHECK_INT(chmod(host_path(&f, "passwd"), 04755), 0);
+		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID | FATTR_MODE, .uid = 0,
+					       .gid = 0, .mode = S_IFREG | 04755 };
+		CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+		struct stat st;
+		CHECK_INT(lstat(host_path(&f, "passwd"), &st), 0);
+		CHECK_INT(st.st_uid, 0);
+		CHECK_INT(st.st_mode & 07777, 0755);
+	}
+}
+
+/* security.capability of a host file, for "cap_net_raw+ep"; false where
+ * the file system or the caller cannot have it. */
+static bool host_file_caps(const char *path)
+{
+	struct {
+		uint32_t magic_etc;
+		struct {
+			uint32_t permitted, inheritable;
+		} data[2];
+	} caps = { 0x02000001 /* VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE */,
+		   { { 1U << 13 /* CAP_NET_RAW */, 0 }, { 0, 0 } } };
+	return setxattr(path, "security.capability", &caps, sizeof(caps), 0) == 0;
+}
+
+static bool has_file_caps(const char *path)
+{
+	char buf[64];
+	return getxattr(path, "security.capability", buf, sizeof(buf)) > 0;
+}
+
+/* A file whose data the guest may change loses its set-ID bits and file
+ * capabilities first: the VMM's writes (it holds CAP_FSETID) would keep
+ * them, leaving a set-ID or capable program with the guest's code. */
+TEST(fs_guest_writes_drop_setid_and_caps)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	uint64_t fh;
+	CHECK(fx_ready(&f));
+
+	/* Opening for writing (then writing), by OPEN and by CREATE of an
+	 * existing name. */
+	host_setuid_file(&f, "w");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "w", &e), 0);
+	CHECK_INT(open_(f.s, e.nodeid, O_WRONLY, &fh, false), 0);
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "evil", 4), 0);
+	CHECK_INT(host_mode(&f, "w"), 0755);
+	host_setuid_file(&f, "t");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "t", &e), 0);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDONLY | O_TRUNC, &fh, false), 0);
+	CHECK_INT(host_mode(&f, "t"), 0755);
+	host_setuid_file(&f, "c");
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "c", O_RDWR | O_CREAT, 0644, &e, &fh), 0);
+	CHECK_INT(host_mode(&f, "c"), 0755);
+	/* A truncate, with and without a handle. */
+	host_setuid_file(&f, "s");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "s", &e), 0);
+	struct fuse_setattr_in sa = { .valid = FATTR_SIZE, .size = 1 };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "s"), 0755);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDWR, &fh, false), 0);
+	CHECK_INT(chmod(host_path(&f, "s"), 04755), 0); /* the host's own doing */
+	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE | FATTR_FH, .size = 0, .fh = fh };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
+	CHECK_INT(host_mode(&f, "s"), 0755);
+
+	/* File capabilities go the same way. */
+	write_host(host_path(&f, "ping"), "#!/bin/sh\n");
+	if (!host_file_caps(host_path(&f, "ping")))
+		SKIP("no security.capability on this host file system");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "ping", &e), 0);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDONLY, &fh, false), 0);
+	CHECK(has_file_caps(host_path(&f, "ping")));
+	CHECK_INT(open_(f.s, e.nodeid, O_RDWR, &fh, false), 0);
+	CHECK(!has_file_caps(host_path(&f, "ping")));
+}
+
+/* A sealed share (root.readonly) takes changes until its owner seals it,
+ * and none after, not even through handles opened before. */
+TEST(fs_sealed_share_turns_read_only)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e, d;
+	uint64_t fh, fh2;
+	atomic_bool sealed;
+	atomic_init(&sealed, false);
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .sealed = &sealed }) && do_init(f.s) == 0);
+
+	/* Before: mount points and the like. */
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "proc", 0555, &d), 0);
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "f", O_RDWR | O_CREAT, 0644, &e, &fh), 0);
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "before", 6), 0);
+
+	atomic_store(&sealed, true);
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "after!", 6), -EROFS);
+	CHECK_INT(open_(f.s, e.nodeid, O_WRONLY, &fh2, false), -EROFS);
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "new", 0755, NULL), -EROFS);
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "g", O_WRONLY | O_CREAT, 0644, NULL, NULL), -EROFS);
+	CHECK_INT(name_op(f.s, FUSE_RMDIR, FUSE_ROOT_ID, "proc"), -EROFS);
+	struct fuse_setattr_in sa = { .valid = FATTR_SIZE, .size = 0 };
+	CHECK_INT(setattr_(f.s, e.nodeid, &sa), -EROFS);
+	struct fuse_fallocate_in fl = { .fh = fh, .length = 1 << 20 };
+	rq(FUSE_FALLOCATE, e.nodeid);
+	add(&fl, sizeof(fl));
+	CHECK_INT(call(f.s), -EROFS);
+	struct fuse_access_in ac = { .mask = W_OK };
+	rq(FUSE_ACCESS, e.nodeid);
+	add(&ac, sizeof(ac));
+	CHECK_INT(call(f.s), -EROFS);
+	/* Reading goes on. */
+	CHECK_INT(read_(f.s, e.nodeid, fh, 0, 100), 0);
+	CHECK_INT(payload_len(), 6);
+	CHECK(memcmp(payload(), "before", 6) == 0);
+	struct stat st;
+	CHECK_INT(lstat(host_path(&f, "f"), &st), 0);
+	CHECK_INT(st.st_size, 6);
+	CHECK(host_exists(host_path(&f, "proc")) && !host_exists(host_path(&f, "new")));
 }
 
 TEST(fs_mkdir_rmdir_unlink)
@@ -775,11 +979,11 @@ TEST(fs_setattr_mode_owner_size_times)
 
 	write_host(host_path(&f, "f"), "0123456789");
 	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
-	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = S_IFREG | 04750 };
+	struct fuse_setattr_in sa = { .valid = FATTR_MODE, .mode = S_IFREG | 01750 };
 	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
-	CHECK_INT(((const struct fuse_attr_out *)payload())->attr.mode & 07777, 04750);
+	CHECK_INT(((const struct fuse_attr_out *)payload())->attr.mode & 07777, 01750);
 	CHECK_INT(lstat(host_path(&f, "f"), &st), 0);
-	CHECK_INT(st.st_mode & 07777, 04750);
+	CHECK_INT(st.st_mode & 07777, 01750);
 	/* Truncate without a handle, then with one. */
 	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE, .size = 4 };
 	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
@@ -926,6 +1130,39 @@ TEST(fs_xattrs)
 	CHECK_INT(setxattr_(f.s, l.nodeid, name, "v", 1, 0), -EPERM);
 	CHECK_INT(getxattr_(f.s, l.nodeid, name, 64), -ENODATA);
 	CHECK_INT(getxattr(host_path(&f, "f"), name, buf, sizeof(buf)), -1); /* not through it */
+}
+
+/* xattrs the host kernel acts on are the share's to allow. */
+TEST(fs_guest_sets_no_privileged_xattrs)
+{
+	cleanup_fx struct fx f;
+	cleanup_fx struct fx a = { 0 };
+	struct fuse_entry_out e;
+	static const uint8_t caps[20] = { 1, 0, 0, 2, 0, 0x20 };
+	CHECK(fx_ready(&f));
+
+	write_host(host_path(&f, "f"), "");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(setxattr_(f.s, e.nodeid, "security.capability", caps, sizeof(caps), 0), -EPERM);
+	CHECK_INT(setxattr_(f.s, e.nodeid, "security.selinux", "system_u:object_r:shadow_t:s0", 29, 0),
+		  -EPERM);
+	CHECK_INT(setxattr_(f.s, e.nodeid, "security.ima", "x", 1, 0), -EPERM);
+	CHECK_INT(setxattr_(f.s, e.nodeid, "trusted.overlay.redirect", "/etc", 4, 0), -EPERM);
+	CHECK(!has_file_caps(host_path(&f, "f")));
+	char buf[64];
+	CHECK_INT(getxattr(host_path(&f, "f"), "trusted.overlay.redirect", buf, sizeof(buf)), -1);
+	/* Anything else is the file system's business. */
+	int r = setxattr_(f.s, e.nodeid, "user.husk", "v", 1, 0);
+	CHECK(r == 0 || r == -EOPNOTSUPP);
+
+	/* Allowed, they reach the host (file capabilities need root). */
+	CHECK(fx_init_opts(&a, (struct fuse_share_opts){ .allow_setid = true }) && do_init(a.s) == 0);
+	write_host(host_path(&a, "f"), "");
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f", &e), 0);
+	if (geteuid() != 0)
+		SKIP("needs root for security.capability");
+	CHECK_INT(setxattr_(a.s, e.nodeid, "security.capability", caps, sizeof(caps), 0), 0);
+	CHECK(has_file_caps(host_path(&a, "f")));
 }
 
 /* Collects READDIR(PLUS) names into a "|"-separated sorted-free string. */
@@ -1420,6 +1657,162 @@ TEST(fs_tables_are_bounded)
 	CHECK_INT(read_(f.s, e.nodeid, fh[0], 0, 1), -EBADF);
 }
 
+/* A VM's shares draw from one pool of descriptors: together they never
+ * hold more than the pool, and what one gives back the other may take. */
+TEST(fs_shares_share_one_descriptor_pool)
+{
+	cleanup_fx struct fx a, b;
+	struct fuse_fd_pool pool = { .limit = 5 };
+	struct fuse_entry_out e;
+	uint64_t fh;
+
+	CHECK(fx_init_opts(&a, (struct fuse_share_opts){ .fd_pool = &pool }) && do_init(a.s) == 0);
+	CHECK(fx_init_opts(&b, (struct fuse_share_opts){ .fd_pool = &pool }) && do_init(b.s) == 0);
+	CHECK_INT(pool.used, 2); /* the roots */
+	for (int i = 0; i < 3; i++) {
+		char n[8];
+		snprintf(n, sizeof(n), "f%d", i);
+		write_host(host_path(&a, n), "");
+		write_host(host_path(&b, n), "");
+	}
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f0", &e), 0);
+	uint64_t a0 = e.nodeid;
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f1", &e), 0);
+	CHECK_INT(lookup(b.s, FUSE_ROOT_ID, "f0", &e), 0);
+	uint64_t b0 = e.nodeid;
+	/* Full: every way to a new descriptor fails cleanly, in both. */
+	CHECK_INT(lookup(b.s, FUSE_ROOT_ID, "f1", &e), -ENFILE);
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f2", &e), -ENFILE);
+	CHECK_INT(open_(a.s, a0, O_RDONLY, &fh, false), -ENFILE);
+	CHECK_INT(open_(b.s, FUSE_ROOT_ID, O_RDONLY, &fh, true), -ENFILE);
+	CHECK_INT(create_(b.s, FUSE_ROOT_ID, "new", O_RDWR | O_CREAT, 0644, NULL, NULL), -ENFILE);
+	/* A name already known costs nothing more. */
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f0", &e), 0);
+	CHECK_INT(e.nodeid, a0);
+	CHECK_INT(live_inodes(a.s) + live_inodes(b.s) + live_handles(a.s) + live_handles(b.s), 5);
+	CHECK_INT(pool.used, 5);
+	forget(a.s, a0, 2);
+	CHECK_INT(open_(b.s, b0, O_RDONLY, &fh, false), 0);
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f2", &e), -ENFILE);
+	CHECK_INT(release_(b.s, b0, fh, false), 0);
+	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f2", &e), 0);
+	fuse_server_reset(a.s);
+	CHECK_INT(pool.used, 3);
+	fuse_server_free(b.s);
+	b.s = NULL;
+	CHECK_INT(pool.used, 1);
+}
+
+/* The plan husk's container process gets (rootfs and binds shares, vsock,
+ * its control clients) splits the limit with nothing counted twice. */
+TEST(fs_fd_budget_plan_splits_the_limit)
+{
+	husk_error_t err cleanup_error = NULL;
+	struct vm_config cfg = { .cpus = 2, .rng = true, .vsock_cid = 3, .nshares = 2,
+				 .extra_fds = 66 };
+	struct fd_budget b;
+
+	CHECK_INT(fd_budget_plan(&cfg, 1024, 20, &b, &err), 0);
+	CHECK(b.reserve >= 20 + 66 + 2 + 2 * FUSE_SERVER_FIXED_FDS);
+	CHECK_INT((uint64_t)b.reserve + b.vsock_conns + b.share_fds, 1024);
+	CHECK(b.vsock_conns >= 1 && b.vsock_conns <= b.share_fds);
+	CHECK_INT(fd_budget_plan(&cfg, 1U << 20, 20, &b, &err), 0);
+	CHECK_INT(b.vsock_conns, VSOCK_MAX_CONNS);
+	CHECK_INT((uint64_t)b.reserve + b.vsock_conns + b.share_fds, 1U << 20);
+	/* No room left for the guest: refused, not a VM that cannot serve. */
+	CHECK_INT(fd_budget_plan(&cfg, 64, 20, &b, &err), -1);
+	CHECK(strstr(err->msg, "RLIMIT_NOFILE 64") != NULL);
+}
+
+/* With the process's real limit low and the guest taking every inode it
+ * can in two shares, the VMM still has its reserve to open descriptors
+ * from. */
+static const char *fill_two_shares(struct fx *a, struct fx *b, uint32_t nofile)
+{
+	husk_error_t err cleanup_error = NULL;
+	struct vm_config cfg = { .cpus = 1, .vsock_cid = 3, .nshares = 2, .extra_fds = 66 };
+	struct fd_budget plan;
+	static struct fuse_fd_pool pool;
+	struct fuse_entry_out e;
+
+	uint32_t open_now = fd_budget_count_open();
+	if (fd_budget_plan(&cfg, nofile, open_now, &plan, &err) < 0)
+		return "plan";
+	pool = (struct fuse_fd_pool){ .limit = plan.share_fds };
+	if (!fx_init_opts(a, (struct fuse_share_opts){ .fd_pool = &pool }) ||
+	    !fx_init_opts(b, (struct fuse_share_opts){ .fd_pool = &pool }) || do_init(a->s) ||
+	    do_init(b->s))
+		return "servers";
+	int full = 0;
+	for (uint32_t i = 0; i < nofile && full < 2; i++) {
+		char n[16];
+		snprintf(n, sizeof(n), "f%u", i);
+		write_host(host_path(a, n), "");
+		write_host(host_path(b, n), "");
+		full = 0;
+		full += lookup(a->s, FUSE_ROOT_ID, n, &e) == -ENFILE;
+		full += lookup(b->s, FUSE_ROOT_ID, n, &e) == -ENFILE;
+	}
+	if (full < 2)
+		return "the shares never filled";
+	if (pool.used != plan.share_fds)
+		return "the pool is not used up";
+	/* What the VMM opens later: everything in its reserve but what was
+	 * open at planning and the shares' own /proc/self/fd. */
+	uint32_t later = plan.reserve - open_now - 2;
+	uint32_t now = fd_budget_count_open();
+	if (now + later > nofile)
+		return "the shares ate into the VMM's reserve";
+	return NULL;
+}
+
+TEST(fs_two_shares_leave_the_vmm_its_reserve)
+{
+	cleanup_fx struct fx a = { 0 }, b = { 0 };
+	struct rlimit rl;
+
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	uint32_t nofile = fd_budget_count_open() + 400;
+	if (rl.rlim_cur < nofile)
+		SKIP("RLIMIT_NOFILE too low to lower");
+	struct rlimit low = { nofile, rl.rlim_max };
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	const char *why = fill_two_shares(&a, &b, nofile);
+	fx_release(&a);
+	fx_release(&b);
+	a = b = (struct fx){ 0 };
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (why)
+		printf("# %s\n", why);
+	CHECK(why == NULL);
+}
+
+/* The server lives with the limit the process set: raising it is done
+ * before the VMM confines itself (fd_budget_raise_nofile()), since later
+ * it cannot raise the hard limit. */
+TEST(fs_server_leaves_the_descriptor_limit_alone)
+{
+	cleanup_fx struct fx f;
+	struct rlimit rl, now;
+
+	CHECK_INT(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if (rl.rlim_cur < 512)
+		SKIP("RLIMIT_NOFILE too low to lower");
+	struct rlimit low = { 256, rl.rlim_max };
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	bool ok = fx_init(&f);
+	getrlimit(RLIMIT_NOFILE, &now);
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &rl), 0);
+	CHECK(ok);
+	CHECK_INT(now.rlim_cur, 256);
+	/* And the raise gets the hard limit (or fs.nr_open) back. */
+	CHECK_INT(setrlimit(RLIMIT_NOFILE, &low), 0);
+	uint64_t got = fd_budget_raise_nofile();
+	getrlimit(RLIMIT_NOFILE, &now);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	CHECK(got >= rl.rlim_max && now.rlim_cur == got);
+}
+
 TEST(fs_destroy_and_reset_forget_everything)
 {
 	cleanup_fx struct fx f;
@@ -1658,6 +2051,20 @@ TEST(fs_dax_needs_a_window_and_a_writable_share)
 
 	/* A window must be whole 2 MiB units. */
 	CHECK(!fx_init_opts(&bad, (struct fuse_share_opts){ .dax_window_size = 3 * MIB }));
+
+	/* A writable mapping lets the guest change the data: the file loses
+	 * its set-ID bits first, a reading one leaves them. */
+	cleanup_fx struct fx w = { 0 };
+	CHECK(fx_init_opts(&w, (struct fuse_share_opts){ .dax_window_size = 2 * MIB }) &&
+	      init_dax(w.s) == 0);
+	write_pattern(host_path(&w, "f"), 4096);
+	CHECK_INT(chmod(host_path(&w, "f"), 04755), 0);
+	CHECK_INT(lookup(w.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(setupmapping_(w.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), 0);
+	CHECK_INT(host_mode(&w, "f"), 04755);
+	CHECK_INT(setupmapping_(w.s, e.nodeid, 0, 2 * MIB,
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0), 0);
+	CHECK_INT(host_mode(&w, "f"), 0755);
 }
 
 TEST(fs_share_spec_parses_options_from_the_right)
@@ -1669,7 +2076,10 @@ TEST(fs_share_spec_parses_options_from_the_right)
 	CHECK_INT(share_spec_parse("root=/var/lib/x", buf, sizeof(buf), &sh, &err), 0);
 	CHECK_STR(sh.tag, "root");
 	CHECK_STR(sh.dir, "/var/lib/x");
-	CHECK(!sh.readonly && !sh.cache_always);
+	CHECK(!sh.readonly && !sh.cache_always && !sh.allow_setid);
+	CHECK_INT(share_spec_parse("t=/d:setid:ro", buf, sizeof(buf), &sh, &err), 0);
+	CHECK_STR(sh.dir, "/d");
+	CHECK(sh.readonly && sh.allow_setid);
 	CHECK_INT(share_spec_parse("t=/a:b=c:ro:cache=always", buf, sizeof(buf), &sh, &err), 0);
 	CHECK_STR(sh.tag, "t");
 	CHECK_STR(sh.dir, "/a:b=c"); /* ':' and '=' inside DIR are its own */
@@ -1694,4 +2104,112 @@ TEST(fs_share_spec_parses_options_from_the_right)
 		husk_error_release(&err);
 	}
 	CHECK_INT(share_spec_parse("t=/x", buf, 4, &sh, &err), -1);
+}
+
+/* ---- SYNCFS ------------------------------------------------------------ */
+
+/* The server's syncfs() calls land here (the test binary's own definition
+ * comes before libc's): counted, the last few start times kept, then made. */
+#define SYNCS_KEPT 16
+static unsigned host_syncs;
+static struct timespec host_sync_at[SYNCS_KEPT];
+
+int syncfs(int fd)
+{
+	clock_gettime(CLOCK_MONOTONIC, &host_sync_at[host_syncs++ % SYNCS_KEPT]);
+	return (int)syscall(SYS_syncfs, fd);
+}
+
+static int syncfs_(struct fuse_server *s)
+{
+	struct fuse_syncfs_in in = { 0 };
+	rq(FUSE_SYNCFS, FUSE_ROOT_ID);
+	add(&in, sizeof(in));
+	return call(s);
+}
+
+static long long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000LL + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* A guest looping SYNCFS must not make the host sync a whole filesystem
+ * (other tenants' data included) each time: without a change made through
+ * the share, SYNCFS costs nothing. */
+TEST(fs_syncfs_costs_nothing_without_changes)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	uint64_t fh;
+	CHECK(fx_ready(&f));
+
+	unsigned before = host_syncs;
+	for (int i = 0; i < 1000; i++)
+		CHECK_INT(syncfs_(f.s), 0);
+	write_host(host_path(&f, "f"), "host");
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
+	CHECK_INT(open_(f.s, e.nodeid, O_RDWR, &fh, false), 0); /* opening changes nothing */
+	CHECK_INT(read_(f.s, e.nodeid, fh, 0, 4), 0);
+	CHECK_INT(release_(f.s, e.nodeid, fh, false), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, before);
+}
+
+/* What the guest wrote reaches the disk on SYNCFS, even through a file it
+ * has closed since, and host syncs are spaced by the interval. */
+TEST(fs_syncfs_syncs_changes_at_a_bounded_rate)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	uint64_t fh;
+	CHECK(fx_ready(&f));
+
+	unsigned first = host_syncs;
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "f", O_WRONLY | O_CREAT, 0644, &e, &fh), 0);
+	CHECK_INT(write_(f.s, e.nodeid, fh, 0, "data", 4), 0);
+	CHECK_INT(release_(f.s, e.nodeid, fh, false), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, first + 1);
+	CHECK_INT(syncfs_(f.s), 0); /* nothing since */
+	CHECK_INT(host_syncs, first + 1);
+	/* A guest alternating a write and a SYNCFS gets its syncs, no
+	 * closer together than the interval. */
+	for (int i = 0; i < 3; i++) {
+		CHECK_INT(open_(f.s, e.nodeid, O_WRONLY, &fh, false), 0);
+		CHECK_INT(write_(f.s, e.nodeid, fh, 0, "more", 4), 0);
+		CHECK_INT(syncfs_(f.s), 0);
+		CHECK_INT(release_(f.s, e.nodeid, fh, false), 0);
+	}
+	/* Truncation on open and a change of metadata count too. */
+	CHECK_INT(open_(f.s, e.nodeid, O_WRONLY | O_TRUNC, &fh, false), 0);
+	CHECK_INT(release_(f.s, e.nodeid, fh, false), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "d", 0755, NULL), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, first + 6);
+	for (unsigned i = first + 1; i < first + 6; i++)
+		CHECK(ms_between(&host_sync_at[(i - 1) % SYNCS_KEPT], &host_sync_at[i % SYNCS_KEPT]) >=
+		      FUSE_SERVER_SYNCFS_INTERVAL_MS);
+}
+
+/* A writable DAX mapping changes files without requests: while one may
+ * exist, SYNCFS always syncs; a read-only one changes nothing. */
+TEST(fs_syncfs_with_dax_mappings)
+{
+	cleanup_fx struct fx f;
+	struct fuse_entry_out e;
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .dax_window_size = 4 * MIB }));
+	CHECK_INT(init_dax(f.s), 0);
+	write_pattern(host_path(&f, "big"), 2 * MIB);
+	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "big", &e), 0);
+
+	unsigned before = host_syncs;
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, before);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB,
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 2 * MIB), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(syncfs_(f.s), 0);
+	CHECK_INT(host_syncs, before + 2);
 }

@@ -1,10 +1,13 @@
 /* The runtime's pure pieces: state records, ids, signal names, VM sizing,
  * exec's process.json, hooks and annotations in config.json, and the state
  * store on a scratch --root. */
+#include <dirent.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,6 +21,7 @@
 #include "runtime/fileio.h"
 #include "runtime/lifecycle.h"
 #include "runtime/state.h"
+#include "vmm/x86_boot.h"
 #include "tap.h"
 
 #define BASE "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
@@ -54,6 +58,34 @@ TEST(state_record_round_trip)
 	CHECK(strstr(state, "\"annotations\":{\"a\":\"1\""));
 	free(state);
 	oci_state_record_free(back);
+}
+
+/* Records from before cgroup_created existed still load, and keep the
+ * behaviour their containers were created with: delete removes the
+ * cgroup. */
+TEST(state_record_without_cgroup_created_is_husks_cgroup)
+{
+	husk_error_t err cleanup_error = NULL;
+	const char *old = "{\"id\":\"x\",\"bundle\":\"/b\",\"rootfs\":\"/r\",\"created\":\"t\","
+			  "\"cgroup_path\":\"/husk/x\",\"pid\":7,\"pid_start\":1,\"owner\":0,"
+			  "\"started\":false,\"annotations\":{}}";
+	struct oci_state_record *r = oci_state_record_parse(old, strlen(old), "s", &err);
+	CHECK(r);
+	CHECK(r->cgroup_created);
+	r->cgroup_created = false;
+	char *json = oci_state_record_to_json(r);
+	oci_state_record_free(r);
+	CHECK(json);
+	r = oci_state_record_parse(json, strlen(json), "s", &err);
+	free(json);
+	CHECK(r);
+	CHECK(!r->cgroup_created);
+	oci_state_record_free(r);
+	const char *bad = "{\"id\":\"x\",\"bundle\":\"/b\",\"rootfs\":\"/r\",\"created\":\"t\","
+			  "\"cgroup_path\":\"\",\"pid\":7,\"pid_start\":1,\"owner\":0,"
+			  "\"started\":false,\"cgroup_created\":\"no\",\"annotations\":{}}";
+	CHECK(!oci_state_record_parse(bad, strlen(bad), "s", &err));
+	CHECK(err && strstr(err->msg, "cgroup_created"));
 }
 
 TEST(state_record_rejects_tampering)
@@ -191,6 +223,35 @@ TEST(vm_size_vcpus_are_the_fewest_of_quota_and_cpuset)
 		CHECK_INT(cpus, 2);
 	}
 	oci_config_free(c);
+}
+
+/* Values at the limits the spec's types allow: quota + period - 1 wrapped
+ * to give 0 vCPUs, and a memory limit of INT64_MAX asked for 8 EiB/1 MiB
+ * of guest RAM. */
+TEST(vm_size_at_the_limits_of_the_spec_types)
+{
+	long host = sysconf(_SC_NPROCESSORS_ONLN);
+	int most = host < 1 ? 1 : host > MAX_VCPUS ? MAX_VCPUS : (int)host;
+
+	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807,\"period\":18446744073709551615}"), 1);
+	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807,\"period\":1}"), most);
+	CHECK_INT(vm_size_cpus("{\"quota\":1,\"period\":18446744073709551615}"), 1);
+	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807}"), most);
+
+	husk_error_t err cleanup_error = NULL;
+	int cpus;
+	unsigned long mem = 0;
+	struct oci_config *c = parse(BASE "\"linux\":{\"resources\":{\"memory\":"
+				     "{\"limit\":9223372036854775807}}}}", &err);
+	CHECK(c);
+	int rc = lifecycle_vm_size(c, &cpus, &mem, &err);
+	oci_config_free(c);
+	CHECK_INT(rc, 0);
+	unsigned long host_mib = (unsigned long)sysconf(_SC_PHYS_PAGES) /
+				 ((1ul << 20) / (unsigned long)sysconf(_SC_PAGESIZE));
+	printf("# limit INT64_MAX: %lu MiB of guest RAM (host %lu MiB)\n", mem, host_mib);
+	CHECK(mem >= HUSK_MIN_GUEST_MIB);
+	CHECK(mem <= host_mib);
 }
 
 TEST(cpuset_lists_are_checked_naming_the_field)
@@ -425,6 +486,293 @@ TEST(destroy_of_a_paused_container_thaws_and_does_not_stall)
 	snprintf(dir, sizeof(dir), "%s/p1", root);
 	CHECK(access(dir, F_OK) < 0);
 	container_free(c);
+	husk_cgroup_destroy(cg, &err);
+	husk_cgroup_free(cg);
+	rmdir(root);
+}
+
+/* A sleeper stands in for the VMM of a created container whose state sits
+ * in a scratch --root; *CHILD gets its pid. */
+static struct container *fake_container(const char *root, const char *id, const char *bundle,
+					pid_t *child)
+{
+	husk_error_t err cleanup_error = NULL;
+	struct container *c = NULL;
+
+	*child = fork();
+	if (*child == 0) {
+		/* Gone with the test, even one that fails half-way. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		for (;;)
+			pause();
+	}
+	if (*child < 0 || container_new(root, id, &c, &err) < 0)
+		return NULL;
+	c->rec = calloc(1, sizeof(*c->rec));
+	c->rec->id = strdup(id);
+	c->rec->bundle = strdup(bundle);
+	c->rec->rootfs = strdup(bundle);
+	c->rec->created = strdup("t");
+	c->rec->cgroup_path = strdup("");
+	c->rec->pid = *child;
+	c->rec->pid_start = process_start_time(*child);
+	if (container_save(c, &err) < 0) {
+		container_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "we");
+	if (f) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+/* A container that can write its bundle (root.path "." or a writable share
+ * holding it) rewrites config.json after create: start and delete must run
+ * the hooks create saw, never the new ones, which would run as root on the
+ * host. */
+TEST(hooks_come_from_the_config_saved_at_create)
+{
+	char root[] = "/tmp/husk-unit-root.XXXXXX", bundle[] = "/tmp/husk-unit-bundle.XXXXXX";
+	char path[256], planted[256], saved[256], json[2048];
+	husk_error_t err cleanup_error = NULL;
+	pid_t child;
+
+	CHECK(mkdtemp(root) && mkdtemp(bundle));
+	snprintf(planted, sizeof(planted), "%s/planted-hook-ran", bundle);
+	snprintf(saved, sizeof(saved), "%s/saved-hook-ran", root);
+	struct container *c = fake_container(root, "h1", bundle, &child);
+	CHECK(c);
+	if (!c)
+		return;
+	/* What create saw: one poststop hook. */
+	snprintf(json, sizeof(json),
+		 BASE "\"process\":{\"args\":[\"true\"],\"cwd\":\"/\"},\"hooks\":{\"poststop\":"
+		      "[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}]}}",
+		 saved);
+	snprintf(path, sizeof(path), "%s/h1/config.json", root);
+	write_text(path, json);
+	/* What the container wrote into its bundle afterwards. */
+	snprintf(json, sizeof(json),
+		 BASE "\"process\":{\"args\":[\"true\"],\"cwd\":\"/\"},\"hooks\":{"
+		      "\"startContainer\":[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}],"
+		      "\"poststop\":[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}]}}",
+		 planted, planted);
+	snprintf(path, sizeof(path), "%s/config.json", bundle);
+	write_text(path, json);
+
+	/* No control socket: start fails, but only after its hooks. */
+	int started = lifecycle_start(c, &err);
+	husk_error_release(&err);
+	bool planted_at_start = access(planted, F_OK) == 0;
+	unlink(planted);
+	int destroyed = lifecycle_destroy(c, &err);
+	bool planted_at_delete = access(planted, F_OK) == 0, saved_ran = access(saved, F_OK) == 0;
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	container_free(c);
+	unlink(planted);
+	unlink(saved);
+	unlink(path);
+	CHECK_INT(started, -1);
+	CHECK(!planted_at_start);
+	CHECK_INT(destroyed, 0);
+	CHECK(!planted_at_delete);
+	CHECK(saved_ran);
+	CHECK_INT(rmdir(bundle), 0);
+	CHECK_INT(rmdir(root), 0);
+}
+
+/* close_fds_except in a child: KEEP in any order, with repeats and -1. */
+TEST(close_fds_except_keeps_only_what_it_is_told)
+{
+	int fds[6];
+	for (int i = 0; i < 6; i++)
+		fds[i] = open("/dev/null", O_RDONLY);
+	pid_t child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		int keep[] = { fds[4], -1, STDERR_FILENO, fds[1], fds[4] };
+		if (close_fds_except(keep, 5) < 0)
+			_exit(10);
+		for (int i = 0; i < 6; i++)
+			if ((fcntl(fds[i], F_GETFD) >= 0) != (i == 1 || i == 4))
+				_exit(20 + i);
+		_exit(fcntl(STDERR_FILENO, F_GETFD) >= 0 && fcntl(STDIN_FILENO, F_GETFD) < 0 ? 0 : 30);
+	}
+	int status;
+	CHECK_INT(waitpid(child, &status, 0), child);
+	for (int i = 0; i < 6; i++)
+		close(fds[i]);
+	CHECK(WIFEXITED(status));
+	CHECK_INT(WEXITSTATUS(status), 0);
+}
+
+/* Whoever can write the pid file's directory plants symlinks at the names
+ * husk writes through: the file a link points at must stay as it was, and
+ * the pid file must end up a whole, regular file of its own. */
+TEST(pid_file_follows_no_planted_symlink)
+{
+	char dir[] = "/tmp/husk-unit-pid.XXXXXX", victim[128], pidf[128], tmpname[160], buf[64];
+	husk_error_t err cleanup_error = NULL;
+
+	CHECK(mkdtemp(dir));
+	snprintf(victim, sizeof(victim), "%s/victim", dir);
+	snprintf(pidf, sizeof(pidf), "%s/ct.pid", dir);
+	snprintf(tmpname, sizeof(tmpname), "%s.husk-tmp", pidf);
+	write_text(victim, "precious\n");
+	int planted = symlink(victim, tmpname) == 0 && symlink(victim, pidf) == 0;
+	int rc = pid_file_write(pidf, 4242, &err);
+	FILE *f = fopen(victim, "re");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	bool victim_kept = strcmp(buf, "precious\n") == 0;
+	struct stat st;
+	bool regular = lstat(pidf, &st) == 0 && S_ISREG(st.st_mode);
+	f = fopen(pidf, "re");
+	n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	/* Nothing but the three names above is left in the directory. */
+	int entries = 0;
+	DIR *d = opendir(dir);
+	for (struct dirent *e; d && (e = readdir(d));)
+		entries += e->d_name[0] != '.';
+	if (d)
+		closedir(d);
+	unlink(pidf);
+	unlink(tmpname);
+	unlink(victim);
+	rmdir(dir);
+	CHECK(planted);
+	CHECK_INT(rc, 0);
+	CHECK(victim_kept);
+	CHECK(regular);
+	CHECK_STR(buf, "4242");
+	CHECK_INT(entries, 3);
+}
+
+/* Kubernetes allows 256 KiB of annotations and create copies them into
+ * state.json; every command after create must read it back. */
+TEST(state_with_200k_of_annotations_loads)
+{
+	char root[] = "/tmp/husk-unit-root.XXXXXX";
+	husk_error_t err cleanup_error = NULL;
+	struct container *c = NULL;
+	static char value[200 * 1024 + 1];
+
+	memset(value, 'a', sizeof(value) - 1);
+	CHECK(mkdtemp(root));
+	CHECK_INT(container_new(root, "big", &c, &err), 0);
+	c->rec = calloc(1, sizeof(*c->rec));
+	c->rec->id = strdup("big");
+	c->rec->bundle = strdup("/b");
+	c->rec->rootfs = strdup("/b/r");
+	c->rec->created = strdup("t");
+	c->rec->cgroup_path = strdup("");
+	c->rec->pid = 1;
+	c->rec->pid_start = 1;
+	c->rec->annotations = calloc(2, sizeof(struct oci_kv));
+	c->rec->annotations[0].key = strdup("io.kubernetes.big");
+	c->rec->annotations[0].value = strdup(value);
+	c->rec->nannotations = 1;
+	int saved = container_save(c, &err);
+	container_free(c);
+	c = NULL;
+	int loaded = saved < 0 ? -1 : container_load(root, "big", false, &c, &err);
+	if (loaded < 0 && err)
+		printf("# %s\n", err->msg);
+	bool same = loaded == 0 && c->rec->nannotations == 1 &&
+		    strcmp(c->rec->annotations[0].value, value) == 0;
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/big", root);
+	if (c)
+		container_remove(c, &err);
+	container_free(c);
+	rmdir(dir);
+	rmdir(root);
+	CHECK_INT(saved, 0);
+	CHECK_INT(loaded, 0);
+	CHECK(same);
+}
+
+/* delete of a container whose cgroupsPath named a cgroup that was there
+ * before (another manager's, with its own processes): the VMM goes, the
+ * cgroup and everything else in it stay. It used to be frozen, emptied
+ * with SIGKILL and removed. The record is written as husk writes it, so
+ * the test stands on the stored field, not on a struct member. */
+TEST(destroy_leaves_a_cgroup_husk_did_not_create)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	char root[] = "/tmp/husk-unit-root.XXXXXX", cgpath[64], rec[1024], file[256];
+	husk_error_t err cleanup_error = NULL;
+	struct container *c = NULL;
+	struct husk_cgroup *cg = NULL;
+
+	snprintf(cgpath, sizeof(cgpath), "/husk-unit-%d-shared", (int)getpid());
+	if (husk_cgroup_create(cgpath, NULL, 0, &cg, &err) < 0) {
+		printf("# %s\n", err->msg);
+		SKIP("no cgroup on this host");
+	}
+	pid_t other = fork(), vmm;
+	CHECK(other >= 0);
+	if (other == 0) {
+		for (;;)
+			pause();
+	}
+	vmm = fork();
+	CHECK(vmm >= 0);
+	if (vmm == 0) {
+		for (;;)
+			pause();
+	}
+	CHECK_INT(husk_cgroup_attach(cg, other, &err), 0);
+	CHECK_INT(husk_cgroup_attach(cg, vmm, &err), 0);
+	CHECK(mkdtemp(root));
+	CHECK_INT(container_new(root, "s1", &c, &err), 0);
+	snprintf(rec, sizeof(rec),
+		 "{\"id\":\"s1\",\"pid\":%d,\"pid_start\":%llu,\"bundle\":\"/nonexistent-bundle\","
+		 "\"rootfs\":\"/nonexistent-bundle/rootfs\",\"created\":\"t\",\"owner\":0,"
+		 "\"started\":true,\"cgroup_path\":\"%s\",\"cgroup_created\":false,"
+		 "\"annotations\":{}}",
+		 (int)vmm, process_start_time(vmm), cgpath);
+	snprintf(file, sizeof(file), "%s/s1/state.json", root);
+	FILE *f = fopen(file, "we");
+	CHECK(f);
+	fputs(rec, f);
+	fclose(f);
+	container_free(c);
+	CHECK_INT(container_load(root, "s1", true, &c, &err), 0);
+
+	int rc = lifecycle_destroy(c, &err);
+	if (rc < 0)
+		printf("# %s\n", err->msg);
+	CHECK_INT(rc, 0);
+	int status;
+	CHECK_INT(waitpid(vmm, &status, 0), vmm);
+	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* The other process lives on, in its cgroup, which is not frozen. */
+	CHECK_INT(waitpid(other, &status, WNOHANG), 0);
+	cleanup_free pid_t *pids = NULL;
+	size_t n = 0;
+	CHECK_INT(husk_cgroup_pids(cg, &pids, &n, &err), 0);
+	CHECK_INT(n, 1);
+	CHECK(n == 1 && pids[0] == other);
+	bool frozen = true;
+	CHECK_INT(husk_cgroup_is_frozen(cg, &frozen, &err), 0);
+	CHECK(!frozen);
+	container_free(c);
+	kill(other, SIGKILL);
+	waitpid(other, NULL, 0);
 	husk_cgroup_destroy(cg, &err);
 	husk_cgroup_free(cg);
 	rmdir(root);

@@ -3,9 +3,11 @@
  * x86 boot structures. */
 #include <asm/bootparam.h>
 #include <elf.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/cleanup.h"
 #include "tap.h"
 #include "vmm/memory.h"
 #include "vmm/virtio/mmio.h"
@@ -357,6 +359,153 @@ TEST(mmio_config_and_odd_accesses_are_bounded)
 	CHECK(buf[0] == 0);
 	virtio_mmio_io(&d, 0x000, buf, 2, false); /* registers are 32-bit only */
 	CHECK(buf[0] == 0 && buf[1] == 0);
+	virtio_mmio_release(&d);
+}
+
+/* A device whose worker serves chains with the lock dropped (fs.c's way),
+ * set up through its registers as the Linux driver does. What the guest
+ * does while a chain is in service is the serve callback's business. */
+static const struct virtio_device_ops worker_ops = {
+	.name = "worker", .device_id = 43, .nqueues = 1, .queue_max = 256,
+};
+
+static void driver_setup_queue(struct virtio_mmio_dev *d, uint16_t size, uint64_t desc,
+			       uint64_t avail, uint64_t used)
+{
+	reg_write(d, 0x030, 0);
+	reg_write(d, 0x038, size);
+	reg_write(d, 0x080, (uint32_t)desc);
+	reg_write(d, 0x084, (uint32_t)(desc >> 32));
+	reg_write(d, 0x090, (uint32_t)avail);
+	reg_write(d, 0x094, (uint32_t)(avail >> 32));
+	reg_write(d, 0x0a0, (uint32_t)used);
+	reg_write(d, 0x0a4, (uint32_t)(used >> 32));
+	reg_write(d, 0x044, 1);
+}
+
+static void driver_start(struct virtio_mmio_dev *d)
+{
+	reg_write(d, 0x070, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+	reg_write(d, 0x024, 1);
+	reg_write(d, 0x020, 1); /* VERSION_1 */
+	reg_write(d, 0x070, 0xb);
+	driver_setup_queue(d, QSIZE, DESC_GPA, AVAIL_GPA, USED_GPA);
+	reg_write(d, 0x070, 0xf);
+}
+
+struct in_service {
+	struct virtio_mmio_dev *d;
+	int calls;
+	void (*guest)(struct virtio_mmio_dev *d);
+};
+
+static uint32_t serve_while_guest_acts(void *arg, const struct virtq_chain *c)
+{
+	struct in_service *s = arg;
+	(void)c;
+	s->calls++;
+	if (s->guest)
+		s->guest(s->d);
+	return 8;
+}
+
+/* The driver disables the queue and writes sizes that would divide by zero
+ * or push past the ring, and moves the used ring out of RAM. */
+static void guest_shrinks_queue(struct virtio_mmio_dev *d)
+{
+	reg_write(d, 0x044, 0);
+	reg_write(d, 0x038, 0xffff);
+	reg_write(d, 0x0a0, 0xfffff000);
+	reg_write(d, 0x038, 0);
+}
+
+static void guest_resets_and_rebuilds(struct virtio_mmio_dev *d)
+{
+	reg_write(d, 0x070, 0);
+	driver_start(d);
+	/* A smaller queue at the same place: a stale push would land in it. */
+	reg_write(d, 0x070, 0);
+	reg_write(d, 0x070, 0xb);
+	driver_setup_queue(d, 2, DESC_GPA, AVAIL_GPA, USED_GPA);
+	reg_write(d, 0x070, 0xf);
+}
+
+static int serve_one(struct virtio_mmio_dev *d, struct virtq_chain *c, struct in_service *s)
+{
+	pthread_mutex_lock(&d->lock);
+	int r = virtio_mmio_serve_unlocked(d, 0, c, serve_while_guest_acts, s);
+	pthread_mutex_unlock(&d->lock);
+	return r;
+}
+
+TEST(mmio_queue_layout_is_frozen_while_a_chain_is_served)
+{
+	cleanup_fq struct fake_queue f;
+	cleanup_free struct virtq_chain *c = malloc(sizeof(*c));
+	struct virtio_mmio_dev d;
+	CHECK(c && fq_init(&f));
+	virtio_mmio_init(&d, &worker_ops, NULL);
+	d.mem = &f.mem;
+	driver_start(&d);
+	CHECK(d.queues[0].ready);
+
+	fq_desc(&f, 0, BUF_GPA, 64, VIRTQ_DESC_F_WRITE, 0);
+	fq_offer(&f, 0);
+	struct in_service s = { &d, 0, guest_shrinks_queue };
+	CHECK_INT(serve_one(&d, c, &s), 1);
+	CHECK_INT(s.calls, 1);
+	/* Nothing the driver wrote meanwhile took effect; the chain went back
+	 * to the ring it came from. */
+	CHECK(d.queues[0].ready);
+	CHECK_INT(d.queues[0].size, QSIZE);
+	CHECK_INT(d.queues[0].used_gpa, USED_GPA);
+	CHECK_INT(f.used->idx, 1);
+	CHECK_INT(f.used->ring[0].id, 0);
+	CHECK_INT(f.used->ring[0].len, 8);
+
+	/* Once nothing is in service, the same writes take effect (and the
+	 * queue can no longer be popped). */
+	guest_shrinks_queue(&d);
+	CHECK(!d.queues[0].ready);
+	CHECK_INT(d.queues[0].size, 0);
+	fq_offer(&f, 0);
+	s.guest = NULL;
+	CHECK_INT(serve_one(&d, c, &s), 0);
+	CHECK_INT(s.calls, 1);
+	virtio_mmio_release(&d);
+}
+
+TEST(mmio_chain_served_across_reset_is_not_pushed)
+{
+	cleanup_fq struct fake_queue f;
+	cleanup_free struct virtq_chain *c = malloc(sizeof(*c));
+	struct virtio_mmio_dev d;
+	CHECK(c && fq_init(&f));
+	virtio_mmio_init(&d, &worker_ops, NULL);
+	d.mem = &f.mem;
+	driver_start(&d);
+
+	fq_desc(&f, 5, BUF_GPA, 64, VIRTQ_DESC_F_WRITE, 0);
+	fq_offer(&f, 5);
+	struct in_service s = { &d, 0, guest_resets_and_rebuilds };
+	f.used->idx = 0;
+	CHECK_INT(serve_one(&d, c, &s), 0);
+	CHECK_INT(s.calls, 1);
+	/* The new two-entry queue did not get head 5 of the old one. */
+	CHECK_INT(d.queues[0].num, 2);
+	CHECK_INT(f.used->idx, 0);
+	CHECK_INT(f.used->ring[0].id, 0);
+	CHECK(!d.broken);
+
+	/* The rebuilt queue serves as usual. */
+	f.avail->idx = 0;
+	fq_desc(&f, 1, BUF_GPA, 64, VIRTQ_DESC_F_WRITE, 0);
+	f.avail->ring[0] = 1;
+	f.avail->idx = 1;
+	s.guest = NULL;
+	CHECK_INT(serve_one(&d, c, &s), 1);
+	CHECK_INT(f.used->idx, 1);
+	CHECK_INT(f.used->ring[0].id, 1);
 	virtio_mmio_release(&d);
 }
 

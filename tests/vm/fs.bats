@@ -46,7 +46,7 @@ conformance_passed_and_landed() {
 }
 
 @test "virtio-fs: the conformance program passes every check" {
-	in_guest --memory 512 --share "t=$WORK/share" -- "mount -t virtiofs t /mnt && fs-conformance rw /mnt $WORK/outside && sha256sum /mnt/conf/pattern.bin /mnt/conf/mmap.bin"
+	in_guest --memory 512 --share "t=$WORK/share:setid" -- "mount -t virtiofs t /mnt && fs-conformance rw /mnt $WORK/outside && sha256sum /mnt/conf/pattern.bin /mnt/conf/mmap.bin"
 	echo "$output" | grep -E '^(not ok|#)' || true
 	[ "$status" -eq 0 ]
 	conformance_passed_and_landed

@@ -12,6 +12,10 @@
 
 #define RX_QUEUE 0
 #define TX_QUEUE 1
+/* Output taken per notification. Past it the rest of the queue waits for
+ * the loop's next turn (the queue's eventfd is kicked again), so a guest
+ * filling the queue with large buffers cannot hold the loop for long. */
+#define TURN_MAX (4 * VIRTIO_CONSOLE_CHAIN_MAX)
 
 struct console_dev {
 	struct console_log *log;
@@ -78,13 +82,32 @@ static void console_notify(struct virtio_mmio_dev *d, unsigned q)
 		watch_input(d, true);
 		return;
 	}
+	/* Chains are counted too: empty ones cost a pop each, and the guest
+	 * may keep posting them while this runs. */
+	size_t budget = TURN_MAX;
+	unsigned chains = d->queues[q].num;
 	while ((r = virtq_pop(&d->queues[q], d->mem, &ch, &why)) > 0) {
-		for (unsigned i = 0; i < ch.nout; i++)
-			console_log_write(c->log, ch.out[i].iov_base, ch.out[i].iov_len);
+		/* A chain's descriptors may all name the same large buffer:
+		 * what is copied is bounded, not what the chain claims. */
+		size_t left = VIRTIO_CONSOLE_CHAIN_MAX;
+		for (unsigned i = 0; i < ch.nout && left > 0; i++) {
+			size_t len = ch.out[i].iov_len < left ? ch.out[i].iov_len : left;
+			console_log_write(c->log, ch.out[i].iov_base, len);
+			left -= len;
+		}
 		virtq_push(&d->queues[q], ch.head, 0);
+		size_t taken = VIRTIO_CONSOLE_CHAIN_MAX - left;
+		budget -= taken < budget ? taken : budget;
+		if (budget == 0 || --chains == 0)
+			break;
 	}
 	if (r < 0)
 		virtio_mmio_fail(d, why);
+	else if (r > 0 && d->notify[q].fd >= 0) {
+		uint64_t one = 1;
+		if (write(d->notify[q].fd, &one, sizeof(one)) < 0)
+			virtio_mmio_fail(d, "cannot requeue console output");
+	}
 	virtio_mmio_used(d, q);
 }
 

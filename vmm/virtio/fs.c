@@ -7,11 +7,12 @@
  * vsock and signals. The loop only wakes the worker. The worker takes the
  * transport lock to pop and push chains and drops it while it serves a
  * request; the guest memory a chain points into is mapped for the VM's
- * life, so it stays valid while unlocked. A driver reset (under the lock,
- * from a vCPU thread) bumps an epoch: a request served across it is not
- * pushed to the new queue, and the worker drops the server's inodes and
- * handles before it serves anything else. The server itself is only ever
- * used by the worker.
+ * life, so it stays valid while unlocked. The transport's
+ * virtio_mmio_serve_unlocked() does that dance: while a chain is out, the
+ * driver cannot move or disable its queue, and a request served across a
+ * driver reset is not pushed to the new queue. After a reset the worker
+ * drops the server's inodes and handles before it serves anything else.
+ * The server itself is only ever used by the worker.
  *
  * One request queue only: Linux 6.1's driver sends every request to the
  * first (virtio_fs.c: "TODO multiqueue"), so more would never be used. */
@@ -45,7 +46,6 @@ struct fs_dev {
 	bool kicked;       /* a queue was notified since the worker last looked */
 	bool stop;         /* the VM is going away */
 	bool reset_server; /* the driver reset the device */
-	uint64_t epoch;    /* bumped by every reset */
 };
 
 static void fs_notify(struct virtio_mmio_dev *d, unsigned q)
@@ -61,10 +61,15 @@ static void fs_reset(struct virtio_mmio_dev *d)
 {
 	struct fs_dev *f = d->priv;
 
-	f->epoch++;
 	f->reset_server = true;
 	f->kicked = false;
 	pthread_cond_signal(&f->wake);
+}
+
+static uint32_t fs_serve_chain(void *arg, const struct virtq_chain *c)
+{
+	struct fs_dev *f = arg;
+	return (uint32_t)fuse_server_handle(f->srv, c->out, c->nout, c->in, c->nin);
 }
 
 /* Serves what queue Q has, until it is empty or the device changes under
@@ -73,27 +78,11 @@ static void fs_reset(struct virtio_mmio_dev *d)
 static bool serve_queue(struct virtio_mmio_dev *d, unsigned q)
 {
 	struct fs_dev *f = d->priv;
-	struct virtq_chain *c = f->chain;
-	const char *why;
 	bool served = false;
-	int r;
 
-	while (!f->stop && !f->reset_server && virtio_mmio_live(d) && d->queues[q].ready) {
-		r = virtq_pop(&d->queues[q], d->mem, c, &why);
-		if (r < 0)
-			virtio_mmio_fail(d, why);
-		if (r <= 0)
-			break;
-		uint64_t epoch = f->epoch;
-		pthread_mutex_unlock(&d->lock);
-		size_t n = fuse_server_handle(f->srv, c->out, c->nout, c->in, c->nin);
-		pthread_mutex_lock(&d->lock);
-		if (epoch != f->epoch)
-			break; /* the queue it came from is gone */
-		virtq_push(&d->queues[q], c->head, (uint32_t)n);
-		virtio_mmio_used(d, q);
+	while (!f->stop && !f->reset_server &&
+	       virtio_mmio_serve_unlocked(d, q, f->chain, fs_serve_chain, f) > 0)
 		served = true;
-	}
 	return served;
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <linux/capability.h>
 #include <linux/fuse.h>
 #include <linux/magic.h>
@@ -22,6 +23,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "queue.h"
@@ -65,10 +67,17 @@ struct handle {
 };
 
 struct fuse_server {
-	bool readonly, cache_always, allow_devices, can_chown;
+	bool readonly, cache_always, allow_devices, can_chown, allow_setid;
+	const atomic_bool *sealed; /* read-only once true (fuse_server.h) */
 	int proc_fd; /* /proc/self/fd, to reopen O_PATH descriptors */
 	bool initialized;
 	uint32_t minor;
+
+	/* SYNCFS: whether the guest may have changed the share since the
+	 * last host syncfs(), and when that one ended (CLOCK_MONOTONIC). A
+	 * writable DAX mapping changes files without requests. */
+	bool unsynced, dax_writable;
+	struct timespec last_syncfs;
 
 	struct node *nodes; /* slot 0 is the share's root, node id 1 */
 	uint32_t nodes_used, nodes_cap, max_nodes, node_free, live_nodes;
@@ -76,6 +85,9 @@ struct fuse_server {
 
 	struct handle *handles;
 	uint32_t handles_used, handles_cap, max_handles, handle_free, live_handles;
+
+	struct fuse_fd_pool *fds; /* the VM's, or own_fds */
+	struct fuse_fd_pool own_fds;
 
 	/* DAX: dax_size bytes at dax_base, aligned to FUSE_SERVER_DAX_ALIGN
 	 * inside a PROT_NONE reservation of reserved_len bytes at reserved. */
@@ -279,6 +291,22 @@ static void hash_remove(struct fuse_server *s, struct node *n)
 		*p = n->next;
 }
 
+/* One descriptor more for a table entry, if the pool has room. */
+static bool fds_take(struct fuse_server *s)
+{
+	uint32_t used = atomic_load(&s->fds->used);
+	do {
+		if (used >= s->fds->limit)
+			return false;
+	} while (!atomic_compare_exchange_weak(&s->fds->used, &used, used + 1));
+	return true;
+}
+
+static void fds_put(struct fuse_server *s)
+{
+	atomic_fetch_sub(&s->fds->used, 1);
+}
+
 /* Takes FD, an O_PATH descriptor beneath the share with *ST its status,
  * and returns the node of that inode with one more lookup reference. FD is
  * consumed either way. The same inode reached by another name (a hard
@@ -297,16 +325,23 @@ static int node_ref(struct fuse_server *s, int fd, const struct stat *st, struct
 		}
 	}
 	uint32_t slot;
+	/* The table or the VM's descriptors are used up: the guest must
+	 * forget first. */
+	if ((!s->node_free && s->nodes_used >= s->max_nodes) || !fds_take(s)) {
+		close(fd);
+		return -ENFILE;
+	}
 	if (s->node_free) {
 		slot = s->node_free - 1;
 		s->node_free = s->nodes[slot].next;
-	} else if (s->nodes_used < s->max_nodes) {
+	} else {
 		if (s->nodes_used == s->nodes_cap) {
 			uint32_t cap = s->nodes_cap * 2;
 			if (cap > s->max_nodes)
 				cap = s->max_nodes;
 			struct node *nn = realloc(s->nodes, cap * sizeof(*nn));
 			if (!nn) {
+				fds_put(s);
 				close(fd);
 				return -ENOMEM;
 			}
@@ -315,9 +350,6 @@ static int node_ref(struct fuse_server *s, int fd, const struct stat *st, struct
 		}
 		slot = s->nodes_used++;
 		s->nodes[slot].gen = 0;
-	} else {
-		close(fd);
-		return -ENFILE; /* the table is full: the guest must forget first */
 	}
 	struct node *n = &s->nodes[slot];
 	n->fd = fd;
@@ -336,6 +368,7 @@ static void node_free(struct fuse_server *s, struct node *n)
 {
 	hash_remove(s, n);
 	close(n->fd);
+	fds_put(s);
 	n->fd = -1;
 	n->gen++;
 	n->nlookup = 0;
@@ -371,16 +404,21 @@ static int handle_new(struct fuse_server *s, int fd, bool dir, bool writable, ui
 {
 	uint32_t slot;
 
+	if ((!s->handle_free && s->handles_used >= s->max_handles) || !fds_take(s)) {
+		close(fd);
+		return -ENFILE;
+	}
 	if (s->handle_free) {
 		slot = s->handle_free - 1;
 		s->handle_free = s->handles[slot].next;
-	} else if (s->handles_used < s->max_handles) {
+	} else {
 		if (s->handles_used == s->handles_cap) {
 			uint32_t cap = s->handles_cap * 2;
 			if (cap > s->max_handles)
 				cap = s->max_handles;
 			struct handle *nh = realloc(s->handles, cap * sizeof(*nh));
 			if (!nh) {
+				fds_put(s);
 				close(fd);
 				return -ENOMEM;
 			}
@@ -389,9 +427,6 @@ static int handle_new(struct fuse_server *s, int fd, bool dir, bool writable, ui
 		}
 		slot = s->handles_used++;
 		s->handles[slot].gen = 0;
-	} else {
-		close(fd);
-		return -ENFILE;
 	}
 	struct handle *h = &s->handles[slot];
 	h->fd = fd;
@@ -405,6 +440,7 @@ static int handle_new(struct fuse_server *s, int fd, bool dir, bool writable, ui
 static void handle_free(struct fuse_server *s, struct handle *h)
 {
 	close(h->fd);
+	fds_put(s);
 	h->fd = -1;
 	h->gen++;
 	h->next = s->handle_free;
@@ -463,6 +499,59 @@ static int chmod_node(const struct fuse_server *s, int fd, mode_t type, mode_t m
 	return fchmodat(s->proc_fd, name, mode, 0) < 0 ? -errno : 0;
 }
 
+/* Read-only from the start, or since the owner sealed the share. */
+static bool is_readonly(const struct fuse_server *s)
+{
+	return s->readonly || (s->sealed && atomic_load_explicit(s->sealed, memory_order_acquire));
+}
+
+/* The mode the guest may give an inode of TYPE that has the mode OLD (0
+ * when new): WANT without the set-ID bits it may not add (header). A
+ * directory may be set-group-ID: that hands its group to new entries, as
+ * the kernel does, and runs nothing with anyone's rights. Set-ID bits a
+ * file has already (the host's, or left after a chown, which clears them)
+ * stay: they give the guest nothing new. */
+static mode_t setid_filter(const struct fuse_server *s, mode_t type, mode_t want, mode_t old)
+{
+	if (s->allow_setid)
+		return want;
+	mode_t forbidden = S_ISDIR(type) ? S_ISUID : S_ISUID | S_ISGID;
+	return want & ~(forbidden & ~old);
+}
+
+/* FD, open on a regular file, is about to let the guest change its data
+ * (a writable handle, a truncate, a writable DAX mapping): the file loses
+ * its set-ID bits and file capabilities first, as on a write by anyone
+ * without CAP_FSETID. The VMM has that capability, so the host kernel
+ * would keep them, and a set-ID or capable program would run the guest's
+ * code on the host. EPERM: the VMM lacks FOWNER or SETFCAP, so it lacks
+ * FSETID too and the kernel drops them itself on the first write. */
+static int drop_privileges(const struct fuse_server *s, int fd)
+{
+	struct stat st;
+
+	if (s->allow_setid)
+		return 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if ((st.st_mode & (S_ISUID | S_ISGID)) &&
+	    fchmod(fd, st.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)) < 0 && errno != EPERM)
+		return -errno;
+	if (fremovexattr(fd, "security.capability") < 0 && errno != ENODATA && errno != EOPNOTSUPP &&
+	    errno != EPERM)
+		return -errno;
+	return 0;
+}
+
+/* security.* (file capabilities, LSM labels, IMA) and trusted.* (overlayfs
+ * redirects and the like, read by the host's own overlay mounts) mean
+ * something to the host kernel: the guest sets neither unless allowed. */
+static bool privileged_xattr(const struct fuse_server *s, const char *name)
+{
+	return !s->allow_setid &&
+	       (strncmp(name, "security.", 9) == 0 || strncmp(name, "trusted.", 8) == 0);
+}
+
 /* A new inode FD (O_PATH) was created in directory DIRFD for the request:
  * owner and mode become what the guest asked for (see the header). *ST is
  * its status, updated. */
@@ -480,6 +569,7 @@ static int own_new(const struct fuse_server *s, const struct req *r, int dirfd, 
 	mode_t want = mode & 07777;
 	if (S_ISDIR(st->st_mode) && (dir.st_mode & S_ISGID))
 		want |= S_ISGID;
+	want = setid_filter(s, st->st_mode & S_IFMT, want, 0);
 	if (s->can_chown && (st->st_uid != uid || st->st_gid != gid)) {
 		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
@@ -683,9 +773,15 @@ static int op_setattr(struct fuse_server *s, struct req *r)
 		if (fchownat(n->fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
 			return -errno;
 	}
-	/* After the chown, which clears set-ID bits the new mode may set. */
-	if ((a->valid & FATTR_MODE) && (err = chmod_node(s, n->fd, n->type, a->mode & 07777)) < 0)
-		return err;
+	/* After the chown, which clears set-ID bits the new mode may set, and
+	 * the filter, which sees what the chown left. */
+	if (a->valid & FATTR_MODE) {
+		struct stat st;
+		if ((err = stat_fd(n->fd, &st)) < 0 ||
+		    (err = chmod_node(s, n->fd, n->type,
+				      setid_filter(s, n->type, a->mode & 07777, st.st_mode & 07777))) < 0)
+			return err;
+	}
 	if (a->valid & FATTR_SIZE) {
 		if (a->size > INT64_MAX)
 			return -EINVAL;
@@ -694,12 +790,16 @@ static int op_setattr(struct fuse_server *s, struct req *r)
 		if (!S_ISREG(n->type))
 			return -EINVAL;
 		if (h && h->writable) {
+			if ((err = drop_privileges(s, h->fd)) < 0)
+				return err;
 			if (ftruncate(h->fd, (off_t)a->size) < 0)
 				return -errno;
 		} else {
 			cleanup_close int fd = reopen(s, n->fd, O_WRONLY);
 			if (fd < 0)
 				return fd;
+			if ((err = drop_privileges(s, fd)) < 0)
+				return err;
 			if (ftruncate(fd, (off_t)a->size) < 0)
 				return -errno;
 		}
@@ -770,7 +870,7 @@ static int op_mknod(struct fuse_server *s, struct req *r)
 	default:
 		return -EINVAL;
 	}
-	if (mknodat(dir->fd, name, type | (m->mode & 07777), rdev) < 0)
+	if (mknodat(dir->fd, name, type | setid_filter(s, type, m->mode & 07777, 0), rdev) < 0)
 		return -errno;
 	return finish_new(s, r, dir->fd, name, m->mode, e);
 }
@@ -786,7 +886,7 @@ static int op_mkdir(struct fuse_server *s, struct req *r)
 	NODE(s, r, dir);
 	if ((err = take_name(r, &pos, &name)) < 0 || (err = args_end(r, pos)) < 0)
 		return err;
-	if (mkdirat(dir->fd, name, m->mode & 07777) < 0)
+	if (mkdirat(dir->fd, name, setid_filter(s, S_IFDIR, m->mode & 07777, 0)) < 0)
 		return -errno;
 	return finish_new(s, r, dir->fd, name, m->mode, e);
 }
@@ -884,7 +984,7 @@ static int open_flags(const struct fuse_server *s, uint32_t guest, bool *writabl
 	if (acc == O_ACCMODE)
 		return -EINVAL;
 	*writable = acc != O_RDONLY;
-	if (s->readonly && (*writable || (guest & O_TRUNC)))
+	if (is_readonly(s) && (*writable || (guest & O_TRUNC)))
 		return -EROFS;
 	return acc | ((int)guest & (O_APPEND | O_TRUNC | O_SYNC | O_DSYNC | O_NOATIME));
 }
@@ -913,9 +1013,16 @@ static int op_open(struct fuse_server *s, struct req *r)
 	int flags = open_flags(s, in->flags, &writable);
 	if (flags < 0)
 		return flags;
+	if (flags & O_TRUNC)
+		s->unsynced = true;
 	int fd = reopen(s, n->fd, flags);
 	if (fd < 0)
 		return fd;
+	int err = writable || (in->flags & O_TRUNC) ? drop_privileges(s, fd) : 0;
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
 	*o = (struct fuse_open_out){ .open_flags = fopen_flags(s, in->flags) };
 	r->out = o;
 	r->outlen = sizeof(*o);
@@ -943,7 +1050,8 @@ static int op_create(struct fuse_server *s, struct req *r)
 	/* Always O_EXCL, so an existing FIFO or device is never opened (it
 	 * could block the server or reach a host device); an existing file
 	 * is then opened the way OPEN does, after a look at its type. */
-	cleanup_close int fd = open_beneath(dir->fd, name, flags | O_CREAT | O_EXCL, in->mode & 07777);
+	cleanup_close int fd = open_beneath(dir->fd, name, flags | O_CREAT | O_EXCL,
+					    setid_filter(s, S_IFREG, in->mode & 07777, 0));
 	bool created = fd >= 0;
 	if (!created) {
 		if (errno != EEXIST || (in->flags & O_EXCL))
@@ -957,6 +1065,8 @@ static int op_create(struct fuse_server *s, struct req *r)
 			return S_ISDIR(st.st_mode) ? -EISDIR : S_ISLNK(st.st_mode) ? -ELOOP : -EACCES;
 		if ((fd = reopen(s, path, flags)) < 0)
 			return fd;
+		if ((writable || (in->flags & O_TRUNC)) && (err = drop_privileges(s, fd)) < 0)
+			return err;
 	}
 	/* The node: the open file itself, reopened as O_PATH through its
 	 * magic link (its name may already name something else). */
@@ -1132,6 +1242,8 @@ static int op_setxattr(struct fuse_server *s, struct req *r)
 		return err;
 	if (in->size > XATTR_SIZE_MAX || in->size != r->arglen - pos)
 		return -EINVAL;
+	if (privileged_xattr(s, name))
+		return -EPERM;
 	if ((err = xattr_path(n, path)) < 0)
 		return err;
 	return setxattr(path, name, r->arg + pos, in->size, (int)in->flags) < 0 ? -errno : 0;
@@ -1316,7 +1428,7 @@ static int op_access(struct fuse_server *s, struct req *r)
 	if (err < 0)
 		return err;
 	uint32_t mask = in->mask & 7;
-	if ((mask & W_OK) && s->readonly)
+	if ((mask & W_OK) && is_readonly(s))
 		return -EROFS;
 	/* The caller's own credentials; its supplementary groups are not in
 	 * the request, so only its primary group counts. */
@@ -1388,13 +1500,35 @@ static int op_copy_file_range(struct fuse_server *s, struct req *r)
 	return 0;
 }
 
+/* syncfs() writes back the whole host filesystem holding the share, other
+ * tenants' data included, so a guest must not make the host do it at will:
+ * a SYNCFS with nothing changed through the share since the last one costs
+ * nothing, and host syncs are at least FUSE_SERVER_SYNCFS_INTERVAL_MS apart
+ * (a SYNCFS waits for its turn, so it still returns only once what the
+ * guest wrote is on disk). fsync() of the files the server holds open
+ * would not do: data written through a file the guest has since closed
+ * is reached only through the filesystem. */
 static int op_syncfs(struct fuse_server *s, struct req *r)
 {
 	(void)r;
+	if (!s->unsynced && !s->dax_writable)
+		return 0;
+	struct timespec next = s->last_syncfs;
+	next.tv_nsec += FUSE_SERVER_SYNCFS_INTERVAL_MS * 1000000L;
+	next.tv_sec += next.tv_nsec / 1000000000L;
+	next.tv_nsec %= 1000000000L;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+		;
 	cleanup_close int fd = openat(s->nodes[0].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	return syncfs(fd) < 0 ? -errno : 0;
+	/* Cleared first: changes made from here on need the next sync. */
+	s->unsynced = false;
+	int ret = syncfs(fd) < 0 ? -errno : 0;
+	if (ret < 0)
+		s->unsynced = true;
+	clock_gettime(CLOCK_MONOTONIC, &s->last_syncfs);
+	return ret;
 }
 
 /* ---- DAX mappings ---------------------------------------------------- */
@@ -1435,17 +1569,24 @@ static int op_setupmapping(struct fuse_server *s, struct req *r)
 		return -EINVAL;
 	if (n->type != S_IFREG)
 		return -EINVAL; /* only regular files are ever opened (header) */
-	if (writable && s->readonly)
+	if (writable && is_readonly(s))
 		return -EROFS;
 	int fd = reopen(s, n->fd, writable ? O_RDWR : O_RDONLY);
 	if (fd < 0)
 		return fd;
+	int err = writable ? drop_privileges(s, fd) : 0;
+	if (err < 0) {
+		close(fd);
+		return err;
+	}
 	void *p = mmap(s->dax_base + in->moffset, in->len, PROT_READ | (writable ? PROT_WRITE : 0),
 		       MAP_SHARED | MAP_FIXED, fd, (off_t)in->foffset);
 	int e = errno;
 	close(fd); /* the mapping holds the file */
-	if (p != MAP_FAILED)
+	if (p != MAP_FAILED) {
+		s->dax_writable |= writable;
 		return 0;
+	}
 	/* A failed MAP_FIXED may already have unmapped the range. */
 	dax_clear(s, in->moffset, in->len);
 	return -e;
@@ -1591,10 +1732,13 @@ size_t fuse_server_handle(struct fuse_server *s, const struct iovec *req, unsign
 		err = -EINVAL; /* checked before acting: no effect without an answer */
 		goto reply;
 	}
-	if ((op->flags & OP_MODIFIES) && s->readonly) {
+	if ((op->flags & OP_MODIFIES) && is_readonly(s)) {
 		err = -EROFS;
 		goto reply;
 	}
+	/* Even a failed change may have changed something: sync it. */
+	if (op->flags & OP_MODIFIES)
+		s->unsynced = true;
 	err = op->fn(s, &r);
 	if (op->flags & OP_NO_REPLY)
 		return 0;
@@ -1627,6 +1771,7 @@ void fuse_server_reset(struct fuse_server *s)
 			handle_free(s, &s->handles[i]);
 	if (s->dax_base)
 		dax_clear(s, 0, s->dax_size);
+	s->dax_writable = false;
 	s->initialized = false;
 }
 
@@ -1652,31 +1797,20 @@ static bool have_cap_chown(void)
 	return d[0].effective & (1U << CAP_CHOWN);
 }
 
-/* Each inode and handle holds a descriptor. The VMM raises its limit as
- * far as the kernel lets a process go (fs.nr_open, with CAP_SYS_RESOURCE;
- * virtiofsd does the same), else its soft limit to the hard one, and keeps
- * the tables well inside what it got. Returns the limit. */
-static uint64_t raise_nofile(void)
+/* A server alone in its process leaves half the descriptors in force to
+ * the rest of it. Raising the limit is the process's business, done while
+ * it may (runtime: before its capabilities go), not the server's. */
+static uint32_t own_fd_limit(void)
 {
 	struct rlimit rl;
-	unsigned long nr_open = 1UL << 20;
 
-	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
-	if (f) {
-		if (fscanf(f, "%lu", &nr_open) != 1)
-			nr_open = 1UL << 20;
-		fclose(f);
-	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return 1024;
-	if (rl.rlim_cur < nr_open) {
-		struct rlimit want = { nr_open, rl.rlim_max > nr_open ? rl.rlim_max : nr_open };
-		if (setrlimit(RLIMIT_NOFILE, &want) < 0 && rl.rlim_cur < rl.rlim_max) {
-			rl.rlim_cur = rl.rlim_max;
-			setrlimit(RLIMIT_NOFILE, &rl);
-		}
-	}
-	return getrlimit(RLIMIT_NOFILE, &rl) == 0 ? rl.rlim_cur : 1024;
+		return 0;
+	uint64_t cur = rl.rlim_cur == RLIM_INFINITY ? UINT32_MAX : rl.rlim_cur;
+	if (cur < 2 * FUSE_SERVER_FIXED_FDS)
+		return 0;
+	cur = (cur - FUSE_SERVER_FIXED_FDS) / 2;
+	return cur > UINT32_MAX ? UINT32_MAX : (uint32_t)cur;
 }
 
 void fuse_server_free(struct fuse_server *s)
@@ -1684,8 +1818,10 @@ void fuse_server_free(struct fuse_server *s)
 	if (!s)
 		return;
 	fuse_server_reset(s);
-	if (s->nodes_used > 0)
+	if (s->nodes_used > 0) {
 		close(s->nodes[0].fd);
+		fds_put(s);
+	}
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);
 	if (s->reserved)
@@ -1709,17 +1845,20 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 	s->readonly = opts->readonly;
 	s->cache_always = opts->cache_always;
 	s->allow_devices = opts->allow_devices;
+	s->allow_setid = opts->allow_setid;
+	s->sealed = opts->sealed;
 	s->can_chown = have_cap_chown();
 
-	uint64_t budget = raise_nofile();
 	s->max_nodes = opts->max_inodes ? opts->max_inodes : FUSE_SERVER_MAX_INODES;
 	s->max_handles = opts->max_handles ? opts->max_handles : FUSE_SERVER_MAX_HANDLES;
-	if (s->max_nodes > budget / 2)
-		s->max_nodes = (uint32_t)(budget / 2);
-	if (s->max_handles > budget / 4)
-		s->max_handles = (uint32_t)(budget / 4);
-	if (s->max_nodes < 2 || s->max_handles < 1) {
-		husk_error_set(err, EMFILE, "share %s: descriptor limit too low", opts->dir);
+	s->fds = opts->fd_pool;
+	if (!s->fds) {
+		s->own_fds.limit = own_fd_limit();
+		s->fds = &s->own_fds;
+	}
+	if (s->max_nodes < 2) {
+		husk_error_set(err, EINVAL, "share %s: room for %u inodes: want 2 at least", opts->dir,
+			       s->max_nodes);
 		goto fail;
 	}
 
@@ -1770,7 +1909,10 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 		goto fail;
 	}
 	struct node *root;
-	node_ref(s, fd, &st, &root); /* slot 0: node id 1 */
+	if (node_ref(s, fd, &st, &root) < 0) { /* slot 0: node id 1 */
+		husk_error_set(err, EMFILE, "share %s: no descriptors left for it", opts->dir);
+		goto fail;
+	}
 	return s;
 fail:
 	fuse_server_free(s);

@@ -30,15 +30,24 @@
  *     opened, so a device node in the share cannot reach a host device;
  *   - MKNOD creates character and block devices only when the share allows
  *     it (the whiteout device 0:0 overlayfs needs is always allowed);
- *   - a read-only share refuses every modifying request with EROFS.
+ *   - a read-only share refuses every modifying request with EROFS; a
+ *     sealed one does from the moment its owner seals it;
+ *   - the guest gives no host file privileges (unless the share allows
+ *     set-ID): no new set-user-ID bit, no set-group-ID bit on anything but a
+ *     directory, no security.* or trusted.* xattr (file capabilities, LSM
+ *     labels, overlayfs's own), and a file whose data it may change first
+ *     loses the set-ID bits and file capabilities it had. The VMM holds
+ *     FSETID, so the host kernel would not drop them on the guest's writes;
+ *     a host user running a set-ID program the guest wrote would get its
+ *     owner's rights.
  *
  * Ownership: the guest kernel checks permissions itself (virtio-fs mounts
  * with default_permissions), so the server acts with the VMM's own
  * credentials and only makes ownership come out right: a new file, directory,
  * node or symlink is chowned to the caller's uid and gid (or keeps the
  * directory's group under a set-group-ID directory, as the kernel gives it)
- * and its mode set exactly as asked, set-ID bits included (a chown clears
- * them). Without CAP_CHOWN (a rootless VMM) new files stay the VMM's.
+ * and its mode set as asked, less the set-ID bits above (a chown clears
+ * them, as it does on the host). Without CAP_CHOWN (a rootless VMM) new files stay the VMM's.
  *
  * Caching: with cache_always (a share only the guest changes, like a
  * container's rootfs) entries and attributes are valid for a day, and open
@@ -60,6 +69,7 @@
 #ifndef HUSK_VMM_VIRTIO_FUSE_SERVER_H
 #define HUSK_VMM_VIRTIO_FUSE_SERVER_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -71,16 +81,45 @@
 #define FUSE_SERVER_MAX_HANDLES (1U << 14)
 /* Largest READ and WRITE: 256 pages, what a 256-entry queue can carry. */
 #define FUSE_SERVER_MAX_IO (1U << 20)
+/* The least time between two host syncfs() calls a share makes for the
+ * guest's SYNCFS (op_syncfs() says why). */
+#define FUSE_SERVER_SYNCFS_INTERVAL_MS 100
+
+/* Descriptors a share holds outside its tables: /proc/self/fd, and those
+ * one request has open before they join a table (CREATE: the new file,
+ * its O_PATH twin and the path it was found by). */
+#define FUSE_SERVER_FIXED_FDS 4
+
+/* Descriptors the inode and handle tables of several shares draw from
+ * together: one VM's budget, so that no share, and no two, can take the
+ * descriptors the rest of the VMM needs. Shared by the shares' worker
+ * threads. */
+struct fuse_fd_pool {
+	_Atomic uint32_t used;
+	uint32_t limit;
+};
 
 struct fuse_share_opts {
 	const char *dir;
 	bool readonly;
 	bool cache_always;  /* only the guest changes the tree: cache for long */
 	bool allow_devices; /* MKNOD may create character and block devices */
-	/* Table limits; 0 means the defaults above (further bounded by
-	 * RLIMIT_NOFILE, as each entry holds a descriptor). */
+	/* The guest may make set-ID files and set security.* and trusted.*
+	 * xattrs on the host (see above): only for a share whose files no
+	 * host user runs, or whose guest is trusted. */
+	bool allow_setid;
+	/* When set: the share turns read-only for good once *SEALED is true,
+	 * which another thread may store at any time (root.readonly: the
+	 * guest makes its mount points first, before its workload runs). */
+	const atomic_bool *sealed;
+	/* Table limits; 0 means the defaults above. */
 	uint32_t max_inodes;
 	uint32_t max_handles;
+	/* Where every inode and handle (each holds a descriptor) is counted,
+	 * the root included; at its limit a new one fails with ENFILE.
+	 * NULL: a pool of the share's own, of half the RLIMIT_NOFILE in
+	 * force (a server alone in its process: the tests, the fuzzer). */
+	struct fuse_fd_pool *fd_pool;
 	/* DAX window in bytes, a multiple of FUSE_SERVER_DAX_ALIGN; 0: none. */
 	uint64_t dax_window_size;
 };

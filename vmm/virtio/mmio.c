@@ -74,6 +74,30 @@ void virtio_mmio_fail(struct virtio_mmio_dev *d, const char *why)
 		raise_irq(d, INT_CONFIG_CHANGE);
 }
 
+int virtio_mmio_serve_unlocked(struct virtio_mmio_dev *d, unsigned q, struct virtq_chain *c,
+			       virtio_serve_fn serve, void *arg)
+{
+	struct virtq *vq = &d->queues[q];
+	const char *why;
+
+	if (!virtio_mmio_live(d))
+		return 0;
+	int r = virtq_pop(vq, d->mem, c, &why);
+	if (r < 0)
+		virtio_mmio_fail(d, why);
+	if (r <= 0)
+		return r;
+	virtq_hold(vq, c);
+	pthread_mutex_unlock(&d->lock);
+	uint32_t written = serve(arg, c);
+	pthread_mutex_lock(&d->lock);
+	if (!virtq_unhold(vq, c))
+		return 0; /* reset meanwhile: the rings it came from are gone */
+	virtq_push(vq, c->head, written);
+	virtio_mmio_used(d, q);
+	return 1;
+}
+
 static void device_reset(struct virtio_mmio_dev *d)
 {
 	if (d->ops->reset)
@@ -262,8 +286,14 @@ static void write_reg(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
 				break;
 			}
 			q->ready = true;
-		} else if (v == 0) {
-			q->ready = false;
+		} else if (v == 0 && q->ready) {
+			/* Not while a worker serves one of its chains: the
+			 * layout would then be writable under that chain. */
+			if (q->held)
+				log_debug("virtio-%s: queue %u not disabled: a request on it is in service",
+					  d->ops->name, d->queue_sel);
+			else
+				virtq_disable(q);
 		}
 		break;
 	case REG_QUEUE_NOTIFY:

@@ -99,6 +99,19 @@ int virtio_mmio_attach(struct virtio_mmio_dev *d, int vm_fd, uint64_t base,
 
 void virtio_mmio_release(struct virtio_mmio_dev *d);
 
+/* Serves one chain of queue Q, for a device whose worker does the work with
+ * the lock dropped (a file read must not stall the vCPUs' register
+ * accesses). Called and returns with D's lock held: pops a chain into C,
+ * holds it (queue.h: the driver cannot move or disable the queue under
+ * it), drops the lock for SERVE, which returns how many bytes it wrote
+ * into the chain, and pushes the chain back only if the queue is still the
+ * one it came from. 1: served; 0: nothing to serve, or the driver reset
+ * the device meanwhile; -1: the ring was malformed (the device is marked
+ * broken). */
+typedef uint32_t (*virtio_serve_fn)(void *arg, const struct virtq_chain *c);
+int virtio_mmio_serve_unlocked(struct virtio_mmio_dev *d, unsigned q, struct virtq_chain *c,
+			       virtio_serve_fn serve, void *arg);
+
 /* The io_bus handler for the device's 4 KiB window. */
 void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len,
 		    bool is_write);

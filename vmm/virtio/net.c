@@ -5,9 +5,11 @@
  *
  * Both directions run on the event loop with the device lock held:
  *   tx  the guest's notification: each chain's readable buffers (header +
- *       frame) go to the tap with one writev, no copy. The header is the
- *       guest's: offloads it did not negotiate are refused here, and the
- *       tap's kernel code checks the rest.
+ *       frame) go to the tap with one writev. The header is copied out and
+ *       the copy is checked and sent (a second vCPU may rewrite the
+ *       guest's one meanwhile): offloads it did not negotiate are refused
+ *       here, and the tap's kernel code checks the rest. The frame goes
+ *       from guest memory uncopied; the tap treats it as untrusted.
  *   rx  the tap is readable: a frame is read into a bounce buffer and
  *       copied into as many posted chains as it needs (MRG_RXBUF). When the
  *       guest has posted too few buffers the frame waits and the tap leaves
@@ -86,6 +88,7 @@ struct net_dev {
 	uint8_t *pkt;                 /* NET_BUF_MAX bytes: the rx bounce buffer */
 	size_t pending;               /* bytes of a frame waiting for buffers, or 0 */
 	struct virtq_chain *chain;    /* scratch, too big for the stack */
+	struct iovec tx_iov[1 + VIRTQ_MAX_SEGS]; /* the checked header + frame */
 	uint16_t heads[VIRTQ_MAX_SIZE];
 	uint32_t lens[VIRTQ_MAX_SIZE];
 	uint64_t rx_dropped, tx_dropped;
@@ -138,9 +141,12 @@ static void tx_one(struct net_dev *n, const struct virtq_chain *c)
 	/* The tap takes header and frame from one writev. It does not block
 	 * (a full device queue drops), and a tap that is down says EIO:
 	 * both are a lost frame, as on a wire. */
+	n->tx_iov[0] = (struct iovec){ &h, sizeof(h) };
+	unsigned k = iov_slice(n->tx_iov + 1, c->out, c->nout, sizeof(h),
+			       (size_t)c->out_len - sizeof(h));
 	ssize_t r;
 	do
-		r = writev(n->tap.fd, c->out, (int)c->nout);
+		r = writev(n->tap.fd, n->tx_iov, (int)(1 + k));
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		n->tx_dropped++;
@@ -205,7 +211,7 @@ static enum rx_result rx_deliver(struct net_dev *n)
 		n->lens[used] = (uint32_t)len;
 		used++;
 		off += len;
-		if (off < n->pending && (!mrg || used == q->size)) {
+		if (off < n->pending && (!mrg || used == q->num)) {
 			/* Too big for one chain without mergeable buffers, or
 			 * for the whole queue: dropped, the chains handed back. */
 			for (unsigned i = 0; i < used; i++)

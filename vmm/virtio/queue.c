@@ -26,32 +26,60 @@ int virtq_activate(struct virtq *q, uint16_t max_size,
 		q->used = NULL;
 		return -1;
 	}
+	q->num = (uint16_t)n;
 	q->last_avail = 0;
 	q->used_idx = 0;
+	q->generation++;
+	q->held = 0;
 	return 0;
 }
 
 void virtq_reset(struct virtq *q)
 {
-	*q = (struct virtq){ 0 };
+	*q = (struct virtq){ .generation = q->generation + 1 };
+}
+
+void virtq_disable(struct virtq *q)
+{
+	q->ready = false;
+	q->num = 0;
+	q->desc = NULL;
+	q->avail = NULL;
+	q->used = NULL;
+	q->generation++;
+	q->held = 0;
+}
+
+void virtq_hold(struct virtq *q, struct virtq_chain *c)
+{
+	c->generation = q->generation;
+	q->held++;
+}
+
+bool virtq_unhold(struct virtq *q, const struct virtq_chain *c)
+{
+	if (c->generation != q->generation)
+		return false;
+	q->held--;
+	return q->ready && q->used;
 }
 
 int virtq_pop(struct virtq *q, const struct guest_memory *m,
 	      struct virtq_chain *c, const char **why)
 {
-	if (!q->ready || !q->avail)
+	if (!q->ready || !q->avail || !q->num)
 		return 0;
 	/* Acquire: the ring entries the driver wrote before bumping idx. */
 	uint16_t avail_idx = __atomic_load_n(&q->avail->idx, __ATOMIC_ACQUIRE);
 	uint16_t pending = (uint16_t)(avail_idx - q->last_avail);
 	if (pending == 0)
 		return 0;
-	if (pending > q->size) {
+	if (pending > q->num) {
 		*why = "available index more than the queue size ahead";
 		return -1;
 	}
-	uint16_t head = q->avail->ring[q->last_avail % q->size];
-	if (head >= q->size) {
+	uint16_t head = q->avail->ring[q->last_avail % q->num];
+	if (head >= q->num) {
 		*why = "available ring names a descriptor beyond the queue";
 		return -1;
 	}
@@ -61,7 +89,7 @@ int virtq_pop(struct virtq *q, const struct guest_memory *m,
 	c->out_len = c->in_len = 0;
 	uint16_t i = head;
 	for (unsigned count = 0;; count++) {
-		if (count >= q->size) {
+		if (count >= q->num) {
 			*why = "descriptor chain longer than the queue (a loop)";
 			return -1;
 		}
@@ -91,7 +119,7 @@ int virtq_pop(struct virtq *q, const struct guest_memory *m,
 		}
 		if (!(d.flags & VIRTQ_DESC_F_NEXT))
 			break;
-		if (d.next >= q->size) {
+		if (d.next >= q->num) {
 			*why = "descriptor next index beyond the queue";
 			return -1;
 		}
@@ -108,7 +136,7 @@ void virtq_unpop(struct virtq *q)
 
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written)
 {
-	struct virtq_used_elem *e = &q->used->ring[q->used_idx % q->size];
+	struct virtq_used_elem *e = &q->used->ring[q->used_idx % q->num];
 
 	e->id = head;
 	e->len = written;

@@ -49,21 +49,33 @@ struct virtq_used {
 };
 
 struct virtq {
-	/* Set by the driver through the transport. */
+	/* The driver's registers, written through the transport only while
+	 * the queue is not ready and no chain of it is held; read only by
+	 * virtq_activate(). */
 	uint16_t size;
 	bool ready;
 	uint64_t desc_gpa, avail_gpa, used_gpa;
-	/* Validated by virtq_activate(). */
+	/* What virtq_activate() checked and mapped: the only values pop and
+	 * push use, so a register the driver rewrites later never reaches
+	 * the rings. */
+	uint16_t num;
 	struct virtq_desc *desc;
 	struct virtq_avail *avail;
 	struct virtq_used *used;
 	uint16_t last_avail; /* next available entry the device will take */
 	uint16_t used_idx;   /* the device's copy of used->idx */
+	/* Bumped whenever the rings stop being the ones chains were popped
+	 * from (ready, not ready, reset); chains carry the value they were
+	 * popped under. Kept across virtq_reset(). */
+	uint32_t generation;
+	/* Chains of this generation a worker serves with the lock dropped. */
+	unsigned held;
 };
 
 /* One request: its buffers as host iovecs, device-readable ones first. */
 struct virtq_chain {
 	uint16_t head;
+	uint32_t generation; /* the queue's, when popped */
 	unsigned nout, nin;
 	struct iovec out[VIRTQ_MAX_SEGS];
 	struct iovec in[VIRTQ_MAX_SEGS];
@@ -75,7 +87,13 @@ struct virtq_chain {
 int virtq_activate(struct virtq *q, uint16_t max_size,
 		   const struct guest_memory *m, const char **why);
 
+/* Forgets the driver's configuration and the rings; chains still held are
+ * orphaned (virtq_unhold() says so). */
 void virtq_reset(struct virtq *q);
+
+/* Disables the queue (the driver wrote 0 to QueueReady), orphaning held
+ * chains as a reset does. */
+void virtq_disable(struct virtq *q);
 
 /* Takes the next available chain: 1 when one was taken, 0 when none is
  * available, -1 (with *why) when the ring or chain is malformed. */
@@ -86,6 +104,16 @@ int virtq_pop(struct virtq *q, const struct guest_memory *m,
  * found it had nothing to put in it). Its available-ring entry is still
  * there: the driver may not reuse it before the device returns it. */
 void virtq_unpop(struct virtq *q);
+
+/* A worker that serves chain C with the device lock dropped (fs.c) holds
+ * it meanwhile, both calls under the lock: while a chain is held the
+ * driver cannot change the queue's layout or disable it (the transport
+ * ignores those writes), and a reset orphans it. virtq_unhold() returns
+ * whether C still belongs to Q's rings as they are; only then may the
+ * worker push it. Memory the chain points into stays mapped for the VM's
+ * life, so serving an orphaned chain is harmless. */
+void virtq_hold(struct virtq *q, struct virtq_chain *c);
+bool virtq_unhold(struct virtq *q, const struct virtq_chain *c);
 
 /* Returns chain HEAD to the driver with WRITTEN bytes written into it. */
 void virtq_push(struct virtq *q, uint16_t head, uint32_t written);

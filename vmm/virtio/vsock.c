@@ -870,6 +870,12 @@ static unsigned conn_limit(void)
 struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir,
 					 husk_error_t *err)
 {
+	return virtio_vsock_new_limited(guest_cid, dir, conn_limit(), err);
+}
+
+struct virtio_mmio_dev *virtio_vsock_new_limited(uint32_t guest_cid, const char *dir,
+						 unsigned max_conns, husk_error_t *err)
+{
 	struct sockaddr_un addr;
 
 	/* 0-2 are reserved (hypervisor, loopback, host), -1 is "any". */
@@ -885,7 +891,7 @@ struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir,
 	struct virtio_mmio_dev *d = malloc(sizeof(*d));
 	if (v) {
 		v->guest_cid = guest_cid;
-		v->max_conns = conn_limit();
+		v->max_conns = max_conns < VSOCK_MAX_CONNS ? max_conns : VSOCK_MAX_CONNS;
 		v->slots = calloc(v->max_conns ? v->max_conns : 1, sizeof(*v->slots));
 		v->dir = dir ? strdup(dir) : NULL;
 	}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bats
+# create on a host without a KVM that boots guests: what create refuses
+# before anything exists, and what its forked VMM holds before it gets to
+# /dev/kvm. Nothing here boots a guest.
+
+load helpers
+
+# host_bundle DIR: a bundle from `husk spec` with an empty rootfs/, a
+# process without a terminal and a cgroupsPath unique to the test.
+host_bundle() {
+	touch "$WORK/.containers"
+	mkdir -p "$1/rootfs"
+	husk spec --bundle "$1"
+	bundle_edit "$1" '.process.terminal = false | .linux.cgroupsPath = $cg' \
+		--arg cg "/$TEST_ID-$(basename "$1")"
+}
+
+@test "create refuses a rootfs that is the bundle or holds it, naming root.path, leaving nothing" {
+	local b=$WORK/bundle
+	host_bundle "$b"
+	ln -s .. "$b/rootfs/up"
+	for root in . .. / "$b" rootfs/up "$WORK"; do
+		bundle_edit "$b" '.root.path = $r' --arg r "$root"
+		run_rt create --bundle "$b" "$CT" </dev/null
+		[ "$status" -eq 1 ]
+		[[ $stderr == *"root.path"* ]]
+		[[ $stderr == *"holds it"* ]]
+		[ ! -e "$WORK/root/$CT" ]
+	done
+}
+
+# _blocked_child PID: PID's one child, once it waits in open() for a FIFO's
+# writer; prints its pid.
+_blocked_child() {
+	local c
+	c=$(cat "/proc/$1/task/$1/children" 2>/dev/null) || return 1
+	c=${c% }
+	[ -n "$c" ] && [ "$(cat "/proc/$c/wchan" 2>/dev/null)" = wait_for_partner ] || return 1
+	echo "$c"
+}
+
+# The VMM must not inherit what its caller had open or where it stood
+# (runc's CVE-2024-21626 leaked a host directory descriptor into the
+# container). A FIFO given as the network namespace holds the forked VMM
+# in open() right after it confined its descriptors, where it can be
+# looked at; a writer then lets it fail, as it must ("not a network
+# namespace").
+@test "the forked VMM keeps none of create's other descriptors and not its working directory" {
+	local b=$WORK/bundle fifo=$WORK/netns vmm="" create_pid
+	host_bundle "$b"
+	mkfifo "$fifo"
+	mkdir "$WORK/cwd"
+	touch "$WORK/kernel" "$WORK/initrd"
+	bundle_edit "$b" '.linux.namespaces = [{type: "network", path: $p}]' --arg p "$fifo"
+	(
+		cd "$WORK/cwd"
+		exec 8</etc/passwd 9<"$WORK/cwd"
+		HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd \
+			exec "$HUSK" --root "$WORK/root" create --bundle "$b" "$CT"
+	) </dev/null >"$WORK/create.out" 2>"$WORK/create.err" 3>&- &
+	create_pid=$!
+	echo "$create_pid" >>"$WORK/.bg"
+	if ! wait_until 20 _blocked_child "$create_pid" >/dev/null; then
+		# Whatever it waits on, it must not outlive the test.
+		timeout 5 sh -c ': >"$1"' _ "$fifo" || true
+		echo "create's child never waited on the FIFO" >&2
+		return 1
+	fi
+	vmm=$(_blocked_child "$create_pid")
+	local fds cwd
+	fds=$(ls -l "/proc/$vmm/fd/")
+	cwd=$(readlink "/proc/$vmm/cwd")
+	echo "# VMM $vmm: cwd $cwd, fds:" >&3
+	echo "$fds" | sed 's/^/# /' >&3
+	# Let it go before checking, so a failure leaves nothing waiting.
+	: >"$fifo"
+	local rc=0
+	wait "$create_pid" || rc=$?
+	cat "$WORK/create.err"
+	[ "$rc" -eq 1 ]
+	grep -q "not a network namespace" "$WORK/create.err"
+	[[ $fds != *"/etc/passwd"* ]]
+	[[ $fds != *"$WORK/cwd"* ]]
+	[ "$cwd" = / ]
+	[ ! -e "$WORK/root/$CT" ]
+}
+
+# state.json holds the annotations; one too large to read back would leave
+# a VMM no command can find.
+@test "create refuses annotations too large for its state, naming them, before anything exists" {
+	local b=$WORK/bundle
+	host_bundle "$b"
+	touch "$WORK/kernel" "$WORK/initrd"
+	head -c $((1100 * 1024)) /dev/zero | tr '\0' a >"$WORK/big"
+	bundle_edit "$b" '.annotations = {"big": $v}' --rawfile v "$WORK/big"
+	HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd run_rt create --bundle "$b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"annotations: "* ]]
+	[ ! -e "$WORK/root/$CT" ]
+}
+
+@test "delete --force of a container whose state cannot be read fails, and says so" {
+	mkdir -p "$WORK/root/$CT"
+	echo '{"id":' >"$WORK/root/$CT/state.json"
+	run_rt delete --force "$CT" </dev/null
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"state.json"* ]]
+	head -c $((2 << 20)) /dev/zero | tr '\0' ' ' >"$WORK/root/$CT/state.json"
+	run_rt delete --force "$CT" </dev/null
+	[ "$status" -ne 0 ]
+	[[ $stderr == *"state.json"* ]]
+	rm -rf "${WORK:?}/root/$CT"
+}
