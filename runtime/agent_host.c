@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -44,6 +45,15 @@ static int wait_readable(int fd, int stop_fd, int timeout_ms)
 	return 1;
 }
 
+static int session_recv(struct agent_session *s, int stop_fd, int timeout_ms, struct agent_msg *m,
+			husk_error_t *err);
+
+static bool fd_readable(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	return poll(&p, 1, 0) > 0;
+}
+
 int agent_session_accept(struct agent_session *s, int listen_fd, int stop_fd, int timeout_ms,
 			 husk_error_t *err)
 {
@@ -58,7 +68,11 @@ int agent_session_accept(struct agent_session *s, int listen_fd, int stop_fd, in
 	s->fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (s->fd < 0)
 		return husk_error_set(err, errno, "accept the guest agent");
-	r = agent_session_recv(s, stop_fd, &m, err);
+	/* HELLO within the same bound: a guest that connects and stays
+	 * silent must not hold the caller. */
+	r = session_recv(s, stop_fd, timeout_ms, &m, err);
+	if (r == -2)
+		return husk_error_set(err, 0, "the guest agent did not say HELLO within %d ms", timeout_ms);
 	if (r <= 0)
 		return r < 0 ? husk_error_wrap(err, "waiting for HELLO")
 			     : husk_error_set(err, 0, "the guest agent hung up before HELLO");
@@ -67,10 +81,15 @@ int agent_session_accept(struct agent_session *s, int listen_fd, int stop_fd, in
 	return 0;
 }
 
-int agent_session_recv(struct agent_session *s, int stop_fd, struct agent_msg *m,
-		       husk_error_t *err)
+/* agent_session_recv, waiting at most TIMEOUT_MS (-1: no bound) for the
+ * next frame: -2 when it did not come in time. */
+static int session_recv(struct agent_session *s, int stop_fd, int timeout_ms, struct agent_msg *m,
+			husk_error_t *err)
 {
 	char why[256];
+	struct timespec t0, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 
 	for (;;) {
 		int r = agent_rx_next(&s->rx, AGENT_FROM_GUEST, m, why, sizeof(why));
@@ -81,9 +100,20 @@ int agent_session_recv(struct agent_session *s, int stop_fd, struct agent_msg *m
 		}
 		if (r < 0)
 			return husk_error_set(err, 0, "guest agent: %s", why);
-		r = wait_readable(s->fd, stop_fd, -1);
+		int left = -1;
+		if (timeout_ms >= 0) {
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			long long ms = (now.tv_sec - t0.tv_sec) * 1000LL +
+				       (now.tv_nsec - t0.tv_nsec) / 1000000;
+			if (ms >= timeout_ms)
+				return -2;
+			left = timeout_ms - (int)ms;
+		}
+		r = wait_readable(s->fd, stop_fd, left);
 		if (r < 0)
 			return husk_error_set(err, errno, "poll");
+		if (r == 0 && left >= 0 && (stop_fd < 0 || !fd_readable(stop_fd)))
+			continue; /* the bound, checked above */
 		if (r == 0)
 			return 0;
 		ssize_t n = agent_rx_fill(&s->rx, s->fd);
@@ -92,6 +122,12 @@ int agent_session_recv(struct agent_session *s, int stop_fd, struct agent_msg *m
 		if (n == 0)
 			return 0;
 	}
+}
+
+int agent_session_recv(struct agent_session *s, int stop_fd, struct agent_msg *m,
+		       husk_error_t *err)
+{
+	return session_recv(s, stop_fd, -1, m, err);
 }
 
 int agent_session_send(struct agent_session *s, uint16_t type, uint32_t id, const void *p,

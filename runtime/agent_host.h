@@ -18,7 +18,8 @@ struct agent_session {
 };
 
 /* Accepts the guest's connection on LISTEN_FD, waiting at most TIMEOUT_MS,
- * or until STOP_FD (-1: none) becomes readable; reads and checks HELLO. */
+ * or until STOP_FD (-1: none) becomes readable; reads and checks HELLO,
+ * which must come within TIMEOUT_MS too. */
 int agent_session_accept(struct agent_session *s, int listen_fd, int stop_fd, int timeout_ms,
 			 husk_error_t *err);
 

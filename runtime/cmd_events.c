@@ -42,15 +42,23 @@ static int parse_duration(const char *s, double *seconds, husk_error_t *err)
 	return 0;
 }
 
-static int print_stats(const struct container *c, husk_error_t *err)
+/* Lets go of C's lock once connected: the guest's answer may be slow, and
+ * delete must not wait for it. */
+static int print_stats(struct container *c, husk_error_t *err)
 {
-	cleanup_close int fd = control_connect(c, err);
+	cleanup_close int fd = -1;
 	cleanup_free uint8_t *reply = NULL;
 	size_t len = 0;
 	char why[256];
 	struct agent_stats st;
+	int timeout_ms;
 
-	if (fd < 0 || control_call(fd, AGENT_STATS, NULL, 0, AGENT_STATS_REPLY, &reply, &len, err) < 0)
+	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) < 0 ||
+	    (fd = control_connect(c, err)) < 0)
+		return -1;
+	container_unlock(c);
+	if (control_call(fd, AGENT_STATS, NULL, 0, AGENT_STATS_REPLY, &reply, &len, timeout_ms,
+			 err) < 0)
 		return -1;
 	struct agent_msg m = { .type = AGENT_STATS_REPLY, .length = (uint32_t)len, .payload = reply };
 	if (agent_decode_stats(&m, &st, why, sizeof(why)) < 0)

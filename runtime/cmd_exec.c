@@ -298,10 +298,16 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 	} else if (tty) {
 		slave = dup(STDIN_FILENO);
 	}
-	if ((ctl = control_connect(c, err)) < 0)
+	int timeout_ms;
+	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) < 0 ||
+	    (ctl = control_connect(c, err)) < 0)
 		goto out;
+	/* Connected, this exec belongs to this VMM: a delete meanwhile ends
+	 * it, and the guest's answer, however slow, keeps nobody waiting. */
+	container_unlock(c);
 	/* Wait for READY: the process runs, or its failure is reported here. */
-	if (agent_send(ctl, AGENT_EXEC, 0, process, strlen(process)) < 0) {
+	long long deadline = control_deadline(timeout_ms);
+	if (control_send(ctl, AGENT_EXEC, 0, process, strlen(process), deadline) < 0) {
 		husk_error_set(err, errno, "send the process to the container");
 		goto out;
 	}
@@ -314,9 +320,12 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 			goto out;
 		}
 		if (k == 0) {
-			ssize_t got = agent_rx_fill(&rx, ctl);
-			if (got < 0 && errno == EINTR)
-				continue;
+			ssize_t got = control_fill(ctl, &rx, deadline);
+			if (got < 0 && errno == ETIMEDOUT) {
+				husk_error_set(err, 0, "exec failed: the container's guest did not answer EXEC "
+						       "with READY within %d s", timeout_ms / 1000);
+				goto out;
+			}
 			if (got <= 0) {
 				husk_error_set(err, 0, "exec failed: the container stopped");
 				goto out;

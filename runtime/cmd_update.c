@@ -103,18 +103,23 @@ static int cpuset_flag(const char *flag, const char *v, char out[OCI_CPUSET_LIST
 }
 
 /* The guest's share of R: its cgroup of the container gets the limits (a
- * cpuset names host CPUs, which mean nothing in the guest). */
-static int send_update(const struct container *c, const struct oci_resources *r,
-		       husk_error_t *err)
+ * cpuset names host CPUs, which mean nothing in the guest). Lets go of C's
+ * lock once connected: the wait for the guest must not keep kill, delete,
+ * state or ps waiting, so nothing may need the lock after this. */
+static int send_update(struct container *c, const struct oci_resources *r, husk_error_t *err)
 {
+	int timeout_ms;
 	cleanup_free char *json = oci_resources_to_json(r);
 	if (!json)
 		return husk_error_set(err, ENOMEM, "update");
-	cleanup_close int fd = control_connect(c, err);
-	if (fd < 0 ||
-	    control_call(fd, AGENT_UPDATE, json, strlen(json), AGENT_UPDATED, NULL, NULL, err) < 0)
+	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) < 0)
 		return -1;
-	return 0;
+	cleanup_close int fd = control_connect(c, err);
+	if (fd < 0)
+		return -1;
+	container_unlock(c);
+	return control_call(fd, AGENT_UPDATE, json, strlen(json), AGENT_UPDATED, NULL, NULL,
+			    timeout_ms, err);
 }
 
 /* The queued guest update, or an empty one; -1 only for a broken file. */

@@ -695,8 +695,17 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 			goto out;
 		}
 	}
-	fd = control_connect(c, err);
-	if (fd < 0 || control_call(fd, AGENT_START, NULL, 0, AGENT_READY, NULL, NULL, err) < 0)
+	int timeout_ms;
+	if (control_timeout(CONTROL_START_TIMEOUT_ENV, CONTROL_START_TIMEOUT_S, &timeout_ms, err) < 0 ||
+	    (fd = control_connect(c, err)) < 0)
+		goto out;
+	/* The guest may take its time (or never answer): no lock across the
+	 * wait, so that kill, delete, state and ps go on meanwhile. The VMM
+	 * releases the process for one START only, so a second start cannot
+	 * run it twice; a delete meanwhile is found by the relock. */
+	container_unlock(c);
+	if (control_call(fd, AGENT_START, NULL, 0, AGENT_READY, NULL, NULL, timeout_ms, err) < 0 ||
+	    container_relock(c, true, err) < 0)
 		goto out;
 	c->rec->started = true;
 	if (container_save(c, err) < 0)

@@ -28,9 +28,32 @@
  * for a failed update cannot be taken for the main process's. */
 #define UPDATE_ID 0xffffffffu
 #define FIRST_EXEC_ID 1u
-/* How long the guest may take to boot and connect before the container
- * counts as failed. Generous: under nested emulation a boot takes seconds. */
+/* How long the guest may take to boot, connect and be READY before the
+ * container counts as failed. Generous: under nested emulation a boot takes seconds. */
 #define BOOT_TIMEOUT_MS 120000
+/* The router writes to no peer directly: frames wait in a queue per peer
+ * and go out as the peer's socket takes them, so that a peer that stops
+ * reading never stalls the router (and with it every other client). Above
+ * its soft bound a queue holds back what feeds it: the agent's stops the
+ * reading of stdin and of the clients, a client's the reading of the agent
+ * (flow control for a slow reader, as runc's blocking pipes give). A peer
+ * must stay below its queue's MAX and, over the soft bound, take some of it
+ * every STALL_MS: else a client is dropped (its exec is killed) and a
+ * guest agent fails the container. */
+#define AGENT_QUEUE_SOFT (1u << 20)
+#define AGENT_QUEUE_MAX (8u << 20)
+#define CLIENT_QUEUE_SOFT (1u << 20)
+#define CLIENT_QUEUE_MAX (8u << 20)
+#define CLIENT_STALL_MS 30000
+/* husk-init gives up on a process's stdin after 5 s of it not reading, so
+ * an agent that takes nothing for this long is stuck or hostile. */
+#define AGENT_STALL_MS 30000
+
+/* Bytes for one peer, not yet taken by its socket. */
+struct outq {
+	uint8_t *buf;
+	size_t off, len, cap; /* pending: buf[off, len) */
+};
 /* How long the control socket goes unwatched when a connection pending on
  * it cannot be taken (no descriptor at all): the router wakes ten times a
  * second instead of spinning. */
@@ -43,6 +66,8 @@ struct client {
 	uint32_t exec_id; /* 0: no exec on this connection */
 	bool exec_done;
 	bool start_wait;
+	struct outq out;
+	long long drained_at; /* when the socket last took bytes, or the queue was empty */
 };
 
 /* Clients waiting for one kind of reply, in the order they asked. */
@@ -61,6 +86,8 @@ struct router {
 	int sigfd;
 	struct agent_session s;
 	bool agent_up;
+	struct outq agent_out;
+	long long agent_drained_at;
 	bool ready, started, exited, create_failed;
 	bool stdin_open;
 	char create_error[AGENT_MAX_ERROR_MSG + 1];
@@ -92,15 +119,149 @@ static void forwarded_signals(sigset_t *set)
 		sigaddset(set, sigs[i]);
 }
 
-static void to_agent(struct router *r, uint16_t type, uint32_t id, const void *p, size_t len)
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static size_t outq_size(const struct outq *q)
+{
+	return q->len - q->off;
+}
+
+static void outq_free(struct outq *q)
+{
+	free(q->buf);
+	*q = (struct outq){ 0 };
+}
+
+/* Appends HDR (HLEN bytes) and P: false when out of memory. */
+static bool outq_push(struct outq *q, const void *hdr, size_t hlen, const void *p, size_t plen)
+{
+	if (q->off == q->len)
+		q->off = q->len = 0;
+	if (q->cap - q->len < hlen + plen && q->off) {
+		memmove(q->buf, q->buf + q->off, q->len - q->off);
+		q->len -= q->off;
+		q->off = 0;
+	}
+	if (q->cap - q->len < hlen + plen) {
+		size_t cap = q->cap ? q->cap : 65536;
+		while (cap - q->len < hlen + plen)
+			cap *= 2;
+		uint8_t *b = realloc(q->buf, cap);
+		if (!b)
+			return false;
+		q->buf = b;
+		q->cap = cap;
+	}
+	memcpy(q->buf + q->len, hdr, hlen);
+	if (plen)
+		memcpy(q->buf + q->len + hlen, p, plen);
+	q->len += hlen + plen;
+	return true;
+}
+
+/* Writes what FD takes now: the bytes written, or -1 when the peer is
+ * gone. */
+static ssize_t outq_flush(struct outq *q, int fd)
+{
+	size_t done = 0;
+	while (q->off < q->len) {
+		ssize_t w = send(fd, q->buf + q->off, q->len - q->off, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0)
+			return -1;
+		q->off += (size_t)w;
+		done += (size_t)w;
+	}
+	if (q->off == q->len)
+		q->off = q->len = 0;
+	return (ssize_t)done;
+}
+
+static void answer_start_waiters(struct router *r);
+static void fail_container(struct router *r);
+
+/* The agent's stream is gone (hung up, broken, or failed by us). */
+static void agent_down(struct router *r)
+{
+	agent_session_close(&r->s);
+	outq_free(&r->agent_out);
+	r->agent_up = false;
+}
+
+static void agent_flush(struct router *r)
 {
 	if (!r->agent_up)
 		return;
-	if (agent_send(r->s.fd, type, id, p, len) < 0) {
-		log_error("send %s to the guest agent: %s", agent_type_name(type), strerror(errno));
-		agent_session_close(&r->s);
-		r->agent_up = false;
+	ssize_t n = outq_flush(&r->agent_out, r->s.fd);
+	if (n < 0) {
+		log_error("send to the guest agent: %s", strerror(errno));
+		agent_down(r);
+		answer_start_waiters(r);
+	} else if (n > 0 || !outq_size(&r->agent_out)) {
+		r->agent_drained_at = now_ms();
 	}
+}
+
+/* The guest does not take what it is sent: nothing can reach it any more,
+ * so the container ends (status 1), as when it cannot be created. */
+static void agent_stuck(struct router *r, const char *why)
+{
+	snprintf(r->create_error, sizeof(r->create_error), "the guest agent stopped reading its stream (%s)",
+		 why);
+	log_error("%s", r->create_error);
+	agent_down(r);
+	r->create_failed = true;
+	answer_start_waiters(r);
+	fail_container(r);
+}
+
+/* Queues a frame (header HDR, payload P) for the agent. */
+static void agent_queue(struct router *r, const void *hdr, size_t hlen, const void *p, size_t plen)
+{
+	if (!r->agent_up)
+		return;
+	if (!outq_size(&r->agent_out))
+		r->agent_drained_at = now_ms();
+	if (!outq_push(&r->agent_out, hdr, hlen, p, plen) ||
+	    outq_size(&r->agent_out) > AGENT_QUEUE_MAX) {
+		agent_stuck(r, "its queue is full");
+		return;
+	}
+	agent_flush(r);
+}
+
+static void to_agent(struct router *r, uint16_t type, uint32_t id, const void *p, size_t len)
+{
+	uint8_t hdr[AGENT_HDR_LEN];
+	if (len > AGENT_MAX_PAYLOAD)
+		return; /* the clients' frames were checked on the way in */
+	agent_queue(r, hdr, agent_encode_hdr(hdr, type, id, (uint32_t)len), p, len);
+}
+
+static void agent_queue_buf(struct router *r, const uint8_t *f, size_t len)
+{
+	agent_queue(r, f, len, NULL, 0);
+}
+
+static bool agent_busy(const struct router *r)
+{
+	return r->agent_up && outq_size(&r->agent_out) > AGENT_QUEUE_SOFT;
+}
+
+static bool clients_busy(const struct router *r)
+{
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (r->clients[i].fd >= 0 && outq_size(&r->clients[i].out) > CLIENT_QUEUE_SOFT)
+			return true;
+	return false;
 }
 
 static void drop_client(struct router *r, struct client *c)
@@ -109,18 +270,43 @@ static void drop_client(struct router *r, struct client *c)
 		/* Whoever relayed this process is gone (`husk exec` killed):
 		 * nobody can read its output or status any more. */
 		uint8_t f[AGENT_HDR_LEN + 8];
-		if (r->agent_up)
-			agent_send_buf(r->s.fd, f, agent_encode_signal(f, c->exec_id, SIGKILL, 0));
+		agent_queue_buf(r, f, agent_encode_signal(f, c->exec_id, SIGKILL, 0));
 	}
 	close(c->fd);
 	agent_rx_free(&c->rx);
+	outq_free(&c->out);
 	*c = (struct client){ .fd = -1 };
+}
+
+static void client_flush(struct router *r, struct client *c)
+{
+	ssize_t n = outq_flush(&c->out, c->fd);
+	if (n < 0)
+		drop_client(r, c);
+	else if (n > 0 || !outq_size(&c->out))
+		c->drained_at = now_ms();
+}
+
+static void client_queue(struct router *r, struct client *c, const void *hdr, size_t hlen,
+			 const void *p, size_t plen)
+{
+	if (c->fd < 0)
+		return;
+	if (!outq_size(&c->out))
+		c->drained_at = now_ms();
+	if (!outq_push(&c->out, hdr, hlen, p, plen) || outq_size(&c->out) > CLIENT_QUEUE_MAX) {
+		log_warn("a client of the control socket stopped reading: dropped");
+		drop_client(r, c);
+		return;
+	}
+	client_flush(r, c);
 }
 
 static void to_client(struct router *r, struct client *c, uint16_t type, const void *p, size_t len)
 {
-	if (c->fd >= 0 && agent_send(c->fd, type, 0, p, len) < 0)
-		drop_client(r, c);
+	uint8_t hdr[AGENT_HDR_LEN];
+	if (len <= AGENT_MAX_PAYLOAD)
+		client_queue(r, c, hdr, agent_encode_hdr(hdr, type, 0, (uint32_t)len), p, len);
 }
 
 static void client_error(struct router *r, struct client *c, const char *fmt, ...)
@@ -136,8 +322,8 @@ static void client_error(struct router *r, struct client *c, const char *fmt, ..
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	cleanup_free uint8_t *f = agent_encode_error(0, 1, msg, &len);
-	if (f && agent_send_buf(c->fd, f, len) < 0)
-		drop_client(r, c);
+	if (f)
+		client_queue(r, c, f, len, NULL, 0);
 }
 
 static void wait_push(struct waiters *w, int slot, unsigned gen)
@@ -187,8 +373,8 @@ static void do_start(struct router *r, struct client *c)
 		/* The client may have sized the terminal after create. */
 		struct winsize ws;
 		uint8_t f[AGENT_HDR_LEN + 4];
-		if (ioctl(r->p->console_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col && r->agent_up)
-			agent_send_buf(r->s.fd, f, agent_encode_resize(f, 0, ws.ws_row, ws.ws_col));
+		if (ioctl(r->p->console_fd, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+			agent_queue_buf(r, f, agent_encode_resize(f, 0, ws.ws_row, ws.ws_col));
 	}
 	to_client(r, c, AGENT_READY, NULL, 0);
 }
@@ -295,8 +481,7 @@ static void on_agent_frame(struct router *r, const struct agent_msg *m)
 		r->sig = e.signal;
 		answer_start_waiters(r);
 		/* Hanging up lets the guest sync, unmount and power off. */
-		agent_session_close(&r->s);
-		r->agent_up = false;
+		agent_down(r);
 		break;
 	}
 	case AGENT_PS_REPLY:
@@ -417,12 +602,12 @@ static void on_signal(struct router *r)
 		uint8_t f[AGENT_HDR_LEN + 4];
 		if (r->p->console_fd >= 0 && main_running(r) &&
 		    ioctl(r->p->console_fd, TIOCGWINSZ, &ws) == 0)
-			agent_send_buf(r->s.fd, f, agent_encode_resize(f, 0, ws.ws_row, ws.ws_col));
+			agent_queue_buf(r, f, agent_encode_resize(f, 0, ws.ws_row, ws.ws_col));
 		return;
 	}
 	if (main_running(r)) {
 		uint8_t f[AGENT_HDR_LEN + 8];
-		agent_send_buf(r->s.fd, f, agent_encode_signal(f, 0, (uint32_t)sig, 0));
+		agent_queue_buf(r, f, agent_encode_signal(f, 0, (uint32_t)sig, 0));
 	} else if (!r->started && exit_status_signal_ends(sig) && !r->term_signal) {
 		r->term_signal = sig;
 		(void)!write(r->stop_pipe[1], "s", 1);
@@ -481,8 +666,8 @@ static int send_network(struct router *r, husk_error_t *err)
 	cleanup_free uint8_t *f = agent_encode_network(&an, &len);
 	if (!f)
 		return husk_error_set(err, EINVAL, "NETWORK for the guest agent: an interface the guest cannot take");
-	if (agent_send_buf(r->s.fd, f, len) < 0)
-		return husk_error_set(err, errno, "send NETWORK to the guest agent");
+	if (!outq_push(&r->agent_out, f, len, NULL, 0))
+		return husk_error_set(err, ENOMEM, "NETWORK for the guest agent");
 	return 0;
 }
 
@@ -504,8 +689,8 @@ static int send_create(struct router *r, husk_error_t *err)
 	cleanup_free uint8_t *f = agent_encode_create(&c, &len);
 	if (!f)
 		return husk_error_set(err, EMSGSIZE, "CREATE for the guest agent");
-	if (agent_send_buf(r->s.fd, f, len) < 0)
-		return husk_error_set(err, errno, "send CREATE to the guest agent");
+	if (!outq_push(&r->agent_out, f, len, NULL, 0))
+		return husk_error_set(err, ENOMEM, "CREATE for the guest agent");
 	return 0;
 }
 
@@ -524,7 +709,7 @@ int vmm_ctl_accept(int listen_fd, int *spare, int *pause_ms)
 	/* Any descriptor will do: an eventfd needs no path. */
 	if (*spare < 0)
 		*spare = eventfd(0, EFD_CLOEXEC);
-	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 	if (fd >= 0)
 		return fd;
 	switch (errno) {
@@ -597,44 +782,130 @@ static int ctl_pause_left(struct router *r)
 	return (int)ms + 1;
 }
 
+/* The guest agent's stream went away without reporting an exit. */
+static void agent_lost(struct router *r)
+{
+	agent_down(r);
+	answer_start_waiters(r);
+}
+
+/* Takes the agent's frames already read, while the clients take their
+ * output (or all of them: FORCE, when the agent is gone). */
+static void agent_frames(struct router *r, bool force)
+{
+	char why[256];
+	struct agent_msg m;
+
+	while (r->agent_up && (force || !clients_busy(r))) {
+		int k = agent_rx_next(&r->s.rx, AGENT_FROM_GUEST, &m, why, sizeof(why));
+		if (k == 0)
+			return;
+		if (k < 0) {
+			log_error("guest agent: %s", why);
+			agent_lost(r);
+			return;
+		}
+		on_agent_frame(r, &m);
+	}
+}
+
+/* Takes C's requests already read, while the agent takes its input. */
+static void client_frames(struct router *r, struct client *c)
+{
+	char why[256];
+	struct agent_msg m;
+
+	while (c->fd >= 0 && !agent_busy(r)) {
+		int k = agent_rx_next(&c->rx, AGENT_FROM_HOST, &m, why, sizeof(why));
+		if (k == 0)
+			return;
+		if (k < 0) {
+			drop_client(r, c);
+			return;
+		}
+		on_client_frame(r, c, &m);
+	}
+}
+
+/* Fails a stuck agent, and drops the clients that held back the agent's
+ * stream and took nothing for CLIENT_STALL_MS: the time until the next may
+ * be due, or -1. */
+static int drop_stalled_peers(struct router *r)
+{
+	long long now = now_ms(), next = -1;
+	if (agent_busy(r)) {
+		long long left = r->agent_drained_at + AGENT_STALL_MS - now;
+		if (left <= 0) {
+			char why[64];
+			snprintf(why, sizeof(why), "it took nothing for %d s", AGENT_STALL_MS / 1000);
+			agent_stuck(r, why);
+		}
+		else
+			next = left;
+	}
+	for (int i = 0; i < MAX_CLIENTS; i++) {
+		struct client *c = &r->clients[i];
+		if (c->fd < 0 || outq_size(&c->out) <= CLIENT_QUEUE_SOFT)
+			continue;
+		long long left = c->drained_at + CLIENT_STALL_MS - now;
+		if (left <= 0) {
+			log_warn("a client of the control socket took none of its output for %d s: dropped",
+				 CLIENT_STALL_MS / 1000);
+			drop_client(r, c);
+		} else if (next < 0 || left < next) {
+			next = left;
+		}
+	}
+	return (int)next;
+}
+
 static void route(struct router *r)
 {
 	struct pollfd pf[5 + MAX_CLIENTS];
 	int slot_of[5 + MAX_CLIENTS];
-	char why[256];
-	struct agent_msg m;
 	husk_error_t err = NULL;
 
 	for (;;) {
+		int timeout = drop_stalled_peers(r);
+		bool hold_agent = clients_busy(r), hold_inputs = agent_busy(r);
 		nfds_t n = 0;
 		pf[n++] = (struct pollfd){ r->quit_pipe[0], POLLIN, 0 };
 		pf[n++] = (struct pollfd){ r->sigfd, POLLIN, 0 };
 		int paused = ctl_pause_left(r);
 		pf[n++] = (struct pollfd){ paused ? -1 : r->p->ctl_listen, POLLIN, 0 };
-		pf[n++] = (struct pollfd){ r->agent_up ? r->s.fd : r->ready || r->exited ? -1 : r->p->agent_listen,
-					   POLLIN, 0 };
+		if (r->agent_up)
+			pf[n++] = (struct pollfd){ r->s.fd,
+						   (short)((hold_agent ? 0 : POLLIN) |
+							   (outq_size(&r->agent_out) ? POLLOUT : 0)), 0 };
+		else
+			pf[n++] = (struct pollfd){ r->ready || r->exited ? -1 : r->p->agent_listen, POLLIN, 0 };
 		int in = r->p->console_fd >= 0 ? r->p->console_fd : STDIN_FILENO;
-		pf[n++] = (struct pollfd){ main_running(r) && r->stdin_open ? in : -1, POLLIN, 0 };
+		pf[n++] = (struct pollfd){ main_running(r) && r->stdin_open && !hold_inputs ? in : -1, POLLIN, 0 };
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (r->clients[i].fd >= 0) {
 				slot_of[n] = i;
-				pf[n++] = (struct pollfd){ r->clients[i].fd, POLLIN, 0 };
+				pf[n++] = (struct pollfd){ r->clients[i].fd,
+							   (short)((hold_inputs ? 0 : POLLIN) |
+								   (outq_size(&r->clients[i].out) ? POLLOUT : 0)), 0 };
 			}
-		int timeout = -1;
-		if (!r->agent_up && !r->ready && !r->exited && !r->create_failed) {
+		/* The guest must boot, connect and be ready in time. */
+		if (!r->ready && !r->exited && !r->create_failed) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			long long ms = (now.tv_sec - r->t0.tv_sec) * 1000LL + (now.tv_nsec - r->t0.tv_nsec) / 1000000;
 			if (ms >= BOOT_TIMEOUT_MS) {
 				snprintf(r->create_error, sizeof(r->create_error),
-					 "the guest did not boot within %d s", BOOT_TIMEOUT_MS / 1000);
+					 r->agent_up ? "the guest agent was not ready within %d s"
+						     : "the guest did not boot within %d s",
+					 BOOT_TIMEOUT_MS / 1000);
 				log_error("%s", r->create_error);
 				r->create_failed = true;
 				answer_start_waiters(r);
 				fail_container(r);
 				continue;
 			}
-			timeout = (int)(BOOT_TIMEOUT_MS - ms);
+			if (timeout < 0 || BOOT_TIMEOUT_MS - ms < timeout)
+				timeout = (int)(BOOT_TIMEOUT_MS - ms);
 		}
 		if (paused && (timeout < 0 || paused < timeout))
 			timeout = paused;
@@ -650,38 +921,38 @@ static void route(struct router *r)
 			on_signal(r);
 		if (pf[2].revents)
 			accept_client(r);
-		if (pf[3].revents && !r->agent_up) {
+		if (pf[3].revents && pf[3].fd == r->p->agent_listen) {
 			if (agent_session_accept(&r->s, r->p->agent_listen, r->quit_pipe[0], 10000, &err) < 0 ||
-			    send_create(r, &err) < 0) {
+			    fcntl(r->s.fd, F_SETFL, O_NONBLOCK) < 0 || send_create(r, &err) < 0) {
+				if (!err)
+					husk_error_set(&err, errno, "the guest agent's socket");
 				log_error("%s", err->msg);
 				snprintf(r->create_error, sizeof(r->create_error), "%s", err->msg);
 				husk_error_release(&err);
-				agent_session_close(&r->s);
+				agent_down(r);
 				r->create_failed = true;
 				answer_start_waiters(r);
 				(void)!write(r->stop_pipe[1], "e", 1);
 			} else {
 				r->agent_up = true;
+				agent_flush(r);
 			}
-		} else if (pf[3].revents) {
-			ssize_t got = agent_rx_fill(&r->s.rx, r->s.fd);
-			int k;
-			while (got > 0 && (k = agent_rx_next(&r->s.rx, AGENT_FROM_GUEST, &m, why, sizeof(why))) != 0) {
-				if (k < 0) {
-					log_error("guest agent: %s", why);
-					got = 0;
-					break;
+		} else if (r->agent_up) {
+			if (pf[3].revents & POLLOUT)
+				agent_flush(r);
+			bool gone = false, hup = pf[3].revents & (POLLHUP | POLLERR);
+			if (r->agent_up && (pf[3].revents & POLLIN || hup)) {
+				/* What is already read goes first, as far as the
+				 * clients take it: the buffer is bounded. */
+				agent_frames(r, false);
+				if (hup || !clients_busy(r)) {
+					ssize_t got = agent_rx_fill(&r->s.rx, r->s.fd);
+					gone = got == 0 || (got < 0 && errno != EAGAIN);
 				}
-				on_agent_frame(r, &m);
-				if (!r->agent_up)
-					break;
 			}
-			if (got <= 0 && r->agent_up) {
-				/* The guest went away without reporting an exit. */
-				agent_session_close(&r->s);
-				r->agent_up = false;
-				answer_start_waiters(r);
-			}
+			agent_frames(r, gone);
+			if (gone && r->agent_up)
+				agent_lost(r);
 		}
 		if (pf[4].revents)
 			on_stdin(r);
@@ -689,15 +960,55 @@ static void route(struct router *r)
 			struct client *c = &r->clients[slot_of[i]];
 			if (!pf[i].revents || c->fd != pf[i].fd)
 				continue;
+			if (pf[i].revents & POLLOUT)
+				client_flush(r, c);
+			if (c->fd < 0 || !(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			if (hold_inputs) {
+				/* Not read now, but a client that went away goes. */
+				if (pf[i].revents & (POLLHUP | POLLERR))
+					drop_client(r, c);
+				continue;
+			}
+			client_frames(r, c);
+			if (c->fd < 0 || (agent_busy(r) && !(pf[i].revents & (POLLHUP | POLLERR))))
+				continue;
 			ssize_t got = agent_rx_fill(&c->rx, c->fd);
-			int k = 0;
-			while (got > 0 && c->fd >= 0 &&
-			       (k = agent_rx_next(&c->rx, AGENT_FROM_HOST, &m, why, sizeof(why))) > 0)
-				on_client_frame(r, c, &m);
-			if (c->fd >= 0 && (got <= 0 || k < 0))
+			if (got == 0 || (got < 0 && errno != EAGAIN))
 				drop_client(r, c);
 		}
+		/* Requests held back while the agent's queue was full. */
+		for (int i = 0; i < MAX_CLIENTS && !agent_busy(r); i++)
+			client_frames(r, &r->clients[i]);
+		if (r->agent_up)
+			agent_frames(r, false);
 	}
+}
+
+void vmm_process_route(struct vmm_process *p, int quit_fd, int stop_fd)
+{
+	struct router *r = calloc(1, sizeof(*r));
+	if (!r)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &r->t0);
+	r->p = p;
+	r->s.fd = -1;
+	r->next_exec_id = FIRST_EXEC_ID;
+	r->quit_pipe[0] = quit_fd;
+	r->stop_pipe[1] = stop_fd;
+	r->sigfd = -1;
+	r->ctl_spare = eventfd(0, EFD_CLOEXEC);
+	(void)!fcntl(p->ctl_listen, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		r->clients[i].fd = -1;
+	route(r);
+	agent_down(r);
+	for (int i = 0; i < MAX_CLIENTS; i++)
+		if (r->clients[i].fd >= 0)
+			drop_client(r, &r->clients[i]);
+	if (r->ctl_spare >= 0)
+		close(r->ctl_spare);
+	free(r);
 }
 
 static void *router_main(void *arg)
@@ -775,11 +1086,12 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 		status = 255;
 	}
 out:
-	agent_session_close(&r->s);
+	agent_down(r);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (r->clients[i].fd >= 0) {
 			close(r->clients[i].fd);
 			agent_rx_free(&r->clients[i].rx);
+			outq_free(&r->clients[i].out);
 		}
 	int fds[] = { r->stop_pipe[0], r->stop_pipe[1], r->quit_pipe[0], r->quit_pipe[1], r->sigfd,
 		      r->ctl_spare };

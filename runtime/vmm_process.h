@@ -49,13 +49,19 @@ struct vmm_process {
  * code 1 (or 255 when the VM could not be built, with *err). */
 int vmm_process_run(struct vmm_process *p, husk_error_t *err);
 
+/* The router alone, without a VM (tests): serves P's control and agent
+ * sockets until QUIT_FD is readable; what would end the VM goes to
+ * STOP_FD. */
+void vmm_process_route(struct vmm_process *p, int quit_fd, int stop_fd);
+
 /* Accepts one control connection pending on LISTEN_FD (non-blocking).
  * Out of descriptors, accept() fails and leaves the connection pending, so
  * the socket stays readable and a poll loop on it would spin while no
  * command is answered: then *SPARE, a descriptor held for this (-1: none,
  * taken again when possible), is closed to accept the connection, tell it
  * why and close it. Returns the connection, or -1 with *PAUSE_MS how long
- * to leave LISTEN_FD unwatched (0: it is safe to poll it at once). */
+ * to leave LISTEN_FD unwatched (0: it is safe to poll it at once). The
+ * connection is non-blocking: the router waits on no peer. */
 int vmm_ctl_accept(int listen_fd, int *spare, int *pause_ms);
 
 /* Ends this process with STATUS as vmm_process_run() returned it. */

@@ -29,6 +29,25 @@ start_sleeper() {
 	[ "$output" = "$(seq 1 20000)" ]
 }
 
+@test "exec: megabytes through a reader that pauses, both ways, arrive whole; other commands go on meanwhile" {
+	start_sleeper
+	# The VMM's queue for this exec fills while its reader sleeps: the
+	# guest is held back, not the exec dropped, and the VMM still answers
+	# (a stats request waits for the guest's stream, not forever).
+	rt exec "$CT" sh -c 'head -c 8388608 /dev/zero' </dev/null 3>&- |
+		{ sleep 5; wc -c; } >"$WORK/count" &
+	local reader=$!
+	sleep 2
+	run_rt events --stats "$CT"
+	[ "$status" -eq 0 ]
+	wait "$reader"
+	[ "$(cat "$WORK/count")" -eq 8388608 ]
+	# Stdin of more than the VMM's queue holds, to a process that reads.
+	run_rt exec "$CT" sh -c 'wc -c' < <(head -c 12582912 /dev/zero)
+	[ "$status" -eq 0 ]
+	[ "$output" -eq 12582912 ]
+}
+
 @test "exec: the exit status is the process's: 0, 1, 42, and 128+N when a signal kills it" {
 	start_sleeper
 	for code in 0 1 42; do
