@@ -23,7 +23,7 @@ LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
 # Everything but main() goes into one archive, linked by husk and the tests.
-LIB_SRCS  := $(wildcard runtime/*.c oci/*.c vmm/*.c vmm/virtio/*.c)
+LIB_SRCS  := $(wildcard base/*.c proto/*.c runtime/*.c oci/*.c vmm/*.c vmm/virtio/*.c)
 LIB_SRCS  := $(filter-out runtime/main.c,$(LIB_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
@@ -67,7 +67,7 @@ $(eval $(call variant,$(BUILD)/asan,$(SANITIZE)))
 kernel:
 	hack/build-kernel.sh
 
-$(BUILD)/guest-test/test-init: tests/guest/test-init.c vmm/guest_ports.h
+$(BUILD)/guest-test/test-init: tests/guest/test-init.c proto/guest_ports.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. -static -o $@ $<
 
@@ -85,8 +85,8 @@ vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio guest-init
 
 # husk-init, the guest's PID 1 (rootfs/husk-init/), static, and the real
 # guest initramfs holding only it.
-INIT_SRCS := $(wildcard rootfs/husk-init/*.c) vmm/agent_proto.c oci/config.c oci/tables.c runtime/error.c
-$(BUILD)/guest/husk-init: $(INIT_SRCS) $(wildcard rootfs/husk-init/*.h) vmm/agent_proto.h oci/config.h vmm/guest_ports.h
+INIT_SRCS := $(wildcard rootfs/husk-init/*.c) proto/agent_proto.c oci/config.c oci/tables.c base/error.c
+$(BUILD)/guest/husk-init: $(INIT_SRCS) $(wildcard rootfs/husk-init/*.h) proto/agent_proto.h oci/config.h proto/guest_ports.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. $(shell pkg-config --cflags json-c) -static \
 		-o $@ $(INIT_SRCS) -l:libjson-c.a -l:libseccomp.a -l:libcap.a
@@ -100,9 +100,9 @@ guest-init: $(BUILD)/guest/initramfs.cpio
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
-$(BUILD)/fuzz/fuzz_agent_%: tests/fuzz/fuzz_agent_%.c tests/fuzz/fuzz_agent_common.h vmm/agent_proto.c vmm/agent_proto.h
+$(BUILD)/fuzz/fuzz_agent_%: tests/fuzz/fuzz_agent_%.c tests/fuzz/fuzz_agent_common.h proto/agent_proto.c proto/agent_proto.h
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< vmm/agent_proto.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< proto/agent_proto.c
 
 fuzz-agent: $(BUILD)/fuzz/fuzz_agent_host $(BUILD)/fuzz/fuzz_agent_guest
 	@for side in host guest; do \
@@ -114,7 +114,7 @@ fuzz-agent: $(BUILD)/fuzz/fuzz_agent_host $(BUILD)/fuzz/fuzz_agent_guest
 # libFuzzer target for the virtio-fs FUSE server: raw bytes as a run of
 # requests over a scratch share (tests/fuzz/fuzz_fuse.c).
 FUSE_FUZZ_SRCS := vmm/virtio/fuse_server.c vmm/virtio/queue.c vmm/virtio/mmio.c vmm/memory.c \
-	vmm/event_loop.c runtime/error.c runtime/log.c
+	vmm/event_loop.c base/error.c base/log.c
 $(BUILD)/fuzz/fuzz_fuse: tests/fuzz/fuzz_fuse.c $(FUSE_FUZZ_SRCS) vmm/virtio/fuse_server.h \
 		vmm/virtio/mmio.h vmm/virtio/queue.h
 	@mkdir -p $(dir $@)

@@ -5,6 +5,8 @@
 # reporting all the tests it planned has the missing ones counted as failed.
 #
 # Suites:
+#   layers       each folder includes only from the layers below it
+#                (hack/check-layers.sh)
 #   unit         $UNIT (C, sanitized, no KVM needed)
 #   fuzz         the libFuzzer targets, FUZZ_SECONDS each (hack/fuzz-tap.sh)
 #   integration  tests/integration/*.bats against $HUSK, on this host
@@ -14,13 +16,13 @@
 #                again if the box is lost), or skipped, as hack/vm-env says
 #
 # Environment: HUSK, UNIT (paths, set by the Makefile); SUITES to pick suites
-# (default "unit fuzz integration vm"); BATS_FILTER passed to bats --filter.
+# (default "layers unit fuzz integration vm"); BATS_FILTER passed to bats --filter.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 : "${HUSK:=$top/build/husk}" "${UNIT:=$top/build/asan/unit-tests}"
-: "${SUITES:=unit fuzz integration vm}"
+: "${SUITES:=layers unit fuzz integration vm}"
 export HUSK
 
 out=$(mktemp -d)
@@ -99,6 +101,9 @@ skip_all() {
 
 for suite in $SUITES; do
 	case $suite in
+	layers)
+		run_suite layers hack/check-layers.sh
+		;;
 	unit)
 		run_suite unit "$UNIT"
 		;;

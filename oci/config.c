@@ -1,6 +1,6 @@
 /* config.json / process.json parser: see config.h. Each parse_* function
  * takes the JSON path of the value it reads, for its error messages. */
-#include "config.h"
+#include "oci/config.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/cleanup.h"
-#include "tables.h"
+#include "base/cleanup.h"
+#include "oci/tables.h"
 
 #define PATHLEN 256
 

@@ -1,12 +1,12 @@
 /* exec's process.json: see exec_process.h. */
-#include "exec_process.h"
+#include "oci/exec_process.h"
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "oci/config.h"
 
 typedef struct json_object jobj;
 

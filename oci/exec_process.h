@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 struct oci_exec_overrides {
 	char *const *args; /* NULL-terminated; required */

@@ -4,9 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "runtime/version.h"
-#include "spec.h"
-#include "tables.h"
+#include "base/version.h"
+#include "oci/spec.h"
+#include "oci/tables.h"
 
 static json_object *table_array(const struct oci_name_table *t)
 {

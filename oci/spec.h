@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 /* The newest runtime-spec version whose config husk reads, and the oldest. */
 #define OCI_SPEC_VERSION "1.1.0"

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "spec.h"
+#include "oci/spec.h"
 
 /* json-c builders that stay readable when nested; json_object_object_add
  * takes ownership of the value, so a tree is freed with one put. */

@@ -1,12 +1,12 @@
 /* State JSON: see state.h. */
-#include "state.h"
+#include "oci/state.h"
 
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "spec.h"
+#include "oci/spec.h"
 
 typedef struct json_object jobj;
 

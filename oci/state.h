@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "oci/config.h"
-#include "runtime/error.h"
+#include "base/error.h"
 
 struct oci_state_record {
 	char *id;

@@ -1,4 +1,4 @@
-#include "tables.h"
+#include "oci/tables.h"
 
 #include <string.h>
 

@@ -1,4 +1,4 @@
-#include "agent_host.h"
+#include "runtime/agent_host.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 int agent_listen(const char *path, husk_error_t *err)
 {

@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "error.h"
-#include "vmm/agent_proto.h"
+#include "base/error.h"
+#include "proto/agent_proto.h"
 
 struct agent_session {
 	int fd;

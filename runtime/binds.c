@@ -1,5 +1,5 @@
 /* Bind mounts through one virtio-fs share: see binds.h. */
-#include "binds.h"
+#include "runtime/binds.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,7 +12,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 static const char *kind_name(mode_t mode)
 {

@@ -35,9 +35,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "oci/config.h"
-#include "vmm/agent_proto.h"
+#include "proto/agent_proto.h"
 
 /* The share's tag, and its directory's name in the state directory. */
 #define BINDS_TAG "binds"

@@ -1,4 +1,4 @@
-#include "cgroup.h"
+#include "runtime/cgroup.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "host.h"
+#include "base/cleanup.h"
+#include "runtime/host.h"
 
 #define CG_ROOT "/sys/fs/cgroup"
 #define FIELD "linux.cgroupsPath"

@@ -1,4 +1,4 @@
-#include "cli.h"
+#include "runtime/cli.h"
 
 #include <errno.h>
 #include <getopt.h>

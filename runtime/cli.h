@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define CLI_MAX_FLAGS 24
 

@@ -16,10 +16,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "commands.h"
-#include "guest_assets.h"
-#include "host.h"
+#include "base/cleanup.h"
+#include "runtime/commands.h"
+#include "runtime/guest_assets.h"
+#include "runtime/host.h"
 
 static const struct cli_flag check_flags[] = {
 	{ "quiet", 'q', false, "print only WARN and FAIL lines" },

@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
-#include "lifecycle.h"
+#include "runtime/commands.h"
+#include "runtime/lifecycle.h"
 
 static const struct cli_flag create_flags[] = {
 	{ "bundle", 'b', true, "path to the root of the bundle directory, defaults to the current directory" },

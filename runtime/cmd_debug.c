@@ -10,13 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "cli.h"
-#include "commands.h"
-#include "debug_run.h"
-#include "exit_status.h"
-#include "guest_assets.h"
-#include "share_spec.h"
+#include "base/cleanup.h"
+#include "runtime/cli.h"
+#include "runtime/commands.h"
+#include "runtime/debug_run.h"
+#include "runtime/exit_status.h"
+#include "runtime/guest_assets.h"
+#include "runtime/share_spec.h"
 #include "vmm/vm.h"
 
 static const struct cli_flag boot_flags[] = {

@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "commands.h"
-#include "lifecycle.h"
+#include "runtime/commands.h"
+#include "runtime/lifecycle.h"
 
 static const struct cli_flag delete_flags[] = {
 	{ "force", 'f', false, "forcibly deletes the container if it is still running (uses SIGKILL)" },

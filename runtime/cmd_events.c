@@ -9,10 +9,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "commands.h"
-#include "control.h"
-#include "state.h"
+#include "base/cleanup.h"
+#include "runtime/commands.h"
+#include "runtime/control.h"
+#include "runtime/state.h"
 
 static const struct cli_flag events_flags[] = {
 	{ "interval", 0, true, "set the stats collection interval (default: 5s)" },

@@ -20,19 +20,19 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "cleanup.h"
-#include "cli.h"
-#include "commands.h"
-#include "console.h"
-#include "control.h"
-#include "exit_status.h"
-#include "fileio.h"
-#include "lifecycle.h"
-#include "log.h"
+#include "runtime/cgroup.h"
+#include "base/cleanup.h"
+#include "runtime/cli.h"
+#include "runtime/commands.h"
+#include "runtime/console.h"
+#include "runtime/control.h"
+#include "runtime/exit_status.h"
+#include "base/fileio.h"
+#include "runtime/lifecycle.h"
+#include "base/log.h"
 #include "oci/config.h"
 #include "oci/exec_process.h"
-#include "vmm_process.h"
+#include "runtime/vmm_process.h"
 
 static const struct cli_flag exec_flags[] = {
 	{ "console-socket", 0, true, "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" },

@@ -1,7 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "commands.h"
+#include "runtime/commands.h"
 #include "oci/spec.h"
 
 const struct cli_command cmd_features_cli = {

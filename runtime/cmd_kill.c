@@ -4,10 +4,10 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include "cleanup.h"
-#include "commands.h"
-#include "control.h"
-#include "lifecycle.h"
+#include "base/cleanup.h"
+#include "runtime/commands.h"
+#include "runtime/control.h"
+#include "runtime/lifecycle.h"
 
 static const struct cli_flag kill_flags[] = {
 	{ "all", 'a', false, "send the specified signal to all processes inside the container" },

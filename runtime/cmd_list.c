@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cleanup.h"
-#include "commands.h"
+#include "base/cleanup.h"
+#include "runtime/commands.h"
 #include "oci/state.h"
-#include "state.h"
+#include "runtime/state.h"
 
 static const struct cli_flag list_flags[] = {
 	{ "format", 'f', true, "select one of: table or json (default: \"table\")" },

@@ -1,8 +1,8 @@
 /* `husk pause` / `husk resume`: freeze and thaw the container's cgroup,
  * which holds the VMM (its vCPUs stop with it) and any exec relays. */
-#include "cgroup.h"
-#include "commands.h"
-#include "state.h"
+#include "runtime/cgroup.h"
+#include "runtime/commands.h"
+#include "runtime/state.h"
 
 const struct cli_command cmd_pause_cli = {
 	.name = "pause",

@@ -1,4 +1,4 @@
-#include "commands.h"
+#include "runtime/commands.h"
 
 static int cmd_unsupported(const struct husk_globals *g, int argc, char **argv,
 			   husk_error_t *err)

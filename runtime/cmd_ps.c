@@ -9,10 +9,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "cleanup.h"
-#include "commands.h"
-#include "state.h"
+#include "runtime/cgroup.h"
+#include "base/cleanup.h"
+#include "runtime/commands.h"
+#include "runtime/state.h"
 
 static const struct cli_flag ps_flags[] = {
 	{ "format", 'f', true, "select one of: table or json (default: \"table\")" },

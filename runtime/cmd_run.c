@@ -10,9 +10,9 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "commands.h"
-#include "lifecycle.h"
-#include "log.h"
+#include "runtime/commands.h"
+#include "runtime/lifecycle.h"
+#include "base/log.h"
 
 static const struct cli_flag run_flags[] = {
 	{ "bundle", 'b', true, "path to the root of the bundle directory, defaults to the current directory" },

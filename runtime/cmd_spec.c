@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
-#include "commands.h"
+#include "base/cleanup.h"
+#include "runtime/commands.h"
 #include "oci/spec.h"
 
 static const struct cli_flag spec_flags[] = {

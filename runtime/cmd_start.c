@@ -1,6 +1,6 @@
 /* `husk start`: releases the process of a created container. */
-#include "commands.h"
-#include "lifecycle.h"
+#include "runtime/commands.h"
+#include "runtime/lifecycle.h"
 
 const struct cli_command cmd_start_cli = {
 	.name = "start",

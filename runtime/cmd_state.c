@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "cleanup.h"
-#include "commands.h"
-#include "state.h"
+#include "base/cleanup.h"
+#include "runtime/commands.h"
+#include "runtime/state.h"
 
 const struct cli_command cmd_state_cli = {
 	.name = "state",

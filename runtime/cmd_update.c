@@ -15,13 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "cleanup.h"
-#include "commands.h"
-#include "control.h"
-#include "fileio.h"
+#include "runtime/cgroup.h"
+#include "base/cleanup.h"
+#include "runtime/commands.h"
+#include "runtime/control.h"
+#include "base/fileio.h"
 #include "oci/config.h"
-#include "state.h"
+#include "runtime/state.h"
 
 static const struct cli_flag update_flags[] = {
 	{ "resources", 'r', true, "path to the file containing the resources to update or '-' to read from the standard input" },

@@ -1,9 +1,9 @@
 #include <seccomp.h>
 #include <stdio.h>
 
-#include "commands.h"
+#include "runtime/commands.h"
 #include "oci/spec.h"
-#include "version.h"
+#include "base/version.h"
 
 const struct cli_command cmd_version_cli = {
 	.name = "version",

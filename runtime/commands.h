@@ -5,9 +5,9 @@
 
 #include <stdbool.h>
 
-#include "cli.h"
-#include "error.h"
-#include "log.h"
+#include "runtime/cli.h"
+#include "base/error.h"
+#include "base/log.h"
 
 /* Options that come before the command, as runc takes them. */
 struct husk_globals {

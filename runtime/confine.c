@@ -1,4 +1,4 @@
-#include "confine.h"
+#include "runtime/confine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +18,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 /* ---- namespaces ---- */
 

@@ -36,7 +36,7 @@
 
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "oci/config.h"
 
 /* Network: setns() into linux.namespaces[type=network].path, or a new one

@@ -1,5 +1,5 @@
 /* Host-side terminals: see console.h. */
-#include "console.h"
+#include "runtime/console.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,7 +11,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 int console_open_pty(unsigned rows, unsigned cols, int *master, int *slave, husk_error_t *err)
 {

@@ -4,7 +4,7 @@
 #ifndef HUSK_RUNTIME_CONSOLE_H
 #define HUSK_RUNTIME_CONSOLE_H
 
-#include "error.h"
+#include "base/error.h"
 
 /* A new raw pty sized ROWS x COLS (0: left as is). */
 int console_open_pty(unsigned rows, unsigned cols, int *master, int *slave, husk_error_t *err);

@@ -1,5 +1,5 @@
 /* The control socket's client end: see control.h. */
-#include "control.h"
+#include "runtime/control.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent_host.h"
-#include "cli.h"
+#include "runtime/agent_host.h"
+#include "runtime/cli.h"
 
 static int sock_addr(const struct container *c, struct sockaddr_un *a, husk_error_t *err)
 {

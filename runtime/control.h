@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "error.h"
-#include "state.h"
-#include "vmm/agent_proto.h"
+#include "base/error.h"
+#include "runtime/state.h"
+#include "proto/agent_proto.h"
 
 #define CONTROL_SOCKET "ctl"
 

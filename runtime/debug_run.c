@@ -9,7 +9,7 @@
  * image built with mke2fs -d, attached read-only (the guest puts a tmpfs
  * overlay on it). The exit status is the process's: its code, or 128+N for
  * death by signal N. */
-#include "debug_run.h"
+#include "runtime/debug_run.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,12 +29,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent_host.h"
-#include "cleanup.h"
-#include "cli.h"
-#include "exit_status.h"
-#include "fileio.h"
-#include "guest_assets.h"
+#include "runtime/agent_host.h"
+#include "base/cleanup.h"
+#include "runtime/cli.h"
+#include "runtime/exit_status.h"
+#include "base/fileio.h"
+#include "runtime/guest_assets.h"
 #include "oci/config.h"
 #include "vmm/tap.h"
 #include "vmm/vm.h"

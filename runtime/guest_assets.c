@@ -1,4 +1,4 @@
-#include "guest_assets.h"
+#include "runtime/guest_assets.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 int guest_asset_dirs(char dirs[][PATH_MAX], int max)
 {

@@ -7,7 +7,7 @@
 
 #include <limits.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define GUEST_KERNEL_NAME "vmlinux"
 #define GUEST_INITRD_NAME "initramfs.cpio"

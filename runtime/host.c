@@ -1,4 +1,4 @@
-#include "host.h"
+#include "runtime/host.h"
 
 #include <linux/magic.h>
 #include <stdio.h>
@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 static bool dir_exists(const char *dir, const char *name)
 {

@@ -6,7 +6,7 @@
  * runs, says "ok" on a pipe. Only then does the parent write the pid file
  * and the state and return, so that every failure up to there is reported
  * by `create` with nothing left behind. */
-#include "lifecycle.h"
+#include "runtime/lifecycle.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,20 +27,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent_host.h"
-#include "binds.h"
-#include "cgroup.h"
-#include "cleanup.h"
-#include "cli.h"
-#include "confine.h"
-#include "console.h"
-#include "fileio.h"
-#include "control.h"
-#include "guest_assets.h"
-#include "log.h"
+#include "runtime/agent_host.h"
+#include "runtime/binds.h"
+#include "runtime/cgroup.h"
+#include "base/cleanup.h"
+#include "runtime/cli.h"
+#include "runtime/confine.h"
+#include "runtime/console.h"
+#include "base/fileio.h"
+#include "runtime/control.h"
+#include "runtime/guest_assets.h"
+#include "base/log.h"
 #include "oci/state.h"
-#include "network.h"
-#include "vmm_process.h"
+#include "runtime/network.h"
+#include "runtime/vmm_process.h"
 
 #define ROOTFS_TAG "rootfs"
 

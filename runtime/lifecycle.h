@@ -7,10 +7,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "commands.h"
-#include "error.h"
+#include "runtime/commands.h"
+#include "base/error.h"
 #include "oci/config.h"
-#include "state.h"
+#include "runtime/state.h"
 
 /* VM size when neither the spec's resources nor annotations say. */
 #define HUSK_DEFAULT_CPUS 1

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "commands.h"
+#include "runtime/commands.h"
 
 static const struct husk_command commands[] = {
 	{ &cmd_check_cli, cmd_check },

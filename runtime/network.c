@@ -1,5 +1,5 @@
 /* The container's network: see network.h. */
-#include "network.h"
+#include "runtime/network.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 #include "vmm/tap.h"
 
 #define TAP_NAME_PATTERN "husk%d" /* the kernel picks the number */

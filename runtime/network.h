@@ -28,7 +28,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "error.h"
+#include "base/error.h"
 
 #define NET_MAX_IFACES 4 /* VM_MAX_NICS */
 #define NET_MAX_ADDRS 16

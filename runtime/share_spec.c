@@ -1,6 +1,6 @@
-#include "share_spec.h"
+#include "runtime/share_spec.h"
 
-#include "cli.h"
+#include "runtime/cli.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,7 @@
 #ifndef HUSK_SHARE_SPEC_H
 #define HUSK_SHARE_SPEC_H
 
-#include "error.h"
+#include "base/error.h"
 #include "vmm/virtio/fuse_server.h"
 #include "vmm/vm.h"
 

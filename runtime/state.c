@@ -1,5 +1,5 @@
 /* The state store: see state.h. */
-#include "state.h"
+#include "runtime/state.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -13,9 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup.h"
-#include "cleanup.h"
-#include "fileio.h"
+#include "runtime/cgroup.h"
+#include "base/cleanup.h"
+#include "base/fileio.h"
 
 #define STATE_FILE "state.json"
 

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "base/error.h"
 #include "oci/state.h"
 
 /* The largest state.json husk writes and reads: it holds the config's

@@ -1,5 +1,5 @@
 /* The container process: see vmm_process.h. */
-#include "vmm_process.h"
+#include "runtime/vmm_process.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,12 +16,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent_host.h"
-#include "cleanup.h"
-#include "exit_status.h"
-#include "fileio.h"
-#include "log.h"
-#include "vmm/agent_proto.h"
+#include "runtime/agent_host.h"
+#include "base/cleanup.h"
+#include "runtime/exit_status.h"
+#include "base/fileio.h"
+#include "base/log.h"
+#include "proto/agent_proto.h"
 
 #define MAX_CLIENTS 64
 /* The guest process id UPDATE frames carry, so that the agent's ERROR

@@ -20,8 +20,8 @@
 
 #include <stddef.h>
 
-#include "error.h"
-#include "network.h"
+#include "base/error.h"
+#include "runtime/network.h"
 #include "vmm/vm.h"
 
 struct vmm_process {

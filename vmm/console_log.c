@@ -1,4 +1,4 @@
-#include "console_log.h"
+#include "vmm/console_log.h"
 
 #include <string.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "event_loop.h"
+#include "vmm/event_loop.h"
 
 #include <errno.h>
 #include <sys/epoll.h>

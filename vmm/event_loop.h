@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 struct event_source {
 	void (*fn)(struct event_source *src, uint32_t events);

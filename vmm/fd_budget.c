@@ -1,15 +1,15 @@
 /* Descriptor planning for one VMM: see fd_budget.h. */
-#include "fd_budget.h"
+#include "vmm/fd_budget.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <sys/resource.h>
 
-#include "vm.h"
-#include "virtio/fuse_server.h"
-#include "virtio/mmio.h"
-#include "virtio/vsock_proto.h"
+#include "vmm/vm.h"
+#include "vmm/virtio/fuse_server.h"
+#include "vmm/virtio/mmio.h"
+#include "vmm/virtio/vsock_proto.h"
 
 /* A virtio device holds its irqfd and one ioeventfd per queue. */
 #define DEVICE_FDS (1 + VIRTIO_MAX_QUEUES)

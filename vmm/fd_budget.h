@@ -16,7 +16,7 @@
 
 #include <stdint.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 struct vm_config;
 

@@ -1,4 +1,4 @@
-#include "io_bus.h"
+#include "vmm/io_bus.h"
 
 #include <string.h>
 

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 /* OFFSET is relative to the range's base; LEN is 1, 2, 4 or 8. A read fills
  * DATA; a write reads it. */

@@ -1,4 +1,4 @@
-#include "memory.h"
+#include "vmm/memory.h"
 
 #include <errno.h>
 #include <sys/mman.h>

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 /* Device MMIO and the LAPIC/IOAPIC live between here and 4 GiB. */
 #define GUEST_MMIO_HOLE_START 0xc0000000ULL

@@ -1,10 +1,10 @@
-#include "serial.h"
+#include "vmm/serial.h"
 
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "kvm.h"
+#include "vmm/kvm.h"
 
 enum {
 	UART_RX_TX = 0, UART_IER = 1, UART_IIR_FCR = 2, UART_LCR = 3,

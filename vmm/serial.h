@@ -8,8 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "console_log.h"
-#include "event_loop.h"
+#include "vmm/console_log.h"
+#include "vmm/event_loop.h"
 
 #define SERIAL_COM1_BASE 0x3f8
 #define SERIAL_COM1_IRQ 4

@@ -1,4 +1,4 @@
-#include "tap.h"
+#include "vmm/tap.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "runtime/cleanup.h"
+#include "base/cleanup.h"
 
 int tap_open(const char *name, char *name_out, husk_error_t *err)
 {

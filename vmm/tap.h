@@ -4,7 +4,7 @@
 #ifndef HUSK_VMM_TAP_H
 #define HUSK_VMM_TAP_H
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 /* The virtio 1.x net header the tap reads and writes in front of every
  * frame (struct virtio_net_hdr_v1: the legacy 10 bytes plus num_buffers). */

@@ -1,4 +1,4 @@
-#include "vcpu.h"
+#include "vmm/vcpu.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -8,8 +8,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "kvm.h"
-#include "runtime/cleanup.h"
+#include "vmm/kvm.h"
+#include "base/cleanup.h"
 
 #define MSR_IA32_SYSENTER_CS 0x174
 #define MSR_IA32_SYSENTER_ESP 0x175

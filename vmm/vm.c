@@ -1,4 +1,4 @@
-#include "vm.h"
+#include "vmm/vm.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,14 +12,14 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
-#include "guest_ports.h"
-#include "kvm.h"
-#include "runtime/cleanup.h"
-#include "runtime/log.h"
-#include "vcpu.h"
-#include "virtio/devices.h"
-#include "virtio/fuse_server.h"
-#include "virtio/mmio.h"
+#include "proto/guest_ports.h"
+#include "vmm/kvm.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "vmm/vcpu.h"
+#include "vmm/virtio/devices.h"
+#include "vmm/virtio/fuse_server.h"
+#include "vmm/virtio/mmio.h"
 
 /* KVM needs three pages of guest-physical space for the (Intel) real-mode
  * TSS and one for the EPT identity map; put them just below the BIOS area,

@@ -12,14 +12,14 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "console_log.h"
-#include "event_loop.h"
-#include "fd_budget.h"
-#include "io_bus.h"
-#include "memory.h"
-#include "serial.h"
-#include "x86_boot.h"
-#include "virtio/fuse_server.h"
+#include "vmm/console_log.h"
+#include "vmm/event_loop.h"
+#include "vmm/fd_budget.h"
+#include "vmm/io_bus.h"
+#include "vmm/memory.h"
+#include "vmm/serial.h"
+#include "vmm/x86_boot.h"
+#include "vmm/virtio/fuse_server.h"
 
 struct virtio_mmio_dev;
 

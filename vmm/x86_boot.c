@@ -1,4 +1,4 @@
-#include "x86_boot.h"
+#include "vmm/x86_boot.h"
 
 #include <asm/bootparam.h>
 #include <asm/e820.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/cleanup.h"
+#include "base/cleanup.h"
 
 /* flags(12 bits) | base | limit, packed as the CPU reads descriptors. */
 static uint64_t gdt_pack(uint64_t flags, uint64_t base, uint64_t limit)

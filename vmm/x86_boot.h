@@ -13,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "memory.h"
+#include "vmm/memory.h"
 
 #define BOOT_GDT_ADDR 0x500ULL
 #define BOOT_IDT_ADDR 0x520ULL

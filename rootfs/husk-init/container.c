@@ -28,7 +28,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "init.h"
+#include "rootfs/husk-init/init.h"
 
 static int sync_fd = -1;
 

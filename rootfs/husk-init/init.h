@@ -9,7 +9,7 @@
 #include <sys/types.h>
 
 #include "oci/config.h"
-#include "vmm/agent_proto.h"
+#include "proto/agent_proto.h"
 
 /* Where the container's root is assembled in the agent's mount namespace. */
 #define INIT_ROOTFS "/run/husk/rootfs"

@@ -32,8 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "init.h"
-#include "vmm/guest_ports.h"
+#include "rootfs/husk-init/init.h"
+#include "proto/guest_ports.h"
 
 #define MAX_PROCS 160
 #define MAX_STASH 256

@@ -22,7 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "init.h"
+#include "rootfs/husk-init/init.h"
 
 #define NL_BUF 1024
 

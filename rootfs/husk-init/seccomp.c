@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "init.h"
+#include "rootfs/husk-init/init.h"
 #include "oci/tables.h"
 
 static uint32_t action_of(int action, bool has_errno, unsigned errno_ret)

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vmm/agent_proto.h"
+#include "proto/agent_proto.h"
 
 static void fuzz_agent(const uint8_t *data, size_t len, enum agent_side from)
 {

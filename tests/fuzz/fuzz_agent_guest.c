@@ -1,5 +1,5 @@
 /* libFuzzer: husk-init's decoder of frames from the host. */
-#include "fuzz_agent_common.h"
+#include "tests/fuzz/fuzz_agent_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

@@ -1,5 +1,5 @@
 /* libFuzzer: the host's decoder of frames from the guest agent. */
-#include "fuzz_agent_common.h"
+#include "tests/fuzz/fuzz_agent_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len);
 

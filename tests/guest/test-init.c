@@ -32,7 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "vmm/guest_ports.h"
+#include "proto/guest_ports.h"
 
 static void power_off(uint32_t code, uint32_t sig)
 {

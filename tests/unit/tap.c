@@ -1,4 +1,4 @@
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -9,8 +9,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "tap.h"
-#include "vmm/agent_proto.h"
+#include "tests/unit/tap.h"
+#include "proto/agent_proto.h"
 
 static char why[512];
 

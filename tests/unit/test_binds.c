@@ -17,8 +17,8 @@
 
 #include "oci/config.h"
 #include "runtime/binds.h"
-#include "runtime/fileio.h"
-#include "tap.h"
+#include "base/fileio.h"
+#include "tests/unit/tap.h"
 
 static char *scratch(void)
 {

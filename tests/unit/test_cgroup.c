@@ -17,9 +17,9 @@
 #include <unistd.h>
 
 #include "runtime/cgroup.h"
-#include "runtime/cleanup.h"
+#include "base/cleanup.h"
 #include "runtime/host.h"
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #define ROOT "/sys/fs/cgroup"
 

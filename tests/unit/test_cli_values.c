@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "runtime/cli.h"
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 static const struct cli_flag flags[] = {
 	{ "share", 0, true, "" },

@@ -27,9 +27,9 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-#include "runtime/cleanup.h"
+#include "base/cleanup.h"
 #include "runtime/confine.h"
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define SANITIZED 1

@@ -20,12 +20,12 @@
 #include <unistd.h>
 
 #include "runtime/agent_host.h"
-#include "runtime/cleanup.h"
+#include "base/cleanup.h"
 #include "runtime/control.h"
 #include "runtime/lifecycle.h"
 #include "runtime/state.h"
 #include "runtime/vmm_process.h"
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 static double since(const struct timespec *t0)
 {

@@ -19,7 +19,7 @@
 
 #include "runtime/exit_status.h"
 #include "runtime/vmm_process.h"
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 static const int term_sigs[] = { SIGHUP,  SIGINT,  SIGKILL,   SIGPIPE,   SIGALRM, SIGTERM, SIGUSR1,
 				 SIGUSR2, SIGIO,   SIGPROF,   SIGVTALRM, SIGSTKFLT, SIGPWR };

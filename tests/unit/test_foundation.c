@@ -9,12 +9,12 @@
 
 #include "oci/spec.h"
 #include "oci/tables.h"
-#include "runtime/cleanup.h"
+#include "base/cleanup.h"
 #include "runtime/cli.h"
-#include "runtime/error.h"
+#include "base/error.h"
 #include "runtime/host.h"
-#include "runtime/log.h"
-#include "tap.h"
+#include "base/log.h"
+#include "tests/unit/tap.h"
 
 static void json_putp(json_object **o)
 {

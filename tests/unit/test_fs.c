@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tap.h"
+#include "tests/unit/tap.h"
 #include "runtime/share_spec.h"
 #include "vmm/fd_budget.h"
 #include "vmm/vm.h"

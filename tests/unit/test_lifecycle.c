@@ -17,12 +17,12 @@
 #include "oci/exec_process.h"
 #include "oci/state.h"
 #include "runtime/cgroup.h"
-#include "runtime/cleanup.h"
-#include "runtime/fileio.h"
+#include "base/cleanup.h"
+#include "base/fileio.h"
 #include "runtime/lifecycle.h"
 #include "runtime/state.h"
 #include "vmm/x86_boot.h"
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 #define BASE "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},"
 

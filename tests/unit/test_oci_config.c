@@ -9,7 +9,7 @@
 
 #include "oci/config.h"
 #include "oci/spec.h"
-#include "tap.h"
+#include "tests/unit/tap.h"
 
 static const char good[] =
 	"{\"ociVersion\":\"1.1.0\","

@@ -16,7 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "tap.h"
+#include "tests/unit/tap.h"
 #include "vmm/event_loop.h"
 #include "vmm/memory.h"
 #include "vmm/virtio/devices.h"

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/cleanup.h"
-#include "tap.h"
+#include "base/cleanup.h"
+#include "tests/unit/tap.h"
 #include "vmm/memory.h"
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/queue.h"

@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "runtime/vmm_process.h"
-#include "tap.h"
-#include "vmm/agent_proto.h"
+#include "tests/unit/tap.h"
+#include "proto/agent_proto.h"
 #include "vmm/fd_budget.h"
 
 #define FAIL(code, ...)                                 \

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "runtime/cleanup.h"
-#include "tap.h"
+#include "base/cleanup.h"
+#include "tests/unit/tap.h"
 #include "vmm/event_loop.h"
 #include "vmm/memory.h"
 #include "vmm/virtio/devices.h"

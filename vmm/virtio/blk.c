@@ -10,8 +10,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "devices.h"
-#include "runtime/cleanup.h"
+#include "vmm/virtio/devices.h"
+#include "base/cleanup.h"
 
 #define VIRTIO_BLK_F_SEG_MAX (1ULL << 2)
 #define VIRTIO_BLK_F_RO (1ULL << 5)

@@ -8,7 +8,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "devices.h"
+#include "vmm/virtio/devices.h"
 
 #define RX_QUEUE 0
 #define TX_QUEUE 1

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "mmio.h"
+#include "vmm/virtio/mmio.h"
 #include "vmm/console_log.h"
 
 /* Console: guest output to LOG, host input from IN_FD (-1: none). Output

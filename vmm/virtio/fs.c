@@ -21,8 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "devices.h"
-#include "fuse_server.h"
+#include "vmm/virtio/devices.h"
+#include "vmm/virtio/fuse_server.h"
 
 #define FS_QUEUE_MAX VIRTQ_MAX_SIZE /* the driver caps a request at this many pages, less 4 */
 #define FS_NQUEUES 2                /* hiprio + one request queue */

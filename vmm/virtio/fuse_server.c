@@ -2,7 +2,7 @@
  * in fuse_server.h. Request and reply layouts are <linux/fuse.h>; open
  * flags, errno values and the dirent types are the same numbers in an
  * x86-64 guest and an x86-64 host, so they pass through unchanged. */
-#include "fuse_server.h"
+#include "vmm/virtio/fuse_server.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,8 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "queue.h"
-#include "runtime/cleanup.h"
+#include "vmm/virtio/queue.h"
+#include "base/cleanup.h"
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452 /* Linux 6.6; newer than this libc's headers */

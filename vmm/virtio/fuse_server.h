@@ -75,7 +75,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#include "runtime/error.h"
+#include "base/error.h"
 
 #define FUSE_SERVER_MAX_INODES (1U << 16)
 #define FUSE_SERVER_MAX_HANDLES (1U << 14)

@@ -1,4 +1,4 @@
-#include "mmio.h"
+#include "vmm/virtio/mmio.h"
 
 #include <errno.h>
 #include <string.h>
@@ -7,7 +7,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
-#include "runtime/log.h"
+#include "base/log.h"
 #include "vmm/kvm.h"
 
 enum {

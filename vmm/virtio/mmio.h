@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "queue.h"
+#include "vmm/virtio/queue.h"
 #include "vmm/event_loop.h"
 #include "vmm/memory.h"
 

@@ -27,8 +27,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "devices.h"
-#include "runtime/log.h"
+#include "vmm/virtio/devices.h"
+#include "base/log.h"
 #include "vmm/tap.h"
 
 #define VIRTIO_NET_F_CSUM (1ULL << 0)

@@ -1,4 +1,4 @@
-#include "queue.h"
+#include "vmm/virtio/queue.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#include "devices.h"
+#include "vmm/virtio/devices.h"
 
 /* Bytes generated per notification. Past it the rest of the queue waits
  * for the loop's next turn (the queue's eventfd is kicked again): a chain

@@ -46,10 +46,10 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "devices.h"
-#include "runtime/cleanup.h"
-#include "runtime/log.h"
-#include "vsock_proto.h"
+#include "vmm/virtio/devices.h"
+#include "base/cleanup.h"
+#include "base/log.h"
+#include "vmm/virtio/vsock_proto.h"
 
 #define VSOCK_QUEUE_MAX 128
 #define HDR_LEN ((uint32_t)sizeof(struct vsock_hdr))

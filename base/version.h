@@ -1,5 +1,5 @@
-#ifndef HUSK_VERSION_H
-#define HUSK_VERSION_H
+#ifndef HUSK_BASE_VERSION_H
+#define HUSK_BASE_VERSION_H
 
 /* Set by the Makefile from VERSION and git; the fallbacks keep a build from
  * a tarball working. */

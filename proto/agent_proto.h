@@ -48,8 +48,8 @@
  * The runtime's control socket (<root>/<id>/ctl, runtime/control.h) speaks
  * the same frames between a husk command ("host") and the VMM ("guest").
  */
-#ifndef HUSK_VMM_AGENT_PROTO_H
-#define HUSK_VMM_AGENT_PROTO_H
+#ifndef HUSK_PROTO_AGENT_PROTO_H
+#define HUSK_PROTO_AGENT_PROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>

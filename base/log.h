@@ -4,13 +4,13 @@
  *   text: time="2026-01-02T03:04:05Z" level=error msg="container does not exist"
  *   json: {"level":"error","msg":"container does not exist","time":"..."}
  */
-#ifndef HUSK_LOG_H
-#define HUSK_LOG_H
+#ifndef HUSK_BASE_LOG_H
+#define HUSK_BASE_LOG_H
 
 #include <stdbool.h>
 #include <time.h>
 
-#include "error.h"
+#include "base/error.h"
 
 enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERROR };

@@ -1,7 +1,7 @@
 /* I/O ports husk's guest side writes to; shared by vmm/ and rootfs/ so both
  * agree on one definition. Each is a 32-bit OUT. */
-#ifndef HUSK_VMM_GUEST_PORTS_H
-#define HUSK_VMM_GUEST_PORTS_H
+#ifndef HUSK_PROTO_GUEST_PORTS_H
+#define HUSK_PROTO_GUEST_PORTS_H
 
 /* The guest's init writes HUSK_BOOT_MAGIC here as soon as it starts; the
  * VMM records the time since its own start (the boot-timer). */

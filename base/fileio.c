@@ -1,5 +1,5 @@
 /* Whole reads and writes: see fileio.h. */
-#include "fileio.h"
+#include "base/fileio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cleanup.h"
+#include "base/cleanup.h"
 
 int write_all(int fd, const void *buf, size_t n)
 {

@@ -1,4 +1,4 @@
-/* The error contract (see runtime/README.md):
+/* The error contract (see base/README.md):
  *
  *   - a function that can fail returns a negative value and fills
  *     `husk_error_t *err` with a message (and the errno that caused it);
@@ -6,8 +6,8 @@
  *   - only main() prints it (through log.h) and turns it into an exit status.
  *
  * Nothing below main() writes to stderr on its own account. */
-#ifndef HUSK_ERROR_H
-#define HUSK_ERROR_H
+#ifndef HUSK_BASE_ERROR_H
+#define HUSK_BASE_ERROR_H
 
 #include <stdarg.h>
 

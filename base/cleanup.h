@@ -4,8 +4,8 @@
  * tying the release to the variable's scope makes leaks on error paths
  * impossible to write by accident. To hand a resource to the caller, move it
  * out with steal_pointer()/steal_fd() so the cleanup sees NULL or -1. */
-#ifndef HUSK_CLEANUP_H
-#define HUSK_CLEANUP_H
+#ifndef HUSK_BASE_CLEANUP_H
+#define HUSK_BASE_CLEANUP_H
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,12 +1,12 @@
-/* Whole reads and writes, shared by the commands. */
-#ifndef HUSK_RUNTIME_FILEIO_H
-#define HUSK_RUNTIME_FILEIO_H
+/* Whole reads and writes, for every layer. */
+#ifndef HUSK_BASE_FILEIO_H
+#define HUSK_BASE_FILEIO_H
 
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
 
-#include "error.h"
+#include "base/error.h"
 
 /* Writes all N bytes to FD, waiting out EINTR and, on a non-blocking FD,
  * EAGAIN; -1 with errno on failure. */

@@ -1,6 +1,6 @@
 /* The host<->guest agent protocol: see agent_proto.h. Compiled into husk and
  * into husk-init; nothing here depends on either side. */
-#include "agent_proto.h"
+#include "proto/agent_proto.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The source tree's layers as a test suite (TAP): each folder may include
+# headers from the folders below it and its own, never from above, so a
+# change to the runtime cannot break the guest agent and the VMM builds
+# without the CLI. From the bottom:
+#
+#   base/    error, cleanup, log, file I/O: libc only
+#   proto/   the host-guest contract (agent frames, guest ports): libc only
+#   oci/     the OCI model                         -> base
+#   vmm/     the VMM and its devices               -> base, proto
+#   rootfs/  the guest: husk-init                  -> base, proto, oci
+#   runtime/ the CLI                               -> everything
+#
+# Includes must name the header from the top of the tree ("base/error.h"),
+# so what a file depends on reads off its include lines. Usage:
+# check-layers.sh [TREE] (default: this checkout).
+set -uo pipefail
+
+tree=${1:-$(cd "$(dirname "$0")/.." && pwd)}
+cd "$tree" || exit 2
+
+layers=(base proto oci vmm rootfs runtime)
+declare -A allowed=(
+	[base]="base"
+	[proto]="proto"
+	[oci]="oci base"
+	[vmm]="vmm base proto"
+	[rootfs]="rootfs base proto oci"
+	[runtime]="runtime base proto oci vmm"
+)
+
+echo "1..$((${#layers[@]} + 1))"
+n=0
+failed=0
+for layer in "${layers[@]}"; do
+	n=$((n + 1))
+	bad=()
+	while IFS=: read -r file lineno line; do
+		inc=$(sed -E 's/^[[:space:]]*#[[:space:]]*include[[:space:]]+"([^"]+)".*/\1/' <<<"$line")
+		top=${inc%%/*}
+		[[ " ${allowed[$layer]} " == *" $top "* ]] || bad+=("$file:$lineno: includes $inc")
+	done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[^"]*/' \
+		--include='*.c' --include='*.h' "$layer" 2>/dev/null)
+	if [ ${#bad[@]} -eq 0 ]; then
+		echo "ok $n $layer/ includes only from: ${allowed[$layer]}"
+	else
+		failed=1
+		echo "not ok $n $layer/ includes from a layer above it (allowed: ${allowed[$layer]})"
+		printf '# %s\n' "${bad[@]}"
+	fi
+done
+
+n=$((n + 1))
+mapfile -t relative < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[^"/]+"' \
+	--include='*.c' --include='*.h' "${layers[@]}" tests/unit tests/fuzz 2>/dev/null)
+if [ ${#relative[@]} -eq 0 ]; then
+	echo "ok $n every include names its header from the top of the tree"
+else
+	failed=1
+	echo "not ok $n includes relative to the including file (name them from the top of the tree)"
+	printf '# %s\n' "${relative[@]}"
+fi
+exit "$failed"
