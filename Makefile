@@ -85,8 +85,9 @@ vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio guest-init
 
 # husk-init, the guest's PID 1 (rootfs/husk-init/), static, and the real
 # guest initramfs holding only it.
-INIT_SRCS := $(wildcard rootfs/husk-init/*.c) proto/agent_proto.c oci/config.c oci/tables.c base/error.c
-$(BUILD)/guest/husk-init: $(INIT_SRCS) $(wildcard rootfs/husk-init/*.h) proto/agent_proto.h oci/config.h proto/guest_ports.h
+INIT_SRCS := $(wildcard rootfs/husk-init/*.c) proto/agent_proto.c oci/config.c oci/tables.c \
+	base/error.c base/fileio.c base/fdpass.c base/iov.c
+$(BUILD)/guest/husk-init: $(INIT_SRCS) $(wildcard rootfs/husk-init/*.h base/*.h) proto/agent_proto.h oci/config.h proto/guest_ports.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. $(shell pkg-config --cflags json-c) -static \
 		-o $@ $(INIT_SRCS) -l:libjson-c.a -l:libseccomp.a -l:libcap.a
@@ -100,9 +101,9 @@ guest-init: $(BUILD)/guest/initramfs.cpio
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
 FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
-$(BUILD)/fuzz/fuzz_agent_%: tests/fuzz/fuzz_agent_%.c tests/fuzz/fuzz_agent_common.h proto/agent_proto.c proto/agent_proto.h
+$(BUILD)/fuzz/fuzz_agent_%: tests/fuzz/fuzz_agent_%.c tests/fuzz/fuzz_agent_common.h proto/agent_proto.c proto/agent_proto.h base/iov.c
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< proto/agent_proto.c
+	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< proto/agent_proto.c base/iov.c
 
 fuzz-agent: $(BUILD)/fuzz/fuzz_agent_host $(BUILD)/fuzz/fuzz_agent_guest
 	@for side in host guest; do \
@@ -114,7 +115,7 @@ fuzz-agent: $(BUILD)/fuzz/fuzz_agent_host $(BUILD)/fuzz/fuzz_agent_guest
 # libFuzzer target for the virtio-fs FUSE server: raw bytes as a run of
 # requests over a scratch share (tests/fuzz/fuzz_fuse.c).
 FUSE_FUZZ_SRCS := vmm/virtio/fuse_server.c vmm/virtio/queue.c vmm/virtio/mmio.c vmm/memory.c \
-	vmm/event_loop.c base/error.c base/log.c
+	vmm/event_loop.c base/error.c base/log.c base/iov.c
 $(BUILD)/fuzz/fuzz_fuse: tests/fuzz/fuzz_fuse.c $(FUSE_FUZZ_SRCS) vmm/virtio/fuse_server.h \
 		vmm/virtio/mmio.h vmm/virtio/queue.h
 	@mkdir -p $(dir $@)

@@ -12,6 +12,10 @@
  * EAGAIN; -1 with errno on failure. */
 int write_all(int fd, const void *buf, size_t n);
 
+/* mkdir -p: PATH and its missing parents with MODE; existing ones are
+ * fine. -1 with errno (ENAMETOOLONG past PATH_MAX). */
+int mkdir_p(const char *path, mode_t mode);
+
 /* The whole of PATH ("-": stdin) as a NUL-terminated buffer of *LEN bytes,
  * at most MAX; NULL with *err naming PATH. */
 char *read_whole(const char *path, size_t max, size_t *len, husk_error_t *err);

@@ -5,7 +5,7 @@
 # without the CLI. From the bottom:
 #
 #   base/    error, cleanup, log, file I/O: libc only
-#   proto/   the host-guest contract (agent frames, guest ports): libc only
+#   proto/   the host-guest contract (agent frames, guest ports) -> base
 #   oci/     the OCI model                         -> base
 #   vmm/     the VMM and its devices               -> base, proto
 #   rootfs/  the guest: husk-init                  -> base, proto, oci
@@ -22,7 +22,7 @@ cd "$tree" || exit 2
 layers=(base proto oci vmm rootfs runtime)
 declare -A allowed=(
 	[base]="base"
-	[proto]="proto"
+	[proto]="proto base"
 	[oci]="oci base"
 	[vmm]="vmm base proto"
 	[rootfs]="rootfs base proto oci"

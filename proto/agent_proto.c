@@ -2,6 +2,8 @@
  * into husk-init; nothing here depends on either side. */
 #include "proto/agent_proto.h"
 
+#include "base/iov.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -459,6 +461,14 @@ uint8_t *agent_encode_error(uint32_t id, uint32_t code, const char *msg, size_t 
 	return buf;
 }
 
+uint8_t *agent_encode_verror(uint32_t id, uint32_t code, size_t *len, const char *fmt, va_list ap)
+{
+	char msg[AGENT_MAX_ERROR_MSG + 1];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	return agent_encode_error(id, code, msg, len);
+}
+
 uint8_t *agent_encode_ps(const uint32_t *pids, size_t n, size_t *len)
 {
 	if (n > AGENT_MAX_PIDS)
@@ -474,24 +484,16 @@ uint8_t *agent_encode_ps(const uint32_t *pids, size_t n, size_t *len)
 	return buf;
 }
 
-static int write_iov(int fd, struct iovec *iov, int cnt)
+static int write_iov(int fd, struct iovec *iov, size_t cnt)
 {
 	while (cnt > 0) {
-		ssize_t w = writev(fd, iov, cnt);
+		ssize_t w = writev(fd, iov, (int)cnt);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		while (cnt > 0 && (size_t)w >= iov->iov_len) {
-			w -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt > 0) {
-			iov->iov_base = (uint8_t *)iov->iov_base + w;
-			iov->iov_len -= (size_t)w;
-		}
+		iov_advance(&iov, &cnt, (size_t)w);
 	}
 	return 0;
 }

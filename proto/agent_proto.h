@@ -51,6 +51,7 @@
 #ifndef HUSK_PROTO_AGENT_PROTO_H
 #define HUSK_PROTO_AGENT_PROTO_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -237,6 +238,9 @@ size_t agent_encode_stats(uint8_t *buf, const struct agent_stats *s);
  * the payload would exceed AGENT_MAX_PAYLOAD. */
 uint8_t *agent_encode_create(const struct agent_create *c, size_t *len);
 uint8_t *agent_encode_error(uint32_t id, uint32_t code, const char *msg, size_t *len);
+/* The same with the message formatted, cut at AGENT_MAX_ERROR_MSG. */
+uint8_t *agent_encode_verror(uint32_t id, uint32_t code, size_t *len, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
 uint8_t *agent_encode_ps(const uint32_t *pids, size_t n, size_t *len);
 /* NULL also when a value would not pass agent_decode_network(). */
 uint8_t *agent_encode_network(const struct agent_network *net, size_t *len);

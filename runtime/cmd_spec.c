@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "base/fileio.h"
 #include "runtime/commands.h"
 #include "oci/spec.h"
 
@@ -21,20 +22,6 @@ const struct cli_command cmd_spec_cli = {
 	.max_args = 0,
 	.flags = spec_flags,
 };
-
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, data, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		data += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 int cmd_spec(const struct husk_globals *g, int argc, char **argv,
 	     husk_error_t *err)

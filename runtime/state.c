@@ -38,23 +38,6 @@ int container_validate_id(const char *id, husk_error_t *err)
 	return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = buf + 1; *p; p++)
-		if (*p == '/') {
-			*p = '\0';
-			if (mkdir(buf, mode) < 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(buf, mode) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 static int lock_dir(struct container *c, bool exclusive, husk_error_t *err)
 {
 	while (flock(c->dirfd, exclusive ? LOCK_EX : LOCK_SH) < 0)

@@ -314,14 +314,12 @@ static void client_error(struct router *r, struct client *c, const char *fmt, ..
 
 static void client_error(struct router *r, struct client *c, const char *fmt, ...)
 {
-	char msg[AGENT_MAX_ERROR_MSG];
 	va_list ap;
 	size_t len;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	cleanup_free uint8_t *f = agent_encode_verror(0, 1, &len, fmt, ap);
 	va_end(ap);
-	cleanup_free uint8_t *f = agent_encode_error(0, 1, msg, &len);
 	if (f)
 		client_queue(r, c, f, len, NULL, 0);
 }

@@ -28,6 +28,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "base/fdpass.h"
+#include "base/fileio.h"
 #include "rootfs/husk-init/init.h"
 
 static int sync_fd = -1;
@@ -63,27 +65,6 @@ static void die(int status, const char *fmt, ...)
 	va_end(ap);
 	report("E%d %s", status, msg);
 	_exit(status);
-}
-
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-
-	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, mode) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(buf, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
 }
 
 static int write_file(const char *path, const char *data)
@@ -675,20 +656,7 @@ static int container_pty(const struct oci_process *p)
 				      .ws_col = (unsigned short)p->console_width };
 		ioctl(m, TIOCSWINSZ, &ws);
 	}
-	char tag = 'T';
-	struct iovec iov = { &tag, 1 };
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			      .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &m, sizeof(int));
-	if (sendmsg(sync_fd, &msg, 0) < 0)
+	if (fd_send(sync_fd, m, "T", 1) < 0)
 		_exit(1);
 	close(m);
 	return s;

@@ -98,14 +98,12 @@ static void send_error(uint32_t id, uint32_t code, const char *fmt, ...)
 
 static void send_error(uint32_t id, uint32_t code, const char *fmt, ...)
 {
-	char msg[AGENT_MAX_ERROR_MSG];
 	va_list ap;
 	size_t len;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	uint8_t *f = agent_encode_verror(id, code, &len, fmt, ap);
 	va_end(ap);
-	uint8_t *f = agent_encode_error(id, code, msg, &len);
 	if (f && vsock >= 0 && agent_send_buf(vsock, f, len) < 0) {
 		close(vsock);
 		vsock = -1;

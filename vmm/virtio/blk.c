@@ -12,6 +12,7 @@
 
 #include "vmm/virtio/devices.h"
 #include "base/cleanup.h"
+#include "base/iov.h"
 
 #define VIRTIO_BLK_F_SEG_MAX (1ULL << 2)
 #define VIRTIO_BLK_F_RO (1ULL << 5)
@@ -56,7 +57,7 @@ static bool in_range(const struct blk_dev *b, uint64_t sector, uint64_t len)
 	return sector <= b->size / SECTOR && len <= b->size - sector * SECTOR;
 }
 
-static size_t do_io(int fd, bool write, const struct iovec *iov, unsigned n,
+static size_t do_io(int fd, bool write, const struct iovec *iov, size_t n,
 		    off_t off, uint8_t *status)
 {
 	size_t done = 0;
@@ -76,15 +77,7 @@ static size_t do_io(int fd, bool write, const struct iovec *iov, unsigned n,
 		}
 		done += (size_t)r;
 		off += r;
-		while (n > 0 && (size_t)r >= p->iov_len) {
-			r -= (ssize_t)p->iov_len;
-			p++;
-			n--;
-		}
-		if (n > 0) {
-			p->iov_base = (char *)p->iov_base + r;
-			p->iov_len -= (size_t)r;
-		}
+		iov_advance(&p, &n, (size_t)r);
 	}
 	return done;
 }

@@ -28,6 +28,7 @@
 
 #include "vmm/virtio/queue.h"
 #include "base/cleanup.h"
+#include "base/iov.h"
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452 /* Linux 6.6; newer than this libc's headers */
@@ -1094,7 +1095,7 @@ static int op_create(struct fuse_server *s, struct req *r)
 
 /* preadv/pwritev of LEN bytes at OFF over N buffers, repeated on short
  * transfers; stops at end of file. Returns the bytes done or -errno. */
-static ssize_t do_io(int fd, bool write, struct iovec *iov, unsigned n, off_t off)
+static ssize_t do_io(int fd, bool write, struct iovec *iov, size_t n, off_t off)
 {
 	size_t done = 0;
 
@@ -1108,15 +1109,7 @@ static ssize_t do_io(int fd, bool write, struct iovec *iov, unsigned n, off_t of
 			break;
 		done += (size_t)r;
 		off += r;
-		while (n > 0 && (size_t)r >= iov->iov_len) {
-			r -= (ssize_t)iov->iov_len;
-			iov++;
-			n--;
-		}
-		if (n > 0) {
-			iov->iov_base = (char *)iov->iov_base + r;
-			iov->iov_len -= (size_t)r;
-		}
+		iov_advance(&iov, &n, (size_t)r);
 	}
 	return (ssize_t)done;
 }
