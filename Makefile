@@ -22,6 +22,15 @@ ALL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) -I. $(PKG_CFLA
 LDFLAGS ?=
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
 
+# Everything else built from C: the guest's static programs (husk-init, the
+# VM tests' init and tools) and the host test tools. The same warnings and
+# hardening as husk (but PIE: the guest programs are static), and
+# dependency files, so a changed header rebuilds them too.
+GUEST_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) -D_FORTIFY_SOURCE=2 -fstack-protector-strong \
+	-O2 -I. -MMD -MP
+GUEST_LDFLAGS = -static -Wl,-z,relro,-z,now
+TOOL_CFLAGS = -std=gnu11 -D_GNU_SOURCE $(WARN) $(HARDEN) -O2 -I. -MMD -MP
+
 # Everything but main() goes into one archive, linked by husk and the tests.
 LIB_SRCS  := $(wildcard base/*.c proto/*.c runtime/*.c oci/*.c vmm/*.c vmm/virtio/*.c)
 LIB_SRCS  := $(filter-out runtime/main.c,$(LIB_SRCS))
@@ -61,6 +70,10 @@ SANITIZE := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 $(eval $(call variant,$(BUILD),))
 $(eval $(call variant,$(BUILD)/asan,$(SANITIZE)))
 
+# The dependency files of what is built outside the two variants.
+-include $(wildcard $(BUILD)/guest/obj/*/*.d $(BUILD)/guest/obj/*/*/*.d $(BUILD)/guest-test/*.d \
+	$(BUILD)/tools/*.d $(BUILD)/fuzz/*.d)
+
 # The guest kernel (cached: hack/build-kernel.sh rebuilds only when its
 # inputs change) and the VM tests' initramfs, whose /init is a static
 # stand-in for husk-init (tests/guest/test-init.c).
@@ -69,14 +82,14 @@ kernel:
 
 $(BUILD)/guest-test/test-init: tests/guest/test-init.c proto/guest_ports.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. -static -o $@ $<
+	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
 
 # Guest-side virtio-fs tools: the conformance program the VM tests run and
 # the guest half of bench-fs.
 GUEST_FS_TOOLS := $(BUILD)/guest-test/fs-conformance $(BUILD)/guest-test/fs-bench
 $(BUILD)/guest-test/fs-%: tests/guest/fs-%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. -static -o $@ $<
+	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
 
 $(BUILD)/guest-test/initramfs.cpio: $(BUILD)/guest-test/test-init tests/guest/build-initramfs.sh $(GUEST_FS_TOOLS)
 	tests/guest/build-initramfs.sh $@ $< $(GUEST_FS_TOOLS)
@@ -87,10 +100,13 @@ vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio guest-init
 # guest initramfs holding only it.
 INIT_SRCS := $(wildcard rootfs/husk-init/*.c) proto/agent_proto.c oci/config.c oci/tables.c \
 	base/error.c base/fileio.c base/fdpass.c base/iov.c
-$(BUILD)/guest/husk-init: $(INIT_SRCS) $(wildcard rootfs/husk-init/*.h base/*.h) proto/agent_proto.h oci/config.h proto/guest_ports.h
+INIT_OBJS := $(call objs,$(BUILD)/guest,$(INIT_SRCS))
+$(BUILD)/guest/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -I. $(shell pkg-config --cflags json-c) -static \
-		-o $@ $(INIT_SRCS) -l:libjson-c.a -l:libseccomp.a -l:libcap.a
+	$(CC) $(GUEST_CFLAGS) $(shell pkg-config --cflags json-c) -c $< -o $@
+
+$(BUILD)/guest/husk-init: $(INIT_OBJS)
+	$(CC) $(GUEST_LDFLAGS) -o $@ $^ -l:libjson-c.a -l:libseccomp.a -l:libcap.a
 
 $(BUILD)/guest/initramfs.cpio: $(BUILD)/guest/husk-init rootfs/husk-init/build-initramfs.sh
 	rootfs/husk-init/build-initramfs.sh $@ $<
@@ -100,7 +116,7 @@ guest-init: $(BUILD)/guest/initramfs.cpio
 # libFuzzer targets for the agent protocol's decoders, one per side.
 FUZZ_SECONDS ?= 30
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
+FUZZ_FLAGS := -std=gnu11 -D_GNU_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined -MMD -MP
 $(BUILD)/fuzz/fuzz_agent_%: tests/fuzz/fuzz_agent_%.c tests/fuzz/fuzz_agent_common.h proto/agent_proto.c proto/agent_proto.h base/iov.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< proto/agent_proto.c base/iov.c
@@ -132,12 +148,12 @@ fuzz-fuse: $(BUILD)/fuzz/fuzz_fuse
 TEST_TOOLS := $(BUILD)/tools/recvtty $(BUILD)/tools/reaper
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) -O2 -o $@ $<
+	$(CC) $(TOOL_CFLAGS) -pie -o $@ $<
 
 test-tools: $(TEST_TOOLS)
 
 # The C unit tests always run sanitized: they feed hostile input to parsers.
-test: deps vm-assets $(BUILD)/husk $(BUILD)/asan/unit-tests $(BUILD)/asan/husk $(TEST_TOOLS)
+test: vm-assets $(BUILD)/husk $(BUILD)/asan/unit-tests $(BUILD)/asan/husk $(TEST_TOOLS)
 	HUSK=$(abspath $(BUILD)/husk) UNIT=$(abspath $(BUILD)/asan/unit-tests) \
 		hack/run-tests.sh
 
@@ -177,5 +193,6 @@ demo: deps vm-assets $(BUILD)/husk
 format:
 	clang-format -i $(LIB_SRCS) runtime/main.c $(UNIT_SRCS) $(wildcard */*.h vmm/virtio/*.h tests/unit/*.h)
 
+# Everything make built, the cached guest kernel included.
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/asan $(BUILD)/husk $(BUILD)/libhusk.a $(BUILD)/unit-tests
+	rm -rf $(BUILD)

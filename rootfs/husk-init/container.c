@@ -487,8 +487,9 @@ static void make_dev(void)
 			die(1, "mknod /dev/%s: %s", devs[i].name, strerror(errno));
 		/* Past the umask; only the node itself, never what an image's
 		 * symlink of that name points to. */
-		if (fstatat(dev, devs[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode))
-			fchmodat(dev, devs[i].name, 0666, 0);
+		if (fstatat(dev, devs[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
+		    fchmodat(dev, devs[i].name, 0666, 0) < 0)
+			die(1, "chmod /dev/%s: %s", devs[i].name, strerror(errno));
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
 		if (symlinkat(links[i].from, dev, links[i].to) < 0 && errno != EEXIST)
