@@ -467,6 +467,10 @@ int vm_run(const struct vm_config *cfg, const struct timespec *t0,
 	vm->cfg = cfg;
 	vm->kvm_fd = vm->vm_fd = vm->signals.fd = -1;
 	vm->loop.epfd = vm->loop.stop_fd = -1;
+	/* teardown releases every vCPU up to ncpus, also those a failed
+	 * set-up never made: their fd must not be 0 (stdin). */
+	for (int i = 0; i < MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
 	pthread_mutex_init(&vm->lock, NULL);
 	console_log_init(&vm->console, cfg->console_out);
 	if (t0)
