@@ -3,6 +3,7 @@
  * x86 boot structures. */
 #include <asm/bootparam.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -691,7 +692,7 @@ TEST(page_tables_identity_map_first_gib)
 
 /* A set-up that fails before the vCPUs are made (no /dev/kvm, or here a
  * kernel that is not there) released vCPU slots still zeroed by calloc:
- * close(0) took the caller's stdin. */
+ * close(0) took the caller's stdin, and `husk check`'s later descriptors. */
 TEST(vm_failed_setup_leaves_fd_0_alone)
 {
 	struct vm_config c = { .kernel = "/nonexistent/vmlinux", .cpus = 1, .memory_mib = 32,
@@ -713,4 +714,7 @@ TEST(vm_failed_setup_leaves_fd_0_alone)
 	CHECK_INT(r, -1);
 	CHECK_INT(st, 0);
 	CHECK(after.st_ino == before.st_ino && after.st_dev == before.st_dev);
+	husk_error_release(&err);
+	CHECK_INT(vm_probe(&c, &err), -1);
+	CHECK(fcntl(0, F_GETFD) >= 0);
 }
