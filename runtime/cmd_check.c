@@ -5,20 +5,29 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/kvm.h>
+#include <poll.h>
 #include <seccomp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "agent_host.h"
 #include "cgroup.h"
 #include "cleanup.h"
 #include "commands.h"
 #include "confine.h"
+#include "control.h"
 #include "guest_assets.h"
 #include "host.h"
 #include "lifecycle.h"
@@ -29,6 +38,9 @@
 
 static const struct cli_flag check_flags[] = {
 	{ "quiet", 'q', false, "print only WARN and FAIL lines" },
+	{ "boot", 0, false,
+	  "also boot a guest as create does and time it until its agent answers (at most "
+	  "HUSK_CHECK_BOOT_TIMEOUT seconds, default 60)" },
 	{ NULL },
 };
 
@@ -39,6 +51,9 @@ const struct cli_command cmd_check_cli = {
 	.max_args = 0,
 	.flags = check_flags,
 };
+
+#define CHECK_BOOT_TIMEOUT_ENV "HUSK_CHECK_BOOT_TIMEOUT"
+#define CHECK_BOOT_TIMEOUT_S 60
 
 enum verdict { OK, WARN, FAIL };
 
@@ -447,17 +462,146 @@ static bool check_vm(struct report *r, char *const paths[2])
 	return true;
 }
 
+/* The VMM, as create's child is: runs the VM, and says on OUT why it
+ * ended, should it end before the parent has what it waits for. */
+static _Noreturn void boot_child(const struct vm_config *vc, int out, pid_t parent)
+{
+	husk_error_t err = NULL;
+	struct vm_result res;
+	char msg[640];
+
+	/* A check killed outright must not leave a VM running. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
+	if (vm_run(vc, NULL, &res, &err) < 0)
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+	else
+		snprintf(msg, sizeof(msg), "the VM stopped before the guest agent answered: %s",
+			 res.message);
+	(void)!write(out, msg, strlen(msg));
+	_exit(1);
+}
+
+static bool readable(int fd)
+{
+	struct pollfd p = { fd, POLLIN, 0 };
+	return fd >= 0 && poll(&p, 1, 0) > 0;
+}
+
+/* Boots the guest create would boot and waits, at most TIMEOUT_MS, for
+ * its agent's HELLO: the first thing create's VMM hears from a guest. */
+static void check_boot(struct report *r, char *const paths[2], int timeout_ms)
+{
+	char dir[] = "/tmp/husk-check.XXXXXX", sock[PATH_MAX];
+	int listen_fd = -1, done[2] = { -1, -1 }, sfd = -1, tfd = -1, ep = -1;
+	pid_t pid = -1;
+	sigset_t sigs, old;
+	struct timespec t0, t1;
+	struct agent_session s = { .fd = -1 };
+	husk_error_t err cleanup_error = NULL;
+	char why[640] = "";
+	bool ok = false;
+	const char *fix = "see the lines above; `husk debug run --console` shows the guest's console";
+
+	if (!mkdtemp(dir)) {
+		line(r, FAIL, "boot", fix, "%s: %s", dir, strerror(errno));
+		return;
+	}
+	snprintf(sock, sizeof(sock), "%s/%u", dir, HUSK_AGENT_PORT);
+	/* Taken from a signalfd, so an interrupted check still cleans up. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	sigprocmask(SIG_BLOCK, &sigs, &old);
+	if ((listen_fd = agent_listen(sock, &err)) < 0)
+		goto out;
+	/* One descriptor for agent_session_accept to stop on: the VMM
+	 * ended (its pipe closes), the bound passed, or a signal came. */
+	if (pipe2(done, O_CLOEXEC) < 0 || (sfd = signalfd(-1, &sigs, SFD_CLOEXEC)) < 0 ||
+	    (tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC)) < 0 ||
+	    (ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		husk_error_set(&err, errno, "set up the wait");
+		goto out;
+	}
+	int watch[] = { done[0], sfd, tfd };
+	for (size_t i = 0; i < 3; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = watch[i] };
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, watch[i], &ev) < 0) {
+			husk_error_set(&err, errno, "epoll_ctl");
+			goto out;
+		}
+	}
+	struct itimerspec its = { .it_value = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L } };
+	struct vm_config vc;
+	check_vm_config(&vc, paths[0], paths[1], dir);
+	pid_t parent = getpid();
+	fflush(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (timerfd_settime(tfd, 0, &its, NULL) < 0 || (pid = fork()) < 0) {
+		husk_error_set(&err, errno, "start the VMM");
+		goto out;
+	}
+	if (pid == 0) {
+		close(done[0]);
+		close(listen_fd);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		boot_child(&vc, done[1], parent);
+	}
+	close(done[1]);
+	done[1] = -1;
+	if (agent_session_accept(&s, listen_fd, ep, timeout_ms, &err) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ok = true;
+	} else if (readable(done[0])) {
+		ssize_t n = read(done[0], why, sizeof(why) - 1);
+		why[n > 0 ? n : 0] = '\0';
+		if (!why[0])
+			snprintf(why, sizeof(why), "the VMM died");
+	} else if (readable(tfd)) {
+		snprintf(why, sizeof(why), "the guest agent did not answer within %d s (%s)",
+			 timeout_ms / 1000, CHECK_BOOT_TIMEOUT_ENV);
+	} else if (readable(sfd)) {
+		snprintf(why, sizeof(why), "interrupted by a signal");
+	}
+out:
+	agent_session_close(&s);
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	int fds[] = { listen_fd, done[0], done[1], sfd, tfd, ep };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	unlink(sock);
+	rmdir(dir);
+	if (ok)
+		line(r, OK, "boot", NULL, "guest booted and answered in %.2f s",
+		     (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	else
+		line(r, FAIL, "boot", fix, "%s", why[0] ? why : err ? err->msg : "failed");
+	/* A signal that came meanwhile is delivered now, with nothing left. */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 int cmd_check(const struct husk_globals *g, int argc, char **argv,
 	      husk_error_t *err)
 {
 	struct cli_args a;
 	struct report r = { 0 };
 	int ret = cli_parse_command(&cmd_check_cli, argc, argv, &a, err);
+	int boot_ms = 0;
 	char *paths[2] = { NULL, NULL };
 
 	if (ret != 0)
 		return ret < 0 ? ret : 0;
 	r.quiet = cli_switch(&cmd_check_cli, &a, "quiet");
+	bool boot = cli_switch(&cmd_check_cli, &a, "boot");
+	/* Refused before anything runs, as the other commands refuse theirs. */
+	if (boot && control_timeout(CHECK_BOOT_TIMEOUT_ENV, CHECK_BOOT_TIMEOUT_S, &boot_ms, err) < 0)
+		return -1;
 	bool kvm = check_kvm(&r);
 	check_cgroups(&r);
 	check_cgroup_create(&r, g);
@@ -468,8 +612,12 @@ int cmd_check(const struct husk_globals *g, int argc, char **argv,
 	bool guest = check_guest(&r, paths);
 	/* Only when nothing it needs has FAILed already: a VM that cannot be
 	 * built for a reason reported above would only report it twice. */
-	if (kvm && guest)
-		check_vm(&r, paths);
+	bool vm = kvm && guest && check_vm(&r, paths);
+	/* A boot needs KVM and the assets, nothing else above. */
+	if (boot && vm)
+		check_boot(&r, paths, boot_ms);
+	else if (boot)
+		line(&r, FAIL, "boot", "fix the kvm and guest FAIL lines above first", "not tried");
 	free(paths[0]);
 	free(paths[1]);
 

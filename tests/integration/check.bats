@@ -110,6 +110,30 @@ load helpers
 	[ "$(echo "$output" | grep -cE '^(OK|WARN|FAIL) +kvm')" -eq 1 ]
 }
 
+@test "check --boot refuses a bad HUSK_CHECK_BOOT_TIMEOUT, naming it" {
+	for bad in 0 abc -5 86401 1.5 ""; do
+		HUSK_CHECK_BOOT_TIMEOUT=$bad run --separate-stderr husk check --boot
+		[ "$status" -ne 0 ]
+		[[ "$stderr" == *"HUSK_CHECK_BOOT_TIMEOUT: "*"is not a whole number of seconds"* ]]
+		# Refused before any check ran or any guest booted.
+		[ -z "$output" ]
+	done
+}
+
+@test "check --boot says it did not boot when a check FAILs, and leaves nothing" {
+	before=$(ls -d /tmp/husk-check.* 2>/dev/null | wc -l)
+	HUSK_KERNEL="$WORK/missing" run husk check --boot
+	[ "$status" -eq 1 ]
+	echo "$output" | grep -E '^FAIL +boot +not tried'
+	[ "$(ls -d /tmp/husk-check.* 2>/dev/null | wc -l)" -eq "$before" ]
+}
+
+@test "check --help lists --boot and its bound" {
+	run husk check --help
+	[ "$status" -eq 0 ]
+	echo "$output" | grep -E -- '--boot .*HUSK_CHECK_BOOT_TIMEOUT'
+}
+
 @test "check --quiet prints only WARN and FAIL lines" {
 	run husk check --quiet
 	! echo "$output" | grep -q '^OK '
