@@ -342,7 +342,9 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 	return 0;
 }
 
-static int setup(struct vm *vm, husk_error_t *err)
+/* START false: everything but the vCPUs' first run (and before_run, which
+ * confines for running), for vm_probe(). */
+static int setup(struct vm *vm, bool start, husk_error_t *err)
 {
 	const struct vm_config *cfg = vm->cfg;
 	struct boot_kernel k;
@@ -397,6 +399,8 @@ static int setup(struct vm *vm, husk_error_t *err)
 	for (int i = 0; i < vm->ncpus; i++)
 		if (vcpu_init(vm, &vm->vcpus[i], i, cpuid, &k, err) < 0)
 			return -1;
+	if (!start)
+		return 0;
 	if (cfg->before_run && cfg->before_run(cfg->before_run_arg, err) < 0)
 		return -1;
 	for (int i = 0; i < vm->ncpus; i++)
@@ -454,6 +458,40 @@ static uint64_t rss_overhead_kb(const struct vm *vm)
 	return total - guest;
 }
 
+static void vm_init(struct vm *vm, const struct vm_config *cfg, const struct timespec *t0)
+{
+	vm->cfg = cfg;
+	vm->kvm_fd = vm->vm_fd = vm->signals.fd = -1;
+	vm->loop.epfd = vm->loop.stop_fd = -1;
+	/* teardown releases every vCPU up to ncpus, also those a failed
+	 * set-up never made: their fd must not be 0 (stdin). */
+	for (int i = 0; i < MAX_VCPUS; i++)
+		vm->vcpus[i].fd = -1;
+	pthread_mutex_init(&vm->lock, NULL);
+	console_log_init(&vm->console, cfg->console_out);
+	if (t0)
+		vm->t0 = *t0;
+	else
+		clock_gettime(CLOCK_MONOTONIC, &vm->t0);
+}
+
+int vm_probe(const struct vm_config *cfg, husk_error_t *err)
+{
+	cleanup_free struct vm *vm = calloc(1, sizeof(*vm));
+	sigset_t sigs, old;
+
+	if (!vm)
+		return husk_error_set(err, ENOMEM, "VM state");
+	vm_init(vm, cfg, NULL);
+	/* As vm_run blocks them: setup's signalfd expects it. */
+	stop_signals(&sigs);
+	pthread_sigmask(SIG_BLOCK, &sigs, &old);
+	int ret = setup(vm, false, err);
+	teardown(vm);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return ret;
+}
+
 int vm_run(const struct vm_config *cfg, const struct timespec *t0,
 	   struct vm_result *res, husk_error_t *err)
 {
@@ -464,15 +502,7 @@ int vm_run(const struct vm_config *cfg, const struct timespec *t0,
 	*res = (struct vm_result){ 0 };
 	if (!vm)
 		return husk_error_set(err, ENOMEM, "VM state");
-	vm->cfg = cfg;
-	vm->kvm_fd = vm->vm_fd = vm->signals.fd = -1;
-	vm->loop.epfd = vm->loop.stop_fd = -1;
-	pthread_mutex_init(&vm->lock, NULL);
-	console_log_init(&vm->console, cfg->console_out);
-	if (t0)
-		vm->t0 = *t0;
-	else
-		clock_gettime(CLOCK_MONOTONIC, &vm->t0);
+	vm_init(vm, cfg, t0);
 
 	/* Blocked before any thread exists, so every vCPU thread inherits
 	 * the mask and the signalfd alone receives these signals. */
@@ -483,7 +513,7 @@ int vm_run(const struct vm_config *cfg, const struct timespec *t0,
 	sigaddset(&sigs, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &sigs, &old);
 
-	if (setup(vm, err) < 0) {
+	if (setup(vm, true, err) < 0) {
 		ret = -1;
 	} else if (event_loop_run(&vm->loop, err) < 0) {
 		vm_request_stop(vm, VM_OUTCOME_ERROR, "%s", (*err)->msg);

@@ -153,6 +153,11 @@ struct vm {
 int vm_run(const struct vm_config *cfg, const struct timespec *t0,
 	   struct vm_result *res, husk_error_t *err);
 
+/* Builds the VM vm_run() would (KVM VM, memory, kernel and initramfs,
+ * devices, vCPUs) and tears it down without running a vCPU: whether this
+ * host's KVM and these assets can make it (`husk check`). */
+int vm_probe(const struct vm_config *cfg, husk_error_t *err);
+
 /* Ends the VM with OUTCOME (the first caller wins); any thread may call it. */
 void vm_request_stop(struct vm *vm, enum vm_outcome outcome, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

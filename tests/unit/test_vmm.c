@@ -3,15 +3,19 @@
  * x86 boot structures. */
 #include <asm/bootparam.h>
 #include <elf.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/cleanup.h"
 #include "tests/unit/tap.h"
 #include "vmm/memory.h"
 #include "vmm/virtio/mmio.h"
 #include "vmm/virtio/queue.h"
+#include "vmm/vm.h"
 #include "vmm/x86_boot.h"
 
 static void mem_release(struct guest_memory *m)
@@ -684,4 +688,33 @@ TEST(page_tables_identity_map_first_gib)
 	CHECK_INT(gdt[0], 0);
 	CHECK_INT(gdt[BOOT_GDT_CODE64], 0x00af9b000000ffffULL);
 	CHECK_INT(gdt[BOOT_GDT_DATA], 0x00cf93000000ffffULL);
+}
+
+/* A set-up that fails before the vCPUs are made (no /dev/kvm, or here a
+ * kernel that is not there) released vCPU slots still zeroed by calloc:
+ * close(0) took the caller's stdin, and `husk check`'s later descriptors. */
+TEST(vm_failed_setup_leaves_fd_0_alone)
+{
+	struct vm_config c = { .kernel = "/nonexistent/vmlinux", .cpus = 1, .memory_mib = 32,
+			       .console_in = -1, .console_out = -1 };
+	struct vm_result res;
+	husk_error_t err cleanup_error = NULL;
+	struct stat before, after;
+	int saved = dup(0), p[2];
+
+	CHECK(saved >= 0 && pipe(p) == 0);
+	CHECK(dup2(p[0], 0) == 0);
+	close(p[0]);
+	CHECK_INT(fstat(0, &before), 0);
+	int r = vm_run(&c, NULL, &res, &err);
+	int st = fstat(0, &after);
+	dup2(saved, 0);
+	close(saved);
+	close(p[1]);
+	CHECK_INT(r, -1);
+	CHECK_INT(st, 0);
+	CHECK(after.st_ino == before.st_ino && after.st_dev == before.st_dev);
+	husk_error_release(&err);
+	CHECK_INT(vm_probe(&c, &err), -1);
+	CHECK(fcntl(0, F_GETFD) >= 0);
 }

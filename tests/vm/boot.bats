@@ -158,3 +158,15 @@ load helpers
 	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
 	[ "${BASH_REMATCH[3]}" = "${BASH_REMATCH[4]}" ]
 }
+
+@test "husk check --boot boots husk's guest, reports the time and leaves nothing" {
+	initrd=$REPO_ROOT/build/guest/initramfs.cpio
+	[ -r "$initrd" ] || skip "no $initrd (make guest-init)"
+	before=$(ls -d /tmp/husk-check.* 2>/dev/null | wc -l)
+	HUSK_KERNEL=$KERNEL HUSK_INITRD=$initrd run timeout "$BOOT_TIMEOUT" "$HUSK" --root "$WORK/root" check --boot
+	echo "$output"
+	echo "$output" | grep -E '^OK +boot +guest booted and answered in [0-9]+\.[0-9]{2} s$'
+	# The temporary vsock directory and the VMM went with the check.
+	[ "$(ls -d /tmp/husk-check.* 2>/dev/null | wc -l)" -eq "$before" ]
+	! pgrep -f -- "--root $WORK/root"
+}
