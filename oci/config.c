@@ -498,8 +498,9 @@ static int parse_mount(jobj *v, const char *path, struct oci_mount *m, husk_erro
 		if (get_string(f, fp, &m->type, err) < 0)
 			return -1;
 	}
+	/* A mount of type "bind" is one without options too, as in runc. */
 	if (!(f = member(v, "options")))
-		return 0;
+		goto kind;
 	child_path(fp, path, "options");
 	if (!json_object_is_type(f, json_type_array))
 		return type_error(fp, "an array of strings", err);
@@ -558,6 +559,7 @@ static int parse_mount(jobj *v, const char *path, struct oci_mount *m, husk_erro
 				return -1;
 		}
 	}
+kind:
 	m->bind = (m->flags & MS_BIND) != 0 || (m->type && strcmp(m->type, "bind") == 0);
 	m->recursive = (m->flags & MS_REC) != 0;
 	return 0;

@@ -683,3 +683,21 @@ TEST(oci_config_refuses_16_mib)
 	unlink(path);
 	rmdir(dir);
 }
+
+/* Found by fuzz_config: the early return for a mount without "options"
+ * skipped working out bind, so {"type":"bind"} alone was no bind mount:
+ * no host share for it, and the guest asked mount(2) for a "bind" fs. */
+TEST(oci_config_bind_mount_without_options)
+{
+	static const char json[] =
+		"{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
+		"\"source\":\"/y\"},{\"destination\":\"/t\",\"type\":\"tmpfs\"}]}";
+	husk_error_t err = NULL;
+	struct oci_config *c = oci_config_parse(json, strlen(json), &err);
+
+	CHECK(c);
+	CHECK(c->mounts[0].bind);
+	CHECK(!c->mounts[0].recursive);
+	CHECK(!c->mounts[1].bind);
+	oci_config_free(c);
+}
