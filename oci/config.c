@@ -1234,7 +1234,7 @@ static jobj *parse_json(const char *json, size_t len, const char *what, husk_err
 		return NULL;
 	}
 	for (; end < len; end++)
-		if (!strchr(" \t\r\n", json[end])) {
+		if (!memchr(" \t\r\n", json[end], 4)) {
 			json_object_put(o);
 			husk_error_set(err, 0, "%s: invalid JSON: trailing data at byte %zu", what, end);
 			return NULL;

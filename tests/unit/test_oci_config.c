@@ -701,3 +701,18 @@ TEST(oci_config_bind_mount_without_options)
 	CHECK(!c->mounts[1].bind);
 	oci_config_free(c);
 }
+
+/* strchr() finds the terminator too: NUL bytes after the object passed as
+ * whitespace. */
+TEST(oci_config_refuses_trailing_nul_bytes)
+{
+	static const char json[] = "{\"root\":{\"path\":\"r\"}} \0\0";
+	husk_error_t err = NULL;
+
+	CHECK(!oci_config_parse(json, sizeof(json) - 1, &err));
+	CHECK_STR(err->msg, "config.json: invalid JSON: trailing data at byte 22");
+	husk_error_release(&err);
+	struct oci_config *c = oci_config_parse(json, sizeof(json) - 3, &err);
+	CHECK(c);
+	oci_config_free(c);
+}
