@@ -1145,13 +1145,22 @@ const char *oci_config_annotation(const struct oci_config *c, const char *key)
 	return NULL;
 }
 
-/* Counts the integer literals, outside strings and comments, at the bounds
- * json-c saturates to (-9223372036854775808, 18446744073709551615) and
- * beyond them; *FIRST_BEYOND gets the first one beyond's offset. */
-static void scan_int_bounds(const char *s, size_t len, size_t *at, size_t *beyond,
-			    size_t *first_beyond)
+/* What parse_json() learns from the text before json-c builds a tree. */
+struct json_scan {
+	size_t containers; /* objects and arrays */
+	size_t values;	   /* a bound on how many values: separators + 1 */
+	/* Integer literals at the bounds json-c saturates to
+	 * (-9223372036854775808, 18446744073709551615) and beyond them. */
+	size_t at_bound, beyond_bound, first_beyond;
+	size_t too_deep; /* offset of the first bracket past OCI_JSON_MAX_DEPTH, or 0 */
+};
+
+/* One pass over the text, outside strings and comments. */
+static void scan_json(const char *s, size_t len, struct json_scan *out)
 {
-	*at = *beyond = 0;
+	size_t depth = 0;
+
+	*out = (struct json_scan){ .values = 1 };
 	for (size_t i = 0; i < len; i++) {
 		char c = s[i];
 		if (c == '"' || c == '\'') {
@@ -1168,6 +1177,11 @@ static void scan_int_bounds(const char *s, size_t len, size_t *at, size_t *beyon
 			i += block;
 			continue;
 		}
+		if ((c == '{' || c == '[') && ++depth > OCI_JSON_MAX_DEPTH && !out->too_deep)
+			out->too_deep = i;
+		depth -= depth && (c == '}' || c == ']');
+		out->containers += c == '{' || c == '[';
+		out->values += c == ',' || c == '{' || c == '[';
 		if (c != '-' && (c < '0' || c > '9'))
 			continue;
 		size_t start = i;
@@ -1189,9 +1203,9 @@ static void scan_int_bounds(const char *s, size_t len, size_t *at, size_t *beyon
 		const char *bound = neg ? "9223372036854775808" : "18446744073709551615";
 		size_t bn = strlen(bound);
 		int cmp = n != bn ? (n > bn) - (n < bn) : memcmp(s + digits, bound, bn);
-		if (cmp > 0 && !(*beyond)++)
-			*first_beyond = start;
-		*at += cmp == 0;
+		if (cmp > 0 && !out->beyond_bound++)
+			out->first_beyond = start;
+		out->at_bound += cmp == 0;
 	}
 }
 
@@ -1210,6 +1224,24 @@ static jobj *parse_json(const char *json, size_t len, const char *what, husk_err
 	if (len >= OCI_CONFIG_MAX) {
 		husk_error_set(err, 0, "%s: %zu bytes, too large (the limit is %u MiB)", what, len,
 			       OCI_CONFIG_MAX >> 20);
+		return NULL;
+	}
+	/* json-c spends some 800 bytes on an empty object: 16 MiB of "{},"
+	 * would cost 4 GiB and a minute. Counted first, from the text. */
+	struct json_scan scan;
+	scan_json(json, len, &scan);
+	if (scan.too_deep) {
+		husk_error_set(err, 0, "%s: invalid JSON: nested deeper than %d levels at byte %zu",
+			       what, OCI_JSON_MAX_DEPTH, scan.too_deep);
+		return NULL;
+	}
+	if (scan.containers > OCI_JSON_MAX_CONTAINERS) {
+		husk_error_set(err, 0, "%s: more than %d objects and arrays (the limit)", what,
+			       OCI_JSON_MAX_CONTAINERS);
+		return NULL;
+	}
+	if (scan.values > OCI_JSON_MAX_VALUES) {
+		husk_error_set(err, 0, "%s: more than %d values (the limit)", what, OCI_JSON_MAX_VALUES);
 		return NULL;
 	}
 	struct json_tokener *tok = json_tokener_new_ex(OCI_JSON_MAX_DEPTH);
@@ -1239,17 +1271,15 @@ static jobj *parse_json(const char *json, size_t len, const char *what, husk_err
 			husk_error_set(err, 0, "%s: invalid JSON: trailing data at byte %zu", what, end);
 			return NULL;
 		}
-	size_t at, beyond, first = 0;
-	scan_int_bounds(json, len, &at, &beyond, &first);
-	if (beyond && at) {
+	if (scan.beyond_bound && scan.at_bound) {
 		/* Which of the values at a bound was written as one is lost;
 		 * refuse rather than guess. */
 		json_object_put(o);
 		husk_error_set(err, 0, "%s: invalid JSON: integer at byte %zu out of range [%lld, %llu]",
-			       what, first, (long long)INT64_MIN, (unsigned long long)UINT64_MAX);
+			       what, scan.first_beyond, (long long)INT64_MIN, (unsigned long long)UINT64_MAX);
 		return NULL;
 	}
-	if (beyond)
+	if (scan.beyond_bound)
 		json_c_visit(o, 0, mark_saturated, NULL);
 	return o;
 }

@@ -183,6 +183,11 @@ struct oci_config {
  * an OCI config needs under ten levels, and json-c frees a tree by
  * recursion. */
 #define OCI_JSON_MAX_DEPTH 32
+/* How many objects and arrays, and values of any kind, a document may hold:
+ * json-c's tree costs up to ~800 bytes a value. Docker's seccomp profile,
+ * the largest part of a usual config, has a few hundred of each. */
+#define OCI_JSON_MAX_CONTAINERS 65536
+#define OCI_JSON_MAX_VALUES (1 << 20)
 
 /* Parse LEN bytes of config.json. NULL with *err naming the JSON path. */
 struct oci_config *oci_config_parse(const char *json, size_t len, husk_error_t *err);

@@ -716,3 +716,51 @@ TEST(oci_config_refuses_trailing_nul_bytes)
 	CHECK(c);
 	oci_config_free(c);
 }
+
+/* json-c spends ~800 bytes on an empty object: 16 MiB of "{}," cost 4 GiB
+ * and a minute of parsing before the count was checked from the text. */
+static struct oci_config *parse_many(const char *item, size_t n, husk_error_t *err)
+{
+	static const char head[] = "{\"root\":{\"path\":\"r\"},\"x\":[";
+	size_t il = strlen(item), len = sizeof(head) - 1 + n * (il + 1) + 2;
+	char *json = malloc(len + 1), *p = json;
+	if (!json)
+		return NULL;
+	p = stpcpy(p, head);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, item, il);
+		p += il;
+		*p++ = ',';
+	}
+	if (n)
+		p--;
+	p = stpcpy(p, "]}");
+	struct oci_config *c = oci_config_parse(json, (size_t)(p - json), err);
+	free(json);
+	return c;
+}
+
+TEST(oci_config_refuses_too_many_values)
+{
+	husk_error_t err = NULL;
+	/* The config object, root and x take three. */
+	struct oci_config *c = parse_many("{}", OCI_JSON_MAX_CONTAINERS - 3, &err);
+	CHECK(c);
+	oci_config_free(c);
+	CHECK(!parse_many("{}", OCI_JSON_MAX_CONTAINERS - 2, &err));
+	CHECK_STR(err->msg, "config.json: more than 65536 objects and arrays (the limit)");
+	husk_error_release(&err);
+	CHECK(!parse_many("[]", 5000000, &err));
+	CHECK_STR(err->msg, "config.json: more than 65536 objects and arrays (the limit)");
+	husk_error_release(&err);
+	/* A comma in a string is no separator. */
+	c = parse_many("\",,,,,,,,\"", OCI_JSON_MAX_VALUES - 8, &err);
+	CHECK(c);
+	oci_config_free(c);
+	CHECK(!parse_many("0", OCI_JSON_MAX_VALUES, &err));
+	CHECK_STR(err->msg, "config.json: more than 1048576 values (the limit)");
+	husk_error_release(&err);
+	CHECK(!parse_many("\"\"", 5000000, &err));
+	CHECK_STR(err->msg, "config.json: more than 1048576 values (the limit)");
+	husk_error_release(&err);
+}
