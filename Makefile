@@ -40,7 +40,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 objs = $(patsubst %.c,$(1)/obj/%.o,$(2))
 
 .PHONY: guest-init fuzz-agent
-.PHONY: fuzz-fuse bench-fs bench-run bench-clients
+.PHONY: fuzz-fuse fuzz-config bench-fs bench-run bench-clients
 .PHONY: bench-boot all husk test unit integration asan demo deps clean format guest kernel vm-assets
 .PHONY: test-tools
 
@@ -141,6 +141,20 @@ fuzz-fuse: $(BUILD)/fuzz/fuzz_fuse
 	mkdir -p $(BUILD)/fuzz/corpus-fuse
 	$(BUILD)/fuzz/fuzz_fuse -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(BUILD)/fuzz/corpus-fuse tests/fuzz/corpus/fuse
+
+# libFuzzer target for the OCI config parser: config.json, process.json and
+# linux.resources as a hostile bundle or client writes them
+# (tests/fuzz/fuzz_config.c).
+CONFIG_FUZZ_SRCS := oci/config.c oci/tables.c runtime/error.c
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_FUZZ_SRCS) oci/config.h oci/tables.h
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(shell pkg-config --cflags json-c) -o $@ $< $(CONFIG_FUZZ_SRCS) \
+		$(shell pkg-config --libs json-c)
+
+fuzz-config: $(BUILD)/fuzz/fuzz_config
+	mkdir -p $(BUILD)/fuzz/corpus-config
+	$(BUILD)/fuzz/fuzz_config -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		$(BUILD)/fuzz/corpus-config tests/fuzz/corpus/config
 
 # Helpers the integration tests run (tests/tools/): recvtty receives a
 # container's console over --console-socket; reaper waits for a container's

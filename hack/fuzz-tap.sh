@@ -4,16 +4,18 @@
 # failure, with the reproducer's path. What they feed: the agent protocol's
 # decoders on the host side and the guest side (every frame a peer can
 # send), and the virtio-fs FUSE server (raw requests over a scratch share,
-# directly or as chains of a virtqueue whose driver misbehaves meanwhile).
+# directly or as chains of a virtqueue whose driver misbehaves meanwhile),
+# and the OCI config parser (config.json, process.json, linux.resources as
+# a hostile bundle writes them).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 build=${BUILD:-build}
 seconds=${FUZZ_SECONDS:-20}
-targets=(fuzz_agent_host fuzz_agent_guest fuzz_fuse)
-corpus=(tests/fuzz/corpus/agent tests/fuzz/corpus/agent tests/fuzz/corpus/fuse)
-maxlen=(4096 4096 65536)
+targets=(fuzz_agent_host fuzz_agent_guest fuzz_fuse fuzz_config)
+corpus=(tests/fuzz/corpus/agent tests/fuzz/corpus/agent tests/fuzz/corpus/fuse tests/fuzz/corpus/config)
+maxlen=(4096 4096 65536 65536)
 
 echo "1..${#targets[@]}"
 for i in "${!targets[@]}"; do

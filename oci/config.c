@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <json-c/json_visit.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -78,12 +79,25 @@ static int get_string(jobj *v, const char *path, char **out, husk_error_t *err)
 	return 0;
 }
 
+/* json-c reads an integer literal beyond int64 and uint64 as the nearest
+ * bound, silently: 18446744073709551616 would read as 18446744073709551615
+ * (RLIM_INFINITY), a seccomp argument as another number. parse_json marks
+ * the values that stand for such a literal with this. */
+static const char saturated_mark;
+
+static bool saturated(jobj *v)
+{
+	return json_object_get_userdata(v) == &saturated_mark;
+}
+
 static int get_int64(jobj *v, const char *path, int64_t min, int64_t max, int64_t *out,
 		     husk_error_t *err)
 {
 	if (!json_object_is_type(v, json_type_int))
 		return type_error(path, "an integer", err);
-	errno = 0;
+	if (saturated(v))
+		return husk_error_set(err, 0, "%s: out of range [%lld, %lld]", path, (long long)min,
+				      (long long)max);
 	int64_t x = json_object_get_int64(v);
 	/* json-c saturates values beyond int64; a uint64 above INT64_MAX
 	 * reads as INT64_MAX here, which the range check catches. */
@@ -101,6 +115,9 @@ static int get_uint64(jobj *v, const char *path, uint64_t *out, husk_error_t *er
 		return type_error(path, "an integer", err);
 	if (json_object_get_int64(v) < 0)
 		return husk_error_set(err, 0, "%s: must not be negative", path);
+	if (saturated(v))
+		return husk_error_set(err, 0, "%s: larger than %llu", path,
+				      (unsigned long long)UINT64_MAX);
 	*out = json_object_get_uint64(v);
 	return 0;
 }
@@ -114,7 +131,17 @@ static int get_uint32(jobj *v, const char *path, uint32_t *out, husk_error_t *er
 	return 0;
 }
 
-/* An array of strings, NULL-terminated. */
+/* A uid or gid. (uid_t)-1 is not one: chown() and setresuid() read it as
+ * "leave unchanged", so a device would stay root's and setgroups() fails. */
+static int get_id(jobj *v, const char *path, uint32_t *out, husk_error_t *err)
+{
+	int64_t x;
+	if (get_int64(v, path, 0, UINT32_MAX - 1, &x, err) < 0)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
 /* OBJ's member NAME (PATH.NAME in errors), a uid or gid, into *OUT when
  * it is there; otherwise *OUT keeps its default. */
 static int get_opt_id(jobj *obj, const char *path, const char *name, uint32_t *out, husk_error_t *err)
@@ -125,7 +152,7 @@ static int get_opt_id(jobj *obj, const char *path, const char *name, uint32_t *o
 	if (!f)
 		return 0;
 	child_path(fp, path, name);
-	return get_uint32(f, fp, out, err);
+	return get_id(f, fp, out, err);
 }
 
 /* OBJ's member NAME (PATH.NAME in errors) as an absolute path into *OUT.
@@ -146,6 +173,7 @@ static int get_abs_path(jobj *obj, const char *path, const char *name, bool requ
 	return 0;
 }
 
+/* An array of strings, NULL-terminated. */
 static int get_strings(jobj *v, const char *path, char ***out, size_t *n, husk_error_t *err)
 {
 	char p[PATHLEN];
@@ -358,7 +386,7 @@ static int parse_process_obj(jobj *v, const char *path, struct oci_process *p, h
 			for (size_t i = 0; i < n; i++) {
 				char ip[PATHLEN];
 				index_path(ip, sp, i);
-				if (get_uint32(json_object_array_get_idx(u, i), ip, &x, err) < 0)
+				if (get_id(json_object_array_get_idx(u, i), ip, &x, err) < 0)
 					return -1;
 				p->additional_gids[i] = x;
 				p->nadditional_gids = i + 1;
@@ -470,8 +498,9 @@ static int parse_mount(jobj *v, const char *path, struct oci_mount *m, husk_erro
 		if (get_string(f, fp, &m->type, err) < 0)
 			return -1;
 	}
+	/* A mount of type "bind" is one without options too, as in runc. */
 	if (!(f = member(v, "options")))
-		return 0;
+		goto kind;
 	child_path(fp, path, "options");
 	if (!json_object_is_type(f, json_type_array))
 		return type_error(fp, "an array of strings", err);
@@ -530,6 +559,7 @@ static int parse_mount(jobj *v, const char *path, struct oci_mount *m, husk_erro
 				return -1;
 		}
 	}
+kind:
 	m->bind = (m->flags & MS_BIND) != 0 || (m->type && strcmp(m->type, "bind") == 0);
 	m->recursive = (m->flags & MS_REC) != 0;
 	return 0;
@@ -580,6 +610,18 @@ static int parse_namespaces(jobj *v, const char *path, struct oci_config *c, hus
 	return 0;
 }
 
+/* A seccomp errno: SCMP_ACT_ERRNO() keeps its low 16 bits (the filter's
+ * SECCOMP_RET_DATA), so 65536 would become errno 0, a syscall that
+ * "succeeds" without running. */
+static int get_errno_ret(jobj *v, const char *path, uint32_t *out, husk_error_t *err)
+{
+	int64_t x;
+	if (get_int64(v, path, 0, 0xffff, &x, err) < 0)
+		return -1;
+	*out = (uint32_t)x;
+	return 0;
+}
+
 static int parse_seccomp(jobj *v, const char *path, struct oci_seccomp *s, husk_error_t *err)
 {
 	char fp[PATHLEN], ip[PATHLEN], ap[PATHLEN], kp[PATHLEN];
@@ -599,7 +641,7 @@ static int parse_seccomp(jobj *v, const char *path, struct oci_seccomp *s, husk_
 	if ((f = member(v, "defaultErrnoRet"))) {
 		uint32_t x;
 		child_path(fp, path, "defaultErrnoRet");
-		if (get_uint32(f, fp, &x, err) < 0)
+		if (get_errno_ret(f, fp, &x, err) < 0)
 			return -1;
 		s->has_default_errno = true;
 		s->default_errno = x;
@@ -673,7 +715,7 @@ static int parse_seccomp(jobj *v, const char *path, struct oci_seccomp *s, husk_
 		if ((g = member(e, "errnoRet"))) {
 			uint32_t x;
 			child_path(ap, ip, "errnoRet");
-			if (get_uint32(g, ap, &x, err) < 0)
+			if (get_errno_ret(g, ap, &x, err) < 0)
 				return -1;
 			sc->has_errno = true;
 			sc->errno_ret = x;
@@ -1103,13 +1145,106 @@ const char *oci_config_annotation(const struct oci_config *c, const char *key)
 	return NULL;
 }
 
+/* What parse_json() learns from the text before json-c builds a tree. */
+struct json_scan {
+	size_t containers; /* objects and arrays */
+	size_t values;	   /* a bound on how many values: separators + 1 */
+	/* Integer literals at the bounds json-c saturates to
+	 * (-9223372036854775808, 18446744073709551615) and beyond them. */
+	size_t at_bound, beyond_bound, first_beyond;
+	size_t too_deep; /* offset of the first bracket past OCI_JSON_MAX_DEPTH, or 0 */
+};
+
+/* One pass over the text, outside strings and comments. */
+static void scan_json(const char *s, size_t len, struct json_scan *out)
+{
+	size_t depth = 0;
+
+	*out = (struct json_scan){ .values = 1 };
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (c == '"' || c == '\'') {
+			for (i++; i < len && s[i] != c; i++)
+				if (s[i] == '\\')
+					i++;
+			continue;
+		}
+		if (c == '/' && i + 1 < len && (s[i + 1] == '*' || s[i + 1] == '/')) {
+			bool block = s[i + 1] == '*';
+			for (i += 2; i < len; i++)
+				if (block ? s[i] == '*' && i + 1 < len && s[i + 1] == '/' : s[i] == '\n')
+					break;
+			i += block;
+			continue;
+		}
+		if ((c == '{' || c == '[') && ++depth > OCI_JSON_MAX_DEPTH && !out->too_deep)
+			out->too_deep = i;
+		depth -= depth && (c == '}' || c == ']');
+		out->containers += c == '{' || c == '[';
+		out->values += c == ',' || c == '{' || c == '[';
+		if (c != '-' && (c < '0' || c > '9'))
+			continue;
+		size_t start = i;
+		bool neg = c == '-';
+		i += neg;
+		while (i < len && s[i] == '0')
+			i++;
+		size_t digits = i;
+		while (i < len && s[i] >= '0' && s[i] <= '9')
+			i++;
+		size_t n = i - digits;
+		bool integer = !(i < len && (s[i] == '.' || s[i] == 'e' || s[i] == 'E'));
+		while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == 'e' ||
+				   s[i] == 'E' || s[i] == '+' || s[i] == '-'))
+			i++;
+		i--;
+		if (!integer)
+			continue;
+		const char *bound = neg ? "9223372036854775808" : "18446744073709551615";
+		size_t bn = strlen(bound);
+		int cmp = n != bn ? (n > bn) - (n < bn) : memcmp(s + digits, bound, bn);
+		if (cmp > 0 && !out->beyond_bound++)
+			out->first_beyond = start;
+		out->at_bound += cmp == 0;
+	}
+}
+
+static int mark_saturated(jobj *v, int flags, jobj *parent, const char *key, size_t *index,
+			  void *arg)
+{
+	(void)flags, (void)parent, (void)key, (void)index, (void)arg;
+	if (json_object_is_type(v, json_type_int) &&
+	    (json_object_get_int64(v) == INT64_MIN || json_object_get_uint64(v) == UINT64_MAX))
+		json_object_set_userdata(v, (void *)&saturated_mark, NULL);
+	return JSON_C_VISIT_RETURN_CONTINUE;
+}
+
 static jobj *parse_json(const char *json, size_t len, const char *what, husk_error_t *err)
 {
-	if (len > INT_MAX) {
-		husk_error_set(err, 0, "%s: too large", what);
+	if (len >= OCI_CONFIG_MAX) {
+		husk_error_set(err, 0, "%s: %zu bytes, too large (the limit is %u MiB)", what, len,
+			       OCI_CONFIG_MAX >> 20);
 		return NULL;
 	}
-	struct json_tokener *tok = json_tokener_new();
+	/* json-c spends some 800 bytes on an empty object: 16 MiB of "{},"
+	 * would cost 4 GiB and a minute. Counted first, from the text. */
+	struct json_scan scan;
+	scan_json(json, len, &scan);
+	if (scan.too_deep) {
+		husk_error_set(err, 0, "%s: invalid JSON: nested deeper than %d levels at byte %zu",
+			       what, OCI_JSON_MAX_DEPTH, scan.too_deep);
+		return NULL;
+	}
+	if (scan.containers > OCI_JSON_MAX_CONTAINERS) {
+		husk_error_set(err, 0, "%s: more than %d objects and arrays (the limit)", what,
+			       OCI_JSON_MAX_CONTAINERS);
+		return NULL;
+	}
+	if (scan.values > OCI_JSON_MAX_VALUES) {
+		husk_error_set(err, 0, "%s: more than %d values (the limit)", what, OCI_JSON_MAX_VALUES);
+		return NULL;
+	}
+	struct json_tokener *tok = json_tokener_new_ex(OCI_JSON_MAX_DEPTH);
 	if (!tok) {
 		husk_error_set(err, ENOMEM, "%s", what);
 		return NULL;
@@ -1120,18 +1255,32 @@ static jobj *parse_json(const char *json, size_t len, const char *what, husk_err
 	json_tokener_free(tok);
 	if (!o || e != json_tokener_success) {
 		json_object_put(o);
-		husk_error_set(err, 0, "%s: invalid JSON: %s", what,
-			       !o && e == json_tokener_success ? "empty"
-			       : e == json_tokener_continue   ? "unexpected end of input"
-							      : json_tokener_error_desc(e));
+		if (e == json_tokener_error_depth)
+			husk_error_set(err, 0, "%s: invalid JSON: nested deeper than %d levels at byte %zu",
+				       what, OCI_JSON_MAX_DEPTH, end);
+		else
+			husk_error_set(err, 0, "%s: invalid JSON: %s", what,
+				       !o && e == json_tokener_success ? "empty"
+				       : e == json_tokener_continue   ? "unexpected end of input"
+								      : json_tokener_error_desc(e));
 		return NULL;
 	}
 	for (; end < len; end++)
-		if (!strchr(" \t\r\n", json[end])) {
+		if (!memchr(" \t\r\n", json[end], 4)) {
 			json_object_put(o);
 			husk_error_set(err, 0, "%s: invalid JSON: trailing data at byte %zu", what, end);
 			return NULL;
 		}
+	if (scan.beyond_bound && scan.at_bound) {
+		/* Which of the values at a bound was written as one is lost;
+		 * refuse rather than guess. */
+		json_object_put(o);
+		husk_error_set(err, 0, "%s: invalid JSON: integer at byte %zu out of range [%lld, %llu]",
+			       what, scan.first_beyond, (long long)INT64_MIN, (unsigned long long)UINT64_MAX);
+		return NULL;
+	}
+	if (scan.beyond_bound)
+		json_c_visit(o, 0, mark_saturated, NULL);
 	return o;
 }
 
@@ -1243,36 +1392,64 @@ struct oci_process *oci_process_parse(const char *json, size_t len, husk_error_t
 	return p;
 }
 
-struct oci_config *oci_config_load(const char *path, husk_error_t *err)
+char *oci_config_read(const char *path, size_t *len, husk_error_t *err)
 {
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO in the bundle's place must not hold us in open(). */
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		husk_error_set(err, errno, "open %s", path);
 		return NULL;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size > (16 << 20)) {
-		husk_error_set(err, 0, "%s: not a regular file of at most 16 MiB", path);
+	if (!S_ISREG(st.st_mode)) {
+		husk_error_set(err, 0, "%s: not a regular file", path);
 		return NULL;
 	}
-	cleanup_free char *buf = malloc((size_t)st.st_size + 1);
-	size_t got = 0;
+	/* Refused before a byte is read: the size is the bundle's to choose. */
+	if ((uint64_t)st.st_size >= OCI_CONFIG_MAX) {
+		husk_error_set(err, 0, "%s: %lld bytes, too large (the limit is %u MiB)", path,
+			       (long long)st.st_size, OCI_CONFIG_MAX >> 20);
+		return NULL;
+	}
+	/* One byte more than fstat() said, to see a file that grows meanwhile. */
+	size_t want = (size_t)st.st_size + 1, got = 0;
+	char *buf = malloc(want + 1);
 	if (!buf) {
 		husk_error_set(err, ENOMEM, "read %s", path);
 		return NULL;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+	while (got < want) {
+		ssize_t r = read(fd, buf + got, want - got);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0) {
-			husk_error_set(err, r ? errno : 0, "read %s", path);
+		if (r < 0) {
+			husk_error_set(err, errno, "read %s", path);
+			free(buf);
 			return NULL;
 		}
+		if (r == 0)
+			break;
 		got += (size_t)r;
 	}
-	struct oci_config *c = oci_config_parse(buf, got, err);
+	if (got == want) {
+		husk_error_set(err, 0, "%s: grew while it was read", path);
+		free(buf);
+		return NULL;
+	}
+	buf[got] = '\0';
+	*len = got;
+	return buf;
+}
+
+struct oci_config *oci_config_load(const char *path, husk_error_t *err)
+{
+	size_t len;
+	cleanup_free char *buf = oci_config_read(path, &len, err);
+
+	if (!buf)
+		return NULL;
+	struct oci_config *c = oci_config_parse(buf, len, err);
 	if (!c)
 		husk_error_wrap(err, "%s", path);
 	return c;

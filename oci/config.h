@@ -177,6 +177,18 @@ struct oci_config {
 	size_t ndevices;
 };
 
+/* The size a config.json (or process.json) must stay below. */
+#define OCI_CONFIG_MAX (16u << 20)
+/* How deep arrays and objects may nest (json-c's default, made explicit):
+ * an OCI config needs under ten levels, and json-c frees a tree by
+ * recursion. */
+#define OCI_JSON_MAX_DEPTH 32
+/* How many objects and arrays, and values of any kind, a document may hold:
+ * json-c's tree costs up to ~800 bytes a value. Docker's seccomp profile,
+ * the largest part of a usual config, has a few hundred of each. */
+#define OCI_JSON_MAX_CONTAINERS 65536
+#define OCI_JSON_MAX_VALUES (1 << 20)
+
 /* Parse LEN bytes of config.json. NULL with *err naming the JSON path. */
 struct oci_config *oci_config_parse(const char *json, size_t len, husk_error_t *err);
 /* Parse a process.json (the `process` object alone, as `runc exec -p`). */
@@ -185,6 +197,9 @@ struct oci_process *oci_process_parse(const char *json, size_t len, husk_error_t
 int oci_resources_parse(const char *json, size_t len, struct oci_resources *out, husk_error_t *err);
 /* The resources husk acts on as a linux.resources JSON object, malloc'd. */
 char *oci_resources_to_json(const struct oci_resources *r);
+/* PATH's text (a config.json), NUL-terminated, malloc'd: refused without
+ * reading when it is not a regular file smaller than OCI_CONFIG_MAX. */
+char *oci_config_read(const char *path, size_t *len, husk_error_t *err);
 /* Read and parse PATH (a config.json). */
 struct oci_config *oci_config_load(const char *path, husk_error_t *err);
 

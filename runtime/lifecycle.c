@@ -398,7 +398,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	snprintf(config_path, sizeof(config_path), "%s/config.json", bundle);
 	if (access(config_path, F_OK) < 0 && errno == ENOENT)
 		return husk_error_set(err, 0, "JSON specification file config.json not found");
-	if (!(json = read_whole(config_path, HUSK_CONFIG_MAX, &json_len, err)))
+	if (!(json = oci_config_read(config_path, &json_len, err)))
 		return -1;
 	if (!(cfg = oci_config_parse(json, json_len, err)))
 		return husk_error_wrap(err, "%s", config_path);

@@ -99,6 +99,36 @@ _blocked_child() {
 	[ ! -e "$WORK/root/$CT" ]
 }
 
+# config.json is the bundle's to write. One of 16 MiB or more is refused
+# from its size (a sparse file of 4 GiB costs no reading), one nested past
+# OCI_JSON_MAX_DEPTH before the parser goes deeper, each naming config.json
+# with runc's status 1, and before anything exists.
+@test "create refuses a config.json of 16 MiB or nested 100000 deep, naming it, leaving nothing" {
+	local b=$WORK/bundle good deep
+	host_bundle "$b"
+	touch "$WORK/kernel" "$WORK/initrd"
+	good=$(jq -c . "$b/config.json")
+	mkdir -p "$WORK/root"
+	_refused() {
+		HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd run_rt create --bundle "$b" "$CT" </dev/null
+		[ "$status" -eq 1 ]
+		[[ $stderr == *"$b/config.json: "*"$1"* ]]
+		[ ! -e "$WORK/root/$CT" ]
+		[ -z "$(ls -A "$WORK/root")" ]
+		! pgrep -f -- "$CT" >/dev/null
+	}
+	{ printf '%s' "$good"; head -c $(((16 << 20) - ${#good})) /dev/zero | tr '\0' ' '; } >"$b/config.json"
+	[ "$(stat -c %s "$b/config.json")" -eq $((16 << 20)) ]
+	_refused "16777216 bytes, too large (the limit is 16 MiB)"
+	truncate -s 4G "$b/config.json"
+	_refused "4294967296 bytes, too large (the limit is 16 MiB)"
+	deep=$(printf '%100000s' '' | tr ' ' '[')$(printf '%100000s' '' | tr ' ' ']')
+	printf '%s,"annotations":{"a":%s}}' "${good%\}}" "$deep" >"$b/config.json"
+	_refused "invalid JSON: nested deeper than 32 levels"
+	printf '%s,"x-unknown":%s}' "${good%\}}" "$deep" >"$b/config.json"
+	_refused "invalid JSON: nested deeper than 32 levels"
+}
+
 @test "delete --force of a container whose state cannot be read fails, and says so" {
 	mkdir -p "$WORK/root/$CT"
 	echo '{"id":' >"$WORK/root/$CT/state.json"

@@ -1,11 +1,14 @@
 /* oci/config.c: a full config parses into the model; every kind of bad
  * value is refused with its JSON path. */
+#include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "oci/config.h"
 #include "oci/spec.h"
@@ -166,7 +169,7 @@ TEST(oci_config_errors_name_the_path)
 	CHECK(bad("[\"sh\",\"-c\",\"echo hi\"]", "[]", "process.args: must not be empty"));
 	CHECK(bad("\"args\":", "\"argz\":", "process.args: required"));
 	CHECK(bad("\"terminal\":true", "\"terminal\":1", "process.terminal: must be a boolean"));
-	CHECK(bad("\"uid\":1000", "\"uid\":-1", "process.user.uid: -1 out of range [0, 4294967295]"));
+	CHECK(bad("\"uid\":1000", "\"uid\":-1", "process.user.uid: -1 out of range [0, 4294967294]"));
 	CHECK(bad("\"uid\":1000", "\"uid\":\"1000\"", "process.user.uid: must be an integer"));
 	CHECK(bad("\"uid\":1000", "\"uid\":1.5", "process.user.uid: must be an integer"));
 	CHECK(bad("[10,20]", "[10,\"x\"]", "process.user.additionalGids[1]: must be an integer"));
@@ -320,7 +323,7 @@ TEST(oci_config_devices)
 	CHECK(bad_device("\"fileMode\":384", "\"fileMode\":\"0600\"",
 			 "linux.devices[0].fileMode: must be an integer"));
 	CHECK(bad_device("\"uid\":1000", "\"uid\":-1",
-			 "linux.devices[0].uid: -1 out of range [0, 4294967295]"));
+			 "linux.devices[0].uid: -1 out of range [0, 4294967294]"));
 	CHECK(bad_device("\"devices\":[", "\"devices\":7,\"x\":[", "linux.devices: must be an array"));
 }
 
@@ -353,4 +356,411 @@ TEST(oci_config_tmpcopyup_and_recursive_options)
 	CHECK_INT(c->mounts[2].rec_attr_clr, MOUNT_ATTR_RDONLY | MOUNT_ATTR__ATIME);
 	CHECK(!(c->mounts[2].flags & MS_RDONLY));
 	oci_config_free(c);
+}
+
+/* The good config with the first FROM replaced by TO, parsed. */
+static struct oci_config *parse_edited(const char *base, const char *from, const char *to,
+				       husk_error_t *err)
+{
+	const char *at = strstr(base, from);
+	if (!at) {
+		printf("# no '%s' in the config\n", from);
+		return NULL;
+	}
+	size_t n = strlen(base) - strlen(from) + strlen(to);
+	char *json = malloc(n + 1);
+	if (!json)
+		return NULL;
+	memcpy(json, base, (size_t)(at - base));
+	strcpy(json + (at - base), to);
+	strcat(json, at + strlen(from));
+	struct oci_config *c = oci_config_parse(json, n, err);
+	free(json);
+	return c;
+}
+
+/* The good config without its two 18446744073709551615s (RLIMIT_CORE): a
+ * literal beyond 64 bits is named by its field only when no other value
+ * sits at the bound, see parse_json(). */
+static char *good_finite(void)
+{
+	husk_error_t err = NULL;
+	static const char inf[] = "\"soft\":18446744073709551615,\"hard\":18446744073709551615";
+	const char *at = strstr(good, inf);
+	char *s = malloc(sizeof(good));
+	if (!at || !s)
+		abort();
+	memcpy(s, good, (size_t)(at - good));
+	sprintf(s + (at - good), "\"soft\":1,\"hard\":2%s", at + strlen(inf));
+	struct oci_config *c = oci_config_parse(s, strlen(s), &err);
+	if (!c)
+		abort();
+	oci_config_free(c);
+	return s;
+}
+
+/* Expects the edited BASE to fail with exactly WANT. */
+static int bad_in(const char *base, const char *from, const char *to, const char *want)
+{
+	husk_error_t err = NULL;
+	struct oci_config *c = parse_edited(base, from, to, &err);
+	int ok = !c && err && strcmp(err->msg, want) == 0;
+	if (!ok)
+		printf("# '%s' -> '%s': want \"%s\", got \"%s\"\n", from, to, want,
+		       c ? "(parsed)" : err ? err->msg : "(nothing)");
+	oci_config_free(c);
+	husk_error_release(&err);
+	return ok;
+}
+
+/* Every integer field the parser keeps, with what it keeps. */
+static const struct int_field {
+	bool dev; /* in with_devices, else in the good config */
+	const char *from, *to, *to_end, *path;
+	bool is_signed;
+	int64_t min;
+	uint64_t max; /* what the field promises to hold, when accepted */
+	uint64_t (*get)(const struct oci_config *c);
+} int_fields[];
+
+#define GETTER(name, expr)                                         \
+	static uint64_t name(const struct oci_config *c)           \
+	{                                                          \
+		return (uint64_t)(expr);                           \
+	}
+GETTER(g_uid, c->process.uid)
+GETTER(g_gid, c->process.gid)
+GETTER(g_agid, c->process.additional_gids[1])
+GETTER(g_umask, c->process.umask)
+GETTER(g_height, c->process.console_height)
+GETTER(g_width, c->process.console_width)
+GETTER(g_nofile_soft, c->process.rlimits[0].soft)
+GETTER(g_nofile_hard, c->process.rlimits[0].hard)
+GETTER(g_oom, c->process.oom_score_adj)
+GETTER(g_mem, c->resources.memory_limit)
+GETTER(g_quota, c->resources.cpu_quota)
+GETTER(g_period, c->resources.cpu_period)
+GETTER(g_shares, c->resources.cpu_shares)
+GETTER(g_pids, c->resources.pids_limit)
+GETTER(g_errno, c->seccomp->default_errno)
+GETTER(g_argval, c->seccomp->syscalls[1].args[0].value)
+GETTER(g_argidx, c->seccomp->syscalls[1].args[0].index)
+GETTER(g_dev_uid, c->devices[0].uid)
+GETTER(g_dev_major, c->devices[0].major)
+GETTER(g_dev_minor, c->devices[0].minor)
+GETTER(g_dev_mode, c->devices[0].mode)
+
+static const struct int_field int_fields[] = {
+	{ false, "\"uid\":1000", "\"uid\":", "", "process.user.uid", false, 0, UINT32_MAX - 1, g_uid },
+	{ false, "\"gid\":1001", "\"gid\":", "", "process.user.gid", false, 0, UINT32_MAX - 1, g_gid },
+	{ false, "[10,20]", "[10,", "]", "process.user.additionalGids[1]", false, 0, UINT32_MAX - 1, g_agid },
+	{ false, "\"umask\":63", "\"umask\":", "", "process.user.umask", false, 0, 0777, g_umask },
+	{ false, "\"height\":40", "\"height\":", "", "process.consoleSize", false, 0, 65535, g_height },
+	{ false, "\"width\":100", "\"width\":", "", "process.consoleSize", false, 0, 65535, g_width },
+	{ false, "\"soft\":1024", "\"soft\":", "", "process.rlimits[0]", false, 0, 4096, g_nofile_soft },
+	{ false, "\"hard\":4096", "\"hard\":", "", "process.rlimits[0]", false, 1024, UINT64_MAX, g_nofile_hard },
+	{ false, "\"oomScoreAdj\":-500", "\"oomScoreAdj\":", "", "process.oomScoreAdj", true, -1000, 1000, g_oom },
+	{ false, "\"limit\":67108864", "\"limit\":", "", "linux.resources.memory.limit", true, -1, INT64_MAX, g_mem },
+	{ false, "\"quota\":50000", "\"quota\":", "", "linux.resources.cpu.quota", true, -1, INT64_MAX, g_quota },
+	{ false, "\"period\":100000", "\"period\":", "", "linux.resources.cpu.period", false, 0, UINT64_MAX, g_period },
+	{ false, "\"shares\":512", "\"shares\":", "", "linux.resources.cpu.shares", false, 0, UINT64_MAX, g_shares },
+	{ false, "\"limit\":64", "\"limit\":", "", "linux.resources.pids.limit", true, INT64_MIN, INT64_MAX, g_pids },
+	{ false, "\"defaultErrnoRet\":38", "\"defaultErrnoRet\":", "", "linux.seccomp.defaultErrnoRet", false, 0, 65535, g_errno },
+	{ false, "\"value\":8", "\"value\":", "", "linux.seccomp.syscalls[1].args[0].value", false, 0, UINT64_MAX, g_argval },
+	{ false, "\"index\":0", "\"index\":", "", "linux.seccomp.syscalls[1].args[0].index", false, 0, 5, g_argidx },
+	{ true, "\"uid\":1000", "\"uid\":", "", "linux.devices[0].uid", false, 0, UINT32_MAX - 1, g_dev_uid },
+	{ true, "\"major\":1", "\"major\":", "", "linux.devices[0].major", false, 0, 0xfff, g_dev_major },
+	{ true, "\"minor\":3", "\"minor\":", "", "linux.devices[0].minor", false, 0, 0xfffff, g_dev_minor },
+	{ true, "\"fileMode\":384", "\"fileMode\":", "", "linux.devices[0].fileMode", false, 0, 07777, g_dev_mode },
+};
+
+/* Each integer field at and beyond its limits, and given what is not an
+ * integer: either an error that starts with the field's path, or the very
+ * number written, inside the range the field promises. Never a value that
+ * wrapped or saturated on its way in. */
+TEST(oci_config_integer_fields_at_their_limits)
+{
+	static const char *const values[] = {
+		"-1", "0", "1", "-1000", "1000", "-1001", "1001", "65535", "65536", "4095", "4096",
+		"1048575", "1048576", "2147483647", "2147483648", "4294967294",
+		"4294967295", "4294967296", "9223372036854775807", "9223372036854775808",
+		"-9223372036854775808", "-9223372036854775809", "18446744073709551615",
+		"18446744073709551616", "99999999999999999999999999", "-99999999999999999999999999",
+		"00012", "-0", "1.0", "1.5", "1e3", "-1e999", "1e999", "\"5\"", "true", "[]", "{}",
+	};
+	char to[128], *base = good_finite();
+
+	for (size_t f = 0; f < sizeof(int_fields) / sizeof(int_fields[0]); f++) {
+		const struct int_field *x = &int_fields[f];
+		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+			husk_error_t err = NULL;
+			snprintf(to, sizeof(to), "%s%s%s", x->to, values[v], x->to_end);
+			struct oci_config *c = parse_edited(x->dev ? with_devices : base, x->from, to, &err);
+			if (!c) {
+				if (!err)
+					free(base);
+				CHECK(err);
+				bool named = strncmp(err->msg, x->path, strlen(x->path)) == 0;
+				if (!named) {
+					printf("# %s = %s: \"%s\"\n", x->path, values[v], err->msg);
+					free(base);
+				}
+				husk_error_release(&err);
+				CHECK(named);
+				husk_error_release(&err);
+				continue;
+			}
+			/* Accepted: it must be an integer literal, read exactly. */
+			const char *s = values[v];
+			char *end;
+			errno = 0;
+			uint64_t got = x->get(c);
+			bool ok;
+			if (x->is_signed) {
+				long long want = strtoll(s, &end, 10);
+				ok = !errno && !*end && (int64_t)got == want && want >= x->min &&
+				     want <= (int64_t)x->max;
+			} else {
+				unsigned long long want = strtoull(s, &end, 10);
+				ok = !errno && !*end && (s[0] != '-' || !want) && got == want && want <= x->max &&
+				     want >= (uint64_t)x->min;
+			}
+			if (!ok)
+				printf("# %s = %s: accepted as %llu\n", x->path, s, (unsigned long long)got);
+			oci_config_free(c);
+			if (!ok)
+				free(base);
+			CHECK(ok);
+		}
+	}
+	free(base);
+}
+
+/* json-c reads 18446744073709551616 as 18446744073709551615 and
+ * -9223372036854775809 as INT64_MIN without a word. */
+TEST(oci_config_refuses_integers_beyond_64_bits)
+{
+	char *base = good_finite();
+	bool ok = bad_in(base, "\"soft\":1024", "\"soft\":18446744073709551616",
+			 "process.rlimits[0].soft: larger than 18446744073709551615") &&
+		  bad_in(base, "\"value\":8", "\"value\":99999999999999999999999",
+			 "linux.seccomp.syscalls[1].args[0].value: larger than 18446744073709551615") &&
+		  bad_in(base, "\"limit\":64", "\"limit\":-9223372036854775809",
+			 "linux.resources.pids.limit: out of range [-9223372036854775808, 9223372036854775807]") &&
+		  bad_in(base, "\"period\":100000", "\"period\":18446744073709551616",
+			 "linux.resources.cpu.period: larger than 18446744073709551615") &&
+		  bad_in(base, "\"limit\":67108864", "\"limit\":18446744073709551616",
+			 "linux.resources.memory.limit: out of range [-1, 9223372036854775807]");
+	free(base);
+	CHECK(ok);
+	/* The good config holds 18446744073709551615 (RLIMIT_CORE): with a
+	 * literal beyond it too, which of them was written as such is lost. */
+	CHECK(bad("\"shares\":512", "\"shares\":18446744073709551616",
+		  "config.json: invalid JSON: integer at byte 1242 out of range "
+		  "[-9223372036854775808, 18446744073709551615]"));
+	/* Beyond, but in a field husk ignores: as runc, no error. */
+	husk_error_t err = NULL;
+	struct oci_config *c = parse_edited(with_devices, "\"root\"",
+					    "\"x\":[1e999,99999999999999999999,-99999999999999999999],\"root\"", &err);
+	CHECK(c);
+	oci_config_free(c);
+	/* Exactly at the bounds is fine; digits in strings are no numbers. */
+	c = parse_edited(good, "\"limit\":64", "\"limit\":-9223372036854775808", &err);
+	CHECK(c);
+	CHECK(c->resources.pids_limit == INT64_MIN);
+	CHECK(c->process.rlimits[1].soft == UINT64_MAX);
+	oci_config_free(c);
+	c = parse_edited(good, "\"hostname\":\"h\"", "\"hostname\":\"99999999999999999999\"", &err);
+	CHECK(c);
+	oci_config_free(c);
+}
+
+/* (uid_t)-1 is "unchanged" to chown() and setresuid(). */
+TEST(oci_config_refuses_uid_minus_one)
+{
+	CHECK(bad("\"uid\":1000", "\"uid\":4294967295",
+		  "process.user.uid: 4294967295 out of range [0, 4294967294]"));
+	CHECK(bad("[10,20]", "[4294967295]",
+		  "process.user.additionalGids[0]: 4294967295 out of range [0, 4294967294]"));
+	CHECK(bad_device("\"gid\":5", "\"gid\":4294967295",
+			 "linux.devices[0].gid: 4294967295 out of range [0, 4294967294]"));
+}
+
+/* SCMP_ACT_ERRNO() keeps 16 bits: 65536 would be errno 0, a "success". */
+TEST(oci_config_refuses_errno_ret_that_wraps)
+{
+	CHECK(bad("\"defaultErrnoRet\":38", "\"defaultErrnoRet\":65536",
+		  "linux.seccomp.defaultErrnoRet: 65536 out of range [0, 65535]"));
+	CHECK(bad("\"action\":\"SCMP_ACT_ALLOW\"}", "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":4294967295}",
+		  "linux.seccomp.syscalls[0].errnoRet: 4294967295 out of range [0, 65535]"));
+}
+
+/* Nesting ends at OCI_JSON_MAX_DEPTH, wherever it is, before json-c (or its
+ * recursive free) goes deeper; the error names config.json. */
+TEST(oci_config_refuses_deep_nesting)
+{
+	static const char *const where[] = { "\"annotations\":{\"a\":", "\"unknown\":", "\"process\":{\"env\":" };
+	size_t depth = 100000;
+	char *json = malloc(2 * depth + 256);
+	CHECK(json);
+	for (size_t w = 0; w < 3; w++) {
+		for (size_t d = depth; d >= 2; d /= 10) {
+			husk_error_t err = NULL;
+			int n = sprintf(json, "{\"root\":{\"path\":\"r\"},%s", where[w]);
+			memset(json + n, '[', d);
+			memset(json + n + d, ']', d);
+			size_t len = (size_t)n + 2 * d;
+			len += (size_t)sprintf(json + len, "%s}", w == 1 ? "" : "}");
+			struct oci_config *c = oci_config_parse(json, len, &err);
+			if (d + 1 + (w != 1) > OCI_JSON_MAX_DEPTH) {
+				CHECK(!c);
+				CHECK(strncmp(err->msg, "config.json: invalid JSON: nested deeper than 32 levels",
+					      55) == 0);
+			} else {
+				/* Shallow enough: parsed, and refused or not by type. */
+				CHECK(c || strncmp(err->msg, w == 1 ? "" : w == 0 ? "annotations.a" : "process.env", 5) == 0);
+			}
+			oci_config_free(c);
+			husk_error_release(&err);
+		}
+	}
+	free(json);
+}
+
+/* A config of OCI_CONFIG_MAX bytes or more is refused by the parser itself
+ * (husk-init parses what the host sends), and by oci_config_read() from
+ * its size alone: a sparse file of a TiB costs no time, a FIFO no wait. */
+TEST(oci_config_refuses_16_mib)
+{
+	husk_error_t err = NULL;
+	size_t n = OCI_CONFIG_MAX;
+	char *json = malloc(n);
+	CHECK(json);
+	static const char head[] = "{\"root\":{\"path\":\"r\"},\"annotations\":{\"a\":\"";
+	memcpy(json, head, sizeof(head) - 1);
+	memset(json + sizeof(head) - 1, 'x', n - sizeof(head) - 2);
+	memcpy(json + n - 3, "\"}}", 3);
+	struct oci_config *c = oci_config_parse(json, n, &err);
+	CHECK(!c);
+	CHECK_STR(err->msg, "config.json: 16777216 bytes, too large (the limit is 16 MiB)");
+	husk_error_release(&err);
+	/* One byte less, parsed. */
+	json[n - 4] = '"';
+	json[n - 3] = '}';
+	json[n - 2] = '}';
+	c = oci_config_parse(json, n - 1, &err);
+	free(json);
+	CHECK(c);
+	CHECK_INT(strlen(oci_config_annotation(c, "a")), n - sizeof(head) - 3);
+	oci_config_free(c);
+
+	char dir[] = "/tmp/husk-config-XXXXXX", path[64];
+	CHECK(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/config.json", dir);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	CHECK(fd >= 0);
+	int r = ftruncate(fd, 1LL << 40);
+	close(fd);
+	size_t len;
+	char *text = r == 0 ? oci_config_read(path, &len, &err) : NULL;
+	CHECK(!text && err);
+	char want[160];
+	snprintf(want, sizeof(want), "%s: 1099511627776 bytes, too large (the limit is 16 MiB)", path);
+	CHECK_STR(err->msg, want);
+	husk_error_release(&err);
+	CHECK(truncate(path, OCI_CONFIG_MAX) == 0);
+	CHECK(!oci_config_read(path, &len, &err));
+	husk_error_release(&err);
+	CHECK(!oci_config_load(path, &err));
+	CHECK(strstr(err->msg, "too large (the limit is 16 MiB)"));
+	husk_error_release(&err);
+	unlink(path);
+	CHECK(mkfifo(path, 0600) == 0);
+	CHECK(!oci_config_read(path, &len, &err));
+	snprintf(want, sizeof(want), "%s: not a regular file", path);
+	CHECK_STR(err->msg, want);
+	husk_error_release(&err);
+	unlink(path);
+	rmdir(dir);
+}
+
+/* Found by fuzz_config: the early return for a mount without "options"
+ * skipped working out bind, so {"type":"bind"} alone was no bind mount:
+ * no host share for it, and the guest asked mount(2) for a "bind" fs. */
+TEST(oci_config_bind_mount_without_options)
+{
+	static const char json[] =
+		"{\"root\":{\"path\":\"r\"},\"mounts\":[{\"destination\":\"/x\",\"type\":\"bind\","
+		"\"source\":\"/y\"},{\"destination\":\"/t\",\"type\":\"tmpfs\"}]}";
+	husk_error_t err = NULL;
+	struct oci_config *c = oci_config_parse(json, strlen(json), &err);
+
+	CHECK(c);
+	CHECK(c->mounts[0].bind);
+	CHECK(!c->mounts[0].recursive);
+	CHECK(!c->mounts[1].bind);
+	oci_config_free(c);
+}
+
+/* strchr() finds the terminator too: NUL bytes after the object passed as
+ * whitespace. */
+TEST(oci_config_refuses_trailing_nul_bytes)
+{
+	static const char json[] = "{\"root\":{\"path\":\"r\"}} \0\0";
+	husk_error_t err = NULL;
+
+	CHECK(!oci_config_parse(json, sizeof(json) - 1, &err));
+	CHECK_STR(err->msg, "config.json: invalid JSON: trailing data at byte 22");
+	husk_error_release(&err);
+	struct oci_config *c = oci_config_parse(json, sizeof(json) - 3, &err);
+	CHECK(c);
+	oci_config_free(c);
+}
+
+/* json-c spends ~800 bytes on an empty object: 16 MiB of "{}," cost 4 GiB
+ * and a minute of parsing before the count was checked from the text. */
+static struct oci_config *parse_many(const char *item, size_t n, husk_error_t *err)
+{
+	static const char head[] = "{\"root\":{\"path\":\"r\"},\"x\":[";
+	size_t il = strlen(item), len = sizeof(head) - 1 + n * (il + 1) + 2;
+	char *json = malloc(len + 1), *p = json;
+	if (!json)
+		return NULL;
+	p = stpcpy(p, head);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, item, il);
+		p += il;
+		*p++ = ',';
+	}
+	if (n)
+		p--;
+	p = stpcpy(p, "]}");
+	struct oci_config *c = oci_config_parse(json, (size_t)(p - json), err);
+	free(json);
+	return c;
+}
+
+TEST(oci_config_refuses_too_many_values)
+{
+	husk_error_t err = NULL;
+	/* The config object, root and x take three. */
+	struct oci_config *c = parse_many("{}", OCI_JSON_MAX_CONTAINERS - 3, &err);
+	CHECK(c);
+	oci_config_free(c);
+	CHECK(!parse_many("{}", OCI_JSON_MAX_CONTAINERS - 2, &err));
+	CHECK_STR(err->msg, "config.json: more than 65536 objects and arrays (the limit)");
+	husk_error_release(&err);
+	CHECK(!parse_many("[]", 5000000, &err));
+	CHECK_STR(err->msg, "config.json: more than 65536 objects and arrays (the limit)");
+	husk_error_release(&err);
+	/* A comma in a string is no separator. */
+	c = parse_many("\",,,,,,,,\"", OCI_JSON_MAX_VALUES - 8, &err);
+	CHECK(c);
+	oci_config_free(c);
+	CHECK(!parse_many("0", OCI_JSON_MAX_VALUES, &err));
+	CHECK_STR(err->msg, "config.json: more than 1048576 values (the limit)");
+	husk_error_release(&err);
+	CHECK(!parse_many("\"\"", 5000000, &err));
+	CHECK_STR(err->msg, "config.json: more than 1048576 values (the limit)");
+	husk_error_release(&err);
 }
