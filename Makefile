@@ -145,7 +145,7 @@ fuzz-fuse: $(BUILD)/fuzz/fuzz_fuse
 # libFuzzer target for the OCI config parser: config.json, process.json and
 # linux.resources as a hostile bundle or client writes them
 # (tests/fuzz/fuzz_config.c).
-CONFIG_FUZZ_SRCS := oci/config.c oci/tables.c runtime/error.c
+CONFIG_FUZZ_SRCS := oci/config.c oci/tables.c base/error.c
 $(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_FUZZ_SRCS) oci/config.h oci/tables.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(shell pkg-config --cflags json-c) -o $@ $< $(CONFIG_FUZZ_SRCS) \

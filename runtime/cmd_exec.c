@@ -81,7 +81,7 @@ static char *build_process(const struct container *c, const struct cli_args *a, 
 #define V(n) cli_value(&cmd_exec_cli, a, n)
 	size_t len;
 	if (V("process")) {
-		char *json = read_whole(V("process"), 16u << 20, &len, err);
+		char *json = read_whole(V("process"), OCI_CONFIG_MAX, &len, err);
 		struct oci_process *p = json ? oci_process_parse(json, len, err) : NULL;
 		if (!p) {
 			free(json);

@@ -358,14 +358,14 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 			   .exec_on_output = cli_switch(&run_cli, &a, "exec-on-output"),
 			   .resize_rows = (unsigned)rows, .resize_cols = (unsigned)cols,
 			   .signal_all = (unsigned)signal_all };
-	cleanup_free char *config = read_whole(path, 16u << 20, &r.config_len, err);
+	cleanup_free char *config = read_whole(path, OCI_CONFIG_MAX, &r.config_len, err);
 	if (!config)
 		return -1;
 	r.config = config;
 	cleanup_free char *exec_json = NULL;
 	if (V("exec")) {
 		struct oci_process *p;
-		if (!(exec_json = read_whole(V("exec"), 16u << 20, &r.exec_len, err)))
+		if (!(exec_json = read_whole(V("exec"), OCI_CONFIG_MAX, &r.exec_len, err)))
 			return -1;
 		if (!(p = oci_process_parse(exec_json, r.exec_len, err)))
 			return husk_error_wrap(err, "%s", V("exec"));

@@ -46,7 +46,7 @@
 
 char *lifecycle_saved_config(const struct container *c, size_t *len, husk_error_t *err)
 {
-	return container_read_file(c, HUSK_SAVED_CONFIG, HUSK_CONFIG_MAX, len, err);
+	return container_read_file(c, HUSK_SAVED_CONFIG, OCI_CONFIG_MAX, len, err);
 }
 
 struct oci_config *lifecycle_load_config(const struct container *c, husk_error_t *err)

@@ -75,8 +75,6 @@ int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struc
  * start, exec and delete use this copy (hooks and namespace paths in it run
  * and open as root on the host). */
 #define HUSK_SAVED_CONFIG "config.json"
-/* The largest config.json husk reads. */
-#define HUSK_CONFIG_MAX (16u << 20)
 
 /* The saved copy's text, and parsed. */
 char *lifecycle_saved_config(const struct container *c, size_t *len, husk_error_t *err);
