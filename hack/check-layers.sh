@@ -32,6 +32,20 @@ declare -A allowed=(
 echo "1..$((${#layers[@]} + 1))"
 n=0
 failed=0
+
+# report OK_TEXT FAIL_TEXT [OFFENDING_LINE...]: test $n's TAP line, failing
+# (with each offending line as a comment) when any were given.
+report() {
+	local ok_text=$1 fail_text=$2
+	shift 2
+	if [ $# -eq 0 ]; then
+		echo "ok $n $ok_text"
+	else
+		failed=1
+		echo "not ok $n $fail_text"
+		printf '# %s\n' "$@"
+	fi
+}
 for layer in "${layers[@]}"; do
 	n=$((n + 1))
 	bad=()
@@ -41,23 +55,13 @@ for layer in "${layers[@]}"; do
 		[[ " ${allowed[$layer]} " == *" $top "* ]] || bad+=("$file:$lineno: includes $inc")
 	done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[^"]*/' \
 		--include='*.c' --include='*.h' "$layer" 2>/dev/null)
-	if [ ${#bad[@]} -eq 0 ]; then
-		echo "ok $n $layer/ includes only from: ${allowed[$layer]}"
-	else
-		failed=1
-		echo "not ok $n $layer/ includes from a layer above it (allowed: ${allowed[$layer]})"
-		printf '# %s\n' "${bad[@]}"
-	fi
+	report "$layer/ includes only from: ${allowed[$layer]}" \
+		"$layer/ includes from a layer above it (allowed: ${allowed[$layer]})" "${bad[@]}"
 done
 
 n=$((n + 1))
 mapfile -t relative < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[^"/]+"' \
 	--include='*.c' --include='*.h' "${layers[@]}" tests/unit tests/fuzz 2>/dev/null)
-if [ ${#relative[@]} -eq 0 ]; then
-	echo "ok $n every include names its header from the top of the tree"
-else
-	failed=1
-	echo "not ok $n includes relative to the including file (name them from the top of the tree)"
-	printf '# %s\n' "${relative[@]}"
-fi
+report "every include names its header from the top of the tree" \
+	"includes relative to the including file (name them from the top of the tree)" "${relative[@]}"
 exit "$failed"
