@@ -379,7 +379,7 @@ static void check_vm_config(struct vm_config *vc, const char *kernel, const char
 		.memory_mib = HUSK_DEFAULT_MEMORY_MIB,
 		.console_in = -1,
 		.console_out = -1,
-		.vsock_cid = 3,
+		.vsock_cid = VM_GUEST_CID,
 		.vsock_dir = vsock_dir,
 		.rng = true,
 	};

@@ -76,7 +76,7 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 {
 	struct cli_args a;
 	struct timespec t0;
-	unsigned long cpus = 1, mem = 256, cid = 3, repeat = 1;
+	unsigned long cpus = 1, mem = 256, cid = VM_GUEST_CID, repeat = 1;
 	struct vm_result res;
 
 	/* The boot timer counts from here, the closest to process start. */

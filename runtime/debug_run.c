@@ -409,7 +409,7 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		/* The 8250 is written synchronously, so even a panic's last
 		 * lines reach the host; worth its slowness when debugging. */
 		.serial = cli_switch(&run_cli, &a, "console"),
-		.vsock_cid = 3,
+		.vsock_cid = VM_GUEST_CID,
 		.vsock_dir = dir,
 		.rng = true,
 	};

@@ -542,7 +542,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 				.memory_mib = mem,
 				.console_in = -1,
 				.console_out = -1,
-				.vsock_cid = 3,
+				.vsock_cid = VM_GUEST_CID,
 				.rng = true,
 				/* Writable at first even with root.readonly: the
 				 * guest makes mount points in it, then remounts the

@@ -52,6 +52,10 @@ struct vm_share {
 	const atomic_bool *sealed;
 };
 
+/* The guest's vsock CID for every VM husk runs: each VM has a vsock of its
+ * own (no host-wide CID space), so all can use the first non-reserved one. */
+#define VM_GUEST_CID 3
+
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
