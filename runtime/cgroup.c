@@ -42,14 +42,14 @@ struct ctrl_state {
 	char *dir;    /* mount + path */
 };
 
-struct husk_cgroup {
+struct cgroup_handle {
 	char *path;	  /* "/husk/id" */
 	const char *name; /* path without its '/': libcgroup's name for it */
 	struct ctrl_state c[C_N];
 	char *v2_dir; /* the unified directory, when one is in use */
 	bool devices_confined;
 	bool created;   /* create made it: it existed in no hierarchy before */
-	unsigned flags; /* HUSK_CGROUP_*, from create */
+	unsigned flags; /* CGROUP_*, from create */
 };
 
 /* The devices the VMM opens; everything else is denied. All "rwm". */
@@ -57,18 +57,18 @@ static const struct dev_rule {
 	char type; /* 'c' */
 	unsigned major;
 	int minor;	   /* -1: any */
-	unsigned only_for; /* HUSK_CGROUP_* flag the rule needs, or 0 */
+	unsigned only_for; /* CGROUP_* flag the rule needs, or 0 */
 } dev_rules[] = {
-	{ 'c', 10, 232, 0 },			 /* /dev/kvm */
-	{ 'c', 10, 200, HUSK_CGROUP_ALLOW_TUN }, /* /dev/net/tun */
-	{ 'c', 1, 3, 0 },			 /* /dev/null */
-	{ 'c', 1, 5, 0 },			 /* /dev/zero */
-	{ 'c', 1, 7, 0 },			 /* /dev/full */
-	{ 'c', 1, 8, 0 },			 /* /dev/random */
-	{ 'c', 1, 9, 0 },			 /* /dev/urandom */
-	{ 'c', 5, 0, 0 },			 /* /dev/tty */
-	{ 'c', 5, 2, 0 },			 /* /dev/ptmx */
-	{ 'c', 136, -1, 0 },			 /* /dev/pts/N */
+	{ 'c', 10, 232, 0 },		    /* /dev/kvm */
+	{ 'c', 10, 200, CGROUP_ALLOW_TUN }, /* /dev/net/tun */
+	{ 'c', 1, 3, 0 },		    /* /dev/null */
+	{ 'c', 1, 5, 0 },		    /* /dev/zero */
+	{ 'c', 1, 7, 0 },		    /* /dev/full */
+	{ 'c', 1, 8, 0 },		    /* /dev/random */
+	{ 'c', 1, 9, 0 },		    /* /dev/urandom */
+	{ 'c', 5, 0, 0 },		    /* /dev/tty */
+	{ 'c', 5, 2, 0 },		    /* /dev/ptmx */
+	{ 'c', 136, -1, 0 },		    /* /dev/pts/N */
 };
 #define NDEV_RULES (sizeof(dev_rules) / sizeof(dev_rules[0]))
 
@@ -349,8 +349,8 @@ static int resolve_systemd(const char *cp, char *out, size_t outlen, husk_error_
 	return append_component(out, outlen, &n, unit, strlen(unit), cp, err);
 }
 
-int husk_cgroup_resolve(const char *cgroups_path, const char *id, bool systemd, char *out,
-			size_t outlen, husk_error_t *err)
+int cgroup_resolve(const char *cgroups_path, const char *id, bool systemd, char *out, size_t outlen,
+		   husk_error_t *err)
 {
 	char buf[PATH_MAX];
 	const char *cp = cgroups_path ? cgroups_path : "";
@@ -409,7 +409,7 @@ static int check_path(const char *path, husk_error_t *err)
 	return 0;
 }
 
-void husk_cgroup_free(struct husk_cgroup *cg)
+void cgroup_handle_free(struct cgroup_handle *cg)
 {
 	if (!cg)
 		return;
@@ -422,17 +422,17 @@ void husk_cgroup_free(struct husk_cgroup *cg)
 	free(cg);
 }
 
-const char *husk_cgroup_path(const struct husk_cgroup *cg)
+const char *cgroup_path(const struct cgroup_handle *cg)
 {
 	return cg->path;
 }
 
-bool husk_cgroup_devices_confined(const struct husk_cgroup *cg)
+bool cgroup_devices_confined(const struct cgroup_handle *cg)
 {
 	return cg->devices_confined;
 }
 
-bool husk_cgroup_created(const struct husk_cgroup *cg)
+bool cgroup_created(const struct cgroup_handle *cg)
 {
 	return cg->created;
 }
@@ -440,13 +440,13 @@ bool husk_cgroup_created(const struct husk_cgroup *cg)
 /* Where each controller is mounted, and the unified directory if any. On
  * return every mounted controller is marked present; create() and open()
  * narrow that on v2, where the parent decides what a cgroup gets. */
-static struct husk_cgroup *handle_new(const char *path, husk_error_t *err)
+static struct cgroup_handle *handle_new(const char *path, husk_error_t *err)
 {
 	if (check_path(path, err) < 0 || lib_init(err) < 0)
 		return NULL;
-	struct husk_cgroup *cg = calloc(1, sizeof(*cg));
+	struct cgroup_handle *cg = calloc(1, sizeof(*cg));
 	if (!cg || !(cg->path = strdup(path))) {
-		husk_cgroup_free(cg);
+		cgroup_handle_free(cg);
 		husk_error_set(err, ENOMEM, "cgroup %s", path);
 		return NULL;
 	}
@@ -461,7 +461,7 @@ static struct husk_cgroup *handle_new(const char *path, husk_error_t *err)
 		s->v2 = is_cgroup2(s->mount);
 		if (asprintf(&s->dir, "%s%s", s->mount, path) < 0) {
 			s->dir = NULL;
-			husk_cgroup_free(cg);
+			cgroup_handle_free(cg);
 			husk_error_set(err, ENOMEM, "cgroup %s", path);
 			return NULL;
 		}
@@ -476,7 +476,7 @@ static struct husk_cgroup *handle_new(const char *path, husk_error_t *err)
 		v2_mount = CG_ROOT;
 	if (v2_mount && asprintf(&cg->v2_dir, "%s%s", v2_mount, path) < 0) {
 		cg->v2_dir = NULL;
-		husk_cgroup_free(cg);
+		cgroup_handle_free(cg);
 		husk_error_set(err, ENOMEM, "cgroup %s", path);
 		return NULL;
 	}
@@ -486,7 +486,7 @@ static struct husk_cgroup *handle_new(const char *path, husk_error_t *err)
 /* On v2 a cgroup has the controllers its parent lists in
  * cgroup.subtree_control. DIR/FILE names them: the cgroup's own
  * cgroup.controllers, or the parent's subtree_control before it exists. */
-static void narrow_v2(struct husk_cgroup *cg, const char *dir, const char *file)
+static void narrow_v2(struct cgroup_handle *cg, const char *dir, const char *file)
 {
 	char list[1024];
 
@@ -497,9 +497,9 @@ static void narrow_v2(struct husk_cgroup *cg, const char *dir, const char *file)
 			cg->c[i].present = false;
 }
 
-struct husk_cgroup *husk_cgroup_open(const char *path, husk_error_t *err)
+struct cgroup_handle *cgroup_open(const char *path, husk_error_t *err)
 {
-	struct husk_cgroup *cg = handle_new(path, err);
+	struct cgroup_handle *cg = handle_new(path, err);
 
 	if (cg && cg->v2_dir)
 		narrow_v2(cg, cg->v2_dir, "cgroup.controllers");
@@ -509,7 +509,7 @@ struct husk_cgroup *husk_cgroup_open(const char *path, husk_error_t *err)
 /* Distinct directories of the cgroup: co-mounted v1 controllers and all of
  * v2 share one. Fills IDX with one controller per directory; returns how
  * many. */
-static int distinct_dirs(const struct husk_cgroup *cg, int idx[C_N])
+static int distinct_dirs(const struct cgroup_handle *cg, int idx[C_N])
 {
 	int n = 0;
 
@@ -525,7 +525,7 @@ static int distinct_dirs(const struct husk_cgroup *cg, int idx[C_N])
 	return n;
 }
 
-static bool exists_anywhere(const struct husk_cgroup *cg)
+static bool exists_anywhere(const struct cgroup_handle *cg)
 {
 	int idx[C_N], n = distinct_dirs(cg, idx);
 
@@ -538,7 +538,7 @@ static bool exists_anywhere(const struct husk_cgroup *cg)
 /* ---- reading and writing values through libcgroup ---- */
 
 /* FIELD (may be NULL) names what in the config asked for the value. */
-static int set_value(struct husk_cgroup *cg, enum ctrl c, const char *file, const char *value,
+static int set_value(struct cgroup_handle *cg, enum ctrl c, const char *file, const char *value,
 		     const char *field, husk_error_t *err)
 {
 	cleanup_libcg struct cgroup *lc = cgroup_new_cgroup(cg->name);
@@ -555,8 +555,8 @@ static int set_value(struct husk_cgroup *cg, enum ctrl c, const char *file, cons
 }
 
 /* First line of controller C's FILE, without its newline. */
-static int read_value(struct husk_cgroup *cg, enum ctrl c, const char *file, char *buf, size_t size,
-		      husk_error_t *err)
+static int read_value(struct cgroup_handle *cg, enum ctrl c, const char *file, char *buf,
+		      size_t size, husk_error_t *err)
 {
 	void *h = NULL;
 	cleanup_free char *name = strdup(file);
@@ -574,7 +574,7 @@ static int read_value(struct husk_cgroup *cg, enum ctrl c, const char *file, cha
 }
 
 /* A counter or limit: "max" (v2) reads as UINT64_MAX. */
-static int read_u64(struct husk_cgroup *cg, enum ctrl c, const char *file, uint64_t *v,
+static int read_u64(struct cgroup_handle *cg, enum ctrl c, const char *file, uint64_t *v,
 		    husk_error_t *err)
 {
 	char buf[64];
@@ -595,7 +595,7 @@ static int read_u64(struct husk_cgroup *cg, enum ctrl c, const char *file, uint6
 }
 
 /* Like read_u64, for files a host may not have: 0 when absent. */
-static void read_u64_opt(struct husk_cgroup *cg, enum ctrl c, const char *file, uint64_t *v)
+static void read_u64_opt(struct cgroup_handle *cg, enum ctrl c, const char *file, uint64_t *v)
 {
 	husk_error_t err cleanup_error = NULL;
 
@@ -606,7 +606,7 @@ static void read_u64_opt(struct husk_cgroup *cg, enum ctrl c, const char *file, 
 
 /* ---- resources ---- */
 
-static int need(struct husk_cgroup *cg, enum ctrl c, const char *field, husk_error_t *err)
+static int need(struct cgroup_handle *cg, enum ctrl c, const char *field, husk_error_t *err)
 {
 	if (cg->c[c].present)
 		return 0;
@@ -621,7 +621,8 @@ static int need(struct husk_cgroup *cg, enum ctrl c, const char *field, husk_err
 }
 
 /* Which controllers RES needs, checked before anything is created. */
-static int check_resources(struct husk_cgroup *cg, const struct oci_resources *r, husk_error_t *err)
+static int check_resources(struct cgroup_handle *cg, const struct oci_resources *r,
+			   husk_error_t *err)
 {
 	if (r->has_memory_limit && need(cg, C_MEMORY, RES ".memory.limit", err) < 0)
 		return -1;
@@ -650,7 +651,7 @@ static void fmt_limit(char *buf, size_t size, int64_t v, bool v2)
 		snprintf(buf, size, "%" PRId64, v);
 }
 
-static int set_memory_v2(struct husk_cgroup *cg, const struct oci_resources *r, husk_error_t *err)
+static int set_memory_v2(struct cgroup_handle *cg, const struct oci_resources *r, husk_error_t *err)
 {
 	char v[32];
 
@@ -687,7 +688,7 @@ static int set_memory_v2(struct husk_cgroup *cg, const struct oci_resources *r, 
 	return set_value(cg, C_MEMORY, "memory.swap.max", v, RES ".memory.swap", err);
 }
 
-static int set_memory_v1(struct husk_cgroup *cg, const struct oci_resources *r, husk_error_t *err)
+static int set_memory_v1(struct cgroup_handle *cg, const struct oci_resources *r, husk_error_t *err)
 {
 	char lim[32], sw[32];
 	bool memsw = path_exists(cg->c[C_MEMORY].dir, "memory.memsw.limit_in_bytes");
@@ -738,7 +739,7 @@ static uint64_t shares_to_weight(uint64_t shares)
 	return 1 + ((shares - 2) * 9999) / 262142;
 }
 
-static int set_cpu_v2(struct husk_cgroup *cg, const struct oci_resources *r, husk_error_t *err)
+static int set_cpu_v2(struct cgroup_handle *cg, const struct oci_resources *r, husk_error_t *err)
 {
 	char v[64];
 	bool quota = r->has_cpu_quota && r->cpu_quota != 0;
@@ -771,7 +772,7 @@ static int set_cpu_v2(struct husk_cgroup *cg, const struct oci_resources *r, hus
 	return 0;
 }
 
-static int set_cpu_v1(struct husk_cgroup *cg, const struct oci_resources *r, husk_error_t *err)
+static int set_cpu_v1(struct cgroup_handle *cg, const struct oci_resources *r, husk_error_t *err)
 {
 	char q[32], p[32];
 	bool quota = r->has_cpu_quota && r->cpu_quota != 0;
@@ -800,7 +801,8 @@ static int set_cpu_v1(struct husk_cgroup *cg, const struct oci_resources *r, hus
 	return 0;
 }
 
-static int apply_resources(struct husk_cgroup *cg, const struct oci_resources *r, husk_error_t *err)
+static int apply_resources(struct cgroup_handle *cg, const struct oci_resources *r,
+			   husk_error_t *err)
 {
 	if (check_resources(cg, r, err) < 0)
 		return -1;
@@ -834,7 +836,7 @@ static int apply_resources(struct husk_cgroup *cg, const struct oci_resources *r
 	return 0;
 }
 
-int husk_cgroup_update(struct husk_cgroup *cg, const struct oci_resources *res, husk_error_t *err)
+int cgroup_update(struct cgroup_handle *cg, const struct oci_resources *res, husk_error_t *err)
 {
 	if (!exists_anywhere(cg))
 		return husk_error_set(err, ENOENT, "cgroup %s", cg->path);
@@ -850,7 +852,7 @@ static bool rule_applies(const struct dev_rule *d, unsigned flags)
 	return !d->only_for || (flags & d->only_for);
 }
 
-static int devices_v1(struct husk_cgroup *cg, husk_error_t *err)
+static int devices_v1(struct cgroup_handle *cg, husk_error_t *err)
 {
 	char rule[64];
 
@@ -957,8 +959,8 @@ static int devices_v2(const char *dir, unsigned flags, husk_error_t *err)
  * of the host, and silently running without it would look confined
  * while it is not. Only a host with no device control at all (neither
  * the v1 controller nor a unified hierarchy) goes without, and says so
- * in husk_cgroup_devices_confined(). */
-static int apply_devices(struct husk_cgroup *cg, husk_error_t *err)
+ * in cgroup_devices_confined(). */
+static int apply_devices(struct cgroup_handle *cg, husk_error_t *err)
 {
 	if (cg->c[C_DEVICES].present && !cg->c[C_DEVICES].v2) {
 		if (devices_v1(cg, err) < 0)
@@ -979,7 +981,7 @@ static int apply_devices(struct husk_cgroup *cg, husk_error_t *err)
  * parent directories start the same. Each level from the top gets its
  * parent's lists where it has none, as runc does. (v2 cpusets inherit the
  * parent's effective lists by themselves.) */
-static int inherit_cpuset_v1(struct husk_cgroup *cg, husk_error_t *err)
+static int inherit_cpuset_v1(struct cgroup_handle *cg, husk_error_t *err)
 {
 	static const char *const files[] = { "cpuset.cpus", "cpuset.mems" };
 	char dir[PATH_MAX], parent[PATH_MAX];
@@ -1021,7 +1023,7 @@ static int inherit_cpuset_v1(struct husk_cgroup *cg, husk_error_t *err)
  * of its own, a controller not delegated to us) fails the creation. Done
  * here one by one, what cannot be enabled is simply not present, and only
  * an error if the resources ask for it. */
-static void prepare_v2_parents(struct husk_cgroup *cg)
+static void prepare_v2_parents(struct cgroup_handle *cg)
 {
 	const char *mount = NULL;
 	char dir[PATH_MAX], list[1024];
@@ -1060,7 +1062,7 @@ static void prepare_v2_parents(struct husk_cgroup *cg)
 }
 
 /* Removes the cgroup's directories; ENOENT anywhere is fine. */
-static int remove_dirs(struct husk_cgroup *cg, husk_error_t *err)
+static int remove_dirs(struct cgroup_handle *cg, husk_error_t *err)
 {
 	int idx[C_N], n = distinct_dirs(cg, idx);
 
@@ -1099,7 +1101,7 @@ static int remove_dirs(struct husk_cgroup *cg, husk_error_t *err)
 /* Frozen, or asked to be (v1's FREEZING, v2's cgroup.freeze while tasks
  * still stop): either way a task that joins stops. A cgroup not there in
  * the freezer's hierarchy cannot be. */
-static bool is_frozen_now(struct husk_cgroup *cg)
+static bool is_frozen_now(struct cgroup_handle *cg)
 {
 	char buf[512];
 	husk_error_t ignored cleanup_error = NULL;
@@ -1117,11 +1119,11 @@ static bool is_frozen_now(struct husk_cgroup *cg)
 	       strstr(buf, "frozen 1") != NULL;
 }
 
-int husk_cgroup_create(const char *path, const struct oci_resources *res, unsigned flags,
-		       struct husk_cgroup **out, husk_error_t *err)
+int cgroup_create(const char *path, const struct oci_resources *res, unsigned flags,
+		  struct cgroup_handle **out, husk_error_t *err)
 {
 	struct oci_resources none = { 0 };
-	cleanup_cgroup struct husk_cgroup *cg = handle_new(path, err);
+	cleanup_cgroup struct cgroup_handle *cg = handle_new(path, err);
 	int idx[C_N];
 
 	*out = NULL;
@@ -1187,7 +1189,7 @@ undo:
 	return -1;
 }
 
-int husk_cgroup_attach(struct husk_cgroup *cg, pid_t pid, husk_error_t *err)
+int cgroup_attach(struct cgroup_handle *cg, pid_t pid, husk_error_t *err)
 {
 	const char *ctrls[C_N + 1];
 	int n = 0;
@@ -1219,7 +1221,7 @@ int husk_cgroup_attach(struct husk_cgroup *cg, pid_t pid, husk_error_t *err)
 	return 0;
 }
 
-static int husk_cgroup_pids_all(struct husk_cgroup *cg, pid_t **pids, size_t *n, husk_error_t *err);
+static int cgroup_pids_all(struct cgroup_handle *cg, pid_t **pids, size_t *n, husk_error_t *err);
 
 /* PF_KTHREAD in /proc/PID/stat's flags (field 9). */
 static bool is_kthread(pid_t pid)
@@ -1238,11 +1240,11 @@ static bool is_kthread(pid_t pid)
 	return p && (strtoul(p, NULL, 10) & 0x00200000u);
 }
 
-int husk_cgroup_release_kthreads(struct husk_cgroup *cg, husk_error_t *err)
+int cgroup_release_kthreads(struct cgroup_handle *cg, husk_error_t *err)
 {
 	cleanup_free pid_t *pids = NULL;
 	size_t n;
-	if (husk_cgroup_pids_all(cg, &pids, &n, err) < 0)
+	if (cgroup_pids_all(cg, &pids, &n, err) < 0)
 		return -1;
 	for (size_t k = 0; k < n; k++) {
 		if (!is_kthread(pids[k]))
@@ -1269,9 +1271,9 @@ int husk_cgroup_release_kthreads(struct husk_cgroup *cg, husk_error_t *err)
 	return 0;
 }
 
-int husk_cgroup_pids(struct husk_cgroup *cg, pid_t **pids, size_t *n, husk_error_t *err)
+int cgroup_pids(struct cgroup_handle *cg, pid_t **pids, size_t *n, husk_error_t *err)
 {
-	if (husk_cgroup_pids_all(cg, pids, n, err) < 0)
+	if (cgroup_pids_all(cg, pids, n, err) < 0)
 		return -1;
 	size_t kept = 0;
 	for (size_t i = 0; i < *n; i++)
@@ -1281,7 +1283,7 @@ int husk_cgroup_pids(struct husk_cgroup *cg, pid_t **pids, size_t *n, husk_error
 	return 0;
 }
 
-static int husk_cgroup_pids_all(struct husk_cgroup *cg, pid_t **pids, size_t *n, husk_error_t *err)
+static int cgroup_pids_all(struct cgroup_handle *cg, pid_t **pids, size_t *n, husk_error_t *err)
 {
 	*pids = NULL;
 	*n = 0;
@@ -1332,7 +1334,7 @@ static int husk_cgroup_pids_all(struct husk_cgroup *cg, pid_t **pids, size_t *n,
 
 /* ---- freezing ---- */
 
-static int frozen_state(struct husk_cgroup *cg, bool *frozen, husk_error_t *err)
+static int frozen_state(struct cgroup_handle *cg, bool *frozen, husk_error_t *err)
 {
 	char buf[512];
 
@@ -1352,13 +1354,13 @@ static int frozen_state(struct husk_cgroup *cg, bool *frozen, husk_error_t *err)
 	return 0;
 }
 
-int husk_cgroup_is_frozen(struct husk_cgroup *cg, bool *frozen, husk_error_t *err)
+int cgroup_is_frozen(struct cgroup_handle *cg, bool *frozen, husk_error_t *err)
 {
 	return frozen_state(cg, frozen, err);
 }
 
 /* Asks for the state; v1 wants it asked again while tasks are FREEZING. */
-static int request_freeze(struct husk_cgroup *cg, bool frozen, husk_error_t *err)
+static int request_freeze(struct cgroup_handle *cg, bool frozen, husk_error_t *err)
 {
 	if (cg->c[C_FREEZER].present && !cg->c[C_FREEZER].v2)
 		return set_value(cg, C_FREEZER, "freezer.state", frozen ? "FROZEN" : "THAWED", NULL,
@@ -1372,7 +1374,7 @@ static int request_freeze(struct husk_cgroup *cg, bool frozen, husk_error_t *err
 	return 0;
 }
 
-int husk_cgroup_freeze(struct husk_cgroup *cg, bool frozen, husk_error_t *err)
+int cgroup_freeze(struct cgroup_handle *cg, bool frozen, husk_error_t *err)
 {
 	uint64_t deadline = now_ms() + SETTLE_TIMEOUT_MS;
 	unsigned wait = 1;
@@ -1400,9 +1402,9 @@ int husk_cgroup_freeze(struct husk_cgroup *cg, bool frozen, husk_error_t *err)
 /* ---- stats ---- */
 
 /* Fills from "key value" lines of controller C's FILE (a .stat file). */
-static void read_stats(struct husk_cgroup *cg, enum ctrl c, const char *file,
-		       void (*fn)(struct husk_cgroup_stats *, const char *, uint64_t),
-		       struct husk_cgroup_stats *st)
+static void read_stats(struct cgroup_handle *cg, enum ctrl c, const char *file,
+		       void (*fn)(struct cgroup_stats *, const char *, uint64_t),
+		       struct cgroup_stats *st)
 {
 	struct cgroup_stat s;
 	void *h = NULL;
@@ -1419,7 +1421,7 @@ static void read_stats(struct husk_cgroup *cg, enum ctrl c, const char *file,
 		cgroup_read_stats_end(&h);
 }
 
-static void cpu_stat_v2(struct husk_cgroup_stats *st, const char *k, uint64_t v)
+static void cpu_stat_v2(struct cgroup_stats *st, const char *k, uint64_t v)
 {
 	if (strcmp(k, "usage_usec") == 0)
 		st->cpu_usage_ns = v * 1000;
@@ -1435,7 +1437,7 @@ static void cpu_stat_v2(struct husk_cgroup_stats *st, const char *k, uint64_t v)
 		st->cpu_throttled_ns = v * 1000;
 }
 
-static void cpu_stat_v1(struct husk_cgroup_stats *st, const char *k, uint64_t v)
+static void cpu_stat_v1(struct cgroup_stats *st, const char *k, uint64_t v)
 {
 	if (strcmp(k, "nr_periods") == 0)
 		st->cpu_periods = v;
@@ -1445,7 +1447,7 @@ static void cpu_stat_v1(struct husk_cgroup_stats *st, const char *k, uint64_t v)
 		st->cpu_throttled_ns = v;
 }
 
-static void cpuacct_stat(struct husk_cgroup_stats *st, const char *k, uint64_t v)
+static void cpuacct_stat(struct cgroup_stats *st, const char *k, uint64_t v)
 {
 	/* USER_HZ ticks. */
 	long hz = sysconf(_SC_CLK_TCK);
@@ -1463,7 +1465,7 @@ static uint64_t sat_add(uint64_t a, uint64_t b)
 }
 
 /* memory.events' "max": how often usage hit the limit (v2's failcnt). */
-static void memory_events(struct husk_cgroup *cg, struct husk_cgroup_stats *st)
+static void memory_events(struct cgroup_handle *cg, struct cgroup_stats *st)
 {
 	char buf[1024];
 
@@ -1475,9 +1477,9 @@ static void memory_events(struct husk_cgroup *cg, struct husk_cgroup_stats *st)
 			st->memory_failcnt = strtoull(line + 4, NULL, 10);
 }
 
-int husk_cgroup_stats(struct husk_cgroup *cg, struct husk_cgroup_stats *st, husk_error_t *err)
+int cgroup_stats(struct cgroup_handle *cg, struct cgroup_stats *st, husk_error_t *err)
 {
-	*st = (struct husk_cgroup_stats){ 0 };
+	*st = (struct cgroup_stats){ 0 };
 	if (!exists_anywhere(cg))
 		return husk_error_set(err, ENOENT, "cgroup %s", cg->path);
 	if (cg->c[C_MEMORY].v2) {
@@ -1528,12 +1530,12 @@ int husk_cgroup_stats(struct husk_cgroup *cg, struct husk_cgroup_stats *st, husk
 
 /* ---- destroy ---- */
 
-static int kill_all(struct husk_cgroup *cg, bool *empty, husk_error_t *err)
+static int kill_all(struct cgroup_handle *cg, bool *empty, husk_error_t *err)
 {
 	cleanup_free pid_t *pids = NULL;
 	size_t n;
 
-	if (husk_cgroup_pids(cg, &pids, &n, err) < 0)
+	if (cgroup_pids(cg, &pids, &n, err) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++)
 		if (kill(pids[i], SIGKILL) < 0 && errno != ESRCH)
@@ -1543,7 +1545,7 @@ static int kill_all(struct husk_cgroup *cg, bool *empty, husk_error_t *err)
 	return 0;
 }
 
-int husk_cgroup_destroy(struct husk_cgroup *cg, husk_error_t *err)
+int cgroup_destroy(struct cgroup_handle *cg, husk_error_t *err)
 {
 	bool empty = false, can_freeze;
 
@@ -1557,12 +1559,12 @@ int husk_cgroup_destroy(struct husk_cgroup *cg, husk_error_t *err)
 	 * freezer that fails is no reason to leave the cgroup behind. */
 	if (can_freeze) {
 		husk_error_t ignored cleanup_error = NULL;
-		husk_cgroup_freeze(cg, true, &ignored);
+		cgroup_freeze(cg, true, &ignored);
 	}
 	int r = kill_all(cg, &empty, err);
 	if (can_freeze) {
 		husk_error_t thaw_err cleanup_error = NULL;
-		if (husk_cgroup_freeze(cg, false, &thaw_err) < 0 && r == 0) {
+		if (cgroup_freeze(cg, false, &thaw_err) < 0 && r == 0) {
 			*err = steal_pointer(&thaw_err);
 			return husk_error_wrap(err, "destroy cgroup %s", cg->path);
 		}

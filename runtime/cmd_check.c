@@ -219,23 +219,23 @@ static void check_cgroup_create(struct report *r, const struct husk_globals *g)
 {
 	char id[64], path[PATH_MAX];
 	husk_error_t err cleanup_error = NULL;
-	cleanup_cgroup struct husk_cgroup *cg = NULL;
+	cleanup_cgroup struct cgroup_handle *cg = NULL;
 	const char *fix = "run as root with the cgroup file system writable "
 			  "(in a container: a private cgroup namespace and a read-write /sys/fs/cgroup)";
 
 	scratch_id(id, sizeof(id));
-	if (husk_cgroup_resolve(NULL, id, g->systemd_cgroup, path, sizeof(path), &err) < 0 ||
-	    husk_cgroup_create(path, NULL, 0, &cg, &err) < 0) {
+	if (cgroup_resolve(NULL, id, g->systemd_cgroup, path, sizeof(path), &err) < 0 ||
+	    cgroup_create(path, NULL, 0, &cg, &err) < 0) {
 		line(r, FAIL, "cgroup-create", fix, "%s", err->msg);
 		return;
 	}
-	if (!husk_cgroup_created(cg)) {
+	if (!cgroup_created(cg)) {
 		line(r, WARN, "cgroup-create", "remove it if nothing uses it",
 		     "%s existed already: left alone, not tried", path);
 		return;
 	}
-	bool confined = husk_cgroup_devices_confined(cg);
-	if (husk_cgroup_destroy(cg, &err) < 0) {
+	bool confined = cgroup_devices_confined(cg);
+	if (cgroup_destroy(cg, &err) < 0) {
 		line(r, FAIL, "cgroup-create", fix, "made %s but could not remove it: %s", path,
 		     err->msg);
 		return;

@@ -283,9 +283,9 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 	 * let go first; nothing below reads the record again. */
 	container_unlock(c);
 	if (c->rec->cgroup_path[0]) {
-		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
-		int r = cg ? husk_cgroup_attach(cg, getpid(), err) : -1;
-		husk_cgroup_free(cg);
+		struct cgroup_handle *cg = cgroup_open(c->rec->cgroup_path, err);
+		int r = cg ? cgroup_attach(cg, getpid(), err) : -1;
+		cgroup_handle_free(cg);
 		if (r < 0)
 			goto out;
 	}

@@ -39,9 +39,9 @@ static int freeze(const struct husk_globals *g, const struct cli_command *cli, i
 	else if (!c->rec->cgroup_path[0])
 		rc = husk_error_set(err, 0, "cannot %s a container without a cgroup", argv[0]);
 	if (rc == 0) {
-		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
-		rc = cg ? husk_cgroup_freeze(cg, frozen, err) : -1;
-		husk_cgroup_free(cg);
+		struct cgroup_handle *cg = cgroup_open(c->rec->cgroup_path, err);
+		rc = cg ? cgroup_freeze(cg, frozen, err) : -1;
+		cgroup_handle_free(cg);
 	}
 	/* What update could not give the frozen guest, it gets now. */
 	if (rc == 0 && !frozen)

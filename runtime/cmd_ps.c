@@ -111,9 +111,9 @@ int cmd_ps(const struct husk_globals *g, int argc, char **argv, husk_error_t *er
 	if (container_status(c, &pid) == CONTAINER_STOPPED) {
 		/* runc lists no processes for a stopped container: not an error. */
 	} else if (c->rec->cgroup_path[0]) {
-		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
-		rc = cg ? husk_cgroup_pids(cg, &pids, &n, err) : -1;
-		husk_cgroup_free(cg);
+		struct cgroup_handle *cg = cgroup_open(c->rec->cgroup_path, err);
+		rc = cg ? cgroup_pids(cg, &pids, &n, err) : -1;
+		cgroup_handle_free(cg);
 	} else if ((pids = malloc(sizeof(*pids)))) {
 		pids[n++] = pid;
 	}

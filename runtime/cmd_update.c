@@ -264,9 +264,9 @@ int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t
 	if (s == CONTAINER_STOPPED) {
 		rc = husk_error_set(err, 0, "container not running");
 	} else if (c->rec->cgroup_path[0]) {
-		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
-		rc = cg ? husk_cgroup_update(cg, &r, err) : -1;
-		husk_cgroup_free(cg);
+		struct cgroup_handle *cg = cgroup_open(c->rec->cgroup_path, err);
+		rc = cg ? cgroup_update(cg, &r, err) : -1;
+		cgroup_handle_free(cg);
 	}
 	if (rc == 0 && s == CONTAINER_PAUSED)
 		rc = queue_update(c, &r, err);

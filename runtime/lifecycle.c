@@ -221,7 +221,7 @@ int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struc
 struct child_ctx {
 	const struct oci_config *cfg;
 	struct vmm_process vp;
-	struct husk_cgroup *cg;
+	struct cgroup_handle *cg;
 	int sync_fd;   /* write end: "ok", or the error */
 	int console;   /* pty slave, or -1 */
 	bool own_terminal;
@@ -315,7 +315,7 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	}
 	snprintf(vsock_dir, sizeof(vsock_dir), "/proc/self/fd/%d", dirfd);
 	cx->vp.vm.vsock_dir = vsock_dir;
-	if (cx->cg && husk_cgroup_attach(cx->cg, getpid(), &err) < 0)
+	if (cx->cg && cgroup_attach(cx->cg, getpid(), &err) < 0)
 		goto fail;
 	/* Capabilities are per thread: they go before vm_run() starts any. */
 	/* The bind share is staged in the VMM's own mount namespace, while
@@ -385,7 +385,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	unsigned long mem;
 	int ret = -1, master = -1, slave = -1, sync[2] = { -1, -1 }, ctl = -1, agent = -1;
 	struct container *c = NULL;
-	struct husk_cgroup *cg = NULL;
+	struct cgroup_handle *cg = NULL;
 	struct oci_config *cfg = NULL;
 	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL, *state_json = NULL;
 	struct bind_plan binds = { 0 };
@@ -456,7 +456,8 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	    !(initrd = guest_asset_find(GUEST_INITRD_NAME, err)) || absolute_path(&kernel, err) < 0 ||
 	    absolute_path(&initrd, err) < 0)
 		goto out;
-	if (husk_cgroup_resolve(cfg->cgroups_path, o->id, g->systemd_cgroup, cgpath, sizeof(cgpath), err) < 0)
+	if (cgroup_resolve(cfg->cgroups_path, o->id, g->systemd_cgroup, cgpath, sizeof(cgpath),
+			   err) < 0)
 		goto out;
 
 	if (container_new(g->root, o->id, &c, err) < 0)
@@ -496,10 +497,10 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 		goto fail;
 	}
 	/* The VMM opens /dev/net/tun only to wire a namespace it was given. */
-	unsigned cg_flags = lifecycle_netns_path(cfg) ? HUSK_CGROUP_ALLOW_TUN : 0;
-	if (husk_cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)
+	unsigned cg_flags = lifecycle_netns_path(cfg) ? CGROUP_ALLOW_TUN : 0;
+	if (cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)
 		goto fail;
-	c->rec->cgroup_created = husk_cgroup_created(cg);
+	c->rec->cgroup_created = cgroup_created(cg);
 	if (!c->rec->cgroup_created) {
 		/* Shared, as runc 1.1 does, with its warning; what others run
 		 * there is theirs: neither a failed create nor delete touches
@@ -507,7 +508,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 		cleanup_free pid_t *pids = NULL;
 		size_t npids = 0;
 		husk_error_t ignored cleanup_error = NULL;
-		if (husk_cgroup_pids(cg, &pids, &npids, &ignored) == 0 && npids)
+		if (cgroup_pids(cg, &pids, &npids, &ignored) == 0 && npids)
 			log_warn("container's cgroup is not empty: %zu process(es) found", npids);
 	}
 	if (cfg->process.terminal) {
@@ -619,7 +620,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	}
 	c->rec->pid = child;
 	c->rec->pid_start = process_start_time(child);
-	if (cg && husk_cgroup_release_kthreads(cg, err) < 0) {
+	if (cg && cgroup_release_kthreads(cg, err) < 0) {
 		kill(child, SIGKILL);
 		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
 			;
@@ -643,9 +644,9 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	ret = 0;
 	goto out;
 fail:
-	if (cg && husk_cgroup_created(cg)) {
+	if (cg && cgroup_created(cg)) {
 		husk_error_t e2 = NULL;
-		if (husk_cgroup_destroy(cg, &e2) < 0)
+		if (cgroup_destroy(cg, &e2) < 0)
 			husk_error_release(&e2);
 	}
 	if (c) {
@@ -658,7 +659,7 @@ out:
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	husk_cgroup_free(cg);
+	cgroup_handle_free(cg);
 	container_free(c);
 	oci_config_free(cfg);
 	binds_free(&binds);
@@ -731,9 +732,9 @@ int lifecycle_thaw_for_kill(const struct container *c, husk_error_t *err)
 {
 	if (!c->rec->cgroup_path[0])
 		return 0;
-	struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
-	int rc = cg ? husk_cgroup_freeze(cg, false, err) : -1;
-	husk_cgroup_free(cg);
+	struct cgroup_handle *cg = cgroup_open(c->rec->cgroup_path, err);
+	int rc = cg ? cgroup_freeze(cg, false, err) : -1;
+	cgroup_handle_free(cg);
 	return rc;
 }
 
@@ -756,12 +757,12 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 	/* A cgroup that was there before create holds what others put there:
 	 * the VMM is gone, and that is all of it that was ours. */
 	if (c->rec->cgroup_path[0] && c->rec->cgroup_created) {
-		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, err);
-		if (!cg || husk_cgroup_destroy(cg, err) < 0) {
-			husk_cgroup_free(cg);
+		struct cgroup_handle *cg = cgroup_open(c->rec->cgroup_path, err);
+		if (!cg || cgroup_destroy(cg, err) < 0) {
+			cgroup_handle_free(cg);
 			return -1;
 		}
-		husk_cgroup_free(cg);
+		cgroup_handle_free(cg);
 	}
 	husk_error_t hook_err = NULL;
 	struct oci_config *cfg = lifecycle_load_config(c, &hook_err);

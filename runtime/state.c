@@ -256,12 +256,12 @@ enum container_status container_status(const struct container *c, pid_t *pid)
 	if (c->rec->cgroup_path[0]) {
 		bool frozen = false;
 		husk_error_t e = NULL;
-		struct husk_cgroup *cg = husk_cgroup_open(c->rec->cgroup_path, &e);
-		if (cg && husk_cgroup_is_frozen(cg, &frozen, &e) == 0 && frozen) {
-			husk_cgroup_free(cg);
+		struct cgroup_handle *cg = cgroup_open(c->rec->cgroup_path, &e);
+		if (cg && cgroup_is_frozen(cg, &frozen, &e) == 0 && frozen) {
+			cgroup_handle_free(cg);
 			return CONTAINER_PAUSED;
 		}
-		husk_cgroup_free(cg);
+		cgroup_handle_free(cg);
 		husk_error_release(&e);
 	}
 	return c->rec->started ? CONTAINER_RUNNING : CONTAINER_CREATED;

@@ -25,7 +25,7 @@
 
 static int resolve(const char *cp, bool systemd, char *out, husk_error_t *err)
 {
-	return husk_cgroup_resolve(cp, "abc", systemd, out, 4096, err);
+	return cgroup_resolve(cp, "abc", systemd, out, 4096, err);
 }
 
 TEST(cgroup_resolve_plain_paths)
@@ -144,7 +144,7 @@ TEST(cgroup_resolve_refuses_bad_paths)
 	memset(big, 'a', sizeof(big) - 1);
 	big[0] = '/';
 	big[sizeof(big) - 1] = '\0';
-	CHECK_INT(husk_cgroup_resolve(big, "abc", false, out, sizeof(out), &err), -1);
+	CHECK_INT(cgroup_resolve(big, "abc", false, out, sizeof(out), &err), -1);
 	CHECK_INT(err->errnum, ENAMETOOLONG);
 }
 
@@ -153,7 +153,7 @@ TEST(cgroup_resolve_refuses_bad_paths)
 struct guard {
 	char top[64]; /* "/husk-unit-PID" */
 	pid_t child;
-	struct husk_cgroup *cg;
+	struct cgroup_handle *cg;
 };
 
 /* Removes DIR and any directories below it (cgroup directories hold only
@@ -182,15 +182,15 @@ static void guard_release(struct guard *g)
 	/* A test that failed with its cgroup frozen: v1 holds the kill until
 	 * a thaw, and waitpid() would wait for ever. */
 	if (g->cg)
-		husk_cgroup_freeze(g->cg, false, &err);
+		cgroup_freeze(g->cg, false, &err);
 	husk_error_release(&err);
 	if (g->child > 0) {
 		kill(g->child, SIGKILL);
 		waitpid(g->child, NULL, 0);
 	}
 	if (g->cg) {
-		husk_cgroup_destroy(g->cg, &err);
-		husk_cgroup_free(g->cg);
+		cgroup_destroy(g->cg, &err);
+		cgroup_handle_free(g->cg);
 	}
 	if (!g->top[0])
 		return;
@@ -345,11 +345,11 @@ TEST(cgroup_lifecycle_on_this_host)
 		.has_pids_limit = true,
 		.pids_limit = 64,
 	};
-	int rc = husk_cgroup_create(path, &r, 0, &g.cg, &err);
+	int rc = cgroup_create(path, &r, 0, &g.cg, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
-	CHECK_STR(husk_cgroup_path(g.cg), path);
+	CHECK_STR(cgroup_path(g.cg), path);
 	if (v2) {
 		CHECK_FILE("memory", path, "memory.max", "67108864");
 		CHECK_FILE("cpu", path, "cpu.max", "50000 100000");
@@ -367,7 +367,7 @@ TEST(cgroup_lifecycle_on_this_host)
 	CHECK_INT(pipe(done), 0);
 	g.child = worker(go[0], done[1]);
 	CHECK(g.child > 0);
-	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
+	CHECK_INT(cgroup_attach(g.cg, g.child, &err), 0);
 	CHECK(in_cgroup(g.child, path));
 	char c;
 	CHECK_INT(write(go[1], "g", 1), 1);
@@ -378,22 +378,22 @@ TEST(cgroup_lifecycle_on_this_host)
 	close(done[1]);
 	cleanup_free pid_t *pids = NULL;
 	size_t n = 0;
-	CHECK_INT(husk_cgroup_pids(g.cg, &pids, &n, &err), 0);
+	CHECK_INT(cgroup_pids(g.cg, &pids, &n, &err), 0);
 	CHECK_INT(n, 1);
 	CHECK_INT(pids[0], g.child);
 
 	bool frozen = true;
-	CHECK_INT(husk_cgroup_is_frozen(g.cg, &frozen, &err), 0);
+	CHECK_INT(cgroup_is_frozen(g.cg, &frozen, &err), 0);
 	CHECK(!frozen);
-	CHECK_INT(husk_cgroup_freeze(g.cg, true, &err), 0);
-	CHECK_INT(husk_cgroup_is_frozen(g.cg, &frozen, &err), 0);
+	CHECK_INT(cgroup_freeze(g.cg, true, &err), 0);
+	CHECK_INT(cgroup_is_frozen(g.cg, &frozen, &err), 0);
 	CHECK(frozen);
 	if (v2)
 		CHECK_FILE("memory", path, "cgroup.freeze", "1");
 	else
 		CHECK_FILE("freezer", path, "freezer.state", "FROZEN");
-	CHECK_INT(husk_cgroup_freeze(g.cg, false, &err), 0);
-	CHECK_INT(husk_cgroup_is_frozen(g.cg, &frozen, &err), 0);
+	CHECK_INT(cgroup_freeze(g.cg, false, &err), 0);
+	CHECK_INT(cgroup_is_frozen(g.cg, &frozen, &err), 0);
 	CHECK(!frozen);
 
 	/* update changes what it names and nothing else. */
@@ -405,7 +405,7 @@ TEST(cgroup_lifecycle_on_this_host)
 		.has_cpu_period = true,
 		.cpu_period = 200000,
 	};
-	CHECK_INT(husk_cgroup_update(g.cg, &u, &err), 0);
+	CHECK_INT(cgroup_update(g.cg, &u, &err), 0);
 	CHECK_FILE("memory", path, v2 ? "memory.max" : "memory.limit_in_bytes", "134217728");
 	CHECK_FILE("pids", path, "pids.max", "max");
 	if (v2)
@@ -413,8 +413,8 @@ TEST(cgroup_lifecycle_on_this_host)
 	else
 		CHECK_FILE("cpu", path, "cpu.cfs_quota_us", "50000");
 
-	struct husk_cgroup_stats st;
-	CHECK_INT(husk_cgroup_stats(g.cg, &st, &err), 0);
+	struct cgroup_stats st;
+	CHECK_INT(cgroup_stats(g.cg, &st, &err), 0);
 	CHECK_INT(st.memory_limit, 128 << 20);
 	CHECK_INT(st.pids_current, 1);
 	CHECK_INT(st.pids_limit, 0);
@@ -427,8 +427,8 @@ TEST(cgroup_lifecycle_on_this_host)
 	/* A frozen cgroup with a live process: destroy thaws, kills, waits
 	 * and removes. The process is this test's child, so it stays a
 	 * zombie until waited for; that must not block the removal. */
-	CHECK_INT(husk_cgroup_freeze(g.cg, true, &err), 0);
-	rc = husk_cgroup_destroy(g.cg, &err);
+	CHECK_INT(cgroup_freeze(g.cg, true, &err), 0);
+	rc = cgroup_destroy(g.cg, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
@@ -438,13 +438,13 @@ TEST(cgroup_lifecycle_on_this_host)
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	CHECK(gone_everywhere(path));
 	/* Idempotent, and so is an open handle on what is gone. */
-	CHECK_INT(husk_cgroup_destroy(g.cg, &err), 0);
-	struct husk_cgroup *again = husk_cgroup_open(path, &err);
+	CHECK_INT(cgroup_destroy(g.cg, &err), 0);
+	struct cgroup_handle *again = cgroup_open(path, &err);
 	CHECK(again);
-	rc = husk_cgroup_destroy(again, &err);
-	husk_cgroup_free(again);
+	rc = cgroup_destroy(again, &err);
+	cgroup_handle_free(again);
 	CHECK_INT(rc, 0);
-	CHECK_INT(husk_cgroup_update(g.cg, &u, &err), -1);
+	CHECK_INT(cgroup_update(g.cg, &u, &err), -1);
 	CHECK_INT(err->errnum, ENOENT);
 }
 
@@ -459,21 +459,21 @@ TEST(cgroup_open_finds_an_existing_one)
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/open", g.top);
-	CHECK_INT(husk_cgroup_create(path, NULL, 0, &g.cg, &err), 0);
+	CHECK_INT(cgroup_create(path, NULL, 0, &g.cg, &err), 0);
 	g.child = sleeper();
 	CHECK(g.child > 0);
-	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
+	CHECK_INT(cgroup_attach(g.cg, g.child, &err), 0);
 
-	struct husk_cgroup *cg cleanup_cgroup = husk_cgroup_open(path, &err);
+	struct cgroup_handle *cg cleanup_cgroup = cgroup_open(path, &err);
 	CHECK(cg);
 	cleanup_free pid_t *pids = NULL;
 	size_t n = 0;
-	CHECK_INT(husk_cgroup_pids(cg, &pids, &n, &err), 0);
+	CHECK_INT(cgroup_pids(cg, &pids, &n, &err), 0);
 	CHECK_INT(n, 1);
 	struct oci_resources u = { .has_pids_limit = true, .pids_limit = 7 };
-	CHECK_INT(husk_cgroup_update(cg, &u, &err), 0);
+	CHECK_INT(cgroup_update(cg, &u, &err), 0);
 	CHECK_FILE("pids", path, "pids.max", "7");
-	CHECK_INT(husk_cgroup_destroy(cg, &err), 0);
+	CHECK_INT(cgroup_destroy(cg, &err), 0);
 	CHECK(gone_everywhere(path));
 }
 
@@ -493,7 +493,7 @@ TEST(cgroup_memory_and_swap)
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/swap", g.top);
-	CHECK_INT(husk_cgroup_create(path, NULL, 0, &g.cg, &err), 0);
+	CHECK_INT(cgroup_create(path, NULL, 0, &g.cg, &err), 0);
 	ctrl_dir(dir, sizeof(dir), "memory", path);
 	snprintf(file, sizeof(file), "%s/%s", dir,
 		 v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes");
@@ -506,7 +506,7 @@ TEST(cgroup_memory_and_swap)
 		.has_memory_swap = true,
 		.memory_swap = 96 << 20,
 	};
-	int rc = husk_cgroup_update(g.cg, &r, &err);
+	int rc = cgroup_update(g.cg, &r, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
@@ -521,25 +521,25 @@ TEST(cgroup_memory_and_swap)
 	 * current limit. */
 	r.memory_limit = 256 << 20;
 	r.memory_swap = 512 << 20;
-	CHECK_INT(husk_cgroup_update(g.cg, &r, &err), 0);
+	CHECK_INT(cgroup_update(g.cg, &r, &err), 0);
 	CHECK_FILE("memory", path, v2 ? "memory.max" : "memory.limit_in_bytes", "268435456");
 	CHECK_FILE("memory", path, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
 		   v2 ? "268435456" : "536870912");
 	r.memory_limit = 32 << 20;
 	r.memory_swap = 48 << 20;
-	CHECK_INT(husk_cgroup_update(g.cg, &r, &err), 0);
+	CHECK_INT(cgroup_update(g.cg, &r, &err), 0);
 	CHECK_FILE("memory", path, v2 ? "memory.max" : "memory.limit_in_bytes", "33554432");
 	CHECK_FILE("memory", path, v2 ? "memory.swap.max" : "memory.memsw.limit_in_bytes",
 		   v2 ? "16777216" : "50331648");
 	/* Unlimited memory without a swap value: unlimited swap too. */
 	struct oci_resources u = { .has_memory_limit = true, .memory_limit = -1 };
-	CHECK_INT(husk_cgroup_update(g.cg, &u, &err), 0);
+	CHECK_INT(cgroup_update(g.cg, &u, &err), 0);
 	if (v2) {
 		CHECK_FILE("memory", path, "memory.max", "max");
 		CHECK_FILE("memory", path, "memory.swap.max", "max");
 	}
-	struct husk_cgroup_stats s;
-	CHECK_INT(husk_cgroup_stats(g.cg, &s, &err), 0);
+	struct cgroup_stats s;
+	CHECK_INT(cgroup_stats(g.cg, &s, &err), 0);
 	CHECK(s.memory_limit > (1ULL << 40)); /* "max", or v1's page-counter maximum */
 }
 
@@ -563,7 +563,7 @@ TEST(cgroup_create_failure_names_the_field_and_undoes)
 		.has_memory_swap = true,
 		.memory_swap = 32 << 20,
 	};
-	CHECK_INT(husk_cgroup_create(path, &r, 0, &g.cg, &err), -1);
+	CHECK_INT(cgroup_create(path, &r, 0, &g.cg, &err), -1);
 	CHECK(!g.cg);
 	printf("# %s\n", err->msg);
 	CHECK(strstr(err->msg, "linux.resources.memory.swap: "));
@@ -571,7 +571,7 @@ TEST(cgroup_create_failure_names_the_field_and_undoes)
 	husk_error_release(&err);
 
 	struct oci_resources q = { .has_cpu_quota = true, .cpu_quota = 10 };
-	CHECK_INT(husk_cgroup_create(path, &q, 0, &g.cg, &err), -1);
+	CHECK_INT(cgroup_create(path, &q, 0, &g.cg, &err), -1);
 	printf("# %s\n", err->msg);
 	CHECK(strstr(err->msg, "linux.resources.cpu.quota: "));
 	CHECK(gone_everywhere(path));
@@ -591,21 +591,21 @@ TEST(cgroup_create_refuses_a_frozen_cgroup_and_leaves_it)
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/frozen", g.top);
-	CHECK_INT(husk_cgroup_create(path, NULL, 0, &g.cg, &err), 0);
+	CHECK_INT(cgroup_create(path, NULL, 0, &g.cg, &err), 0);
 	g.child = sleeper();
 	CHECK(g.child > 0);
-	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
-	if (husk_cgroup_freeze(g.cg, true, &err) < 0) {
+	CHECK_INT(cgroup_attach(g.cg, g.child, &err), 0);
+	if (cgroup_freeze(g.cg, true, &err) < 0) {
 		printf("# %s\n", err->msg);
 		SKIP("no freezer on this host");
 	}
 
-	struct husk_cgroup *again = NULL;
+	struct cgroup_handle *again = NULL;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	int rc = husk_cgroup_create(path, NULL, 0, &again, &err);
+	int rc = cgroup_create(path, NULL, 0, &again, &err);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	husk_cgroup_free(again);
+	cgroup_handle_free(again);
 	CHECK_INT(rc, -1);
 	CHECK(t1.tv_sec - t0.tv_sec < 2);
 	printf("# %s\n", err ? err->msg : "(no error)");
@@ -613,13 +613,13 @@ TEST(cgroup_create_refuses_a_frozen_cgroup_and_leaves_it)
 	CHECK(err && strstr(err->msg, "frozen"));
 	/* Still there, still frozen, its process still in it. */
 	bool frozen = false;
-	CHECK_INT(husk_cgroup_is_frozen(g.cg, &frozen, &err), 0);
+	CHECK_INT(cgroup_is_frozen(g.cg, &frozen, &err), 0);
 	CHECK(frozen);
 	cleanup_free pid_t *pids = NULL;
 	size_t n = 0;
-	CHECK_INT(husk_cgroup_pids(g.cg, &pids, &n, &err), 0);
+	CHECK_INT(cgroup_pids(g.cg, &pids, &n, &err), 0);
 	CHECK_INT(n, 1);
-	CHECK_INT(husk_cgroup_freeze(g.cg, false, &err), 0);
+	CHECK_INT(cgroup_freeze(g.cg, false, &err), 0);
 }
 
 /* Only a cgroup create made is husk's: one that was there is shared (and
@@ -635,17 +635,17 @@ TEST(cgroup_create_tells_a_shared_cgroup_from_its_own)
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/shared", g.top);
-	CHECK_INT(husk_cgroup_create(path, NULL, 0, &g.cg, &err), 0);
-	CHECK(husk_cgroup_created(g.cg));
+	CHECK_INT(cgroup_create(path, NULL, 0, &g.cg, &err), 0);
+	CHECK(cgroup_created(g.cg));
 	g.child = sleeper();
 	CHECK(g.child > 0);
-	CHECK_INT(husk_cgroup_attach(g.cg, g.child, &err), 0);
+	CHECK_INT(cgroup_attach(g.cg, g.child, &err), 0);
 
-	struct husk_cgroup *shared cleanup_cgroup = NULL;
-	CHECK_INT(husk_cgroup_create(path, NULL, 0, &shared, &err), 0);
-	CHECK(!husk_cgroup_created(shared));
-	struct husk_cgroup *opened cleanup_cgroup = husk_cgroup_open(path, &err);
-	CHECK(opened && !husk_cgroup_created(opened));
+	struct cgroup_handle *shared cleanup_cgroup = NULL;
+	CHECK_INT(cgroup_create(path, NULL, 0, &shared, &err), 0);
+	CHECK(!cgroup_created(shared));
+	struct cgroup_handle *opened cleanup_cgroup = cgroup_open(path, &err);
+	CHECK(opened && !cgroup_created(opened));
 }
 
 /* Bits of a device probe's exit status: what it found, opening each. */
@@ -660,7 +660,7 @@ enum {
 
 /* Forks a child into CG that opens the devices and exits with PROBE_*
  * bits; returns them, or -1. */
-static int probe_devices(struct husk_cgroup *cg, pid_t *child, husk_error_t *err)
+static int probe_devices(struct cgroup_handle *cg, pid_t *child, husk_error_t *err)
 {
 	int go[2];
 	if (pipe2(go, O_CLOEXEC) < 0)
@@ -692,7 +692,7 @@ static int probe_devices(struct husk_cgroup *cg, pid_t *child, husk_error_t *err
 		_exit(bits);
 	}
 	close(go[0]);
-	int rc = husk_cgroup_attach(cg, *child, err);
+	int rc = cgroup_attach(cg, *child, err);
 	if (write(go[1], "x", 1) != 1)
 		rc = -1;
 	close(go[1]);
@@ -706,7 +706,7 @@ static int probe_devices(struct husk_cgroup *cg, pid_t *child, husk_error_t *err
 
 /* The allow-list lets the VMM open /dev/null and /dev/kvm and nothing
  * else it does not need: /dev/kmsg is refused, and /dev/net/tun only
- * with HUSK_CGROUP_ALLOW_TUN (a VMM that wires a given namespace). */
+ * with CGROUP_ALLOW_TUN (a VMM that wires a given namespace). */
 TEST(cgroup_device_allow_list)
 {
 	const char *why = host_lacks();
@@ -720,11 +720,11 @@ TEST(cgroup_device_allow_list)
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/dev", g.top);
-	int rc = husk_cgroup_create(path, NULL, 0, &g.cg, &err);
+	int rc = cgroup_create(path, NULL, 0, &g.cg, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
-	if (!husk_cgroup_devices_confined(g.cg))
+	if (!cgroup_devices_confined(g.cg))
 		SKIP("this host has no device cgroup (no v1 devices controller, no cgroup2)");
 	bool tun = access("/dev/net/tun", F_OK) == 0;
 	int bits = probe_devices(g.cg, &g.child, &err);
@@ -732,12 +732,12 @@ TEST(cgroup_device_allow_list)
 	CHECK_INT(bits & ~(PROBE_TUN_REFUSED), 0);
 	if (tun)
 		CHECK(bits & PROBE_TUN_REFUSED);
-	CHECK_INT(husk_cgroup_destroy(g.cg, &err), 0);
-	husk_cgroup_free(g.cg);
+	CHECK_INT(cgroup_destroy(g.cg, &err), 0);
+	cgroup_handle_free(g.cg);
 	g.cg = NULL;
 
 	snprintf(path, sizeof(path), "%s/dev-tun", g.top);
-	rc = husk_cgroup_create(path, NULL, HUSK_CGROUP_ALLOW_TUN, &g.cg, &err);
+	rc = cgroup_create(path, NULL, CGROUP_ALLOW_TUN, &g.cg, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
@@ -766,7 +766,7 @@ TEST(cgroup_cpuset_applies_and_updates)
 	snprintf(path, sizeof(path), "%s/cpuset", g.top);
 	struct oci_resources r = { .has_cpuset_cpus = true, .cpuset_cpus = "0",
 				   .cpuset_ncpus = 1, .has_cpuset_mems = true, .cpuset_mems = "0" };
-	int rc = husk_cgroup_create(path, &r, 0, &g.cg, &err);
+	int rc = cgroup_create(path, &r, 0, &g.cg, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
@@ -774,7 +774,7 @@ TEST(cgroup_cpuset_applies_and_updates)
 	CHECK_FILE("cpuset", path, "cpuset.mems", "0");
 	g.child = sleeper();
 	CHECK(g.child > 0);
-	rc = husk_cgroup_attach(g.cg, g.child, &err);
+	rc = cgroup_attach(g.cg, g.child, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);
 	CHECK_INT(rc, 0);
@@ -785,16 +785,16 @@ TEST(cgroup_cpuset_applies_and_updates)
 
 	/* A CPU this host lacks: refused, naming the field. */
 	struct oci_resources bad = { .has_cpuset_cpus = true, .cpuset_cpus = "8000" };
-	CHECK_INT(husk_cgroup_update(g.cg, &bad, &err), -1);
+	CHECK_INT(cgroup_update(g.cg, &bad, &err), -1);
 	CHECK(err && strstr(err->msg, "linux.resources.cpu.cpus: "));
 	husk_error_release(&err);
 	if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
 		struct oci_resources u = { .has_cpuset_cpus = true, .cpuset_cpus = "0-1" };
-		CHECK_INT(husk_cgroup_update(g.cg, &u, &err), 0);
+		CHECK_INT(cgroup_update(g.cg, &u, &err), 0);
 		CHECK_FILE("cpuset", path, "cpuset.cpus", "0-1");
 		CHECK_INT(sched_getaffinity(g.child, sizeof(set), &set), 0);
 		CHECK_INT(CPU_COUNT(&set), 2);
 	}
-	CHECK_INT(husk_cgroup_destroy(g.cg, &err), 0);
+	CHECK_INT(cgroup_destroy(g.cg, &err), 0);
 	CHECK(gone_everywhere(path));
 }

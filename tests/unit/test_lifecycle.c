@@ -438,10 +438,10 @@ TEST(destroy_of_a_paused_container_thaws_and_does_not_stall)
 	char root[] = "/tmp/husk-unit-root.XXXXXX", cgpath[64];
 	husk_error_t err cleanup_error = NULL;
 	struct container *c = NULL;
-	struct husk_cgroup *cg = NULL;
+	struct cgroup_handle *cg = NULL;
 
 	snprintf(cgpath, sizeof(cgpath), "/husk-unit-%d-paused", (int)getpid());
-	if (husk_cgroup_create(cgpath, NULL, 0, &cg, &err) < 0) {
+	if (cgroup_create(cgpath, NULL, 0, &cg, &err) < 0) {
 		printf("# %s\n", err->msg);
 		SKIP("no cgroup to freeze on this host");
 	}
@@ -451,8 +451,8 @@ TEST(destroy_of_a_paused_container_thaws_and_does_not_stall)
 		for (;;)
 			pause();
 	}
-	CHECK_INT(husk_cgroup_attach(cg, child, &err), 0);
-	CHECK_INT(husk_cgroup_freeze(cg, true, &err), 0);
+	CHECK_INT(cgroup_attach(cg, child, &err), 0);
+	CHECK_INT(cgroup_freeze(cg, true, &err), 0);
 	CHECK(mkdtemp(root));
 	CHECK_INT(container_new(root, "p1", &c, &err), 0);
 	c->rec = calloc(1, sizeof(*c->rec));
@@ -486,8 +486,8 @@ TEST(destroy_of_a_paused_container_thaws_and_does_not_stall)
 	snprintf(dir, sizeof(dir), "%s/p1", root);
 	CHECK(access(dir, F_OK) < 0);
 	container_free(c);
-	husk_cgroup_destroy(cg, &err);
-	husk_cgroup_free(cg);
+	cgroup_destroy(cg, &err);
+	cgroup_handle_free(cg);
 	rmdir(root);
 }
 
@@ -716,10 +716,10 @@ TEST(destroy_leaves_a_cgroup_husk_did_not_create)
 	char root[] = "/tmp/husk-unit-root.XXXXXX", cgpath[64], rec[1024], file[256];
 	husk_error_t err cleanup_error = NULL;
 	struct container *c = NULL;
-	struct husk_cgroup *cg = NULL;
+	struct cgroup_handle *cg = NULL;
 
 	snprintf(cgpath, sizeof(cgpath), "/husk-unit-%d-shared", (int)getpid());
-	if (husk_cgroup_create(cgpath, NULL, 0, &cg, &err) < 0) {
+	if (cgroup_create(cgpath, NULL, 0, &cg, &err) < 0) {
 		printf("# %s\n", err->msg);
 		SKIP("no cgroup on this host");
 	}
@@ -735,8 +735,8 @@ TEST(destroy_leaves_a_cgroup_husk_did_not_create)
 		for (;;)
 			pause();
 	}
-	CHECK_INT(husk_cgroup_attach(cg, other, &err), 0);
-	CHECK_INT(husk_cgroup_attach(cg, vmm, &err), 0);
+	CHECK_INT(cgroup_attach(cg, other, &err), 0);
+	CHECK_INT(cgroup_attach(cg, vmm, &err), 0);
 	CHECK(mkdtemp(root));
 	CHECK_INT(container_new(root, "s1", &c, &err), 0);
 	snprintf(rec, sizeof(rec),
@@ -764,16 +764,16 @@ TEST(destroy_leaves_a_cgroup_husk_did_not_create)
 	CHECK_INT(waitpid(other, &status, WNOHANG), 0);
 	cleanup_free pid_t *pids = NULL;
 	size_t n = 0;
-	CHECK_INT(husk_cgroup_pids(cg, &pids, &n, &err), 0);
+	CHECK_INT(cgroup_pids(cg, &pids, &n, &err), 0);
 	CHECK_INT(n, 1);
 	CHECK(n == 1 && pids[0] == other);
 	bool frozen = true;
-	CHECK_INT(husk_cgroup_is_frozen(cg, &frozen, &err), 0);
+	CHECK_INT(cgroup_is_frozen(cg, &frozen, &err), 0);
 	CHECK(!frozen);
 	container_free(c);
 	kill(other, SIGKILL);
 	waitpid(other, NULL, 0);
-	husk_cgroup_destroy(cg, &err);
-	husk_cgroup_free(cg);
+	cgroup_destroy(cg, &err);
+	cgroup_handle_free(cg);
 	rmdir(root);
 }
