@@ -37,7 +37,7 @@ echo "bench-fs: $(nproc) of $(nproc --all) CPUs, $(uname -r), host dir on $(stat
 # guest's trouble stays in its own measurement), runs the line, appends its
 # "fs-bench" line to $out. A DAX guest that fails twice is reported and
 # its row left empty: in the box, DAX guests crashed under this benchmark
-# before the box held its work to one CPU (hack/kvmbox --help, "One CPU at
+# before the box held its work to one CPU (hack/KVMBOX.md, "One CPU at
 # work"), and the other figures should still count if that comes back.
 out=
 measure() {

@@ -1,14 +1,14 @@
 /* husk-init: PID 1 of husk's guest. It mounts what it needs, writes the boot
  * timer, connects to the host over vsock (CID 2, port HUSK_AGENT_PORT) and
- * says HELLO; then one epoll loop serves the host's frames (CREATE, START,
- * EXEC, STDIN, RESIZE, SIGNAL, PS, STATS), relays the processes' output,
- * reaps every process (orphans included) and reports each EXIT. When the
- * container's process ends it kills what is left, reports, and powers the
- * VM off with the status (HUSK_PORT_EXIT, then a reset). */
+ * says HELLO; then one epoll loop serves the host's frames (NETWORK,
+ * CREATE, START, EXEC, STDIN, RESIZE, SIGNAL, PS, STATS, UPDATE: one
+ * handler per type in frame_ops) and hands the processes' fds and SIGCHLD
+ * to processes.c, which relays their output, reaps every process (orphans
+ * included) and reports each EXIT. When the container's process ends it
+ * kills what is left, reports, and powers the VM off with the status
+ * (HUSK_PORT_EXIT, then a reset). */
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/reboot.h>
-#include <linux/sched.h>
 #include <linux/vm_sockets.h>
 #include <poll.h>
 #include <sched.h>
@@ -25,46 +25,18 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysinfo.h>
-#include <sys/wait.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "rootfs/husk-init/init.h"
 #include "proto/guest_ports.h"
 
-#define MAX_PROCS 160
-#define MAX_STASH 256
-
-enum fd_kind { K_VSOCK = 1, K_SIGNAL, K_OUT, K_ERR, K_SYNC };
-
-struct proc {
-	bool used;
-	bool main;
-	uint32_t id;
-	pid_t pid;    /* 0 until known (exec: from the helper's "P" message) */
-	pid_t helper; /* exec: the namespace-joining intermediate */
-	int in_fd, out_fd, err_fd, sync_fd, start_fd;
-	bool tty;
-	struct oci_process *owned; /* exec: its parsed process.json */
-};
-
 static int vsock = -1, epfd = -1;
-static struct proc procs[MAX_PROCS];
 static struct oci_config *config;
-static struct proc *main_proc;
 static bool started;
-static struct {
-	pid_t pid;
-	int status;
-} stash[MAX_STASH];
-static unsigned stash_next;
 
-static void logmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void logmsg(const char *fmt, ...)
+void logmsg(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -84,7 +56,7 @@ static void __attribute__((noreturn)) power_off(uint32_t code, uint32_t sig)
 	_exit(1);
 }
 
-static void send_frame(uint16_t type, uint32_t id, const void *p, size_t n)
+void send_frame(uint16_t type, uint32_t id, const void *p, size_t n)
 {
 	if (vsock >= 0 && agent_send(vsock, type, id, p, n) < 0) {
 		logmsg("send %s: %s", agent_type_name(type), strerror(errno));
@@ -93,10 +65,7 @@ static void send_frame(uint16_t type, uint32_t id, const void *p, size_t n)
 	}
 }
 
-static void send_error(uint32_t id, uint32_t code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void send_error(uint32_t id, uint32_t code, const char *fmt, ...)
+void send_error(uint32_t id, uint32_t code, const char *fmt, ...)
 {
 	va_list ap;
 	size_t len;
@@ -111,7 +80,7 @@ static void send_error(uint32_t id, uint32_t code, const char *fmt, ...)
 	free(f);
 }
 
-static void send_exit(uint32_t id, uint32_t code, uint32_t sig)
+void send_exit(uint32_t id, uint32_t code, uint32_t sig)
 {
 	uint8_t f[AGENT_HDR_LEN + 8];
 
@@ -122,262 +91,20 @@ static void send_exit(uint32_t id, uint32_t code, uint32_t sig)
 	}
 }
 
-static void watch(int fd, enum fd_kind kind, unsigned slot)
+void watch(int fd, enum fd_kind kind, unsigned slot)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)slot << 8 | kind };
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		logmsg("epoll add: %s", strerror(errno));
 }
 
-static void unwatch_close(int *fd)
+void unwatch_close(int *fd)
 {
 	if (*fd < 0)
 		return;
 	epoll_ctl(epfd, EPOLL_CTL_DEL, *fd, NULL);
 	close(*fd);
 	*fd = -1;
-}
-
-static struct proc *find_proc(uint32_t id)
-{
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i].used && procs[i].id == id)
-			return &procs[i];
-	return NULL;
-}
-
-static struct proc *new_proc(uint32_t id)
-{
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (!procs[i].used) {
-			procs[i] = (struct proc){ .used = true, .id = id, .in_fd = -1, .out_fd = -1,
-						  .err_fd = -1, .sync_fd = -1, .start_fd = -1 };
-			return &procs[i];
-		}
-	return NULL;
-}
-
-/* Output of P on FD (STDOUT or STDERR): one read; false at EOF. */
-static bool relay_output(struct proc *p, int *fd, uint16_t type)
-{
-	static uint8_t buf[65536];
-	ssize_t r;
-
-	do
-		r = read(*fd, buf, sizeof(buf));
-	while (r < 0 && errno == EINTR);
-	if (r > 0) {
-		send_frame(type, p->id, buf, (size_t)r);
-		return true;
-	}
-	if (r < 0 && errno == EAGAIN)
-		return true;
-	/* EOF, or EIO from a pty master whose slave is gone. */
-	send_frame(type, p->id, NULL, 0);
-	unwatch_close(fd);
-	return false;
-}
-
-/* Reads until the pipe is empty: what the process wrote before it exited. */
-static void drain_output(struct proc *p, int *fd, uint16_t type)
-{
-	if (*fd < 0)
-		return;
-	int fl = fcntl(*fd, F_GETFL);
-	fcntl(*fd, F_SETFL, fl | O_NONBLOCK);
-	for (;;) {
-		static uint8_t buf[65536];
-		ssize_t r = read(*fd, buf, sizeof(buf));
-		if (r > 0) {
-			send_frame(type, p->id, buf, (size_t)r);
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		break;
-	}
-	send_frame(type, p->id, NULL, 0);
-	unwatch_close(fd);
-}
-
-static void free_proc(struct proc *p)
-{
-	unwatch_close(&p->in_fd);
-	unwatch_close(&p->out_fd);
-	unwatch_close(&p->err_fd);
-	unwatch_close(&p->sync_fd);
-	unwatch_close(&p->start_fd);
-	oci_process_free(p->owned);
-	if (p == main_proc)
-		main_proc = NULL;
-	*p = (struct proc){ 0 };
-}
-
-/* A message from a child on its sync socket; false at EOF. */
-static bool handle_sync(struct proc *p, bool nonblock)
-{
-	char buf[4096];
-	ssize_t r;
-	union {
-		char c[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { buf, sizeof(buf) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c,
-			     .msg_controllen = sizeof(u.c) };
-
-	do
-		r = recvmsg(p->sync_fd, &mh, (nonblock ? MSG_DONTWAIT : 0) | MSG_CMSG_CLOEXEC);
-	while (r < 0 && errno == EINTR);
-	struct cmsghdr *cm = r > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-	int passed = -1;
-	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
-	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&passed, CMSG_DATA(cm), sizeof(int));
-	if (r < 0 && errno == EAGAIN)
-		return false;
-	if (r <= 0) {
-		unwatch_close(&p->sync_fd);
-		return false;
-	}
-	buf[r] = '\0';
-	if (passed >= 0 && (buf[0] != 'T' || !p->tty || p->in_fd >= 0)) {
-		close(passed); /* not asked for */
-		passed = -1;
-	}
-	switch (buf[0]) {
-	case 'T':
-		if (passed >= 0) {
-			p->in_fd = passed;
-			p->out_fd = dup(passed);
-			fcntl(p->out_fd, F_SETFD, FD_CLOEXEC);
-			fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
-			watch(p->out_fd, K_OUT, (unsigned)(p - procs));
-		}
-		break;
-	case 'R':
-		send_frame(AGENT_READY, p->id, NULL, 0);
-		break;
-	case 'E': {
-		char *msg = NULL;
-		long code = strtol(buf + 1, &msg, 10);
-		send_error(p->id, (uint32_t)code, "%s", msg && *msg == ' ' ? msg + 1 : buf + 1);
-		break;
-	}
-	case 'P':
-		p->pid = (pid_t)atoi(buf + 1);
-		break;
-	}
-	return true;
-}
-
-static void finish_proc(struct proc *p, int status);
-
-/* Whether an exec's process may have exited before its helper's "P<pid>"
- * was read: only then can a reaped pid that matches no process be that
- * process, and only then is it worth keeping. */
-static bool exec_pid_pending(void)
-{
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i].used && !procs[i].main && procs[i].pid == 0)
-			return true;
-	return false;
-}
-
-/* Once no exec's pid is unknown, what the stash holds is orphans': drop
- * it, so that a pid the kernel hands out again later (after the pid
- * counter wraps) is never matched with an old orphan's exit. */
-static void drop_stale_stash(void)
-{
-	if (stash_next && !exec_pid_pending()) {
-		memset(stash, 0, sizeof(stash));
-		stash_next = 0;
-	}
-}
-
-static void claim_stash(struct proc *p)
-{
-	for (unsigned i = 0; i < MAX_STASH; i++)
-		if (stash[i].pid == p->pid && p->pid > 0) {
-			stash[i].pid = 0;
-			finish_proc(p, stash[i].status);
-			break;
-		}
-	drop_stale_stash();
-}
-
-static void exit_of(int status, uint32_t *code, uint32_t *sig)
-{
-	if (WIFSIGNALED(status)) {
-		*sig = (uint32_t)WTERMSIG(status);
-		*code = 128 + *sig;
-	} else {
-		*sig = 0;
-		*code = (uint32_t)WEXITSTATUS(status);
-	}
-}
-
-static void shutdown_vm(uint32_t code, uint32_t sig) __attribute__((noreturn));
-
-static void finish_proc(struct proc *p, int status)
-{
-	uint32_t code, sig;
-
-	while (p->sync_fd >= 0 && handle_sync(p, true))
-		;
-	drain_output(p, &p->out_fd, AGENT_STDOUT);
-	drain_output(p, &p->err_fd, AGENT_STDERR);
-	exit_of(status, &code, &sig);
-	if (p->main) {
-		free_proc(p);
-		shutdown_vm(code, sig);
-	}
-	send_exit(p->id, code, sig);
-	free_proc(p);
-}
-
-static void reap(bool block)
-{
-	for (;;) {
-		int st;
-		pid_t pid = waitpid(-1, &st, block ? 0 : WNOHANG);
-		if (pid < 0 && errno == EINTR)
-			continue;
-		if (pid <= 0)
-			return;
-		struct proc *found = NULL;
-		bool helper = false;
-		for (int i = 0; i < MAX_PROCS; i++) {
-			if (!procs[i].used)
-				continue;
-			if (procs[i].pid == pid)
-				found = &procs[i];
-			else if (procs[i].helper == pid) {
-				procs[i].helper = 0;
-				helper = true;
-				/* It sent "P<pid>" before it exited. */
-				while (procs[i].sync_fd >= 0 && procs[i].pid == 0 &&
-				       handle_sync(&procs[i], true))
-					;
-				if (procs[i].pid == 0) {
-					/* It failed before forking: report it as the exit. */
-					finish_proc(&procs[i], st);
-					drop_stale_stash();
-				} else {
-					claim_stash(&procs[i]);
-				}
-			}
-		}
-		if (found)
-			finish_proc(found, st);
-		else if (!helper && exec_pid_pending()) {
-			/* An orphan, or an exec'd process whose pid is not known
-			 * yet: keep the status until its pid is known. */
-			stash[stash_next % MAX_STASH].pid = pid;
-			stash[stash_next % MAX_STASH].status = st;
-			stash_next++;
-		}
-	}
 }
 
 /* The container's file systems, as the agent's namespace holds them (the
@@ -415,16 +142,9 @@ static void unmount_container(void)
 	sync();
 }
 
-static void shutdown_vm(uint32_t code, uint32_t sig)
+void shutdown_vm(uint32_t code, uint32_t sig)
 {
-	kill(-1, SIGKILL);
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i].used && procs[i].pid > 0)
-			kill(procs[i].pid, SIGKILL);
-	reap(true);
-	for (int i = 0; i < MAX_PROCS; i++)
-		if (procs[i].used)
-			finish_proc(&procs[i], SIGKILL);
+	proc_kill_all();
 	uint8_t f[AGENT_HDR_LEN + 8];
 	agent_encode_exit(f, 0, code, sig);
 	if (vsock >= 0 && agent_send_buf(vsock, f, sizeof(f)) == 0) {
@@ -438,107 +158,6 @@ static void shutdown_vm(uint32_t code, uint32_t sig)
 	}
 	unmount_container();
 	power_off(code, sig);
-}
-
-/* stdio for a new process: pipes (child ends in CHILD, the agent's in P),
- * or, with a terminal, nothing yet: the child opens the pty itself. */
-static int make_stdio(struct proc *p, const struct oci_process *op, int child[3],
-		      char *why, size_t whylen)
-{
-	child[0] = child[1] = child[2] = -1;
-	if (op->terminal) {
-		/* The child opens it inside the container and sends the master
-		 * ("T" on the sync socket): see handle_sync(). */
-		(void)why, (void)whylen;
-		p->tty = true;
-		return 0;
-	}
-	int pin[2], pout[2], perr[2];
-	if (pipe2(pin, O_CLOEXEC) < 0 || pipe2(pout, O_CLOEXEC) < 0 || pipe2(perr, O_CLOEXEC) < 0) {
-		snprintf(why, whylen, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	child[0] = pin[0];
-	child[1] = pout[1];
-	child[2] = perr[1];
-	p->in_fd = pin[1];
-	p->out_fd = pout[0];
-	p->err_fd = perr[0];
-	return 0;
-}
-
-/* Starts P's child (main or exec); false with the reason sent as ERROR. */
-static bool spawn(struct proc *p, const struct oci_process *op)
-{
-	char why[512];
-	int child[3], sv[2], start[2] = { -1, -1 };
-
-	if (make_stdio(p, op, child, why, sizeof(why)) < 0) {
-		send_error(p->id, 1, "%s", why);
-		return false;
-	}
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0 ||
-	    (p->main && pipe2(start, O_CLOEXEC) < 0)) {
-		send_error(p->id, 1, "socketpair: %s", strerror(errno));
-		return false;
-	}
-	struct child_args a = {
-		.cfg = config,
-		.proc = op,
-		.main = p->main,
-		.join_pid = main_proc ? main_proc->pid : 0,
-		.stdio = { child[0], child[1], child[2] },
-		.sync_fd = sv[1],
-		.start_fd = start[0],
-	};
-	uint64_t flags = 0;
-	if (p->main) {
-		flags |= CLONE_NEWNS;
-		for (size_t i = 0; i < config->nnamespaces; i++) {
-			/* A path names a host namespace (a pod's, in CRI), which
-			 * nothing in a VM can join: the process stays in the
-			 * guest's own namespace of that type, the one husk-init
-			 * (in the sandbox's role) holds. The VMM joins a network
-			 * path on the host. on_create() refuses user namespaces. */
-			if (!config->namespaces[i].path)
-				flags |= (uint64_t)(unsigned)config->namespaces[i].type;
-		}
-	}
-	/* clone3, not clone: CLONE_NEWTIME (0x80) lies in legacy clone()'s
-	 * exit-signal byte, where it is taken for the signal to send at exit
-	 * (no time namespace, and a child that waitpid(-1) never reports). */
-	struct clone_args ca = { .flags = flags, .exit_signal = SIGCHLD };
-	pid_t pid = (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-	if (pid == 0)
-		child_run(&a);
-	int e = errno;
-	for (int i = 0; i < 3; i++)
-		if (child[i] >= 0)
-			close(child[i]);
-	close(sv[1]);
-	if (start[0] >= 0)
-		close(start[0]);
-	p->sync_fd = sv[0];
-	p->start_fd = start[1];
-	if (pid < 0) {
-		send_error(p->id, 1, "clone: %s", strerror(e));
-		return false;
-	}
-	if (p->main)
-		p->pid = pid;
-	else
-		p->helper = pid;
-	unsigned slot = (unsigned)(p - procs);
-	if (p->out_fd >= 0) {
-		fcntl(p->out_fd, F_SETFL, O_NONBLOCK);
-		watch(p->out_fd, K_OUT, slot);
-	}
-	if (p->err_fd >= 0) {
-		fcntl(p->err_fd, F_SETFL, O_NONBLOCK);
-		watch(p->err_fd, K_ERR, slot);
-	}
-	watch(p->sync_fd, K_SYNC, slot);
-	return true;
 }
 
 static void fail_create(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -602,10 +221,10 @@ static void on_create(const struct agent_msg *m)
 		free(config->mounts[k].source);
 		config->mounts[k].source = src;
 	}
-	struct proc *p = new_proc(0);
+	struct proc *p = proc_new(0);
 	p->main = true;
 	main_proc = p;
-	if (!spawn(p, &config->process))
+	if (!proc_spawn(p, config, &config->process))
 		shutdown_vm(1, 0);
 }
 
@@ -617,7 +236,7 @@ static void on_exec(const struct agent_msg *m)
 		send_error(m->id, 1, "exec: the container is not running");
 		return;
 	}
-	if (m->id == 0 || find_proc(m->id)) {
+	if (m->id == 0 || proc_find(m->id)) {
 		/* No EXIT: one for this id would end the running process's
 		 * client. The host never reuses a live id (vmm_process.c), so
 		 * only a broken host gets here; the ERROR is its answer. */
@@ -631,7 +250,7 @@ static void on_exec(const struct agent_msg *m)
 		send_exit(m->id, 1, 0);
 		return;
 	}
-	struct proc *p = new_proc(m->id);
+	struct proc *p = proc_new(m->id);
 	if (!p) {
 		/* The id names no process here: its EXIT is unambiguous, and
 		 * the client waiting on it gets a definite end. */
@@ -641,9 +260,9 @@ static void on_exec(const struct agent_msg *m)
 		return;
 	}
 	p->owned = op;
-	if (!spawn(p, op)) {
+	if (!proc_spawn(p, config, op)) {
 		send_exit(m->id, 1, 0);
-		free_proc(p);
+		proc_free(p);
 	}
 }
 
@@ -700,123 +319,154 @@ static void on_network(const struct agent_msg *m)
 		fail_create("%s", why);
 }
 
-static void on_frame(const struct agent_msg *m)
+
+static void on_start(const struct agent_msg *m)
 {
-	char why[512];
+	(void)m;
+	if (!main_proc || started || main_proc->start_fd < 0) {
+		send_error(0, 1, "START: no created container to start");
+		return;
+	}
+	started = true;
+	if (write(main_proc->start_fd, "S", 1) != 1)
+		send_error(0, 1, "START: %s", strerror(errno));
+	unwatch_close(&main_proc->start_fd);
+}
+
+static void on_stdin(const struct agent_msg *m)
+{
 	struct proc *p;
 
-	switch (m->type) {
-	case AGENT_NETWORK:
-		on_network(m);
-		break;
-	case AGENT_CREATE:
-		on_create(m);
-		break;
-	case AGENT_START:
-		if (!main_proc || started || main_proc->start_fd < 0) {
-			send_error(0, 1, "START: no created container to start");
-			break;
-		}
-		started = true;
-		if (write(main_proc->start_fd, "S", 1) != 1)
-			send_error(0, 1, "START: %s", strerror(errno));
-		unwatch_close(&main_proc->start_fd);
-		break;
-	case AGENT_EXEC:
-		on_exec(m);
-		break;
-	case AGENT_STDIN:
-		if (!(p = find_proc(m->id)) || p->in_fd < 0)
-			break;
-		if (m->length == 0) {
-			if (p->tty)
-				(void)!write(p->in_fd, "\004", 1); /* ^D */
-			else
-				unwatch_close(&p->in_fd);
-			break;
-		}
-		for (size_t off = 0; off < m->length;) {
-			ssize_t w = write(p->in_fd, m->payload + off, m->length - off);
-			if (w < 0 && errno == EINTR)
+	if (!(p = proc_find(m->id)) || p->in_fd < 0)
+		return;
+	if (m->length == 0) {
+		if (p->tty)
+			(void)!write(p->in_fd, "\004", 1); /* ^D */
+		else
+			unwatch_close(&p->in_fd);
+		return;
+	}
+	for (size_t off = 0; off < m->length;) {
+		ssize_t w = write(p->in_fd, m->payload + off, m->length - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd pfd = { p->in_fd, POLLOUT, 0 };
+			if (poll(&pfd, 1, 5000) > 0)
 				continue;
-			if (w < 0 && errno == EAGAIN) {
-				struct pollfd pfd = { p->in_fd, POLLOUT, 0 };
-				if (poll(&pfd, 1, 5000) > 0)
-					continue;
-			}
-			if (w <= 0)
-				break; /* the process closed its stdin */
-			off += (size_t)w;
 		}
-		break;
-	case AGENT_RESIZE: {
-		struct agent_resize r;
-		if (agent_decode_resize(m, &r, why, sizeof(why)) < 0) {
-			send_error(m->id, 1, "%s", why);
-			break;
-		}
-		if ((p = find_proc(m->id)) && p->tty) {
-			struct winsize ws = { .ws_row = r.rows, .ws_col = r.cols };
-			ioctl(p->in_fd, TIOCSWINSZ, &ws);
-		}
-		break;
+		if (w <= 0)
+			break; /* the process closed its stdin */
+		off += (size_t)w;
 	}
-	case AGENT_SIGNAL: {
-		struct agent_signal s;
-		if (agent_decode_signal(m, &s, why, sizeof(why)) < 0) {
-			send_error(m->id, 1, "%s", why);
-			break;
-		}
-		if (s.flags & AGENT_SIGNAL_ALL) {
-			static uint32_t pids[65536];
-			size_t n = read_pids(pids, 65536);
-			for (size_t i = 0; i < n; i++)
-				kill((pid_t)pids[i], (int)s.signo);
-		} else if ((p = find_proc(m->id)) && p->pid > 0) {
-			kill(p->pid, (int)s.signo);
-		} else {
-			send_error(m->id, 1, "SIGNAL: no process %u", m->id);
-		}
-		break;
+}
+
+static void on_resize(const struct agent_msg *m)
+{
+	struct agent_resize r;
+	struct proc *p;
+	char why[512];
+
+	if (agent_decode_resize(m, &r, why, sizeof(why)) < 0) {
+		send_error(m->id, 1, "%s", why);
+		return;
 	}
-	case AGENT_PS: {
+	if ((p = proc_find(m->id)) && p->tty) {
+		struct winsize ws = { .ws_row = r.rows, .ws_col = r.cols };
+		ioctl(p->in_fd, TIOCSWINSZ, &ws);
+	}
+}
+
+static void on_signal(const struct agent_msg *m)
+{
+	struct agent_signal s;
+	struct proc *p;
+	char why[512];
+
+	if (agent_decode_signal(m, &s, why, sizeof(why)) < 0) {
+		send_error(m->id, 1, "%s", why);
+		return;
+	}
+	if (s.flags & AGENT_SIGNAL_ALL) {
 		static uint32_t pids[65536];
-		size_t n = read_pids(pids, 65536), len;
-		uint8_t *f = agent_encode_ps(pids, n, &len);
-		if (f && vsock >= 0)
-			agent_send_buf(vsock, f, len);
-		free(f);
-		break;
+		size_t n = read_pids(pids, 65536);
+		for (size_t i = 0; i < n; i++)
+			kill((pid_t)pids[i], (int)s.signo);
+	} else if ((p = proc_find(m->id)) && p->pid > 0) {
+		kill(p->pid, (int)s.signo);
+	} else {
+		send_error(m->id, 1, "SIGNAL: no process %u", m->id);
 	}
-	case AGENT_STATS: {
-		struct agent_stats s = {
-			.memory_current = read_u64(INIT_CGROUP "/memory.current", NULL),
-			.cpu_usage_usec = read_u64(INIT_CGROUP "/cpu.stat", "usage_usec"),
-			.pids_current = read_u64(INIT_CGROUP "/pids.current", NULL),
-			.memory_max = read_u64(INIT_CGROUP "/memory.max", NULL),
-		};
-		uint8_t f[AGENT_HDR_LEN + 32];
-		agent_encode_stats(f, &s);
-		if (vsock >= 0)
-			agent_send_buf(vsock, f, sizeof(f));
-		break;
+}
+
+static void on_ps(const struct agent_msg *m)
+{
+	static uint32_t pids[65536];
+	size_t n = read_pids(pids, 65536), len;
+	uint8_t *f = agent_encode_ps(pids, n, &len);
+
+	(void)m;
+	if (f && vsock >= 0)
+		agent_send_buf(vsock, f, len);
+	free(f);
+}
+
+static void on_stats(const struct agent_msg *m)
+{
+	struct agent_stats s = {
+		.memory_current = read_u64(INIT_CGROUP "/memory.current", NULL),
+		.cpu_usage_usec = read_u64(INIT_CGROUP "/cpu.stat", "usage_usec"),
+		.pids_current = read_u64(INIT_CGROUP "/pids.current", NULL),
+		.memory_max = read_u64(INIT_CGROUP "/memory.max", NULL),
+	};
+	uint8_t f[AGENT_HDR_LEN + 32];
+
+	(void)m;
+	agent_encode_stats(f, &s);
+	if (vsock >= 0)
+		agent_send_buf(vsock, f, sizeof(f));
+}
+
+static void on_update(const struct agent_msg *m)
+{
+	struct oci_resources r;
+	husk_error_t e = NULL;
+	char why[512];
+
+	if (oci_resources_parse((const char *)m->payload, m->length, &r, &e) < 0) {
+		send_error(m->id, 1, "update: %s", e->msg);
+		husk_error_release(&e);
+	} else if (cgroup_apply(&r, why, sizeof(why)) < 0) {
+		send_error(m->id, 1, "update: %s", why);
+	} else {
+		send_frame(AGENT_UPDATED, m->id, NULL, 0);
 	}
-	case AGENT_UPDATE: {
-		struct oci_resources r;
-		husk_error_t e = NULL;
-		if (oci_resources_parse((const char *)m->payload, m->length, &r, &e) < 0) {
-			send_error(m->id, 1, "update: %s", e->msg);
-			husk_error_release(&e);
-		} else if (cgroup_apply(&r, why, sizeof(why)) < 0) {
-			send_error(m->id, 1, "update: %s", why);
-		} else {
-			send_frame(AGENT_UPDATED, m->id, NULL, 0);
-		}
-		break;
-	}
-	default:
+}
+
+/* The host's frames, by type. agent_rx_next() has checked each frame's
+ * direction and length; a type without a handler here (one the host may
+ * send but husk-init does not serve) is answered with an ERROR. */
+typedef void frame_handler(const struct agent_msg *m);
+
+static frame_handler *const frame_ops[AGENT_TYPE_MAX + 1] = {
+	[AGENT_NETWORK] = on_network,
+	[AGENT_CREATE] = on_create,
+	[AGENT_START] = on_start,
+	[AGENT_EXEC] = on_exec,
+	[AGENT_STDIN] = on_stdin,
+	[AGENT_RESIZE] = on_resize,
+	[AGENT_SIGNAL] = on_signal,
+	[AGENT_PS] = on_ps,
+	[AGENT_STATS] = on_stats,
+	[AGENT_UPDATE] = on_update,
+};
+
+static void on_frame(const struct agent_msg *m)
+{
+	if (m->type <= AGENT_TYPE_MAX && frame_ops[m->type])
+		frame_ops[m->type](m);
+	else
 		send_error(m->id, 1, "unexpected %s frame", agent_type_name(m->type));
-	}
 }
 
 static int connect_host(void)
@@ -915,7 +565,6 @@ int main(void)
 			continue;
 		for (int i = 0; i < n; i++) {
 			enum fd_kind kind = (enum fd_kind)(evs[i].data.u64 & 0xff);
-			struct proc *p = &procs[evs[i].data.u64 >> 8];
 			switch (kind) {
 			case K_VSOCK: {
 				if (vsock < 0)
@@ -943,23 +592,13 @@ int main(void)
 				struct signalfd_siginfo si2;
 				while (read(sfd, &si2, sizeof(si2)) == sizeof(si2))
 					;
-				reap(false);
+				proc_reap(false);
 				break;
 			}
 			case K_OUT:
-				if (p->used && p->out_fd >= 0)
-					relay_output(p, &p->out_fd, AGENT_STDOUT);
-				break;
 			case K_ERR:
-				if (p->used && p->err_fd >= 0)
-					relay_output(p, &p->err_fd, AGENT_STDERR);
-				break;
 			case K_SYNC:
-				if (p->used && p->sync_fd >= 0) {
-					handle_sync(p, true);
-					if (p->pid > 0 && !p->main)
-						claim_stash(p);
-				}
+				proc_event(kind, (unsigned)(evs[i].data.u64 >> 8));
 				break;
 			}
 		}
