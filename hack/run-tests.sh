@@ -16,7 +16,9 @@
 #                again if the box is lost), or skipped, as hack/vm-env says
 #
 # Environment: HUSK, UNIT (paths, set by the Makefile); SUITES to pick suites
-# (default "layers unit fuzz integration vm"); BATS_FILTER passed to bats --filter.
+# (default "layers unit fuzz integration vm"); BATS_FILTER passed to bats --filter;
+# TEST_FILES (paths of .bats files) limits the integration and vm suites to
+# those files.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -83,6 +85,16 @@ box_suite() {
 	done
 }
 
+# only_listed: keeps in the array `files` only what TEST_FILES names.
+only_listed() {
+	[ -n "${TEST_FILES:-}" ] || return 0
+	local f kept=()
+	for f in "${files[@]}"; do
+		[[ " $TEST_FILES " == *" $f "* ]] && kept+=("$f")
+	done
+	files=("${kept[@]}")
+}
+
 bats_args=(--tap)
 [ -n "${BATS_FILTER:-}" ] && bats_args+=(--filter "$BATS_FILTER")
 
@@ -112,6 +124,8 @@ for suite in $SUITES; do
 		;;
 	integration)
 		mapfile -t files < <(grep -L '^# husk-test: needs-vm' tests/integration/*.bats)
+		only_listed
+		[ ${#files[@]} -gt 0 ] || continue
 		run_suite integration bats "${bats_args[@]}" "${files[@]}"
 		;;
 	vm)
@@ -122,6 +136,7 @@ for suite in $SUITES; do
 		# do the client suites (containerd, podman driving husk).
 		mapfile -t -O "${#files[@]}" files < <(grep -l '^# husk-test: needs-vm' \
 			tests/integration/*.bats tests/clients/*.bats)
+		only_listed
 		[ ${#files[@]} -gt 0 ] || continue
 		mode=$(hack/vm-env)
 		case $mode in

@@ -111,7 +111,9 @@ struct oci_state_record *oci_state_record_parse(const char *json, size_t len, co
 			goto fail;
 		r->cgroup_created = json_object_get_boolean(v);
 	}
-	if (r->pid <= 0) {
+	/* 0: create saved the record before it forked the VMM and did not
+	 * get as far as saving its pid (killed or failed in between). */
+	if (r->pid < 0) {
 		husk_error_set(err, 0, "%s: pid %d is not a process id", what, (int)r->pid);
 		goto fail;
 	}

@@ -35,7 +35,7 @@ int cmd_delete(const struct husk_globals *g, int argc, char **argv, husk_error_t
 		 * on, and only a loud failure gets someone to look. */
 		if (force && strcmp((*err)->msg, "container does not exist") == 0) {
 			husk_error_release(err);
-			return 0;
+			return container_remove_unsaved(g->root, a.argv[0], err);
 		}
 		return -1;
 	}

@@ -1,11 +1,14 @@
 /* The container lifecycle: see lifecycle.h.
  *
  * create runs in two processes. The parent (`husk create`) validates, makes
- * the state directory, the cgroup, the pty and the sockets, then forks; the
- * child confines itself, builds the VM and, just before the first vCPU
- * runs, says "ok" on a pipe. Only then does the parent write the pid file
- * and the state and return, so that every failure up to there is reported
- * by `create` with nothing left behind. */
+ * the state directory, the cgroup, the pty and the sockets, saves a record
+ * without a pid, then forks; the child confines itself, builds the VM and,
+ * just before the first vCPU runs, says "ok" on a socket pair. Only then
+ * does the parent save the record with the pid, say "go" and write the pid
+ * file, so that every failure up to there is reported by `create` with
+ * nothing left behind. A create killed in between leaves the record
+ * without a pid, which delete cleans up like any stopped container, and
+ * no VMM: until "go", the VMM dies with its parent. */
 #include "runtime/lifecycle.h"
 
 #include <ctype.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -222,7 +226,8 @@ struct child_ctx {
 	const struct oci_config *cfg;
 	struct vmm_process vp;
 	struct cgroup_handle *cg;
-	int sync_fd;   /* write end: "ok", or the error */
+	int sync_fd;   /* the child's end: "ok" or the error out, "go" in */
+	pid_t parent;  /* `husk create`, whose death before "go" ends the child */
 	int console;   /* pty slave, or -1 */
 	bool own_terminal;
 	struct net_setup net; /* the taps and what the guest's eth<N> carry */
@@ -244,16 +249,28 @@ static void child_fail(struct child_ctx *cx, husk_error_t *err)
 }
 
 /* Called by vm_run once the VM is built, before any vCPU runs: the last
- * confinement, then the word to the waiting `create`. */
+ * confinement, then the word to the waiting `create`, and its word back
+ * once the pid is saved. From here a dead create shows as the end of the
+ * socket pair, not as the parent-death signal (which seccomp would no
+ * longer let the VMM clear, and which would kill the VMM when create
+ * returns). */
 static int child_before_run(void *arg, husk_error_t *err)
 {
 	struct child_ctx *cx = arg;
+	if (prctl(PR_SET_PDEATHSIG, 0) < 0)
+		return husk_error_set(err, errno, "prctl PR_SET_PDEATHSIG");
 	if (confine_seccomp(err) < 0)
 		return -1;
 	if (write(cx->sync_fd, "ok", 2) != 2)
 		return husk_error_set(err, errno, "tell create the container is up");
+	char go[2];
+	ssize_t n;
+	while ((n = read(cx->sync_fd, go, sizeof(go))) < 0 && errno == EINTR)
+		;
 	close(cx->sync_fd);
 	cx->sync_fd = -1;
+	if (n != 2 || memcmp(go, "go", 2) != 0)
+		return husk_error_set(err, 0, "create ended before it saved the container");
 	return 0;
 }
 
@@ -270,7 +287,9 @@ const char *lifecycle_netns_path(const struct oci_config *cfg)
 static int netns_cleanup(const char *path, husk_error_t *err)
 {
 	cleanup_close int self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: the path is the bundle's word, and a FIFO there must
+	 * not hold delete for ever (setns then refuses it). */
+	cleanup_close int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0)
 		return errno == ENOENT ? 0 : husk_error_set(err, errno, "network namespace %s", path);
@@ -287,6 +306,10 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	husk_error_t err = NULL;
 	char vsock_dir[64];
 
+	/* Until create has saved this process's pid, nothing but create
+	 * could find it to stop it: it goes when create goes. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != cx->parent)
+		_exit(1);
 	/* Nothing the caller had open but what the VMM is given, and no hold
 	 * on its working directory (runc's CVE-2024-21626 leaked a host
 	 * directory into the container that way); create made every path
@@ -357,6 +380,14 @@ fail:
 /* What the record grows by after create's check: the pid, its start
  * time and the started flag, with room to spare. */
 #define HUSK_STATE_SLACK 256
+
+/* The word that lets the VMM run on its own once its pid is saved. */
+static int create_say_go(int sync_fd, husk_error_t *err)
+{
+	if (send(sync_fd, "go", 2, MSG_NOSIGNAL) != 2)
+		return husk_error_set(err, errno, "the container process died while starting");
+	return 0;
+}
 
 static size_t annotations_size(const struct oci_config *cfg)
 {
@@ -501,6 +532,13 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	if (cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)
 		goto fail;
 	c->rec->cgroup_created = cgroup_created(cg);
+	/* The record, still without a pid, as soon as it can say whether
+	 * the cgroup is husk's: whatever kills create from here leaves a
+	 * container delete removes, cgroup and all, and there is no VMM
+	 * yet. (Killed between the cgroup's mkdir and this, an empty cgroup
+	 * is left: a window of one write.) */
+	if (container_save(c, err) < 0)
+		goto fail;
 	if (!c->rec->cgroup_created) {
 		/* Shared, as runc 1.1 does, with its warning; what others run
 		 * there is theirs: neither a failed create nor delete touches
@@ -524,8 +562,8 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	container_sock_path(c, "1024", agent_path, sizeof(agent_path));
 	if ((ctl = control_listen(c, err)) < 0 || (agent = agent_listen(agent_path, err)) < 0)
 		goto fail;
-	if (pipe2(sync, O_CLOEXEC) < 0) {
-		husk_error_set(err, errno, "pipe");
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) {
+		husk_error_set(err, errno, "socketpair");
 		goto fail;
 	}
 
@@ -533,6 +571,7 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 		.cfg = cfg,
 		.cg = cg,
 		.sync_fd = sync[1],
+		.parent = getpid(),
 		.console = slave,
 		.own_terminal = o->own_terminal,
 		.vp = {
@@ -630,7 +669,8 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 	 * `husk state` (shared), while delete, start and pause (exclusive)
 	 * still wait for create to finish. runc runs prestart first, then
 	 * createRuntime, then createContainer. */
-	if (container_save(c, err) < 0 || (o->pid_file && pid_file_write(o->pid_file, child, err) < 0) ||
+	if (container_save(c, err) < 0 || create_say_go(sync[0], err) < 0 ||
+	    (o->pid_file && pid_file_write(o->pid_file, child, err) < 0) ||
 	    container_relock(c, false, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
@@ -778,7 +818,9 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 		log_warn("%s", hook_err->msg);
 		husk_error_release(&hook_err);
 	}
-	if (cfg && run_hooks(cfg, OCI_HOOK_POSTSTOP, c, "stopped", 0, &hook_err) < 0)
+	/* No pid: create never got as far as the prestart hooks, so there is
+	 * nothing for poststop to undo. */
+	if (cfg && c->rec->pid && run_hooks(cfg, OCI_HOOK_POSTSTOP, c, "stopped", 0, &hook_err) < 0)
 		log_warn("%s", hook_err->msg);
 	husk_error_release(&hook_err);
 	oci_config_free(cfg);

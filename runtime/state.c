@@ -249,6 +249,8 @@ unsigned long long process_start_time(pid_t pid)
 enum container_status container_status(const struct container *c, pid_t *pid)
 {
 	*pid = 0;
+	if (c->rec->pid == 0) /* create died before it saved one */
+		return CONTAINER_STOPPED;
 	unsigned long long t = process_start_time(c->rec->pid);
 	if (t == 0 || t != c->rec->pid_start)
 		return CONTAINER_STOPPED;
@@ -290,6 +292,36 @@ static int remove_tree_at(int dirfd)
 	}
 	closedir(d);
 	return ret;
+}
+
+int container_remove_unsaved(const char *root, const char *id, husk_error_t *err)
+{
+	struct container *c = NULL;
+	if (container_validate_id(id, err) < 0)
+		return -1;
+	if (!(c = calloc(1, sizeof(*c))))
+		return husk_error_set(err, ENOMEM, "container");
+	if (snprintf(c->dir, sizeof(c->dir), "%s/%s", root, id) >= (int)sizeof(c->dir)) {
+		container_free(c);
+		return husk_error_set(err, ENAMETOOLONG, "%s/%s", root, id);
+	}
+	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (c->dirfd < 0) {
+		int e = errno;
+		container_free(c);
+		return e == ENOENT ? 0 : husk_error_set(err, e, "open %s", c->dir);
+	}
+	/* A create still at work holds the lock: wait for it to finish or
+	 * die, then look again. */
+	struct stat st;
+	int rc = 0;
+	if (lock_dir(c, true, err) < 0)
+		rc = -1;
+	else if (fstat(c->dirfd, &st) == 0 && st.st_nlink > 0 &&
+		 faccessat(c->dirfd, STATE_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		rc = container_remove(c, err);
+	container_free(c);
+	return rc;
 }
 
 int container_remove(struct container *c, husk_error_t *err)

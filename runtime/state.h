@@ -73,6 +73,11 @@ enum container_status container_status(const struct container *c, pid_t *pid);
 
 /* Removes the state directory (and with it the lock). */
 int container_remove(struct container *c, husk_error_t *err);
+
+/* Removes ROOT/ID if it holds no record once its lock is free: what a
+ * create left that died before it saved one (it had made nothing else).
+ * 0 also when there is no such directory. */
+int container_remove_unsaved(const char *root, const char *id, husk_error_t *err);
 void container_free(struct container *c);
 
 /* The start time of PID (clock ticks since boot), 0 when PID is gone or a

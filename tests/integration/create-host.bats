@@ -141,3 +141,100 @@ _blocked_child() {
 	[[ $stderr == *"state.json"* ]]
 	rm -rf "${WORK:?}/root/$CT"
 }
+
+# create SIGKILLed after it forked the VMM and before the VMM said "ok"
+# (held there in open() of a FIFO given as the network namespace, as
+# above): the VMM must not run on without anyone to own it, and delete
+# --force must then remove the container it left, cgroup and all, so the
+# id can be used again. Killed later, once the VMM runs, is the container's
+# ordinary life (state, delete); killed earlier, nothing was forked.
+@test "create killed between forking the VMM and its 'ok': the VMM dies, delete --force leaves nothing" {
+	local b=$WORK/bundle fifo=$WORK/netns vmm create_pid
+	host_bundle "$b"
+	mkfifo "$fifo"
+	touch "$WORK/kernel" "$WORK/initrd"
+	bundle_edit "$b" '.linux.namespaces = [{type: "network", path: $p}]' --arg p "$fifo"
+	HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd \
+		"$HUSK" --root "$WORK/root" create --bundle "$b" "$CT" \
+		</dev/null >"$WORK/create.out" 2>"$WORK/create.err" 3>&- &
+	create_pid=$!
+	echo "$create_pid" >>"$WORK/.bg"
+	if ! wait_until 20 _blocked_child "$create_pid" >/dev/null; then
+		timeout 5 sh -c ': >"$1"' _ "$fifo" || true
+		echo "create's child never waited on the FIFO" >&2
+		return 1
+	fi
+	vmm=$(_blocked_child "$create_pid")
+	kill -KILL "$create_pid"
+	wait "$create_pid" || true
+	# Its parent gone before "ok", the VMM goes too, FIFO or not.
+	if ! wait_until 10 _pid_gone "$vmm"; then
+		timeout 5 sh -c ': >"$1"' _ "$fifo" || true
+		echo "the VMM $vmm outlived the create that forked it" >&2
+		return 1
+	fi
+	run_rt delete --force "$CT" </dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
+	[ -z "$(find /sys/fs/cgroup -type d -name "*$TEST_ID*")" ]
+	# The id is free again: a second create gets as far as the FIFO.
+	HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd \
+		"$HUSK" --root "$WORK/root" create --bundle "$b" "$CT" \
+		</dev/null >"$WORK/create2.out" 2>"$WORK/create2.err" 3>&- &
+	create_pid=$!
+	echo "$create_pid" >>"$WORK/.bg"
+	wait_until 20 _blocked_child "$create_pid" >/dev/null || {
+		cat "$WORK/create2.err" >&2
+		return 1
+	}
+	: >"$fifo"
+	local rc=0
+	wait "$create_pid" || rc=$?
+	[ "$rc" -eq 1 ]
+	grep -q "not a network namespace" "$WORK/create2.err"
+	[ ! -e "$WORK/root/$CT" ]
+}
+
+# The state directory's filesystem full, with no room at all and with room
+# for create's copy of config.json but not for the state record: create
+# fails naming what it could not write, and leaves neither a state
+# directory nor a cgroup.
+@test "create with the state directory's filesystem full fails, naming it, leaving nothing" {
+	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
+	local b=$WORK/bundle rc=0
+	host_bundle "$b"
+	touch "$WORK/kernel" "$WORK/initrd"
+	mkdir -p "$WORK/root"
+	mount -t tmpfs -o size=64k,mode=0700 husk-test-full "$WORK/root"
+	_create_when_full "$b" || rc=$?
+	umount "$WORK/root"
+	return $rc
+}
+_create_when_full() {
+	local b=$1 room
+	for room in 0 $(($(stat -c %s "$b/config.json") + 4096)); do
+		rm -f "$WORK/root/filler"
+		head -c $((64 * 1024 - room)) /dev/zero >"$WORK/root/filler" 2>/dev/null || true
+		HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd run_rt create --bundle "$b" "$CT" </dev/null
+		[ "$status" -eq 1 ] || return 1
+		[[ $stderr == *"$WORK/root/$CT"*"no space left on device"* ]] || return 1
+		[ ! -e "$WORK/root/$CT" ] || return 1
+		[ -z "$(find /sys/fs/cgroup -type d -name "*$TEST_ID*")" ] || return 1
+	done
+}
+
+# What a create leaves that died before its first record (its state
+# directory with the saved config.json and nothing else): delete --force
+# removes it, so the id is not taken for ever; without --force it stays
+# "does not exist", as runc says of an id with no state.
+@test "delete --force removes a state directory a dead create left without a record" {
+	mkdir -p "$WORK/root/$CT"
+	echo '{}' >"$WORK/root/$CT/config.json"
+	run_rt delete "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"container does not exist"* ]]
+	[ -e "$WORK/root/$CT/config.json" ]
+	run_rt delete --force "$CT" </dev/null
+	[ "$status" -eq 0 ]
+	[ ! -e "$WORK/root/$CT" ]
+}

@@ -1,0 +1,97 @@
+#!/usr/bin/env bats
+# husk-test: needs-vm (run-tests.sh runs this file where guests boot)
+# Faults (issue 15): the VMM, exec or the guest's output failing in the
+# middle of a container's life. Each test ends, as every test of these
+# suites, with teardown's leak check: no state directory, cgroup, process
+# or mount of the test's containers left on the host. `make test-faults`
+# runs this file with create-host.bats (create killed mid-way, a full
+# state directory), which needs no guest.
+
+load helpers
+
+# The container pid is the VMM's: SIGKILL of it is the VMM dying of any
+# fault. A v1 freezer holds even SIGKILL until thawed, so the paused case
+# is a v2 host's (runc's too).
+@test "the VMM SIGKILLed while created, running and paused: each container is stopped, delete leaves nothing" {
+	require_containers
+	local ids=("$CT-created" "$CT-running") id pid
+	make_bundle "$WORK/b1" sleep 1000
+	make_bundle "$WORK/b2" sleep 1000
+	create_ct "$CT-created" "$WORK/b1"
+	run_ct "$CT-running" "$WORK/b2"
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		make_bundle "$WORK/b3" sleep 1000
+		run_ct "$CT-paused" "$WORK/b3"
+		rt pause "$CT-paused"
+		[ "$(ct_status "$CT-paused")" = paused ]
+		ids+=("$CT-paused")
+	fi
+	for id in "${ids[@]}"; do
+		pid=$(ct_state "$id" pid)
+		kill -KILL "$pid"
+		wait_status "$id" stopped
+		run_rt state "$id"
+		[ "$status" -eq 0 ]
+		# Stopped, not merely unreachable: delete needs no --force.
+		delete_ct "$id"
+		run_rt state "$id"
+		[ "$status" -eq 1 ]
+		[[ $stderr == *"container does not exist"* ]]
+	done
+}
+
+# The killed exec's process writes into a stream nobody reads any more: it
+# must end (SIGPIPE, as on a host), not block the guest's relay, and the
+# container must go on answering.
+@test "husk exec SIGKILLed mid-stream: the container runs on, its process ends, exec works again" {
+	require_containers
+	make_bundle "$WORK/b" sleep 1000
+	run_ct "$CT" "$WORK/b"
+	bg "$WORK/flood.out" "$HUSK" --root "$WORK/root" exec "$CT" \
+		sh -c 'while :; do echo flood; done' floodmark
+	local exec_pid=$BG_PID
+	wait_output "$WORK/flood.out" flood
+	kill -KILL "$exec_pid"
+	wait "$exec_pid" || true
+	[ "$(ct_status "$CT")" = running ]
+	_flood_gone() {
+		! rt exec "$CT" ps </dev/null 2>/dev/null | grep -q floodmark
+	}
+	wait_until "$WAIT_TIMEOUT" _flood_gone
+	run_rt exec "$CT" echo again </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = again ]
+	run_rt events --stats "$CT"
+	[ "$status" -eq 0 ]
+	rt kill "$CT" KILL
+	wait_status "$CT" stopped
+	delete_ct "$CT"
+}
+
+# stdout is a pipe whose reader never reads: the VMM must hold the guest
+# back, not stall on the write, so everything that asks the VMM still gets
+# an answer, and the container can be killed and deleted.
+@test "a container flooding a stdout nobody reads: state, ps, events, kill and delete answer" {
+	require_containers
+	make_bundle "$WORK/b" sh -c 'while :; do echo flood-flood-flood-flood; done'
+	mkfifo "$WORK/stdout"
+	# Holds the pipe's read end open without reading from it.
+	bg "$WORK/holder.out" sh -c 'exec sleep 1000 <"$1"' _ "$WORK/stdout"
+	rt run --detach --bundle "$WORK/b" "$CT" </dev/null >"$WORK/stdout" 2>"$WORK/run.err" 3>&-
+	# Long enough for the pipe and the VMM's queue to fill.
+	sleep 5
+	run_rt state "$CT"
+	[ "$status" -eq 0 ]
+	[ "$(echo "$output" | jq -r .status)" = running ]
+	run_rt ps --format json "$CT"
+	[ "$status" -eq 0 ]
+	run_rt events --stats "$CT"
+	[ "$status" -eq 0 ]
+	run_rt exec "$CT" echo answered </dev/null
+	[ "$status" -eq 0 ]
+	[ "$output" = answered ]
+	run_rt kill "$CT" KILL
+	[ "$status" -eq 0 ]
+	wait_status "$CT" stopped
+	delete_ct "$CT"
+}
