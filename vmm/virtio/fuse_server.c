@@ -29,6 +29,7 @@
 #include "vmm/virtio/queue.h"
 #include "base/cleanup.h"
 #include "base/iov.h"
+#include "base/slot_table.h"
 
 #ifndef SYS_fchmodat2
 #define SYS_fchmodat2 452 /* Linux 6.6; newer than this libc's headers */
@@ -49,10 +50,10 @@
 #define TIMEOUT_ALWAYS 86400 /* seconds: only the guest changes the share */
 #define TIMEOUT_AUTO 1
 
+/* The node id is the slot table's id: slot and reuse count. */
 struct node {
-	int fd;           /* O_PATH | O_NOFOLLOW; -1: the slot is free */
-	uint32_t gen;     /* times the slot was freed: part of the node id */
-	uint32_t next;    /* hash chain, or free list: slot + 1, 0 ends it */
+	int fd;           /* O_PATH | O_NOFOLLOW */
+	uint32_t next;    /* hash chain: slot + 1, 0 ends it */
 	uint64_t nlookup; /* references the guest holds: lookups minus forgets */
 	dev_t dev;
 	ino_t ino;
@@ -60,9 +61,7 @@ struct node {
 };
 
 struct handle {
-	int fd; /* an open file or directory; -1: the slot is free */
-	uint32_t gen;
-	uint32_t next; /* free list */
+	int fd; /* an open file or directory */
 	bool dir;
 	bool writable;
 };
@@ -80,12 +79,10 @@ struct fuse_server {
 	bool unsynced, dax_writable;
 	struct timespec last_syncfs;
 
-	struct node *nodes; /* slot 0 is the share's root, node id 1 */
-	uint32_t nodes_used, nodes_cap, max_nodes, node_free, live_nodes;
+	struct slot_table nodes; /* of struct node; slot 0 is the share's root, node id 1 */
 	uint32_t buckets[1U << BUCKET_BITS];
 
-	struct handle *handles;
-	uint32_t handles_used, handles_cap, max_handles, handle_free, live_handles;
+	struct slot_table handles; /* of struct handle */
 
 	struct fuse_fd_pool *fds; /* the VM's, or own_fds */
 	struct fuse_fd_pool own_fds;
@@ -264,30 +261,34 @@ static uint32_t bucket(dev_t dev, ino_t ino)
 	return (uint32_t)(h >> (64 - BUCKET_BITS));
 }
 
+static struct node *node_at(const struct fuse_server *s, uint32_t slot)
+{
+	return slot_table_at(&s->nodes, slot);
+}
+
+static uint32_t node_slot(const struct fuse_server *s, const struct node *n)
+{
+	return slot_table_slot(&s->nodes, n);
+}
+
 static uint64_t node_id(const struct fuse_server *s, const struct node *n)
 {
-	return ((uint64_t)n->gen << 32) | (uint64_t)(n - s->nodes + 1);
+	return slot_table_id(&s->nodes, node_slot(s, n));
 }
 
 /* The node a guest node id names, or NULL: the slot must be in use and of
  * the same generation (a forgotten id is stale, not the slot's new file). */
 static struct node *get_node(struct fuse_server *s, uint64_t id)
 {
-	uint64_t slot = id & 0xffffffffULL;
-	if (slot == 0 || slot > s->nodes_used)
-		return NULL;
-	struct node *n = &s->nodes[slot - 1];
-	if (n->fd < 0 || n->gen != (uint32_t)(id >> 32))
-		return NULL;
-	return n;
+	return slot_table_get(&s->nodes, id);
 }
 
 static void hash_remove(struct fuse_server *s, struct node *n)
 {
-	uint32_t self = (uint32_t)(n - s->nodes + 1);
+	uint32_t self = node_slot(s, n) + 1;
 	uint32_t *p = &s->buckets[bucket(n->dev, n->ino)];
 	while (*p && *p != self)
-		p = &s->nodes[*p - 1].next;
+		p = &node_at(s, *p - 1)->next;
 	if (*p)
 		*p = n->next;
 }
@@ -316,8 +317,8 @@ static int node_ref(struct fuse_server *s, int fd, const struct stat *st, struct
 {
 	uint32_t b = bucket(st->st_dev, st->st_ino);
 
-	for (uint32_t i = s->buckets[b]; i; i = s->nodes[i - 1].next) {
-		struct node *n = &s->nodes[i - 1];
+	for (uint32_t i = s->buckets[b]; i; i = node_at(s, i - 1)->next) {
+		struct node *n = node_at(s, i - 1);
 		if (n->dev == st->st_dev && n->ino == st->st_ino) {
 			close(fd);
 			n->nlookup++;
@@ -328,31 +329,17 @@ static int node_ref(struct fuse_server *s, int fd, const struct stat *st, struct
 	uint32_t slot;
 	/* The table or the VM's descriptors are used up: the guest must
 	 * forget first. */
-	if ((!s->node_free && s->nodes_used >= s->max_nodes) || !fds_take(s)) {
+	if (slot_table_full(&s->nodes) || !fds_take(s)) {
 		close(fd);
 		return -ENFILE;
 	}
-	if (s->node_free) {
-		slot = s->node_free - 1;
-		s->node_free = s->nodes[slot].next;
-	} else {
-		if (s->nodes_used == s->nodes_cap) {
-			uint32_t cap = s->nodes_cap * 2;
-			if (cap > s->max_nodes)
-				cap = s->max_nodes;
-			struct node *nn = realloc(s->nodes, cap * sizeof(*nn));
-			if (!nn) {
-				fds_put(s);
-				close(fd);
-				return -ENOMEM;
-			}
-			s->nodes = nn;
-			s->nodes_cap = cap;
-		}
-		slot = s->nodes_used++;
-		s->nodes[slot].gen = 0;
+	int err = slot_table_alloc(&s->nodes, &slot);
+	if (err < 0) {
+		fds_put(s);
+		close(fd);
+		return err;
 	}
-	struct node *n = &s->nodes[slot];
+	struct node *n = node_at(s, slot);
 	n->fd = fd;
 	n->nlookup = 1;
 	n->dev = st->st_dev;
@@ -360,7 +347,6 @@ static int node_ref(struct fuse_server *s, int fd, const struct stat *st, struct
 	n->type = st->st_mode & S_IFMT;
 	n->next = s->buckets[b];
 	s->buckets[b] = slot + 1;
-	s->live_nodes++;
 	*out = n;
 	return 0;
 }
@@ -370,17 +356,13 @@ static void node_free(struct fuse_server *s, struct node *n)
 	hash_remove(s, n);
 	close(n->fd);
 	fds_put(s);
-	n->fd = -1;
-	n->gen++;
 	n->nlookup = 0;
-	n->next = s->node_free;
-	s->node_free = (uint32_t)(n - s->nodes + 1);
-	s->live_nodes--;
+	slot_table_release(&s->nodes, node_slot(s, n));
 }
 
 static void node_unref(struct fuse_server *s, struct node *n, uint64_t count)
 {
-	if (n == s->nodes)
+	if (node_slot(s, n) == 0)
 		return; /* the root lives as long as the server */
 	n->nlookup = count >= n->nlookup ? 0 : n->nlookup - count;
 	if (n->nlookup == 0)
@@ -391,11 +373,8 @@ static void node_unref(struct fuse_server *s, struct node *n, uint64_t count)
 
 static struct handle *get_handle(struct fuse_server *s, uint64_t fh, bool dir)
 {
-	uint64_t slot = fh & 0xffffffffULL;
-	if (slot == 0 || slot > s->handles_used)
-		return NULL;
-	struct handle *h = &s->handles[slot - 1];
-	if (h->fd < 0 || h->gen != (uint32_t)(fh >> 32) || h->dir != dir)
+	struct handle *h = slot_table_get(&s->handles, fh);
+	if (!h || h->dir != dir)
 		return NULL;
 	return h;
 }
@@ -405,36 +384,21 @@ static int handle_new(struct fuse_server *s, int fd, bool dir, bool writable, ui
 {
 	uint32_t slot;
 
-	if ((!s->handle_free && s->handles_used >= s->max_handles) || !fds_take(s)) {
+	if (slot_table_full(&s->handles) || !fds_take(s)) {
 		close(fd);
 		return -ENFILE;
 	}
-	if (s->handle_free) {
-		slot = s->handle_free - 1;
-		s->handle_free = s->handles[slot].next;
-	} else {
-		if (s->handles_used == s->handles_cap) {
-			uint32_t cap = s->handles_cap * 2;
-			if (cap > s->max_handles)
-				cap = s->max_handles;
-			struct handle *nh = realloc(s->handles, cap * sizeof(*nh));
-			if (!nh) {
-				fds_put(s);
-				close(fd);
-				return -ENOMEM;
-			}
-			s->handles = nh;
-			s->handles_cap = cap;
-		}
-		slot = s->handles_used++;
-		s->handles[slot].gen = 0;
+	int err = slot_table_alloc(&s->handles, &slot);
+	if (err < 0) {
+		fds_put(s);
+		close(fd);
+		return err;
 	}
-	struct handle *h = &s->handles[slot];
+	struct handle *h = slot_table_at(&s->handles, slot);
 	h->fd = fd;
 	h->dir = dir;
 	h->writable = writable;
-	s->live_handles++;
-	*fh = ((uint64_t)h->gen << 32) | (slot + 1);
+	*fh = slot_table_id(&s->handles, slot);
 	return 0;
 }
 
@@ -442,11 +406,7 @@ static void handle_free(struct fuse_server *s, struct handle *h)
 {
 	close(h->fd);
 	fds_put(s);
-	h->fd = -1;
-	h->gen++;
-	h->next = s->handle_free;
-	s->handle_free = (uint32_t)(h - s->handles + 1);
-	s->live_handles--;
+	slot_table_release(&s->handles, slot_table_slot(&s->handles, h));
 }
 
 /* ---- lookups and new entries ----------------------------------------- */
@@ -456,7 +416,7 @@ static void fill_entry(const struct fuse_server *s, struct fuse_entry_out *e,
 {
 	*e = (struct fuse_entry_out){
 		.nodeid = node_id(s, n),
-		.generation = n->gen,
+		.generation = slot_table_gen(&s->nodes, node_slot(s, n)),
 		.entry_valid = timeout(s),
 		.attr_valid = timeout(s),
 	};
@@ -1512,7 +1472,7 @@ static int op_syncfs(struct fuse_server *s, struct req *r)
 	next.tv_nsec %= 1000000000L;
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
 		;
-	cleanup_close int fd = openat(s->nodes[0].fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fd = openat(node_at(s, 0)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/* Cleared first: changes made from here on need the next sync. */
@@ -1756,12 +1716,12 @@ reply:
 
 void fuse_server_reset(struct fuse_server *s)
 {
-	for (uint32_t i = 1; i < s->nodes_used; i++)
-		if (s->nodes[i].fd >= 0)
-			node_free(s, &s->nodes[i]);
-	for (uint32_t i = 0; i < s->handles_used; i++)
-		if (s->handles[i].fd >= 0)
-			handle_free(s, &s->handles[i]);
+	for (uint32_t i = 1; i < s->nodes.used; i++)
+		if (slot_table_live(&s->nodes, i))
+			node_free(s, node_at(s, i));
+	for (uint32_t i = 0; i < s->handles.used; i++)
+		if (slot_table_live(&s->handles, i))
+			handle_free(s, slot_table_at(&s->handles, i));
 	if (s->dax_base)
 		dax_clear(s, 0, s->dax_size);
 	s->dax_writable = false;
@@ -1776,8 +1736,8 @@ void fuse_server_dax_window(const struct fuse_server *s, void **base, uint64_t *
 
 void fuse_server_counts(const struct fuse_server *s, uint32_t *inodes, uint32_t *handles)
 {
-	*inodes = s->live_nodes;
-	*handles = s->live_handles;
+	*inodes = s->nodes.live;
+	*handles = s->handles.live;
 }
 
 static bool have_cap_chown(void)
@@ -1811,16 +1771,16 @@ void fuse_server_free(struct fuse_server *s)
 	if (!s)
 		return;
 	fuse_server_reset(s);
-	if (s->nodes_used > 0) {
-		close(s->nodes[0].fd);
+	if (slot_table_live(&s->nodes, 0)) {
+		close(node_at(s, 0)->fd);
 		fds_put(s);
 	}
 	if (s->proc_fd >= 0)
 		close(s->proc_fd);
 	if (s->reserved)
 		munmap(s->reserved, s->reserved_len);
-	free(s->nodes);
-	free(s->handles);
+	slot_table_destroy(&s->nodes);
+	slot_table_destroy(&s->handles);
 	free(s);
 }
 
@@ -1842,16 +1802,16 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 	s->sealed = opts->sealed;
 	s->can_chown = have_cap_chown();
 
-	s->max_nodes = opts->max_inodes ? opts->max_inodes : FUSE_SERVER_MAX_INODES;
-	s->max_handles = opts->max_handles ? opts->max_handles : FUSE_SERVER_MAX_HANDLES;
+	uint32_t max_nodes = opts->max_inodes ? opts->max_inodes : FUSE_SERVER_MAX_INODES;
+	uint32_t max_handles = opts->max_handles ? opts->max_handles : FUSE_SERVER_MAX_HANDLES;
 	s->fds = opts->fd_pool;
 	if (!s->fds) {
 		s->own_fds.limit = own_fd_limit();
 		s->fds = &s->own_fds;
 	}
-	if (s->max_nodes < 2) {
+	if (max_nodes < 2) {
 		husk_error_set(err, EINVAL, "share %s: room for %u inodes: want 2 at least", opts->dir,
-			       s->max_nodes);
+			       max_nodes);
 		goto fail;
 	}
 
@@ -1884,11 +1844,8 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 					  ~(uintptr_t)(FUSE_SERVER_DAX_ALIGN - 1));
 		s->dax_size = size;
 	}
-	s->nodes_cap = 64;
-	s->handles_cap = 16;
-	s->nodes = calloc(s->nodes_cap, sizeof(*s->nodes));
-	s->handles = calloc(s->handles_cap, sizeof(*s->handles));
-	if (!s->nodes || !s->handles) {
+	if (slot_table_init(&s->nodes, sizeof(struct node), 64, max_nodes) < 0 ||
+	    slot_table_init(&s->handles, sizeof(struct handle), 16, max_handles) < 0) {
 		husk_error_set(err, ENOMEM, "share %s", opts->dir);
 		goto fail;
 	}
