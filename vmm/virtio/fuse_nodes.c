@@ -68,6 +68,23 @@ static void fds_put(struct fuse_server *s)
 	atomic_fetch_sub(&s->fds->used, 1);
 }
 
+/* A slot of table T and a descriptor of the pool for FD, which is closed
+ * when there is no room: with the table or the VM's descriptors used up,
+ * the guest must forget or release first. */
+static int slot_take(struct fuse_server *s, struct slot_table *t, int fd, uint32_t *slot)
+{
+	if (slot_table_full(t) || !fds_take(s)) {
+		close(fd);
+		return -ENFILE;
+	}
+	int err = slot_table_alloc(t, slot);
+	if (err < 0) {
+		fds_put(s);
+		close(fd);
+	}
+	return err;
+}
+
 /* Takes FD, an O_PATH descriptor beneath the share with *ST its status,
  * and returns the node of that inode with one more lookup reference. FD is
  * consumed either way. The same inode reached by another name (a hard
@@ -86,18 +103,9 @@ int fuse_node_ref(struct fuse_server *s, int fd, const struct stat *st, struct f
 		}
 	}
 	uint32_t slot;
-	/* The table or the VM's descriptors are used up: the guest must
-	 * forget first. */
-	if (slot_table_full(&s->nodes) || !fds_take(s)) {
-		close(fd);
-		return -ENFILE;
-	}
-	int err = slot_table_alloc(&s->nodes, &slot);
-	if (err < 0) {
-		fds_put(s);
-		close(fd);
+	int err = slot_take(s, &s->nodes, fd, &slot);
+	if (err < 0)
 		return err;
-	}
 	struct fuse_node *n = fuse_node_at(s, slot);
 	n->fd = fd;
 	n->nlookup = 1;
@@ -142,17 +150,9 @@ struct fuse_handle *fuse_handle_get(struct fuse_server *s, uint64_t fh, bool dir
 int fuse_handle_new(struct fuse_server *s, int fd, bool dir, bool writable, uint64_t *fh)
 {
 	uint32_t slot;
-
-	if (slot_table_full(&s->handles) || !fds_take(s)) {
-		close(fd);
-		return -ENFILE;
-	}
-	int err = slot_table_alloc(&s->handles, &slot);
-	if (err < 0) {
-		fds_put(s);
-		close(fd);
+	int err = slot_take(s, &s->handles, fd, &slot);
+	if (err < 0)
 		return err;
-	}
 	struct fuse_handle *h = slot_table_at(&s->handles, slot);
 	h->fd = fd;
 	h->dir = dir;
