@@ -130,10 +130,10 @@ fuzz-agent: $(BUILD)/fuzz/fuzz_agent_host $(BUILD)/fuzz/fuzz_agent_guest
 
 # libFuzzer target for the virtio-fs FUSE server: raw bytes as a run of
 # requests over a scratch share (tests/fuzz/fuzz_fuse.c).
-FUSE_FUZZ_SRCS := vmm/virtio/fuse_server.c vmm/virtio/queue.c vmm/virtio/mmio.c vmm/memory.c \
-	vmm/event_loop.c base/error.c base/log.c base/iov.c
+FUSE_FUZZ_SRCS := $(wildcard vmm/virtio/fuse_*.c) vmm/virtio/queue.c vmm/virtio/mmio.c vmm/memory.c \
+	vmm/event_loop.c base/error.c base/log.c base/iov.c base/slot_table.c
 $(BUILD)/fuzz/fuzz_fuse: tests/fuzz/fuzz_fuse.c $(FUSE_FUZZ_SRCS) vmm/virtio/fuse_server.h \
-		vmm/virtio/mmio.h vmm/virtio/queue.h
+		vmm/virtio/fuse_internal.h vmm/virtio/mmio.h vmm/virtio/queue.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUSE_FUZZ_SRCS)
 

@@ -284,8 +284,8 @@ static const int prctls[] = {
 };
 /* clang-format on */
 
-/* fchmodat2 (Linux 6.6): fuse_server.c tries it first. libseccomp 2.5.4
- * does not know the name; on x86-64 it is 452. */
+/* fchmodat2 (Linux 6.6): vmm/virtio/fuse_host.c tries it first.
+ * libseccomp 2.5.4 does not know the name; on x86-64 it is 452. */
 #define NR_FCHMODAT2_X86_64 452
 
 static void seccomp_releasep(scmp_filter_ctx *ctx)

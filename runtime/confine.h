@@ -80,7 +80,7 @@ int confine_oom_score_adj(const struct oci_process *p, husk_error_t *err);
  * shrink; without it (a VMM started without privileges) it is left alone,
  * no_new_privs being what stops an exec from gaining anything.
  *
- * What virtio-fs (vmm/virtio/fuse_server.c) does on the guest's behalf as
+ * What virtio-fs (vmm/virtio/fuse_*.c) does on the guest's behalf as
  * "root": the guest kernel checks permissions (default_permissions), so
  * the host must not check them again (DAC_OVERRIDE, DAC_READ_SEARCH, also
  * linkat AT_EMPTY_PATH; FOWNER for chmod, utimes and xattrs of files owned

@@ -1,4 +1,4 @@
-/* libFuzzer target for the virtio-fs FUSE server (vmm/virtio/fuse_server.c):
+/* libFuzzer target for the virtio-fs FUSE server (vmm/virtio/fuse_*.c):
  * `make fuzz-fuse` builds it with clang -fsanitize=fuzzer,address,undefined
  * and runs it for FUZZ_SECONDS.
  *

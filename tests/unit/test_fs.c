@@ -1,4 +1,4 @@
-/* The virtio-fs FUSE server (vmm/virtio/fuse_server.c) driven directly with
+/* The virtio-fs FUSE server (vmm/virtio/fuse_*.c) driven directly with
  * hand-built requests over a temporary share: every request's happy path,
  * its errors, and a hostile guest's escape attempts, checked on the host.
  * Each test gets TMP/share (the share) and TMP/outside (a sibling the

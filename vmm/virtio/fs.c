@@ -1,6 +1,6 @@
 /* virtio-fs (virtio 1.2, section 5.11): FUSE requests over two queues,
  * hiprio (FORGETs, which have no reply) and one request queue, served by
- * fuse_server.c inside the VMM; no virtiofsd.
+ * the FUSE server (fuse_server.h) inside the VMM; no virtiofsd.
  *
  * One worker thread per device serves both queues, so file I/O (an fsync,
  * a megabyte read) never stalls the event loop, which carries the console,

@@ -82,7 +82,7 @@
 /* Largest READ and WRITE: 256 pages, what a 256-entry queue can carry. */
 #define FUSE_SERVER_MAX_IO (1U << 20)
 /* The least time between two host syncfs() calls a share makes for the
- * guest's SYNCFS (op_syncfs() says why). */
+ * guest's SYNCFS (fuse_op_syncfs() in fuse_ops.c says why). */
 #define FUSE_SERVER_SYNCFS_INTERVAL_MS 100
 
 /* Descriptors a share holds outside its tables: /proc/self/fd, and those
