@@ -13,14 +13,14 @@ load helpers
 @test "check-layers: base/ including runtime/, vmm/ including oci/ and a relative include fail, naming the file" {
 	local t=$WORK/tree
 	mkdir -p "$t"/{base,proto,oci,vmm,rootfs,runtime,tests/unit,tests/fuzz}
-	printf '#include "runtime/state.h"\n' >"$t/base/error.c"
+	printf '#include "runtime/container.h"\n' >"$t/base/error.c"
 	printf '#include <stdio.h>\n#include "base/error.h"\n#include "oci/config.h"\n' >"$t/vmm/vm.c"
 	printf '#include "oci/config.h"\n#include "vmm/vm.h"\n' >"$t/runtime/ok.c"
 	printf '#include "local.h"\n' >"$t/oci/config.c"
 	run hack/check-layers.sh "$t"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"not ok 1 base/ includes from a layer above it"* ]]
-	[[ "$output" == *"# base/error.c:1: includes runtime/state.h"* ]]
+	[[ "$output" == *"# base/error.c:1: includes runtime/container.h"* ]]
 	[[ "$output" == *"not ok 4 vmm/ includes from a layer above it"* ]]
 	[[ "$output" == *"vmm/vm.c:3:"* ]]
 	[[ "$output" != *"vmm/vm.c:2:"* ]]
