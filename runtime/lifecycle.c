@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@
 #include "oci/state.h"
 #include "runtime/network.h"
 #include "runtime/vmm_process.h"
+#include "vmm/fd_budget.h"
 
 #define ROOTFS_TAG "rootfs"
 
