@@ -27,3 +27,21 @@ load helpers
 	[[ "$output" == *"ok 6 runtime/"* ]]
 	[[ "$output" == *"not ok 7 includes relative"*"oci/config.c:1:"* ]]
 }
+
+@test "check-layers: a folder's *_internal.h included from outside it fails, naming the file; unit tests and fuzzers may" {
+	local t=$WORK/tree
+	mkdir -p "$t"/{base,proto,oci,vmm/virtio,rootfs,runtime,tests/unit,tests/fuzz}
+	printf '#include "vmm/vm.h"\n#include "vmm/vm_internal.h"\n' >"$t/runtime/vmm_process.c"
+	printf '#include "vmm/vm_internal.h"\n' >"$t/vmm/virtio/blk.c"
+	printf '#include "vmm/virtio/fuse_internal.h"\n' >"$t/vmm/vm.c"
+	printf '#include "vmm/vm_internal.h"\n' >"$t/tests/unit/test_vmm.c"
+	printf '#include "vmm/virtio/fuse_internal.h"\n' >"$t/tests/fuzz/fuzz_fuse.c"
+	run hack/check-layers.sh "$t"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"ok 7 every include"* ]]
+	[[ "$output" == *"not ok 8 a folder's *_internal.h included from outside it"* ]]
+	[[ "$output" == *"# runtime/vmm_process.c:2: includes vmm/vm_internal.h, private to vmm/"* ]]
+	[[ "$output" == *"# vmm/vm.c:1: includes vmm/virtio/fuse_internal.h, private to vmm/virtio/"* ]]
+	[[ "$output" != *"blk.c"* ]]
+	[[ "$output" != *"tests/"* ]]
+}
