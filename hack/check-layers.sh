@@ -12,7 +12,9 @@
 #   runtime/ the CLI                               -> everything
 #
 # Includes must name the header from the top of the tree ("base/error.h"),
-# so what a file depends on reads off its include lines. Usage:
+# so what a file depends on reads off its include lines. A header
+# <dir>/<module>_internal.h is private to <dir>: only files in <dir> (and
+# the unit tests and fuzzers, which test the insides) include it. Usage:
 # check-layers.sh [TREE] (default: this checkout).
 set -uo pipefail
 
@@ -29,7 +31,7 @@ declare -A allowed=(
 	[runtime]="runtime base proto oci vmm"
 )
 
-echo "1..$((${#layers[@]} + 1))"
+echo "1..$((${#layers[@]} + 2))"
 n=0
 failed=0
 
@@ -64,4 +66,19 @@ mapfile -t relative < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+
 	--include='*.c' --include='*.h' "${layers[@]}" tests/unit tests/fuzz 2>/dev/null)
 report "every include names its header from the top of the tree" \
 	"includes relative to the including file (name them from the top of the tree)" "${relative[@]}"
+
+n=$((n + 1))
+private=()
+while IFS=: read -r file lineno line; do
+	inc=$(sed -E 's/^[[:space:]]*#[[:space:]]*include[[:space:]]+"([^"]+)".*/\1/' <<<"$line")
+	[[ $inc == */* ]] || continue # relative: the check above names it
+	dir=${inc%/*}
+	case $file in
+	"$dir"/* | tests/unit/* | tests/fuzz/*) ;;
+	*) private+=("$file:$lineno: includes $inc, private to $dir/") ;;
+	esac
+done < <(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]+"[^"]*_internal\.h"' \
+	--include='*.c' --include='*.h' "${layers[@]}" tests hack 2>/dev/null)
+report "every *_internal.h is included only from its own folder" \
+	"a folder's *_internal.h included from outside it" "${private[@]}"
 exit "$failed"

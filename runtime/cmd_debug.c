@@ -17,6 +17,7 @@
 #include "runtime/exit_status.h"
 #include "runtime/guest_assets.h"
 #include "runtime/share_spec.h"
+#include "vmm/fd_budget.h"
 #include "vmm/vm.h"
 
 static const struct cli_flag boot_flags[] = {

@@ -11,8 +11,8 @@
 
 #include "base/cleanup.h"
 #include "runtime/commands.h"
+#include "runtime/container.h"
 #include "runtime/control.h"
-#include "runtime/state.h"
 
 static const struct cli_flag events_flags[] = {
 	{ "interval", 0, true, "set the stats collection interval (default: 5s)" },

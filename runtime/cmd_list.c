@@ -8,7 +8,7 @@
 #include "base/cleanup.h"
 #include "runtime/commands.h"
 #include "oci/state.h"
-#include "runtime/state.h"
+#include "runtime/container.h"
 
 static const struct cli_flag list_flags[] = {
 	{ "format", 'f', true, "select one of: table or json (default: \"table\")" },

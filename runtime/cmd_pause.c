@@ -2,7 +2,7 @@
  * which holds the VMM (its vCPUs stop with it) and any exec relays. */
 #include "runtime/cgroup.h"
 #include "runtime/commands.h"
-#include "runtime/state.h"
+#include "runtime/container.h"
 
 const struct cli_command cmd_pause_cli = {
 	.name = "pause",

@@ -12,7 +12,7 @@
 #include "runtime/cgroup.h"
 #include "base/cleanup.h"
 #include "runtime/commands.h"
-#include "runtime/state.h"
+#include "runtime/container.h"
 
 static const struct cli_flag ps_flags[] = {
 	{ "format", 'f', true, "select one of: table or json (default: \"table\")" },

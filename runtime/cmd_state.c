@@ -4,7 +4,7 @@
 
 #include "base/cleanup.h"
 #include "runtime/commands.h"
-#include "runtime/state.h"
+#include "runtime/container.h"
 
 const struct cli_command cmd_state_cli = {
 	.name = "state",

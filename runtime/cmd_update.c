@@ -21,7 +21,7 @@
 #include "runtime/control.h"
 #include "base/fileio.h"
 #include "oci/config.h"
-#include "runtime/state.h"
+#include "runtime/container.h"
 
 static const struct cli_flag update_flags[] = {
 	{ "resources", 'r', true, "path to the file containing the resources to update or '-' to read from the standard input" },

@@ -10,7 +10,7 @@
 #include <sys/types.h>
 
 #include "base/error.h"
-#include "runtime/state.h"
+#include "runtime/container.h"
 #include "proto/agent_proto.h"
 
 #define CONTROL_SOCKET "ctl"

@@ -37,6 +37,7 @@
 #include "runtime/guest_assets.h"
 #include "oci/config.h"
 #include "vmm/tap.h"
+#include "vmm/fd_budget.h"
 #include "vmm/vm.h"
 
 static const struct cli_flag run_flags[] = {

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +46,7 @@
 #include "oci/state.h"
 #include "runtime/network.h"
 #include "runtime/vmm_process.h"
+#include "vmm/fd_budget.h"
 
 #define ROOTFS_TAG "rootfs"
 
@@ -310,6 +312,7 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	 * could find it to stop it: it goes when create goes. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != cx->parent)
 		_exit(1);
+
 	/* Nothing the caller had open but what the VMM is given, and no hold
 	 * on its working directory (runc's CVE-2024-21626 leaked a host
 	 * directory into the container that way); create made every path
@@ -381,14 +384,6 @@ fail:
  * time and the started flag, with room to spare. */
 #define HUSK_STATE_SLACK 256
 
-/* The word that lets the VMM run on its own once its pid is saved. */
-static int create_say_go(int sync_fd, husk_error_t *err)
-{
-	if (send(sync_fd, "go", 2, MSG_NOSIGNAL) != 2)
-		return husk_error_set(err, errno, "the container process died while starting");
-	return 0;
-}
-
 static size_t annotations_size(const struct oci_config *cfg)
 {
 	size_t n = 0;
@@ -408,178 +403,226 @@ static int absolute_path(char **path, husk_error_t *err)
 	return 0;
 }
 
-int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, pid_t *pid,
-		     husk_error_t *err)
-{
-	char bundle[PATH_MAX], rootfs[PATH_MAX], cgpath[PATH_MAX] = "", config_path[PATH_MAX + 16];
+/* Everything create makes or holds, so that one undo takes back exactly
+ * what the steps that ran made, and one release frees the rest. */
+struct create {
+	const struct husk_globals *g;
+	const struct create_opts *o;
+	char bundle[PATH_MAX], rootfs[PATH_MAX], cgpath[PATH_MAX];
+	char *json; /* config.json as read: saved, and handed to the VMM */
+	size_t json_len;
+	struct oci_config *cfg;
 	int cpus;
 	unsigned long mem;
-	int ret = -1, master = -1, slave = -1, sync[2] = { -1, -1 }, ctl = -1, agent = -1;
-	struct container *c = NULL;
-	struct cgroup_handle *cg = NULL;
-	struct oci_config *cfg = NULL;
-	cleanup_free char *json = NULL, *kernel = NULL, *initrd = NULL, *state_json = NULL;
-	struct bind_plan binds = { 0 };
-	size_t json_len;
+	struct bind_plan binds;
+	char *kernel, *initrd;
+	struct container *c; /* once set, the state directory is ours */
+	struct cgroup_handle *cg;
+	int master, slave, sync[2], ctl, agent;
+	pid_t child; /* once set, the container process runs */
+};
+
+/* The bundle's config.json, read and parsed. */
+static int create_read_bundle(struct create *cr, husk_error_t *err)
+{
+	const struct create_opts *o = cr->o;
+	char config_path[PATH_MAX + 16];
 
 	if (container_validate_id(o->id, err) < 0)
 		return -1;
-	if (!realpath(o->bundle ? o->bundle : ".", bundle))
+	if (!realpath(o->bundle ? o->bundle : ".", cr->bundle))
 		return husk_error_set(err, errno, "bundle %s", o->bundle ? o->bundle : ".");
-	snprintf(config_path, sizeof(config_path), "%s/config.json", bundle);
+	snprintf(config_path, sizeof(config_path), "%s/config.json", cr->bundle);
 	if (access(config_path, F_OK) < 0 && errno == ENOENT)
 		return husk_error_set(err, 0, "JSON specification file config.json not found");
-	if (!(json = oci_config_read(config_path, &json_len, err)))
+	if (!(cr->json = oci_config_read(config_path, &cr->json_len, err)))
 		return -1;
-	if (!(cfg = oci_config_parse(json, json_len, err)))
+	if (!(cr->cfg = oci_config_parse(cr->json, cr->json_len, err)))
 		return husk_error_wrap(err, "%s", config_path);
-	if (!cfg->has_process) {
-		husk_error_set(err, 0, "%s: process: required", config_path);
-		goto out;
-	}
-	if (snprintf(rootfs, sizeof(rootfs), "%s%s%s", cfg->root_path[0] == '/' ? "" : bundle,
-		     cfg->root_path[0] == '/' ? "" : "/", cfg->root_path) >= (int)sizeof(rootfs)) {
-		husk_error_set(err, ENAMETOOLONG, "root.path");
-		goto out;
-	}
+	if (!cr->cfg->has_process)
+		return husk_error_set(err, 0, "%s: process: required", config_path);
+	return 0;
+}
+
+/* root.path: a directory, and neither the bundle nor one of its parents. */
+static int create_check_rootfs(struct create *cr, husk_error_t *err)
+{
+	const char *root_path = cr->cfg->root_path;
+
+	if (snprintf(cr->rootfs, sizeof(cr->rootfs), "%s%s%s", root_path[0] == '/' ? "" : cr->bundle,
+		     root_path[0] == '/' ? "" : "/", root_path) >= (int)sizeof(cr->rootfs))
+		return husk_error_set(err, ENAMETOOLONG, "root.path");
 	struct stat st;
-	if (stat(rootfs, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		husk_error_set(err, errno ? errno : ENOTDIR, "invalid rootfs: root.path: %s is not a directory",
-			       rootfs);
-		goto out;
-	}
+	if (stat(cr->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
+		return husk_error_set(err, errno ? errno : ENOTDIR,
+				      "invalid rootfs: root.path: %s is not a directory", cr->rootfs);
 	/* A container that can write its bundle could plant hooks and mount
 	 * sources for the next create; and the bundle's config.json is not
 	 * the container's to read. */
 	char real_rootfs[PATH_MAX];
-	if (!realpath(rootfs, real_rootfs)) {
-		husk_error_set(err, errno, "invalid rootfs: root.path: %s", rootfs);
-		goto out;
-	}
+	if (!realpath(cr->rootfs, real_rootfs))
+		return husk_error_set(err, errno, "invalid rootfs: root.path: %s", cr->rootfs);
 	size_t rlen = strlen(real_rootfs);
-	if (strcmp(real_rootfs, "/") == 0 ||
-	    (strncmp(bundle, real_rootfs, rlen) == 0 && (bundle[rlen] == '\0' || bundle[rlen] == '/'))) {
-		husk_error_set(err, 0, "invalid rootfs: root.path: %s is the bundle %s or holds it", rootfs,
-			       bundle);
-		goto out;
-	}
-	if (cfg->process.terminal && !o->console_socket && !o->own_terminal) {
-		husk_error_set(err, 0, "cannot allocate tty if husk will detach without setting console socket");
-		goto out;
-	}
-	if (!cfg->process.terminal && o->console_socket) {
-		husk_error_set(err, 0, "cannot use console socket if husk will not detach or allocate tty");
-		goto out;
-	}
+	if (strcmp(real_rootfs, "/") == 0 || (strncmp(cr->bundle, real_rootfs, rlen) == 0 &&
+					      (cr->bundle[rlen] == '\0' || cr->bundle[rlen] == '/')))
+		return husk_error_set(err, 0, "invalid rootfs: root.path: %s is the bundle %s or holds it",
+				      cr->rootfs, cr->bundle);
+	return 0;
+}
+
+/* The rest of what can be refused before anything exists on the host:
+ * the terminal options, the namespaces, the VM's size, the bind mounts,
+ * the guest's kernel and initramfs, the cgroup's path. */
+static int create_validate(struct create *cr, husk_error_t *err)
+{
+	const struct create_opts *o = cr->o;
+	const struct oci_config *cfg = cr->cfg;
+
+	if (cfg->process.terminal && !o->console_socket && !o->own_terminal)
+		return husk_error_set(err, 0,
+				      "cannot allocate tty if husk will detach without setting console socket");
+	if (!cfg->process.terminal && o->console_socket)
+		return husk_error_set(err, 0, "cannot use console socket if husk will not detach or allocate tty");
 	/* husk-init refuses it too, but only once the VM has booted: say so
 	 * here, before anything exists on the host. */
 	for (size_t i = 0; i < cfg->nnamespaces; i++)
-		if (cfg->namespaces[i].type == CLONE_NEWUSER) {
-			husk_error_set(err, 0,
-				       "linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
-				       "supported in husk's guest: the VM is the container's boundary",
-				       i);
-			goto out;
-		}
-	if (lifecycle_vm_size(cfg, &cpus, &mem, err) < 0 || binds_plan(cfg, bundle, &binds, err) < 0)
-		goto out;
-	if (!(kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||
-	    !(initrd = guest_asset_find(GUEST_INITRD_NAME, err)) || absolute_path(&kernel, err) < 0 ||
-	    absolute_path(&initrd, err) < 0)
-		goto out;
-	if (cgroup_resolve(cfg->cgroups_path, o->id, g->systemd_cgroup, cgpath, sizeof(cgpath),
-			   err) < 0)
-		goto out;
+		if (cfg->namespaces[i].type == CLONE_NEWUSER)
+			return husk_error_set(err, 0,
+					      "linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
+					      "supported in husk's guest: the VM is the container's boundary",
+					      i);
+	if (lifecycle_vm_size(cfg, &cr->cpus, &cr->mem, err) < 0 ||
+	    binds_plan(cfg, cr->bundle, &cr->binds, err) < 0)
+		return -1;
+	if (!(cr->kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||
+	    !(cr->initrd = guest_asset_find(GUEST_INITRD_NAME, err)) ||
+	    absolute_path(&cr->kernel, err) < 0 || absolute_path(&cr->initrd, err) < 0)
+		return -1;
+	return cgroup_resolve(cfg->cgroups_path, o->id, cr->g->systemd_cgroup, cr->cgpath,
+				   sizeof(cr->cgpath), err);
+}
 
-	if (container_new(g->root, o->id, &c, err) < 0)
-		goto out;
+/* <root>/<id>, locked, with the copy of config.json in it. */
+static int create_state_dir(struct create *cr, husk_error_t *err)
+{
+	if (container_new(cr->g->root, cr->o->id, &cr->c, err) < 0)
+		return -1;
 	/* The bundle may be the container's to write from now on: start,
 	 * exec and delete read this copy, never the bundle again. */
-	if (container_write_new(c, HUSK_SAVED_CONFIG, json, json_len, err) < 0)
-		goto fail;
+	return container_write_new(cr->c, HUSK_SAVED_CONFIG, cr->json, cr->json_len, err);
+}
+
+/* The state record, in memory: written once the container process is up. */
+static int create_record(struct create *cr, husk_error_t *err)
+{
+	const struct oci_config *cfg = cr->cfg;
+	struct container *c = cr->c;
 	char created[64];
+
 	rfc3339_now(created, sizeof(created));
 	c->rec = calloc(1, sizeof(*c->rec));
-	if (!c->rec || !(c->rec->id = strdup(o->id)) || !(c->rec->bundle = strdup(bundle)) ||
-	    !(c->rec->rootfs = strdup(rootfs)) || !(c->rec->created = strdup(created)) ||
-	    !(c->rec->cgroup_path = strdup(cgpath)) ||
-	    !(c->rec->annotations = calloc(cfg->nannotations + 1, sizeof(struct oci_kv)))) {
-		husk_error_set(err, ENOMEM, "state");
-		goto fail;
-	}
+	if (!c->rec || !(c->rec->id = strdup(cr->o->id)) || !(c->rec->bundle = strdup(cr->bundle)) ||
+	    !(c->rec->rootfs = strdup(cr->rootfs)) || !(c->rec->created = strdup(created)) ||
+	    !(c->rec->cgroup_path = strdup(cr->cgpath)) ||
+	    !(c->rec->annotations = calloc(cfg->nannotations + 1, sizeof(struct oci_kv))))
+		return husk_error_set(err, ENOMEM, "state");
 	for (size_t i = 0; i < cfg->nannotations; i++, c->rec->nannotations++)
 		if (!(c->rec->annotations[i].key = strdup(cfg->annotations[i].key)) ||
-		    !(c->rec->annotations[i].value = strdup(cfg->annotations[i].value))) {
-			husk_error_set(err, ENOMEM, "state");
-			goto fail;
-		}
+		    !(c->rec->annotations[i].value = strdup(cfg->annotations[i].value)))
+			return husk_error_set(err, ENOMEM, "state");
 	c->rec->owner = getuid();
 	/* Said now, before anything runs: a record too large to read back
 	 * would strand the VMM, since every later command starts there. */
-	state_json = oci_state_record_to_json(c->rec);
-	if (!state_json || strlen(state_json) + HUSK_STATE_SLACK > HUSK_STATE_MAX) {
-		if (state_json)
-			husk_error_set(err, 0,
-				       "annotations: %zu bytes of them leave no room in husk's state "
-				       "(at most %u bytes)",
-				       annotations_size(cfg), HUSK_STATE_MAX - HUSK_STATE_SLACK);
-		else
-			husk_error_set(err, ENOMEM, "state");
-		goto fail;
-	}
+	cleanup_free char *state_json = oci_state_record_to_json(c->rec);
+	if (!state_json)
+		return husk_error_set(err, ENOMEM, "state");
+	if (strlen(state_json) + HUSK_STATE_SLACK > HUSK_STATE_MAX)
+		return husk_error_set(err, 0,
+				      "annotations: %zu bytes of them leave no room in husk's state "
+				      "(at most %u bytes)",
+				      annotations_size(cfg), HUSK_STATE_MAX - HUSK_STATE_SLACK);
+	return 0;
+}
+
+/* The host cgroup, made or shared. */
+static int create_cgroup(struct create *cr, husk_error_t *err)
+{
 	/* The VMM opens /dev/net/tun only to wire a namespace it was given. */
-	unsigned cg_flags = lifecycle_netns_path(cfg) ? CGROUP_ALLOW_TUN : 0;
-	if (cgroup_create(cgpath, &cfg->resources, cg_flags, &cg, err) < 0)
-		goto fail;
-	c->rec->cgroup_created = cgroup_created(cg);
+	unsigned cg_flags = lifecycle_netns_path(cr->cfg) ? CGROUP_ALLOW_TUN : 0;
+	if (cgroup_create(cr->cgpath, &cr->cfg->resources, cg_flags, &cr->cg, err) < 0)
+		return -1;
+	cr->c->rec->cgroup_created = cgroup_created(cr->cg);
 	/* The record, still without a pid, as soon as it can say whether
 	 * the cgroup is husk's: whatever kills create from here leaves a
 	 * container delete removes, cgroup and all, and there is no VMM
 	 * yet. (Killed between the cgroup's mkdir and this, an empty cgroup
 	 * is left: a window of one write.) */
-	if (container_save(c, err) < 0)
-		goto fail;
-	if (!c->rec->cgroup_created) {
+	if (container_save(cr->c, err) < 0)
+		return -1;
+	if (!cr->c->rec->cgroup_created) {
 		/* Shared, as runc 1.1 does, with its warning; what others run
 		 * there is theirs: neither a failed create nor delete touches
 		 * it. */
 		cleanup_free pid_t *pids = NULL;
 		size_t npids = 0;
 		husk_error_t ignored cleanup_error = NULL;
-		if (cgroup_pids(cg, &pids, &npids, &ignored) == 0 && npids)
+		if (cgroup_pids(cr->cg, &pids, &npids, &ignored) == 0 && npids)
 			log_warn("container's cgroup is not empty: %zu process(es) found", npids);
 	}
-	if (cfg->process.terminal) {
-		if (o->own_terminal) {
-			slave = dup(STDIN_FILENO);
-		} else if (console_open_pty(cfg->process.console_height, cfg->process.console_width, &master,
-					    &slave, err) < 0 ||
-			   console_send(o->console_socket, master, err) < 0) {
-			goto fail;
-		}
-	}
-	char agent_path[PATH_MAX];
-	container_sock_path(c, "1024", agent_path, sizeof(agent_path));
-	if ((ctl = control_listen(c, err)) < 0 || (agent = agent_listen(agent_path, err)) < 0)
-		goto fail;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sync) < 0) {
-		husk_error_set(err, errno, "socketpair");
-		goto fail;
-	}
+	return 0;
+}
 
+/* With terminal: true, the pty (its master to --console-socket), or our
+ * own terminal. */
+static int create_terminal(struct create *cr, husk_error_t *err)
+{
+	const struct create_opts *o = cr->o;
+	const struct oci_process *p = &cr->cfg->process;
+
+	if (!p->terminal)
+		return 0;
+	if (o->own_terminal) {
+		cr->slave = dup(STDIN_FILENO);
+		return 0;
+	}
+	if (console_open_pty(p->console_height, p->console_width, &cr->master, &cr->slave, err) < 0 ||
+	    console_send(o->console_socket, cr->master, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The control socket, the socket the agent's vsock connection arrives on,
+ * and the pipe the child says "ok" on. */
+static int create_sockets(struct create *cr, husk_error_t *err)
+{
+	char agent_path[PATH_MAX];
+
+	container_sock_path(cr->c, "1024", agent_path, sizeof(agent_path));
+	if ((cr->ctl = control_listen(cr->c, err)) < 0 ||
+	    (cr->agent = agent_listen(agent_path, err)) < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, cr->sync) < 0)
+		return husk_error_set(err, errno, "socketpair");
+	return 0;
+}
+
+/* Forks the container process, which builds the VM (child_main). */
+static int create_vmm(struct create *cr, husk_error_t *err)
+{
+	struct container *c = cr->c;
 	struct child_ctx cx = {
-		.cfg = cfg,
-		.cg = cg,
-		.sync_fd = sync[1],
+		.cfg = cr->cfg,
+		.cg = cr->cg,
+		.sync_fd = cr->sync[1],
 		.parent = getpid(),
-		.console = slave,
-		.own_terminal = o->own_terminal,
+		.console = cr->slave,
+		.own_terminal = cr->o->own_terminal,
 		.vp = {
 			.vm = {
-				.kernel = kernel,
-				.initrd = initrd,
-				.cpus = cpus,
-				.memory_mib = mem,
+				.kernel = cr->kernel,
+				.initrd = cr->initrd,
+				.cpus = cr->cpus,
+				.memory_mib = cr->mem,
 				.console_in = -1,
 				.console_out = -1,
 				.vsock_cid = VM_GUEST_CID,
@@ -588,60 +631,60 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 				 * guest makes mount points in it, then remounts the
 				 * root read-only, as runc does on a host; the VMM
 				 * then seals the share (seal_rootfs). */
-				.shares = { { .tag = ROOTFS_TAG, .dir = rootfs } },
+				.shares = { { .tag = ROOTFS_TAG, .dir = cr->rootfs } },
 				.nshares = 1,
 			},
-			.config_json = json,
-			.config_len = json_len,
+			.config_json = cr->json,
+			.config_len = cr->json_len,
 			.rootfs_tag = ROOTFS_TAG,
-			.seal_rootfs = cfg->root_readonly,
-			.console_fd = slave,
-			.ctl_listen = ctl,
-			.agent_listen = agent,
+			.seal_rootfs = cr->cfg->root_readonly,
+			.console_fd = cr->slave,
+			.ctl_listen = cr->ctl,
+			.agent_listen = cr->agent,
 		},
 	};
-	if (!realpath(c->dir, cx.state_dir)) {
-		husk_error_set(err, errno, "%s", c->dir);
-		goto fail;
-	}
-	if (binds.n) {
+	if (!realpath(c->dir, cx.state_dir))
+		return husk_error_set(err, errno, "%s", c->dir);
+	if (cr->binds.n) {
 		/* An empty directory on the host; the child mounts over it in
 		 * its own namespace, and delete removes it with the state. */
 		if (snprintf(cx.binds_dir, sizeof(cx.binds_dir), "%s/%s", cx.state_dir, BINDS_DIR) >=
-		    (int)sizeof(cx.binds_dir)) {
-			husk_error_set(err, ENAMETOOLONG, "%s/%s", cx.state_dir, BINDS_DIR);
-			goto fail;
-		}
-		if (mkdirat(c->dirfd, BINDS_DIR, 0700) < 0) {
-			husk_error_set(err, errno, "%s", cx.binds_dir);
-			goto fail;
-		}
+		    (int)sizeof(cx.binds_dir))
+			return husk_error_set(err, ENAMETOOLONG, "%s/%s", cx.state_dir, BINDS_DIR);
+		if (mkdirat(c->dirfd, BINDS_DIR, 0700) < 0)
+			return husk_error_set(err, errno, "%s", cx.binds_dir);
 		cx.vp.vm.shares[cx.vp.vm.nshares++] = (struct vm_share){
-			.tag = BINDS_TAG, .dir = cx.binds_dir, .readonly = binds.all_readonly
+			.tag = BINDS_TAG, .dir = cx.binds_dir, .readonly = cr->binds.all_readonly
 		};
 	}
-	cx.binds = &binds;
-	cx.vp.binds = binds.tags;
-	cx.vp.nbinds = (unsigned)binds.n;
+	cx.binds = &cr->binds;
+	cx.vp.binds = cr->binds.tags;
+	cx.vp.nbinds = (unsigned)cr->binds.n;
 	fflush(NULL);
 	pid_t child = fork();
-	if (child < 0) {
-		husk_error_set(err, errno, "fork");
-		goto fail;
-	}
+	if (child < 0)
+		return husk_error_set(err, errno, "fork");
 	if (child == 0) {
-		close(sync[0]);
-		if (master >= 0)
-			close(master);
+		close(cr->sync[0]);
+		if (cr->master >= 0)
+			close(cr->master);
 		close(c->dirfd);
 		child_main(&cx);
 	}
-	close(sync[1]);
-	sync[1] = -1;
+	cr->child = child;
+	close(cr->sync[1]);
+	cr->sync[1] = -1;
+	return 0;
+}
+
+/* Waits for the child's "ok" (its VM built, about to run), or its error. */
+static int create_wait_ready(struct create *cr, husk_error_t *err)
+{
 	char msg[4096];
 	size_t got = 0;
 	ssize_t r;
-	while (got < sizeof(msg) - 1 && (r = read(sync[0], msg + got, sizeof(msg) - 1 - got)) != 0) {
+
+	while (got < sizeof(msg) - 1 && (r = read(cr->sync[0], msg + got, sizeof(msg) - 1 - got)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -651,58 +694,116 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 			break;
 	}
 	msg[got] = '\0';
-	if (strcmp(msg, "ok") != 0) {
-		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-			;
-		husk_error_set(err, 0, "%s", got ? msg : "the container process died while starting");
-		goto fail;
-	}
-	c->rec->pid = child;
-	c->rec->pid_start = process_start_time(child);
-	if (cg && cgroup_release_kthreads(cg, err) < 0) {
-		kill(child, SIGKILL);
-		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
-			;
-		goto fail;
-	}
-	/* Hooks run with the lock shared, not exclusive: a hook may well run
-	 * `husk state` (shared), while delete, start and pause (exclusive)
-	 * still wait for create to finish. runc runs prestart first, then
-	 * createRuntime, then createContainer. */
-	if (container_save(c, err) < 0 || create_say_go(sync[0], err) < 0 ||
-	    (o->pid_file && pid_file_write(o->pid_file, child, err) < 0) ||
+	if (strcmp(msg, "ok") != 0)
+		return husk_error_set(err, 0, "%s", got ? msg : "the container process died while starting");
+	cr->c->rec->pid = cr->child;
+	cr->c->rec->pid_start = process_start_time(cr->child);
+	if (cr->cg && cgroup_release_kthreads(cr->cg, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* The word that lets the VMM run on its own once its pid is saved. */
+static int create_say_go(int sync_fd, husk_error_t *err)
+{
+	if (send(sync_fd, "go", 2, MSG_NOSIGNAL) != 2)
+		return husk_error_set(err, errno, "the container process died while starting");
+	return 0;
+}
+
+/* The state and the pid file written, then the create hooks.
+ *
+ * Hooks run with the lock shared, not exclusive: a hook may well run
+ * `husk state` (shared), while delete, start and pause (exclusive) still
+ * wait for create to finish. runc runs prestart first, then createRuntime,
+ * then createContainer. */
+static int create_publish(struct create *cr, husk_error_t *err)
+{
+	const struct oci_config *cfg = cr->cfg;
+	struct container *c = cr->c;
+	pid_t child = cr->child;
+
+	if (container_save(c, err) < 0 || create_say_go(cr->sync[0], err) < 0 ||
+	    (cr->o->pid_file && pid_file_write(cr->o->pid_file, child, err) < 0) ||
 	    container_relock(c, false, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
 	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
-	    run_hooks(cfg, OCI_HOOK_CREATE_CONTAINER, c, "creating", child, err) < 0) {
-		kill(child, SIGKILL);
-		while (waitpid(child, NULL, 0) < 0 && errno == EINTR)
+	    run_hooks(cfg, OCI_HOOK_CREATE_CONTAINER, c, "creating", child, err) < 0)
+		return -1;
+	return 0;
+}
+
+/* A failed create leaves nothing behind: the container process, a cgroup
+ * it made (a shared one is not its to remove) and the state directory go,
+ * newest first. Each is there only if its step ran. */
+static void create_undo(struct create *cr)
+{
+	husk_error_t e2 = NULL;
+
+	if (cr->child > 0) {
+		/* Already dead, or dying, when it said why it failed. */
+		kill(cr->child, SIGKILL);
+		while (waitpid(cr->child, NULL, 0) < 0 && errno == EINTR)
 			;
-		goto fail;
 	}
-	*pid = child;
-	ret = 0;
-	goto out;
-fail:
-	if (cg && cgroup_created(cg)) {
-		husk_error_t e2 = NULL;
-		if (cgroup_destroy(cg, &e2) < 0)
-			husk_error_release(&e2);
-	}
-	if (c) {
-		husk_error_t e2 = NULL;
-		if (container_remove(c, &e2) < 0)
-			husk_error_release(&e2);
-	}
-out:
-	int fds[] = { master, slave, sync[0], sync[1], ctl, agent };
+	if (cr->cg && cgroup_created(cr->cg) && cgroup_destroy(cr->cg, &e2) < 0)
+		husk_error_release(&e2);
+	if (cr->c && container_remove(cr->c, &e2) < 0)
+		husk_error_release(&e2);
+}
+
+/* What create holds, whether it worked or not: the descriptors it keeps
+ * the container process's copies of, and memory. */
+static void create_release(struct create *cr)
+{
+	int fds[] = { cr->master, cr->slave, cr->sync[0], cr->sync[1], cr->ctl, cr->agent };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);
-	cgroup_handle_free(cg);
-	container_free(c);
-	oci_config_free(cfg);
-	binds_free(&binds);
+	cgroup_handle_free(cr->cg);
+	container_free(cr->c);
+	oci_config_free(cr->cfg);
+	binds_free(&cr->binds);
+	free(cr->json);
+	free(cr->kernel);
+	free(cr->initrd);
+}
+
+int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, pid_t *pid,
+		     husk_error_t *err)
+{
+	/* In order; each step makes what the next ones use. */
+	static int (*const steps[])(struct create *, husk_error_t *) = {
+		create_read_bundle,
+		create_check_rootfs,
+		create_validate,
+		create_state_dir,
+		create_record,
+		create_cgroup,
+		create_terminal,
+		create_sockets,
+		create_vmm,
+		create_wait_ready,
+		create_publish,
+	};
+	struct create cr = {
+		.g = g,
+		.o = o,
+		.master = -1,
+		.slave = -1,
+		.sync = { -1, -1 },
+		.ctl = -1,
+		.agent = -1,
+	};
+	int ret = 0;
+
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && ret == 0; i++)
+		ret = steps[i](&cr, err);
+	if (ret < 0)
+		create_undo(&cr);
+	else
+		*pid = cr.child;
+	create_release(&cr);
 	return ret;
 }
 

@@ -10,7 +10,7 @@
 #include "runtime/commands.h"
 #include "base/error.h"
 #include "oci/config.h"
-#include "runtime/state.h"
+#include "runtime/container.h"
 
 /* VM size when neither the spec's resources nor annotations say. */
 #define HUSK_DEFAULT_CPUS 1

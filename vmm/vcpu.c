@@ -304,12 +304,7 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	for (;;) {
-		pthread_mutex_lock(&vm->lock);
-		bool stop = vm->outcome != VM_OUTCOME_RUNNING;
-		if (v->id == 0 && !vm->setup_ns)
-			vm->setup_ns = vm_elapsed_ns(vm);
-		pthread_mutex_unlock(&vm->lock);
-		if (stop)
+		if (!vm_vcpu_may_run(vm, v->id))
 			break;
 		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)

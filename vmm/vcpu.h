@@ -3,7 +3,7 @@
 
 #include <linux/kvm.h>
 
-#include "vmm/vm.h"
+#include "vmm/vm_internal.h"
 
 /* The signal that kicks a vCPU thread out of KVM_RUN when the VM stops. */
 #define VCPU_KICK_SIGNAL (SIGRTMIN + 1)

@@ -1,4 +1,5 @@
-#include "vmm/vm.h"
+/* The VM: see vm.h, and vm_internal.h for what vmm/ shares of it. */
+#include "vmm/vm_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,16 @@ uint64_t vm_elapsed_ns(const struct vm *vm)
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	return ns_between(&vm->t0, &now);
+}
+
+bool vm_vcpu_may_run(struct vm *vm, int id)
+{
+	pthread_mutex_lock(&vm->lock);
+	bool run = vm->outcome == VM_OUTCOME_RUNNING;
+	if (id == 0 && !vm->setup_ns)
+		vm->setup_ns = vm_elapsed_ns(vm);
+	pthread_mutex_unlock(&vm->lock);
+	return run;
 }
 
 void vm_request_stop(struct vm *vm, enum vm_outcome outcome, const char *fmt, ...)

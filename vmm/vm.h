@@ -1,32 +1,18 @@
 /* One micro-VM: KVM VM and vCPU threads, guest memory, devices and the
  * event loop that serves them. vm_run() builds it, runs it until the guest
  * stops (or a host signal or fatal error stops it), tears it down and says
- * why it stopped. */
+ * why it stopped. This is what its callers see: the configuration, the run
+ * and the result; the running VM's insides are vm_internal.h's. */
 #ifndef HUSK_VMM_VM_H
 #define HUSK_VMM_VM_H
 
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 
-#include "vmm/console_log.h"
-#include "vmm/event_loop.h"
-#include "vmm/fd_budget.h"
-#include "vmm/io_bus.h"
-#include "vmm/memory.h"
-#include "vmm/serial.h"
-#include "vmm/x86_boot.h"
-#include "vmm/virtio/fuse_server.h"
-
-struct virtio_mmio_dev;
-
-#define VM_MAX_VIRTIO 16
-#define VIRTIO_MMIO_BASE 0xd0000000ULL
-#define VIRTIO_MMIO_SIZE 0x1000ULL
-#define VIRTIO_IRQ_FIRST 5
+#include "base/error.h"
+#include "vmm/x86_boot.h" /* MAX_VCPUS, the most cpus a VM takes */
 
 #define VM_MAX_SHARES 8
 #define VM_MAX_NICS 4
@@ -112,45 +98,6 @@ struct vm_result {
 	uint64_t rss_overhead_kb; /* VMM RSS at the end, guest RAM excluded */
 };
 
-struct vcpu {
-	struct vm *vm;
-	int id;
-	int fd;
-	struct kvm_run *run;
-	size_t run_size;
-	pthread_t thread;
-	bool started;
-};
-
-struct vm {
-	const struct vm_config *cfg;
-	int kvm_fd, vm_fd;
-	struct guest_memory mem;
-	struct io_bus pio, mmio;
-	struct event_loop loop;
-	struct console_log console;
-	struct serial serial;
-	int ncpus;
-	struct vcpu vcpus[MAX_VCPUS];
-	struct virtio_mmio_dev *virtio[VM_MAX_VIRTIO];
-	int nvirtio;
-	/* Devices' shared memory regions go above RAM, from here up; each is
-	 * one more memory slot after RAM's. */
-	uint64_t shm_next_gpa;
-	uint32_t nshm;
-	struct event_source signals;
-	struct timespec t0; /* when the VMM started, for the boot timer */
-	struct fd_budget fds;
-	struct fuse_fd_pool share_fds; /* every share's inodes and handles */
-
-	pthread_mutex_t lock; /* guards the fields below */
-	enum vm_outcome outcome;
-	uint32_t guest_status; /* last HUSK_PORT_EXIT write */
-	int host_signal;       /* the signal that stopped the VM, if one did */
-	char message[512];
-	uint64_t setup_ns, boot_ns;
-};
-
 /* Runs the VM to its end. T0 is when the VMM process started (for the boot
  * timer), or NULL for now. Returns -1 only when the VM could not be built;
  * every way a built VM ends is reported in *res. */
@@ -161,14 +108,5 @@ int vm_run(const struct vm_config *cfg, const struct timespec *t0,
  * devices, vCPUs) and tears it down without running a vCPU: whether this
  * host's KVM and these assets can make it (`husk check`). */
 int vm_probe(const struct vm_config *cfg, husk_error_t *err);
-
-/* Ends the VM with OUTCOME (the first caller wins); any thread may call it. */
-void vm_request_stop(struct vm *vm, enum vm_outcome outcome, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-uint64_t vm_elapsed_ns(const struct vm *vm);
-
-/* Adds a virtio-mmio device: its MMIO window, IRQ and command-line entry. */
-int vm_add_virtio(struct vm *vm, struct virtio_mmio_dev *dev, husk_error_t *err);
 
 #endif

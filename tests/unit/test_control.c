@@ -21,9 +21,9 @@
 
 #include "runtime/agent_host.h"
 #include "base/cleanup.h"
+#include "runtime/container.h"
 #include "runtime/control.h"
 #include "runtime/lifecycle.h"
-#include "runtime/state.h"
 #include "runtime/vmm_process.h"
 #include "tests/unit/tap.h"
 

@@ -20,7 +20,7 @@
 #include "base/cleanup.h"
 #include "base/fileio.h"
 #include "runtime/lifecycle.h"
-#include "runtime/state.h"
+#include "runtime/container.h"
 #include "vmm/x86_boot.h"
 #include "tests/unit/tap.h"
 

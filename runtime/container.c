@@ -1,5 +1,5 @@
-/* The state store: see state.h. */
-#include "runtime/state.h"
+/* struct container and its state store: see container.h. */
+#include "runtime/container.h"
 
 #include <ctype.h>
 #include <errno.h>

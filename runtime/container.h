@@ -1,9 +1,10 @@
-/* The state store: one directory per container under --root,
- * <root>/<id>/state.json (written atomically: temp file, fsync, rename),
- * locked with flock(2) on the directory so that concurrent husk commands on
- * one container take turns. The VMM's control socket lives there too. */
-#ifndef HUSK_RUNTIME_STATE_H
-#define HUSK_RUNTIME_STATE_H
+/* struct container and its state store: one directory per container under
+ * --root, <root>/<id>/state.json (written atomically: temp file, fsync,
+ * rename), locked with flock(2) on the directory so that concurrent husk
+ * commands on one container take turns. The VMM's control socket lives
+ * there too. */
+#ifndef HUSK_RUNTIME_CONTAINER_H
+#define HUSK_RUNTIME_CONTAINER_H
 
 #include <limits.h>
 #include <stdbool.h>
