@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
-#include <json-c/json_visit.h>
 #include <limits.h>
 #include <sched.h>
 #include <stdio.h>
@@ -17,192 +16,8 @@
 #include <unistd.h>
 
 #include "base/cleanup.h"
+#include "oci/config_internal.h"
 #include "oci/tables.h"
-
-#define PATHLEN 256
-
-typedef struct json_object jobj;
-
-static int type_error(const char *path, const char *want, husk_error_t *err)
-{
-	return husk_error_set(err, 0, "%s: must be %s", path, want);
-}
-
-/* Member KEY of object O, or NULL when absent (or JSON null). */
-static jobj *member(jobj *o, const char *key)
-{
-	jobj *v = NULL;
-	if (!json_object_object_get_ex(o, key, &v))
-		return NULL;
-	return v;
-}
-
-static void child_path(char *out, const char *parent, const char *key)
-{
-	/* A path too long to show ends in "..."; it is only for messages. */
-	if (snprintf(out, PATHLEN, "%s%s%s", parent, *parent ? "." : "", key) >= PATHLEN)
-		memcpy(out + PATHLEN - 4, "...", 4);
-}
-
-static void index_path(char *out, const char *parent, size_t i)
-{
-	if (snprintf(out, PATHLEN, "%s[%zu]", parent, i) >= PATHLEN)
-		memcpy(out + PATHLEN - 4, "...", 4);
-}
-
-static int want_object(jobj *v, const char *path, husk_error_t *err)
-{
-	if (!json_object_is_type(v, json_type_object))
-		return type_error(path, "an object", err);
-	return 0;
-}
-
-static int get_bool(jobj *v, const char *path, bool *out, husk_error_t *err)
-{
-	if (!json_object_is_type(v, json_type_boolean))
-		return type_error(path, "a boolean", err);
-	*out = json_object_get_boolean(v);
-	return 0;
-}
-
-static int get_string(jobj *v, const char *path, char **out, husk_error_t *err)
-{
-	if (!json_object_is_type(v, json_type_string))
-		return type_error(path, "a string", err);
-	const char *s = json_object_get_string(v);
-	size_t n = (size_t)json_object_get_string_len(v);
-	if (strlen(s) != n)
-		return husk_error_set(err, 0, "%s: contains a NUL byte", path);
-	*out = strdup(s);
-	if (!*out)
-		return husk_error_set(err, ENOMEM, "%s", path);
-	return 0;
-}
-
-/* json-c reads an integer literal beyond int64 and uint64 as the nearest
- * bound, silently: 18446744073709551616 would read as 18446744073709551615
- * (RLIM_INFINITY), a seccomp argument as another number. parse_json marks
- * the values that stand for such a literal with this. */
-static const char saturated_mark;
-
-static bool saturated(jobj *v)
-{
-	return json_object_get_userdata(v) == &saturated_mark;
-}
-
-static int get_int64(jobj *v, const char *path, int64_t min, int64_t max, int64_t *out,
-		     husk_error_t *err)
-{
-	if (!json_object_is_type(v, json_type_int))
-		return type_error(path, "an integer", err);
-	if (saturated(v))
-		return husk_error_set(err, 0, "%s: out of range [%lld, %lld]", path, (long long)min,
-				      (long long)max);
-	int64_t x = json_object_get_int64(v);
-	/* json-c saturates values beyond int64; a uint64 above INT64_MAX
-	 * reads as INT64_MAX here, which the range check catches. */
-	if (x < min || x > max || (x == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX))
-		return husk_error_set(err, 0, "%s: %s out of range [%lld, %lld]", path,
-				      json_object_to_json_string(v), (long long)min,
-				      (long long)max);
-	*out = x;
-	return 0;
-}
-
-static int get_uint64(jobj *v, const char *path, uint64_t *out, husk_error_t *err)
-{
-	if (!json_object_is_type(v, json_type_int))
-		return type_error(path, "an integer", err);
-	if (json_object_get_int64(v) < 0)
-		return husk_error_set(err, 0, "%s: must not be negative", path);
-	if (saturated(v))
-		return husk_error_set(err, 0, "%s: larger than %llu", path,
-				      (unsigned long long)UINT64_MAX);
-	*out = json_object_get_uint64(v);
-	return 0;
-}
-
-static int get_uint32(jobj *v, const char *path, uint32_t *out, husk_error_t *err)
-{
-	int64_t x;
-	if (get_int64(v, path, 0, UINT32_MAX, &x, err) < 0)
-		return -1;
-	*out = (uint32_t)x;
-	return 0;
-}
-
-/* A uid or gid. (uid_t)-1 is not one: chown() and setresuid() read it as
- * "leave unchanged", so a device would stay root's and setgroups() fails. */
-static int get_id(jobj *v, const char *path, uint32_t *out, husk_error_t *err)
-{
-	int64_t x;
-	if (get_int64(v, path, 0, UINT32_MAX - 1, &x, err) < 0)
-		return -1;
-	*out = (uint32_t)x;
-	return 0;
-}
-
-/* OBJ's member NAME (PATH.NAME in errors), a uid or gid, into *OUT when
- * it is there; otherwise *OUT keeps its default. */
-static int get_opt_id(jobj *obj, const char *path, const char *name, uint32_t *out, husk_error_t *err)
-{
-	char fp[PATHLEN];
-	jobj *f = member(obj, name);
-
-	if (!f)
-		return 0;
-	child_path(fp, path, name);
-	return get_id(f, fp, out, err);
-}
-
-/* OBJ's member NAME (PATH.NAME in errors) as an absolute path into *OUT.
- * A missing member is an error when REQUIRED; otherwise *OUT is left alone. */
-static int get_abs_path(jobj *obj, const char *path, const char *name, bool required, char **out,
-			husk_error_t *err)
-{
-	char fp[PATHLEN];
-	jobj *f;
-
-	child_path(fp, path, name);
-	if (!(f = member(obj, name)))
-		return required ? husk_error_set(err, 0, "%s: required", fp) : 0;
-	if (get_string(f, fp, out, err) < 0)
-		return -1;
-	if ((*out)[0] != '/')
-		return husk_error_set(err, 0, "%s: must be an absolute path", fp);
-	return 0;
-}
-
-/* An array of strings, NULL-terminated. */
-static int get_strings(jobj *v, const char *path, char ***out, size_t *n, husk_error_t *err)
-{
-	char p[PATHLEN];
-
-	if (!json_object_is_type(v, json_type_array))
-		return type_error(path, "an array of strings", err);
-	size_t len = json_object_array_length(v);
-	char **a = calloc(len + 1, sizeof(*a));
-	if (!a)
-		return husk_error_set(err, ENOMEM, "%s", path);
-	*out = a;
-	*n = 0;
-	for (size_t i = 0; i < len; i++) {
-		index_path(p, path, i);
-		if (get_string(json_object_array_get_idx(v, i), p, &a[i], err) < 0)
-			return -1;
-		*n = i + 1;
-	}
-	return 0;
-}
-
-static void free_strings(char **a)
-{
-	if (!a)
-		return;
-	for (char **s = a; *s; s++)
-		free(*s);
-	free(a);
-}
 
 static int parse_caps(jobj *v, const char *path, struct oci_process *p, husk_error_t *err)
 {
@@ -211,23 +26,23 @@ static int parse_caps(jobj *v, const char *path, struct oci_process *p, husk_err
 		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
 		[OCI_CAP_AMBIENT] = "ambient",
 	};
-	char sp[PATHLEN], ip[PATHLEN];
+	char sp[OCI_JSON_PATHLEN], ip[OCI_JSON_PATHLEN];
 
-	if (want_object(v, path, err) < 0)
+	if (oci_json_want_object(v, path, err) < 0)
 		return -1;
 	p->has_caps = true;
 	for (int s = 0; s < OCI_CAP_NSETS; s++) {
-		jobj *a = member(v, sets[s]);
+		jobj *a = oci_json_member(v, sets[s]);
 		if (!a)
 			continue;
-		child_path(sp, path, sets[s]);
+		oci_json_child_path(sp, path, sets[s]);
 		if (!json_object_is_type(a, json_type_array))
-			return type_error(sp, "an array of strings", err);
+			return oci_json_type_error(sp, "an array of strings", err);
 		for (size_t i = 0; i < json_object_array_length(a); i++) {
 			jobj *e = json_object_array_get_idx(a, i);
-			index_path(ip, sp, i);
+			oci_json_index_path(ip, sp, i);
 			if (!json_object_is_type(e, json_type_string))
-				return type_error(ip, "a string", err);
+				return oci_json_type_error(ip, "a string", err);
 			int c = oci_name_lookup(&oci_capabilities, json_object_get_string(e));
 			if (c < 0)
 				return husk_error_set(err, 0, "%s: unknown capability \"%s\"", ip,
@@ -252,131 +67,120 @@ static const struct {
 	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
 };
 
-static int parse_rlimits(jobj *v, const char *path, struct oci_process *p, husk_error_t *err)
+/* process.rlimits[I], with the rlimits before it in P (CTX). */
+static int parse_rlimit(jobj *e, const char *ip, void *elem, size_t i, void *ctx, husk_error_t *err)
 {
-	char ip[PATHLEN], fp[PATHLEN];
+	struct oci_process *p = ctx;
+	struct oci_rlimit *r = elem;
+	char fp[OCI_JSON_PATHLEN];
 
-	if (!json_object_is_type(v, json_type_array))
-		return type_error(path, "an array", err);
-	size_t n = json_object_array_length(v);
-	p->rlimits = calloc(n ? n : 1, sizeof(*p->rlimits));
-	if (!p->rlimits)
-		return husk_error_set(err, ENOMEM, "%s", path);
-	for (size_t i = 0; i < n; i++) {
-		jobj *e = json_object_array_get_idx(v, i);
-		struct oci_rlimit *r = &p->rlimits[i];
-		index_path(ip, path, i);
-		if (want_object(e, ip, err) < 0)
-			return -1;
-		jobj *t = member(e, "type");
-		child_path(fp, ip, "type");
-		if (!t)
-			return husk_error_set(err, 0, "%s: required", fp);
-		if (!json_object_is_type(t, json_type_string))
-			return type_error(fp, "a string", err);
-		r->resource = -1;
-		for (size_t k = 0; k < sizeof(rlimit_names) / sizeof(rlimit_names[0]); k++)
-			if (strcmp(rlimit_names[k].name, json_object_get_string(t)) == 0)
-				r->resource = rlimit_names[k].resource;
-		if (r->resource < 0)
-			return husk_error_set(err, 0, "%s: unknown rlimit \"%s\"", fp,
+	jobj *t = oci_json_member(e, "type");
+	oci_json_child_path(fp, ip, "type");
+	if (!t)
+		return husk_error_set(err, 0, "%s: required", fp);
+	if (!json_object_is_type(t, json_type_string))
+		return oci_json_type_error(fp, "a string", err);
+	r->resource = -1;
+	for (size_t k = 0; k < sizeof(rlimit_names) / sizeof(rlimit_names[0]); k++)
+		if (strcmp(rlimit_names[k].name, json_object_get_string(t)) == 0)
+			r->resource = rlimit_names[k].resource;
+	if (r->resource < 0)
+		return husk_error_set(err, 0, "%s: unknown rlimit \"%s\"", fp,
+				      json_object_get_string(t));
+	for (size_t k = 0; k < i; k++)
+		if (p->rlimits[k].resource == r->resource)
+			return husk_error_set(err, 0, "%s: duplicate rlimit \"%s\"", fp,
 					      json_object_get_string(t));
-		for (size_t k = 0; k < i; k++)
-			if (p->rlimits[k].resource == r->resource)
-				return husk_error_set(err, 0, "%s: duplicate rlimit \"%s\"", fp,
-						      json_object_get_string(t));
-		jobj *soft = member(e, "soft"), *hard = member(e, "hard");
-		child_path(fp, ip, "soft");
-		if (!soft)
-			return husk_error_set(err, 0, "%s: required", fp);
-		if (get_uint64(soft, fp, &r->soft, err) < 0)
-			return -1;
-		child_path(fp, ip, "hard");
-		if (!hard)
-			return husk_error_set(err, 0, "%s: required", fp);
-		if (get_uint64(hard, fp, &r->hard, err) < 0)
-			return -1;
-		if (r->soft > r->hard)
-			return husk_error_set(err, 0, "%s: soft limit above the hard limit", ip);
-		p->nrlimits = i + 1;
-	}
+	jobj *soft = oci_json_member(e, "soft"), *hard = oci_json_member(e, "hard");
+	oci_json_child_path(fp, ip, "soft");
+	if (!soft)
+		return husk_error_set(err, 0, "%s: required", fp);
+	if (oci_json_uint64(soft, fp, &r->soft, err) < 0)
+		return -1;
+	oci_json_child_path(fp, ip, "hard");
+	if (!hard)
+		return husk_error_set(err, 0, "%s: required", fp);
+	if (oci_json_uint64(hard, fp, &r->hard, err) < 0)
+		return -1;
+	if (r->soft > r->hard)
+		return husk_error_set(err, 0, "%s: soft limit above the hard limit", ip);
 	return 0;
 }
 
 static int parse_process_obj(jobj *v, const char *path, struct oci_process *p, husk_error_t *err)
 {
-	char fp[PATHLEN], sp[PATHLEN];
+	char fp[OCI_JSON_PATHLEN], sp[OCI_JSON_PATHLEN];
 	jobj *f;
 
-	if (want_object(v, path, err) < 0)
+	if (oci_json_want_object(v, path, err) < 0)
 		return -1;
-	if ((f = member(v, "terminal"))) {
-		child_path(fp, path, "terminal");
-		if (get_bool(f, fp, &p->terminal, err) < 0)
+	if ((f = oci_json_member(v, "terminal"))) {
+		oci_json_child_path(fp, path, "terminal");
+		if (oci_json_bool(f, fp, &p->terminal, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "consoleSize"))) {
-		child_path(fp, path, "consoleSize");
-		if (want_object(f, fp, err) < 0)
+	if ((f = oci_json_member(v, "consoleSize"))) {
+		oci_json_child_path(fp, path, "consoleSize");
+		if (oci_json_want_object(f, fp, err) < 0)
 			return -1;
 		uint32_t h = 0, w = 0;
-		jobj *hv = member(f, "height"), *wv = member(f, "width");
-		child_path(sp, fp, "height");
-		if (hv && get_uint32(hv, sp, &h, err) < 0)
+		jobj *hv = oci_json_member(f, "height"), *wv = oci_json_member(f, "width");
+		oci_json_child_path(sp, fp, "height");
+		if (hv && oci_json_uint32(hv, sp, &h, err) < 0)
 			return -1;
-		child_path(sp, fp, "width");
-		if (wv && get_uint32(wv, sp, &w, err) < 0)
+		oci_json_child_path(sp, fp, "width");
+		if (wv && oci_json_uint32(wv, sp, &w, err) < 0)
 			return -1;
 		if (h > 65535 || w > 65535)
 			return husk_error_set(err, 0, "%s: larger than 65535", fp);
 		p->console_height = h;
 		p->console_width = w;
 	}
-	child_path(fp, path, "args");
-	if (!(f = member(v, "args")))
+	oci_json_child_path(fp, path, "args");
+	if (!(f = oci_json_member(v, "args")))
 		return husk_error_set(err, 0, "%s: required", fp);
-	if (get_strings(f, fp, &p->args, &p->nargs, err) < 0)
+	if (oci_json_strings(f, fp, &p->args, &p->nargs, err) < 0)
 		return -1;
 	if (p->nargs == 0)
 		return husk_error_set(err, 0, "%s: must not be empty", fp);
 	if (p->args[0][0] == '\0')
 		return husk_error_set(err, 0, "%s[0]: must not be empty", fp);
-	if ((f = member(v, "env"))) {
-		child_path(fp, path, "env");
-		if (get_strings(f, fp, &p->env, &p->nenv, err) < 0)
+	if ((f = oci_json_member(v, "env"))) {
+		oci_json_child_path(fp, path, "env");
+		if (oci_json_strings(f, fp, &p->env, &p->nenv, err) < 0)
 			return -1;
 		for (size_t i = 0; i < p->nenv; i++)
 			if (!strchr(p->env[i], '=') || p->env[i][0] == '=') {
-				index_path(sp, fp, i);
+				oci_json_index_path(sp, fp, i);
 				return husk_error_set(err, 0, "%s: \"%s\" is not NAME=VALUE", sp,
 						      p->env[i]);
 			}
 	} else if (!(p->env = calloc(1, sizeof(char *)))) {
 		return husk_error_set(err, ENOMEM, "%s", path);
 	}
-	if (get_abs_path(v, path, "cwd", true, &p->cwd, err) < 0)
+	if (oci_json_abs_path(v, path, "cwd", true, &p->cwd, err) < 0)
 		return -1;
-	if ((f = member(v, "user"))) {
+	if ((f = oci_json_member(v, "user"))) {
 		jobj *u;
 		uint32_t x;
-		child_path(fp, path, "user");
-		if (want_object(f, fp, err) < 0)
+		oci_json_child_path(fp, path, "user");
+		if (oci_json_want_object(f, fp, err) < 0)
 			return -1;
-		if (get_opt_id(f, fp, "uid", &p->uid, err) < 0 || get_opt_id(f, fp, "gid", &p->gid, err) < 0)
+		if (oci_json_opt_id(f, fp, "uid", &p->uid, err) < 0 || oci_json_opt_id(f, fp, "gid", &p->gid, err) < 0)
 			return -1;
-		if ((u = member(f, "umask"))) {
-			child_path(sp, fp, "umask");
-			if (get_uint32(u, sp, &x, err) < 0)
+		if ((u = oci_json_member(f, "umask"))) {
+			oci_json_child_path(sp, fp, "umask");
+			if (oci_json_uint32(u, sp, &x, err) < 0)
 				return -1;
 			if (x > 0777)
 				return husk_error_set(err, 0, "%s: %u is not a mode", sp, x);
 			p->has_umask = true;
 			p->umask = x;
 		}
-		if ((u = member(f, "additionalGids"))) {
-			child_path(sp, fp, "additionalGids");
+		if ((u = oci_json_member(f, "additionalGids"))) {
+			oci_json_child_path(sp, fp, "additionalGids");
 			if (!json_object_is_type(u, json_type_array))
-				return type_error(sp, "an array of integers", err);
+				return oci_json_type_error(sp, "an array of integers", err);
 			size_t n = json_object_array_length(u);
 			if (n > 65536)
 				return husk_error_set(err, 0, "%s: too many groups", sp);
@@ -384,34 +188,35 @@ static int parse_process_obj(jobj *v, const char *path, struct oci_process *p, h
 			if (!p->additional_gids)
 				return husk_error_set(err, ENOMEM, "%s", sp);
 			for (size_t i = 0; i < n; i++) {
-				char ip[PATHLEN];
-				index_path(ip, sp, i);
-				if (get_id(json_object_array_get_idx(u, i), ip, &x, err) < 0)
+				char ip[OCI_JSON_PATHLEN];
+				oci_json_index_path(ip, sp, i);
+				if (oci_json_id(json_object_array_get_idx(u, i), ip, &x, err) < 0)
 					return -1;
 				p->additional_gids[i] = x;
 				p->nadditional_gids = i + 1;
 			}
 		}
 	}
-	if ((f = member(v, "capabilities"))) {
-		child_path(fp, path, "capabilities");
+	if ((f = oci_json_member(v, "capabilities"))) {
+		oci_json_child_path(fp, path, "capabilities");
 		if (parse_caps(f, fp, p, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "rlimits"))) {
-		child_path(fp, path, "rlimits");
-		if (parse_rlimits(f, fp, p, err) < 0)
+	if ((f = oci_json_member(v, "rlimits"))) {
+		oci_json_child_path(fp, path, "rlimits");
+		if (oci_json_each_object(f, fp, &p->rlimits, &p->nrlimits, sizeof(*p->rlimits),
+					 parse_rlimit, p, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "noNewPrivileges"))) {
-		child_path(fp, path, "noNewPrivileges");
-		if (get_bool(f, fp, &p->no_new_privileges, err) < 0)
+	if ((f = oci_json_member(v, "noNewPrivileges"))) {
+		oci_json_child_path(fp, path, "noNewPrivileges");
+		if (oci_json_bool(f, fp, &p->no_new_privileges, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "oomScoreAdj"))) {
+	if ((f = oci_json_member(v, "oomScoreAdj"))) {
 		int64_t x;
-		child_path(fp, path, "oomScoreAdj");
-		if (get_int64(f, fp, -1000, 1000, &x, err) < 0)
+		oci_json_child_path(fp, path, "oomScoreAdj");
+		if (oci_json_int64(f, fp, -1000, 1000, &x, err) < 0)
 			return -1;
 		p->has_oom_score_adj = true;
 		p->oom_score_adj = (int)x;
@@ -479,36 +284,37 @@ static int append_data(char **data, const char *opt, const char *path, husk_erro
 	return 0;
 }
 
-static int parse_mount(jobj *v, const char *path, struct oci_mount *m, husk_error_t *err)
+static int parse_mount(jobj *v, const char *path, void *elem, size_t idx, void *ctx,
+		       husk_error_t *err)
 {
-	char fp[PATHLEN], ip[PATHLEN];
+	char fp[OCI_JSON_PATHLEN], ip[OCI_JSON_PATHLEN];
+	struct oci_mount *m = elem;
 	jobj *f;
 
-	if (want_object(v, path, err) < 0)
+	(void)idx, (void)ctx;
+	if (oci_json_abs_path(v, path, "destination", true, &m->destination, err) < 0)
 		return -1;
-	if (get_abs_path(v, path, "destination", true, &m->destination, err) < 0)
-		return -1;
-	if ((f = member(v, "source"))) {
-		child_path(fp, path, "source");
-		if (get_string(f, fp, &m->source, err) < 0)
+	if ((f = oci_json_member(v, "source"))) {
+		oci_json_child_path(fp, path, "source");
+		if (oci_json_string(f, fp, &m->source, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "type"))) {
-		child_path(fp, path, "type");
-		if (get_string(f, fp, &m->type, err) < 0)
+	if ((f = oci_json_member(v, "type"))) {
+		oci_json_child_path(fp, path, "type");
+		if (oci_json_string(f, fp, &m->type, err) < 0)
 			return -1;
 	}
 	/* A mount of type "bind" is one without options too, as in runc. */
-	if (!(f = member(v, "options")))
+	if (!(f = oci_json_member(v, "options")))
 		goto kind;
-	child_path(fp, path, "options");
+	oci_json_child_path(fp, path, "options");
 	if (!json_object_is_type(f, json_type_array))
-		return type_error(fp, "an array of strings", err);
+		return oci_json_type_error(fp, "an array of strings", err);
 	for (size_t i = 0; i < json_object_array_length(f); i++) {
 		jobj *e = json_object_array_get_idx(f, i);
-		index_path(ip, fp, i);
+		oci_json_index_path(ip, fp, i);
 		if (!json_object_is_type(e, json_type_string))
-			return type_error(ip, "a string", err);
+			return oci_json_type_error(ip, "a string", err);
 		const char *o = json_object_get_string(e);
 		bool known = false;
 		for (size_t k = 0; k < sizeof(mount_flags) / sizeof(mount_flags[0]); k++)
@@ -574,40 +380,30 @@ static const struct {
 	{ "user", CLONE_NEWUSER },     { "uts", CLONE_NEWUTS },
 };
 
-static int parse_namespaces(jobj *v, const char *path, struct oci_config *c, husk_error_t *err)
+/* linux.namespaces[I], with the namespaces before it in C (CTX). */
+static int parse_namespace(jobj *e, const char *ip, void *elem, size_t i, void *ctx,
+			   husk_error_t *err)
 {
-	char ip[PATHLEN], fp[PATHLEN];
+	struct oci_config *c = ctx;
+	struct oci_namespace *ns = elem;
+	char fp[OCI_JSON_PATHLEN];
+	jobj *t;
 
-	if (!json_object_is_type(v, json_type_array))
-		return type_error(path, "an array", err);
-	size_t n = json_object_array_length(v);
-	c->namespaces = calloc(n ? n : 1, sizeof(*c->namespaces));
-	if (!c->namespaces)
-		return husk_error_set(err, ENOMEM, "%s", path);
-	for (size_t i = 0; i < n; i++) {
-		jobj *e = json_object_array_get_idx(v, i), *t;
-		index_path(ip, path, i);
-		if (want_object(e, ip, err) < 0)
-			return -1;
-		child_path(fp, ip, "type");
-		if (!(t = member(e, "type")))
-			return husk_error_set(err, 0, "%s: required", fp);
-		if (!json_object_is_type(t, json_type_string))
-			return type_error(fp, "a string", err);
-		const char *name = json_object_get_string(t);
-		if (oci_name_lookup(&oci_namespaces, name) < 0)
-			return husk_error_set(err, 0, "%s: unknown namespace \"%s\"", fp, name);
-		for (size_t k = 0; k < sizeof(ns_types) / sizeof(ns_types[0]); k++)
-			if (strcmp(ns_types[k].name, name) == 0)
-				c->namespaces[i].type = ns_types[k].flag;
-		for (size_t k = 0; k < i; k++)
-			if (c->namespaces[k].type == c->namespaces[i].type)
-				return husk_error_set(err, 0, "%s: duplicate namespace \"%s\"", fp, name);
-		c->nnamespaces = i + 1;
-		if (get_abs_path(e, ip, "path", false, &c->namespaces[i].path, err) < 0)
-			return -1;
-	}
-	return 0;
+	oci_json_child_path(fp, ip, "type");
+	if (!(t = oci_json_member(e, "type")))
+		return husk_error_set(err, 0, "%s: required", fp);
+	if (!json_object_is_type(t, json_type_string))
+		return oci_json_type_error(fp, "a string", err);
+	const char *name = json_object_get_string(t);
+	if (oci_name_lookup(&oci_namespaces, name) < 0)
+		return husk_error_set(err, 0, "%s: unknown namespace \"%s\"", fp, name);
+	for (size_t k = 0; k < sizeof(ns_types) / sizeof(ns_types[0]); k++)
+		if (strcmp(ns_types[k].name, name) == 0)
+			ns->type = ns_types[k].flag;
+	for (size_t k = 0; k < i; k++)
+		if (c->namespaces[k].type == ns->type)
+			return husk_error_set(err, 0, "%s: duplicate namespace \"%s\"", fp, name);
+	return oci_json_abs_path(e, ip, "path", false, &ns->path, err);
 }
 
 /* A seccomp errno: SCMP_ACT_ERRNO() keeps its low 16 bits (the filter's
@@ -616,49 +412,129 @@ static int parse_namespaces(jobj *v, const char *path, struct oci_config *c, hus
 static int get_errno_ret(jobj *v, const char *path, uint32_t *out, husk_error_t *err)
 {
 	int64_t x;
-	if (get_int64(v, path, 0, 0xffff, &x, err) < 0)
+	if (oci_json_int64(v, path, 0, 0xffff, &x, err) < 0)
 		return -1;
 	*out = (uint32_t)x;
 	return 0;
 }
 
+/* linux.seccomp.syscalls[I].args[J]. */
+static int parse_syscall_arg(jobj *a, const char *jp, void *elem, size_t j, void *ctx,
+			     husk_error_t *err)
+{
+	struct oci_seccomp_arg *arg = elem;
+	char kp[OCI_JSON_PATHLEN];
+	uint32_t idx;
+	jobj *h;
+
+	(void)j, (void)ctx;
+	oci_json_child_path(kp, jp, "index");
+	if (!(h = oci_json_member(a, "index")))
+		return husk_error_set(err, 0, "%s: required", kp);
+	if (oci_json_uint32(h, kp, &idx, err) < 0)
+		return -1;
+	if (idx > 5)
+		return husk_error_set(err, 0, "%s: %u is not an argument index (0-5)", kp, idx);
+	arg->index = idx;
+	oci_json_child_path(kp, jp, "value");
+	if (!(h = oci_json_member(a, "value")))
+		return husk_error_set(err, 0, "%s: required", kp);
+	if (oci_json_uint64(h, kp, &arg->value, err) < 0)
+		return -1;
+	if ((h = oci_json_member(a, "valueTwo"))) {
+		oci_json_child_path(kp, jp, "valueTwo");
+		if (oci_json_uint64(h, kp, &arg->value_two, err) < 0)
+			return -1;
+	}
+	oci_json_child_path(kp, jp, "op");
+	if (!(h = oci_json_member(a, "op")))
+		return husk_error_set(err, 0, "%s: required", kp);
+	if (!json_object_is_type(h, json_type_string))
+		return oci_json_type_error(kp, "a string", err);
+	arg->op = oci_name_lookup(&oci_seccomp_operators, json_object_get_string(h));
+	if (arg->op < 0)
+		return husk_error_set(err, 0, "%s: unknown operator \"%s\"", kp,
+				      json_object_get_string(h));
+	return 0;
+}
+
+/* linux.seccomp.syscalls[I]. */
+static int parse_syscall(jobj *e, const char *ip, void *elem, size_t i, void *ctx,
+			 husk_error_t *err)
+{
+	struct oci_seccomp_syscall *sc = elem;
+	char ap[OCI_JSON_PATHLEN];
+	jobj *g;
+
+	(void)i, (void)ctx;
+	oci_json_child_path(ap, ip, "names");
+	if (!(g = oci_json_member(e, "names")))
+		return husk_error_set(err, 0, "%s: required", ap);
+	if (oci_json_strings(g, ap, &sc->names, &sc->nnames, err) < 0)
+		return -1;
+	oci_json_child_path(ap, ip, "action");
+	if (!(g = oci_json_member(e, "action")))
+		return husk_error_set(err, 0, "%s: required", ap);
+	if (!json_object_is_type(g, json_type_string))
+		return oci_json_type_error(ap, "a string", err);
+	sc->action = oci_name_lookup(&oci_seccomp_actions, json_object_get_string(g));
+	if (sc->action < 0)
+		return husk_error_set(err, 0, "%s: unknown action \"%s\"", ap,
+				      json_object_get_string(g));
+	if ((g = oci_json_member(e, "errnoRet"))) {
+		uint32_t x;
+		oci_json_child_path(ap, ip, "errnoRet");
+		if (get_errno_ret(g, ap, &x, err) < 0)
+			return -1;
+		sc->has_errno = true;
+		sc->errno_ret = x;
+	}
+	if (!(g = oci_json_member(e, "args")))
+		return 0;
+	oci_json_child_path(ap, ip, "args");
+	if (json_object_is_type(g, json_type_array) && json_object_array_length(g) > 6)
+		return husk_error_set(err, 0, "%s: more than 6 argument rules", ap);
+	return oci_json_each_object(g, ap, &sc->args, &sc->nargs, sizeof(*sc->args),
+				    parse_syscall_arg, NULL, err);
+}
+
 static int parse_seccomp(jobj *v, const char *path, struct oci_seccomp *s, husk_error_t *err)
 {
-	char fp[PATHLEN], ip[PATHLEN], ap[PATHLEN], kp[PATHLEN];
+	char fp[OCI_JSON_PATHLEN], ip[OCI_JSON_PATHLEN];
 	jobj *f;
 
-	if (want_object(v, path, err) < 0)
+	if (oci_json_want_object(v, path, err) < 0)
 		return -1;
-	child_path(fp, path, "defaultAction");
-	if (!(f = member(v, "defaultAction")))
+	oci_json_child_path(fp, path, "defaultAction");
+	if (!(f = oci_json_member(v, "defaultAction")))
 		return husk_error_set(err, 0, "%s: required", fp);
 	if (!json_object_is_type(f, json_type_string))
-		return type_error(fp, "a string", err);
+		return oci_json_type_error(fp, "a string", err);
 	s->default_action = oci_name_lookup(&oci_seccomp_actions, json_object_get_string(f));
 	if (s->default_action < 0)
 		return husk_error_set(err, 0, "%s: unknown action \"%s\"", fp,
 				      json_object_get_string(f));
-	if ((f = member(v, "defaultErrnoRet"))) {
+	if ((f = oci_json_member(v, "defaultErrnoRet"))) {
 		uint32_t x;
-		child_path(fp, path, "defaultErrnoRet");
+		oci_json_child_path(fp, path, "defaultErrnoRet");
 		if (get_errno_ret(f, fp, &x, err) < 0)
 			return -1;
 		s->has_default_errno = true;
 		s->default_errno = x;
 	}
-	if ((f = member(v, "architectures"))) {
-		child_path(fp, path, "architectures");
+	if ((f = oci_json_member(v, "architectures"))) {
+		oci_json_child_path(fp, path, "architectures");
 		if (!json_object_is_type(f, json_type_array))
-			return type_error(fp, "an array of strings", err);
+			return oci_json_type_error(fp, "an array of strings", err);
 		size_t n = json_object_array_length(f);
 		s->archs = calloc(n ? n : 1, sizeof(int));
 		if (!s->archs)
 			return husk_error_set(err, ENOMEM, "%s", fp);
 		for (size_t i = 0; i < n; i++) {
 			jobj *e = json_object_array_get_idx(f, i);
-			index_path(ip, fp, i);
+			oci_json_index_path(ip, fp, i);
 			if (!json_object_is_type(e, json_type_string))
-				return type_error(ip, "a string", err);
+				return oci_json_type_error(ip, "a string", err);
 			s->archs[i] = oci_name_lookup(&oci_seccomp_archs, json_object_get_string(e));
 			if (s->archs[i] < 0)
 				return husk_error_set(err, 0, "%s: unsupported architecture \"%s\"", ip,
@@ -666,15 +542,15 @@ static int parse_seccomp(jobj *v, const char *path, struct oci_seccomp *s, husk_
 			s->narchs = i + 1;
 		}
 	}
-	if ((f = member(v, "flags"))) {
-		child_path(fp, path, "flags");
+	if ((f = oci_json_member(v, "flags"))) {
+		oci_json_child_path(fp, path, "flags");
 		if (!json_object_is_type(f, json_type_array))
-			return type_error(fp, "an array of strings", err);
+			return oci_json_type_error(fp, "an array of strings", err);
 		for (size_t i = 0; i < json_object_array_length(f); i++) {
 			jobj *e = json_object_array_get_idx(f, i);
-			index_path(ip, fp, i);
+			oci_json_index_path(ip, fp, i);
 			if (!json_object_is_type(e, json_type_string))
-				return type_error(ip, "a string", err);
+				return oci_json_type_error(ip, "a string", err);
 			int k = oci_name_lookup(&oci_seccomp_flags, json_object_get_string(e));
 			if (k < 0)
 				return husk_error_set(err, 0, "%s: unsupported flag \"%s\"", ip,
@@ -682,94 +558,11 @@ static int parse_seccomp(jobj *v, const char *path, struct oci_seccomp *s, husk_
 			s->flags |= 1u << k;
 		}
 	}
-	if (!(f = member(v, "syscalls")))
+	if (!(f = oci_json_member(v, "syscalls")))
 		return 0;
-	child_path(fp, path, "syscalls");
-	if (!json_object_is_type(f, json_type_array))
-		return type_error(fp, "an array", err);
-	size_t n = json_object_array_length(f);
-	s->syscalls = calloc(n ? n : 1, sizeof(*s->syscalls));
-	if (!s->syscalls)
-		return husk_error_set(err, ENOMEM, "%s", fp);
-	for (size_t i = 0; i < n; i++) {
-		jobj *e = json_object_array_get_idx(f, i), *g;
-		struct oci_seccomp_syscall *sc = &s->syscalls[i];
-		index_path(ip, fp, i);
-		s->nsyscalls = i + 1;
-		if (want_object(e, ip, err) < 0)
-			return -1;
-		child_path(ap, ip, "names");
-		if (!(g = member(e, "names")))
-			return husk_error_set(err, 0, "%s: required", ap);
-		if (get_strings(g, ap, &sc->names, &sc->nnames, err) < 0)
-			return -1;
-		child_path(ap, ip, "action");
-		if (!(g = member(e, "action")))
-			return husk_error_set(err, 0, "%s: required", ap);
-		if (!json_object_is_type(g, json_type_string))
-			return type_error(ap, "a string", err);
-		sc->action = oci_name_lookup(&oci_seccomp_actions, json_object_get_string(g));
-		if (sc->action < 0)
-			return husk_error_set(err, 0, "%s: unknown action \"%s\"", ap,
-					      json_object_get_string(g));
-		if ((g = member(e, "errnoRet"))) {
-			uint32_t x;
-			child_path(ap, ip, "errnoRet");
-			if (get_errno_ret(g, ap, &x, err) < 0)
-				return -1;
-			sc->has_errno = true;
-			sc->errno_ret = x;
-		}
-		if (!(g = member(e, "args")))
-			continue;
-		child_path(ap, ip, "args");
-		if (!json_object_is_type(g, json_type_array))
-			return type_error(ap, "an array", err);
-		size_t na = json_object_array_length(g);
-		if (na > 6)
-			return husk_error_set(err, 0, "%s: more than 6 argument rules", ap);
-		sc->args = calloc(na ? na : 1, sizeof(*sc->args));
-		if (!sc->args)
-			return husk_error_set(err, ENOMEM, "%s", ap);
-		for (size_t j = 0; j < na; j++) {
-			jobj *a = json_object_array_get_idx(g, j), *h;
-			struct oci_seccomp_arg *arg = &sc->args[j];
-			char jp[PATHLEN];
-			index_path(jp, ap, j);
-			sc->nargs = j + 1;
-			if (want_object(a, jp, err) < 0)
-				return -1;
-			uint32_t idx;
-			child_path(kp, jp, "index");
-			if (!(h = member(a, "index")))
-				return husk_error_set(err, 0, "%s: required", kp);
-			if (get_uint32(h, kp, &idx, err) < 0)
-				return -1;
-			if (idx > 5)
-				return husk_error_set(err, 0, "%s: %u is not an argument index (0-5)", kp, idx);
-			arg->index = idx;
-			child_path(kp, jp, "value");
-			if (!(h = member(a, "value")))
-				return husk_error_set(err, 0, "%s: required", kp);
-			if (get_uint64(h, kp, &arg->value, err) < 0)
-				return -1;
-			if ((h = member(a, "valueTwo"))) {
-				child_path(kp, jp, "valueTwo");
-				if (get_uint64(h, kp, &arg->value_two, err) < 0)
-					return -1;
-			}
-			child_path(kp, jp, "op");
-			if (!(h = member(a, "op")))
-				return husk_error_set(err, 0, "%s: required", kp);
-			if (!json_object_is_type(h, json_type_string))
-				return type_error(kp, "a string", err);
-			arg->op = oci_name_lookup(&oci_seccomp_operators, json_object_get_string(h));
-			if (arg->op < 0)
-				return husk_error_set(err, 0, "%s: unknown operator \"%s\"", kp,
-						      json_object_get_string(h));
-		}
-	}
-	return 0;
+	oci_json_child_path(fp, path, "syscalls");
+	return oci_json_each_object(f, fp, &s->syscalls, &s->nsyscalls, sizeof(*s->syscalls),
+				    parse_syscall, NULL, err);
 }
 
 int oci_cpuset_list_parse(const char *list, const char *path, unsigned *count, husk_error_t *err)
@@ -823,15 +616,15 @@ bad:
 static int parse_cpuset_list(jobj *f, const char *fp, const char *key, char *out, bool *has,
 			     unsigned *count, husk_error_t *err)
 {
-	char sp[PATHLEN];
-	jobj *g = member(f, key);
+	char sp[OCI_JSON_PATHLEN];
+	jobj *g = oci_json_member(f, key);
 	unsigned n;
 
 	if (!g)
 		return 0;
-	child_path(sp, fp, key);
+	oci_json_child_path(sp, fp, key);
 	if (!json_object_is_type(g, json_type_string))
-		return type_error(sp, "a string", err);
+		return oci_json_type_error(sp, "a string", err);
 	const char *s = json_object_get_string(g);
 	if (!*s)
 		return 0;
@@ -849,47 +642,47 @@ static int parse_cpuset_list(jobj *f, const char *fp, const char *key, char *out
 
 static int parse_resources(jobj *v, const char *path, struct oci_resources *r, husk_error_t *err)
 {
-	char fp[PATHLEN], sp[PATHLEN];
+	char fp[OCI_JSON_PATHLEN], sp[OCI_JSON_PATHLEN];
 	jobj *f, *g;
 
-	if (want_object(v, path, err) < 0)
+	if (oci_json_want_object(v, path, err) < 0)
 		return -1;
-	if ((f = member(v, "memory"))) {
-		child_path(fp, path, "memory");
-		if (want_object(f, fp, err) < 0)
+	if ((f = oci_json_member(v, "memory"))) {
+		oci_json_child_path(fp, path, "memory");
+		if (oci_json_want_object(f, fp, err) < 0)
 			return -1;
-		if ((g = member(f, "limit"))) {
-			child_path(sp, fp, "limit");
-			if (get_int64(g, sp, -1, INT64_MAX, &r->memory_limit, err) < 0)
+		if ((g = oci_json_member(f, "limit"))) {
+			oci_json_child_path(sp, fp, "limit");
+			if (oci_json_int64(g, sp, -1, INT64_MAX, &r->memory_limit, err) < 0)
 				return -1;
 			r->has_memory_limit = true;
 		}
-		if ((g = member(f, "swap"))) {
-			child_path(sp, fp, "swap");
-			if (get_int64(g, sp, -1, INT64_MAX, &r->memory_swap, err) < 0)
+		if ((g = oci_json_member(f, "swap"))) {
+			oci_json_child_path(sp, fp, "swap");
+			if (oci_json_int64(g, sp, -1, INT64_MAX, &r->memory_swap, err) < 0)
 				return -1;
 			r->has_memory_swap = true;
 		}
 	}
-	if ((f = member(v, "cpu"))) {
-		child_path(fp, path, "cpu");
-		if (want_object(f, fp, err) < 0)
+	if ((f = oci_json_member(v, "cpu"))) {
+		oci_json_child_path(fp, path, "cpu");
+		if (oci_json_want_object(f, fp, err) < 0)
 			return -1;
-		if ((g = member(f, "quota"))) {
-			child_path(sp, fp, "quota");
-			if (get_int64(g, sp, -1, INT64_MAX, &r->cpu_quota, err) < 0)
+		if ((g = oci_json_member(f, "quota"))) {
+			oci_json_child_path(sp, fp, "quota");
+			if (oci_json_int64(g, sp, -1, INT64_MAX, &r->cpu_quota, err) < 0)
 				return -1;
 			r->has_cpu_quota = true;
 		}
-		if ((g = member(f, "period"))) {
-			child_path(sp, fp, "period");
-			if (get_uint64(g, sp, &r->cpu_period, err) < 0)
+		if ((g = oci_json_member(f, "period"))) {
+			oci_json_child_path(sp, fp, "period");
+			if (oci_json_uint64(g, sp, &r->cpu_period, err) < 0)
 				return -1;
 			r->has_cpu_period = true;
 		}
-		if ((g = member(f, "shares"))) {
-			child_path(sp, fp, "shares");
-			if (get_uint64(g, sp, &r->cpu_shares, err) < 0)
+		if ((g = oci_json_member(f, "shares"))) {
+			oci_json_child_path(sp, fp, "shares");
+			if (oci_json_uint64(g, sp, &r->cpu_shares, err) < 0)
 				return -1;
 			r->has_cpu_shares = true;
 		}
@@ -899,13 +692,13 @@ static int parse_resources(jobj *v, const char *path, struct oci_resources *r, h
 				      err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "pids"))) {
-		child_path(fp, path, "pids");
-		if (want_object(f, fp, err) < 0)
+	if ((f = oci_json_member(v, "pids"))) {
+		oci_json_child_path(fp, path, "pids");
+		if (oci_json_want_object(f, fp, err) < 0)
 			return -1;
-		if ((g = member(f, "limit"))) {
-			child_path(sp, fp, "limit");
-			if (get_int64(g, sp, INT64_MIN, INT64_MAX, &r->pids_limit, err) < 0)
+		if ((g = oci_json_member(f, "limit"))) {
+			oci_json_child_path(sp, fp, "limit");
+			if (oci_json_int64(g, sp, INT64_MIN, INT64_MAX, &r->pids_limit, err) < 0)
 				return -1;
 			r->has_pids_limit = true;
 		}
@@ -916,24 +709,25 @@ static int parse_resources(jobj *v, const char *path, struct oci_resources *r, h
 /* linux.devices: runc's rules (an absolute path, type c, b, u or p, major
  * and minor for all but p), checked here so the guest gets only nodes it
  * can make. */
-static int parse_device(jobj *v, const char *path, struct oci_device *d, husk_error_t *err)
+static int parse_device(jobj *v, const char *path, void *elem, size_t i, void *ctx,
+			husk_error_t *err)
 {
-	char fp[PATHLEN];
+	struct oci_config *c = ctx;
+	struct oci_device *d = elem;
+	char fp[OCI_JSON_PATHLEN];
 	jobj *f;
 
-	if (want_object(v, path, err) < 0)
+	if (oci_json_abs_path(v, path, "path", true, &d->path, err) < 0)
 		return -1;
-	if (get_abs_path(v, path, "path", true, &d->path, err) < 0)
-		return -1;
-	child_path(fp, path, "path");
+	oci_json_child_path(fp, path, "path");
 	if (strcmp(d->path, "/") == 0 || strstr(d->path, "/../") ||
 	    (strlen(d->path) >= 3 && strcmp(d->path + strlen(d->path) - 3, "/..") == 0))
 		return husk_error_set(err, 0, "%s: \"%s\" is not a device path", fp, d->path);
-	child_path(fp, path, "type");
-	if (!(f = member(v, "type")))
+	oci_json_child_path(fp, path, "type");
+	if (!(f = oci_json_member(v, "type")))
 		return husk_error_set(err, 0, "%s: required", fp);
 	if (!json_object_is_type(f, json_type_string))
-		return type_error(fp, "a string", err);
+		return oci_json_type_error(fp, "a string", err);
 	const char *t = json_object_get_string(f);
 	if (strcmp(t, "c") == 0 || strcmp(t, "u") == 0)
 		d->type = S_IFCHR;
@@ -946,79 +740,63 @@ static int parse_device(jobj *v, const char *path, struct oci_device *d, husk_er
 	static const char *const numbers[] = { "major", "minor" };
 	for (int k = 0; k < 2; k++) {
 		int64_t x;
-		child_path(fp, path, numbers[k]);
-		if (!(f = member(v, numbers[k]))) {
+		oci_json_child_path(fp, path, numbers[k]);
+		if (!(f = oci_json_member(v, numbers[k]))) {
 			if (d->type == S_IFIFO)
 				continue;
 			return husk_error_set(err, 0, "%s: required for a type %s device", fp, t);
 		}
 		/* What makedev() can encode: 12 bits of major, 20 of minor. */
-		if (get_int64(f, fp, 0, k == 0 ? 0xfff : 0xfffff, &x, err) < 0)
+		if (oci_json_int64(f, fp, 0, k == 0 ? 0xfff : 0xfffff, &x, err) < 0)
 			return -1;
 		*(k == 0 ? &d->major : &d->minor) = (uint32_t)x;
 	}
 	d->mode = 0666;
-	if ((f = member(v, "fileMode"))) {
+	if ((f = oci_json_member(v, "fileMode"))) {
 		int64_t x;
-		child_path(fp, path, "fileMode");
-		if (get_int64(f, fp, 0, 07777, &x, err) < 0)
+		oci_json_child_path(fp, path, "fileMode");
+		if (oci_json_int64(f, fp, 0, 07777, &x, err) < 0)
 			return -1;
 		d->mode = (mode_t)x;
 	}
-	if (get_opt_id(v, path, "uid", &d->uid, err) < 0 || get_opt_id(v, path, "gid", &d->gid, err) < 0)
+	if (oci_json_opt_id(v, path, "uid", &d->uid, err) < 0 ||
+	    oci_json_opt_id(v, path, "gid", &d->gid, err) < 0)
 		return -1;
-	return 0;
-}
-
-static int parse_devices(jobj *v, const char *path, struct oci_config *c, husk_error_t *err)
-{
-	char ip[PATHLEN];
-
-	if (!json_object_is_type(v, json_type_array))
-		return type_error(path, "an array", err);
-	size_t n = json_object_array_length(v);
-	c->devices = calloc(n ? n : 1, sizeof(*c->devices));
-	if (!c->devices)
-		return husk_error_set(err, ENOMEM, "%s", path);
-	for (size_t i = 0; i < n; i++) {
-		index_path(ip, path, i);
-		c->ndevices = i + 1;
-		if (parse_device(json_object_array_get_idx(v, i), ip, &c->devices[i], err) < 0)
-			return -1;
-		for (size_t k = 0; k < i; k++)
-			if (strcmp(c->devices[k].path, c->devices[i].path) == 0)
-				return husk_error_set(err, 0, "%s.path: duplicate device \"%s\"", ip,
-						      c->devices[i].path);
-	}
+	for (size_t k = 0; k < i; k++)
+		if (strcmp(c->devices[k].path, d->path) == 0)
+			return husk_error_set(err, 0, "%s.path: duplicate device \"%s\"", path,
+					      d->path);
 	return 0;
 }
 
 static int parse_linux(jobj *v, const char *path, struct oci_config *c, husk_error_t *err)
 {
-	char fp[PATHLEN], ip[PATHLEN];
+	char fp[OCI_JSON_PATHLEN], ip[OCI_JSON_PATHLEN];
 	jobj *f;
 
-	if (want_object(v, path, err) < 0)
+	if (oci_json_want_object(v, path, err) < 0)
 		return -1;
-	if ((f = member(v, "namespaces"))) {
-		child_path(fp, path, "namespaces");
-		if (parse_namespaces(f, fp, c, err) < 0)
+	if ((f = oci_json_member(v, "namespaces"))) {
+		oci_json_child_path(fp, path, "namespaces");
+		if (oci_json_each_object(f, fp, &c->namespaces, &c->nnamespaces,
+					 sizeof(*c->namespaces), parse_namespace, c, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "devices"))) {
-		child_path(fp, path, "devices");
-		if (parse_devices(f, fp, c, err) < 0)
+	if ((f = oci_json_member(v, "devices"))) {
+		oci_json_child_path(fp, path, "devices");
+		if (oci_json_each_object(f, fp, &c->devices, &c->ndevices, sizeof(*c->devices),
+					 parse_device, c, err) < 0)
 			return -1;
 	}
 	/* Resolved and checked by runtime/cgroup.c, which knows the driver. */
-	if ((f = member(v, "cgroupsPath"))) {
-		child_path(fp, path, "cgroupsPath");
-		if (get_string(f, fp, &c->cgroups_path, err) < 0)
+	if ((f = oci_json_member(v, "cgroupsPath"))) {
+		oci_json_child_path(fp, path, "cgroupsPath");
+		if (oci_json_string(f, fp, &c->cgroups_path, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "sysctl"))) {
-		child_path(fp, path, "sysctl");
-		if (want_object(f, fp, err) < 0)
+	if ((f = oci_json_member(v, "sysctl"))) {
+		oci_json_child_path(fp, path, "sysctl");
+		if (oci_json_want_object(f, fp, err) < 0)
 			return -1;
 		size_t n = (size_t)json_object_object_length(f), i = 0;
 		c->sysctl = calloc(n ? n : 1, sizeof(*c->sysctl));
@@ -1026,40 +804,40 @@ static int parse_linux(jobj *v, const char *path, struct oci_config *c, husk_err
 			return husk_error_set(err, ENOMEM, "%s", fp);
 		json_object_object_foreach(f, key, val)
 		{
-			child_path(ip, fp, key);
+			oci_json_child_path(ip, fp, key);
 			if (i >= n)
 				break;
 			c->nsysctl = i + 1;
 			c->sysctl[i].key = strdup(key);
 			if (!c->sysctl[i].key)
 				return husk_error_set(err, ENOMEM, "%s", ip);
-			if (get_string(val, ip, &c->sysctl[i].value, err) < 0)
+			if (oci_json_string(val, ip, &c->sysctl[i].value, err) < 0)
 				return -1;
 			if (!key[0] || strstr(key, "..") || key[0] == '/' || key[0] == '.')
 				return husk_error_set(err, 0, "%s: not a sysctl name", ip);
 			i++;
 		}
 	}
-	if ((f = member(v, "maskedPaths"))) {
-		child_path(fp, path, "maskedPaths");
-		if (get_strings(f, fp, &c->masked_paths, &c->nmasked_paths, err) < 0)
+	if ((f = oci_json_member(v, "maskedPaths"))) {
+		oci_json_child_path(fp, path, "maskedPaths");
+		if (oci_json_strings(f, fp, &c->masked_paths, &c->nmasked_paths, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "readonlyPaths"))) {
-		child_path(fp, path, "readonlyPaths");
-		if (get_strings(f, fp, &c->readonly_paths, &c->nreadonly_paths, err) < 0)
+	if ((f = oci_json_member(v, "readonlyPaths"))) {
+		oci_json_child_path(fp, path, "readonlyPaths");
+		if (oci_json_strings(f, fp, &c->readonly_paths, &c->nreadonly_paths, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "seccomp"))) {
-		child_path(fp, path, "seccomp");
+	if ((f = oci_json_member(v, "seccomp"))) {
+		oci_json_child_path(fp, path, "seccomp");
 		c->seccomp = calloc(1, sizeof(*c->seccomp));
 		if (!c->seccomp)
 			return husk_error_set(err, ENOMEM, "%s", fp);
 		if (parse_seccomp(f, fp, c->seccomp, err) < 0)
 			return -1;
 	}
-	if ((f = member(v, "resources"))) {
-		child_path(fp, path, "resources");
+	if ((f = oci_json_member(v, "resources"))) {
+		oci_json_child_path(fp, path, "resources");
 		if (parse_resources(f, fp, &c->resources, err) < 0)
 			return -1;
 	}
@@ -1070,53 +848,54 @@ const char *const oci_hook_names[OCI_HOOK_NKINDS] = {
 	"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop",
 };
 
+/* hooks.KIND[I]. */
+static int parse_hook(jobj *o, const char *hp, void *elem, size_t i, void *ctx, husk_error_t *err)
+{
+	struct oci_hook *h = elem;
+	char fp[OCI_JSON_PATHLEN];
+	jobj *f;
+
+	(void)i, (void)ctx;
+	if (oci_json_abs_path(o, hp, "path", true, &h->path, err) < 0)
+		return -1;
+	oci_json_child_path(fp, hp, "args");
+	if ((f = oci_json_member(o, "args")) &&
+	    oci_json_strings(f, fp, &h->args, &(size_t){ 0 }, err) < 0)
+		return -1;
+	oci_json_child_path(fp, hp, "env");
+	if ((f = oci_json_member(o, "env")) && oci_json_strings(f, fp, &h->env, &(size_t){ 0 }, err) < 0)
+		return -1;
+	oci_json_child_path(fp, hp, "timeout");
+	int64_t t = 0;
+	if ((f = oci_json_member(o, "timeout")) && oci_json_int64(f, fp, 1, INT32_MAX, &t, err) < 0)
+		return -1;
+	h->timeout = (int)t;
+	return 0;
+}
+
 static int parse_hooks(jobj *v, struct oci_config *c, husk_error_t *err)
 {
-	char kp[PATHLEN], hp[PATHLEN], fp[PATHLEN];
-	jobj *list, *f;
+	char kp[OCI_JSON_PATHLEN];
+	jobj *list;
 
-	if (want_object(v, "hooks", err) < 0)
+	if (oci_json_want_object(v, "hooks", err) < 0)
 		return -1;
 	for (int k = 0; k < OCI_HOOK_NKINDS; k++) {
-		if (!(list = member(v, oci_hook_names[k])))
+		if (!(list = oci_json_member(v, oci_hook_names[k])))
 			continue;
-		child_path(kp, "hooks", oci_hook_names[k]);
-		if (!json_object_is_type(list, json_type_array))
-			return type_error(kp, "an array", err);
-		size_t n = json_object_array_length(list);
-		c->hooks[k] = calloc(n ? n : 1, sizeof(struct oci_hook));
-		if (!c->hooks[k])
-			return husk_error_set(err, ENOMEM, "%s", kp);
-		for (size_t i = 0; i < n; i++) {
-			struct oci_hook *h = &c->hooks[k][i];
-			jobj *o = json_object_array_get_idx(list, i);
-			index_path(hp, kp, i);
-			c->nhooks[k] = i + 1;
-			if (want_object(o, hp, err) < 0)
-				return -1;
-			if (get_abs_path(o, hp, "path", true, &h->path, err) < 0)
-				return -1;
-			child_path(fp, hp, "args");
-			if ((f = member(o, "args")) && get_strings(f, fp, &h->args, &(size_t){ 0 }, err) < 0)
-				return -1;
-			child_path(fp, hp, "env");
-			if ((f = member(o, "env")) && get_strings(f, fp, &h->env, &(size_t){ 0 }, err) < 0)
-				return -1;
-			child_path(fp, hp, "timeout");
-			int64_t t = 0;
-			if ((f = member(o, "timeout")) && get_int64(f, fp, 1, INT32_MAX, &t, err) < 0)
-				return -1;
-			h->timeout = (int)t;
-		}
+		oci_json_child_path(kp, "hooks", oci_hook_names[k]);
+		if (oci_json_each_object(list, kp, &c->hooks[k], &c->nhooks[k], sizeof(struct oci_hook),
+					 parse_hook, NULL, err) < 0)
+			return -1;
 	}
 	return 0;
 }
 
 static int parse_annotations(jobj *v, struct oci_config *c, husk_error_t *err)
 {
-	char ip[PATHLEN];
+	char ip[OCI_JSON_PATHLEN];
 
-	if (want_object(v, "annotations", err) < 0)
+	if (oci_json_want_object(v, "annotations", err) < 0)
 		return -1;
 	size_t n = (size_t)json_object_object_length(v), i = 0;
 	c->annotations = calloc(n ? n : 1, sizeof(*c->annotations));
@@ -1126,11 +905,11 @@ static int parse_annotations(jobj *v, struct oci_config *c, husk_error_t *err)
 	{
 		if (i >= n)
 			break;
-		child_path(ip, "annotations", key);
+		oci_json_child_path(ip, "annotations", key);
 		c->nannotations = i + 1;
 		if (!(c->annotations[i].key = strdup(key)))
 			return husk_error_set(err, ENOMEM, "%s", ip);
-		if (get_string(val, ip, &c->annotations[i].value, err) < 0)
+		if (oci_json_string(val, ip, &c->annotations[i].value, err) < 0)
 			return -1;
 		i++;
 	}
@@ -1145,215 +924,61 @@ const char *oci_config_annotation(const struct oci_config *c, const char *key)
 	return NULL;
 }
 
-/* What parse_json() learns from the text before json-c builds a tree. */
-struct json_scan {
-	size_t containers; /* objects and arrays */
-	size_t values;	   /* a bound on how many values: separators + 1 */
-	/* Integer literals at the bounds json-c saturates to
-	 * (-9223372036854775808, 18446744073709551615) and beyond them. */
-	size_t at_bound, beyond_bound, first_beyond;
-	size_t too_deep; /* offset of the first bracket past OCI_JSON_MAX_DEPTH, or 0 */
-};
-
-/* One pass over the text, outside strings and comments. */
-static void scan_json(const char *s, size_t len, struct json_scan *out)
-{
-	size_t depth = 0;
-
-	*out = (struct json_scan){ .values = 1 };
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (c == '"' || c == '\'') {
-			for (i++; i < len && s[i] != c; i++)
-				if (s[i] == '\\')
-					i++;
-			continue;
-		}
-		if (c == '/' && i + 1 < len && (s[i + 1] == '*' || s[i + 1] == '/')) {
-			bool block = s[i + 1] == '*';
-			for (i += 2; i < len; i++)
-				if (block ? s[i] == '*' && i + 1 < len && s[i + 1] == '/' : s[i] == '\n')
-					break;
-			i += block;
-			continue;
-		}
-		if ((c == '{' || c == '[') && ++depth > OCI_JSON_MAX_DEPTH && !out->too_deep)
-			out->too_deep = i;
-		depth -= depth && (c == '}' || c == ']');
-		out->containers += c == '{' || c == '[';
-		out->values += c == ',' || c == '{' || c == '[';
-		if (c != '-' && (c < '0' || c > '9'))
-			continue;
-		size_t start = i;
-		bool neg = c == '-';
-		i += neg;
-		while (i < len && s[i] == '0')
-			i++;
-		size_t digits = i;
-		while (i < len && s[i] >= '0' && s[i] <= '9')
-			i++;
-		size_t n = i - digits;
-		bool integer = !(i < len && (s[i] == '.' || s[i] == 'e' || s[i] == 'E'));
-		while (i < len && ((s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == 'e' ||
-				   s[i] == 'E' || s[i] == '+' || s[i] == '-'))
-			i++;
-		i--;
-		if (!integer)
-			continue;
-		const char *bound = neg ? "9223372036854775808" : "18446744073709551615";
-		size_t bn = strlen(bound);
-		int cmp = n != bn ? (n > bn) - (n < bn) : memcmp(s + digits, bound, bn);
-		if (cmp > 0 && !out->beyond_bound++)
-			out->first_beyond = start;
-		out->at_bound += cmp == 0;
-	}
-}
-
-static int mark_saturated(jobj *v, int flags, jobj *parent, const char *key, size_t *index,
-			  void *arg)
-{
-	(void)flags, (void)parent, (void)key, (void)index, (void)arg;
-	if (json_object_is_type(v, json_type_int) &&
-	    (json_object_get_int64(v) == INT64_MIN || json_object_get_uint64(v) == UINT64_MAX))
-		json_object_set_userdata(v, (void *)&saturated_mark, NULL);
-	return JSON_C_VISIT_RETURN_CONTINUE;
-}
-
-static jobj *parse_json(const char *json, size_t len, const char *what, husk_error_t *err)
-{
-	if (len >= OCI_CONFIG_MAX) {
-		husk_error_set(err, 0, "%s: %zu bytes, too large (the limit is %u MiB)", what, len,
-			       OCI_CONFIG_MAX >> 20);
-		return NULL;
-	}
-	/* json-c spends some 800 bytes on an empty object: 16 MiB of "{},"
-	 * would cost 4 GiB and a minute. Counted first, from the text. */
-	struct json_scan scan;
-	scan_json(json, len, &scan);
-	if (scan.too_deep) {
-		husk_error_set(err, 0, "%s: invalid JSON: nested deeper than %d levels at byte %zu",
-			       what, OCI_JSON_MAX_DEPTH, scan.too_deep);
-		return NULL;
-	}
-	if (scan.containers > OCI_JSON_MAX_CONTAINERS) {
-		husk_error_set(err, 0, "%s: more than %d objects and arrays (the limit)", what,
-			       OCI_JSON_MAX_CONTAINERS);
-		return NULL;
-	}
-	if (scan.values > OCI_JSON_MAX_VALUES) {
-		husk_error_set(err, 0, "%s: more than %d values (the limit)", what, OCI_JSON_MAX_VALUES);
-		return NULL;
-	}
-	struct json_tokener *tok = json_tokener_new_ex(OCI_JSON_MAX_DEPTH);
-	if (!tok) {
-		husk_error_set(err, ENOMEM, "%s", what);
-		return NULL;
-	}
-	jobj *o = json_tokener_parse_ex(tok, json, (int)len);
-	enum json_tokener_error e = json_tokener_get_error(tok);
-	size_t end = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	if (!o || e != json_tokener_success) {
-		json_object_put(o);
-		if (e == json_tokener_error_depth)
-			husk_error_set(err, 0, "%s: invalid JSON: nested deeper than %d levels at byte %zu",
-				       what, OCI_JSON_MAX_DEPTH, end);
-		else
-			husk_error_set(err, 0, "%s: invalid JSON: %s", what,
-				       !o && e == json_tokener_success ? "empty"
-				       : e == json_tokener_continue   ? "unexpected end of input"
-								      : json_tokener_error_desc(e));
-		return NULL;
-	}
-	for (; end < len; end++)
-		if (!memchr(" \t\r\n", json[end], 4)) {
-			json_object_put(o);
-			husk_error_set(err, 0, "%s: invalid JSON: trailing data at byte %zu", what, end);
-			return NULL;
-		}
-	if (scan.beyond_bound && scan.at_bound) {
-		/* Which of the values at a bound was written as one is lost;
-		 * refuse rather than guess. */
-		json_object_put(o);
-		husk_error_set(err, 0, "%s: invalid JSON: integer at byte %zu out of range [%lld, %llu]",
-			       what, scan.first_beyond, (long long)INT64_MIN, (unsigned long long)UINT64_MAX);
-		return NULL;
-	}
-	if (scan.beyond_bound)
-		json_c_visit(o, 0, mark_saturated, NULL);
-	return o;
-}
-
 struct oci_config *oci_config_parse(const char *json, size_t len, husk_error_t *err)
 {
-	jobj *o = parse_json(json, len, "config.json", err), *f, *g;
+	jobj *o = oci_json_parse(json, len, "config.json", err), *f, *g;
 	struct oci_config *c = NULL;
-	char fp[PATHLEN];
 
 	if (!o)
 		return NULL;
-	if (want_object(o, "config.json", err) < 0)
+	if (oci_json_want_object(o, "config.json", err) < 0)
 		goto fail;
 	c = calloc(1, sizeof(*c));
 	if (!c) {
 		husk_error_set(err, ENOMEM, "config.json");
 		goto fail;
 	}
-	if ((f = member(o, "ociVersion")) && !json_object_is_type(f, json_type_string)) {
-		type_error("ociVersion", "a string", err);
+	if ((f = oci_json_member(o, "ociVersion")) && !json_object_is_type(f, json_type_string)) {
+		oci_json_type_error("ociVersion", "a string", err);
 		goto fail;
 	}
-	if ((f = member(o, "process"))) {
+	if ((f = oci_json_member(o, "process"))) {
 		c->has_process = true;
 		if (parse_process_obj(f, "process", &c->process, err) < 0)
 			goto fail;
 	}
-	if (!(f = member(o, "root"))) {
+	if (!(f = oci_json_member(o, "root"))) {
 		husk_error_set(err, 0, "root: required");
 		goto fail;
 	}
-	if (want_object(f, "root", err) < 0)
+	if (oci_json_want_object(f, "root", err) < 0)
 		goto fail;
-	if (!(g = member(f, "path"))) {
+	if (!(g = oci_json_member(f, "path"))) {
 		husk_error_set(err, 0, "root.path: required");
 		goto fail;
 	}
-	if (get_string(g, "root.path", &c->root_path, err) < 0)
+	if (oci_json_string(g, "root.path", &c->root_path, err) < 0)
 		goto fail;
-	if ((g = member(f, "readonly")) && get_bool(g, "root.readonly", &c->root_readonly, err) < 0)
+	if ((g = oci_json_member(f, "readonly")) && oci_json_bool(g, "root.readonly", &c->root_readonly, err) < 0)
 		goto fail;
-	if ((f = member(o, "hostname")) && get_string(f, "hostname", &c->hostname, err) < 0)
+	if ((f = oci_json_member(o, "hostname")) && oci_json_string(f, "hostname", &c->hostname, err) < 0)
 		goto fail;
-	if ((f = member(o, "domainname")) && get_string(f, "domainname", &c->domainname, err) < 0)
+	if ((f = oci_json_member(o, "domainname")) && oci_json_string(f, "domainname", &c->domainname, err) < 0)
 		goto fail;
 	if ((c->hostname && strlen(c->hostname) > 64) || (c->domainname && strlen(c->domainname) > 64)) {
 		husk_error_set(err, 0, "%s: longer than 64 bytes",
 			       c->hostname && strlen(c->hostname) > 64 ? "hostname" : "domainname");
 		goto fail;
 	}
-	if ((f = member(o, "mounts"))) {
-		if (!json_object_is_type(f, json_type_array)) {
-			type_error("mounts", "an array", err);
-			goto fail;
-		}
-		size_t n = json_object_array_length(f);
-		c->mounts = calloc(n ? n : 1, sizeof(*c->mounts));
-		if (!c->mounts) {
-			husk_error_set(err, ENOMEM, "mounts");
-			goto fail;
-		}
-		for (size_t i = 0; i < n; i++) {
-			index_path(fp, "mounts", i);
-			c->nmounts = i + 1;
-			if (parse_mount(json_object_array_get_idx(f, i), fp, &c->mounts[i], err) < 0)
-				goto fail;
-		}
-	}
-	if ((f = member(o, "linux")) && parse_linux(f, "linux", c, err) < 0)
+	if ((f = oci_json_member(o, "mounts")) &&
+	    oci_json_each_object(f, "mounts", &c->mounts, &c->nmounts, sizeof(*c->mounts),
+				 parse_mount, NULL, err) < 0)
 		goto fail;
-	if ((f = member(o, "hooks")) && parse_hooks(f, c, err) < 0)
+	if ((f = oci_json_member(o, "linux")) && parse_linux(f, "linux", c, err) < 0)
 		goto fail;
-	if ((f = member(o, "annotations")) && parse_annotations(f, c, err) < 0)
+	if ((f = oci_json_member(o, "hooks")) && parse_hooks(f, c, err) < 0)
+		goto fail;
+	if ((f = oci_json_member(o, "annotations")) && parse_annotations(f, c, err) < 0)
 		goto fail;
 	json_object_put(o);
 	return c;
@@ -1365,7 +990,7 @@ fail:
 
 int oci_resources_parse(const char *json, size_t len, struct oci_resources *out, husk_error_t *err)
 {
-	jobj *o = parse_json(json, len, "resources", err);
+	jobj *o = oci_json_parse(json, len, "resources", err);
 	if (!o)
 		return -1;
 	*out = (struct oci_resources){ 0 };
@@ -1376,7 +1001,7 @@ int oci_resources_parse(const char *json, size_t len, struct oci_resources *out,
 
 struct oci_process *oci_process_parse(const char *json, size_t len, husk_error_t *err)
 {
-	jobj *o = parse_json(json, len, "process.json", err);
+	jobj *o = oci_json_parse(json, len, "process.json", err);
 	struct oci_process *p;
 
 	if (!o)
@@ -1457,8 +1082,8 @@ struct oci_config *oci_config_load(const char *path, husk_error_t *err)
 
 static void process_release(struct oci_process *p)
 {
-	free_strings(p->args);
-	free_strings(p->env);
+	oci_strv_free(p->args);
+	oci_strv_free(p->env);
 	free(p->cwd);
 	free(p->additional_gids);
 	free(p->rlimits);
@@ -1495,8 +1120,8 @@ void oci_config_free(struct oci_config *c)
 		free(c->sysctl[i].value);
 	}
 	free(c->sysctl);
-	free_strings(c->masked_paths);
-	free_strings(c->readonly_paths);
+	oci_strv_free(c->masked_paths);
+	oci_strv_free(c->readonly_paths);
 	free(c->cgroups_path);
 	for (size_t i = 0; i < c->nannotations; i++) {
 		free(c->annotations[i].key);
@@ -1509,14 +1134,14 @@ void oci_config_free(struct oci_config *c)
 	for (int k = 0; k < OCI_HOOK_NKINDS; k++) {
 		for (size_t i = 0; i < c->nhooks[k]; i++) {
 			free(c->hooks[k][i].path);
-			free_strings(c->hooks[k][i].args);
-			free_strings(c->hooks[k][i].env);
+			oci_strv_free(c->hooks[k][i].args);
+			oci_strv_free(c->hooks[k][i].env);
 		}
 		free(c->hooks[k]);
 	}
 	if (c->seccomp) {
 		for (size_t i = 0; i < c->seccomp->nsyscalls; i++) {
-			free_strings(c->seccomp->syscalls[i].names);
+			oci_strv_free(c->seccomp->syscalls[i].names);
 			free(c->seccomp->syscalls[i].args);
 		}
 		free(c->seccomp->syscalls);
