@@ -99,7 +99,7 @@ vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio guest-init
 # husk-init, the guest's PID 1 (rootfs/husk-init/), static, and the real
 # guest initramfs holding only it.
 # The config parser, which husk-init and the fuzzer link too.
-CONFIG_SRCS := oci/config.c oci/config_json.c oci/tables.c
+CONFIG_SRCS := oci/config.c oci/config_json.c oci/config_linux.c oci/tables.c
 INIT_SRCS := $(wildcard rootfs/husk-init/*.c) proto/agent_proto.c $(CONFIG_SRCS) \
 	base/error.c base/fileio.c base/fdpass.c base/iov.c
 INIT_OBJS := $(call objs,$(BUILD)/guest,$(INIT_SRCS))

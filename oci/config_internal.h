@@ -1,6 +1,6 @@
-/* What the files of the config parser share (config.c, config_json.c)
- * and nothing outside oci/ may use: json-c's types stay here, behind
- * oci/config.h. */
+/* What the files of the config parser share (config.c, config_json.c,
+ * config_linux.c) and nothing outside oci/ may use: json-c's types stay
+ * here, behind oci/config.h. */
 #ifndef HUSK_OCI_CONFIG_INTERNAL_H
 #define HUSK_OCI_CONFIG_INTERNAL_H
 
@@ -60,5 +60,9 @@ typedef int oci_json_elem_fn(jobj *e, const char *path, void *elem, size_t i, vo
 			     husk_error_t *err);
 int oci_json_each_object(jobj *v, const char *path, void *arr, size_t *n, size_t size,
 			 oci_json_elem_fn *fn, void *ctx, husk_error_t *err);
+
+/* linux.* (config_linux.c): parse V, at PATH, into C; free what it took. */
+int oci_linux_parse(jobj *v, const char *path, struct oci_config *c, husk_error_t *err);
+void oci_linux_release(struct oci_config *c);
 
 #endif
