@@ -21,14 +21,28 @@
 #include "oci/config_internal.h"
 #include "oci/tables.h"
 
-static int parse_caps(jobj *v, const char *path, struct oci_process *p, husk_error_t *err)
+/* Capability NAME, at PATH, into the set *CTX. */
+static int add_cap(const char *name, const char *path, size_t i, void *ctx, husk_error_t *err)
 {
+	uint64_t *set = ctx;
+	int c = oci_name_lookup(&oci_capabilities, name);
+
+	(void)i;
+	if (c < 0)
+		return husk_error_set(err, 0, "%s: unknown capability \"%s\"", path, name);
+	*set |= 1ULL << c;
+	return 0;
+}
+
+static int parse_caps(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_process *p = obj;
 	static const char *const sets[OCI_CAP_NSETS] = {
 		[OCI_CAP_BOUNDING] = "bounding", [OCI_CAP_EFFECTIVE] = "effective",
 		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
 		[OCI_CAP_AMBIENT] = "ambient",
 	};
-	char sp[OCI_JSON_PATHLEN], ip[OCI_JSON_PATHLEN];
+	char sp[OCI_JSON_PATHLEN];
 
 	if (oci_json_want_object(v, path, err) < 0)
 		return -1;
@@ -38,19 +52,8 @@ static int parse_caps(jobj *v, const char *path, struct oci_process *p, husk_err
 		if (!a)
 			continue;
 		oci_json_child_path(sp, path, sets[s]);
-		if (!json_object_is_type(a, json_type_array))
-			return oci_json_type_error(sp, "an array of strings", err);
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			jobj *e = json_object_array_get_idx(a, i);
-			oci_json_index_path(ip, sp, i);
-			if (!json_object_is_type(e, json_type_string))
-				return oci_json_type_error(ip, "a string", err);
-			int c = oci_name_lookup(&oci_capabilities, json_object_get_string(e));
-			if (c < 0)
-				return husk_error_set(err, 0, "%s: unknown capability \"%s\"", ip,
-						      json_object_get_string(e));
-			p->caps[s] |= 1ULL << c;
-		}
+		if (oci_json_each_string(a, sp, add_cap, &p->caps[s], err) < 0)
+			return -1;
 	}
 	return 0;
 }
@@ -67,6 +70,12 @@ static const struct {
 	{ "RLIMIT_NPROC", RLIMIT_NPROC },   { "RLIMIT_RSS", RLIMIT_RSS },
 	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO }, { "RLIMIT_RTTIME", RLIMIT_RTTIME },
 	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
+};
+
+static const struct oci_field rlimit_fields[] = {
+	{ "soft", OCI_UINT64(struct oci_rlimit, soft), OCI_REQUIRED },
+	{ "hard", OCI_UINT64(struct oci_rlimit, hard), OCI_REQUIRED },
+	{ 0 },
 };
 
 /* process.rlimits[I], with the rlimits before it in P (CTX). */
@@ -93,136 +102,136 @@ static int parse_rlimit(jobj *e, const char *ip, void *elem, size_t i, void *ctx
 		if (p->rlimits[k].resource == r->resource)
 			return husk_error_set(err, 0, "%s: duplicate rlimit \"%s\"", fp,
 					      json_object_get_string(t));
-	jobj *soft = oci_json_member(e, "soft"), *hard = oci_json_member(e, "hard");
-	oci_json_child_path(fp, ip, "soft");
-	if (!soft)
-		return husk_error_set(err, 0, "%s: required", fp);
-	if (oci_json_uint64(soft, fp, &r->soft, err) < 0)
-		return -1;
-	oci_json_child_path(fp, ip, "hard");
-	if (!hard)
-		return husk_error_set(err, 0, "%s: required", fp);
-	if (oci_json_uint64(hard, fp, &r->hard, err) < 0)
+	if (oci_json_read_fields(e, ip, rlimit_fields, r, err) < 0)
 		return -1;
 	if (r->soft > r->hard)
 		return husk_error_set(err, 0, "%s: soft limit above the hard limit", ip);
 	return 0;
 }
 
-static int parse_process_obj(jobj *v, const char *path, struct oci_process *p, husk_error_t *err)
+static int parse_rlimits(jobj *v, const char *path, void *obj, husk_error_t *err)
 {
-	char fp[OCI_JSON_PATHLEN], sp[OCI_JSON_PATHLEN];
-	jobj *f;
+	struct oci_process *p = obj;
 
-	if (oci_json_want_object(v, path, err) < 0)
+	return oci_json_each_object(v, path, &p->rlimits, &p->nrlimits, sizeof(*p->rlimits),
+				    parse_rlimit, p, err);
+}
+
+static const struct oci_field console_size_fields[] = {
+	{ "height", OCI_UINT32(struct oci_process, console_height, 0, UINT32_MAX) },
+	{ "width", OCI_UINT32(struct oci_process, console_width, 0, UINT32_MAX) },
+	{ 0 },
+};
+
+static int parse_console_size(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_process *p = obj;
+
+	if (oci_json_want_object(v, path, err) < 0 ||
+	    oci_json_read_fields(v, path, console_size_fields, p, err) < 0)
 		return -1;
-	if ((f = oci_json_member(v, "terminal"))) {
-		oci_json_child_path(fp, path, "terminal");
-		if (oci_json_bool(f, fp, &p->terminal, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "consoleSize"))) {
-		oci_json_child_path(fp, path, "consoleSize");
-		if (oci_json_want_object(f, fp, err) < 0)
-			return -1;
-		uint32_t h = 0, w = 0;
-		jobj *hv = oci_json_member(f, "height"), *wv = oci_json_member(f, "width");
-		oci_json_child_path(sp, fp, "height");
-		if (hv && oci_json_uint32(hv, sp, &h, err) < 0)
-			return -1;
-		oci_json_child_path(sp, fp, "width");
-		if (wv && oci_json_uint32(wv, sp, &w, err) < 0)
-			return -1;
-		if (h > 65535 || w > 65535)
-			return husk_error_set(err, 0, "%s: larger than 65535", fp);
-		p->console_height = h;
-		p->console_width = w;
-	}
-	oci_json_child_path(fp, path, "args");
-	if (!(f = oci_json_member(v, "args")))
-		return husk_error_set(err, 0, "%s: required", fp);
-	if (oci_json_strings(f, fp, &p->args, &p->nargs, err) < 0)
+	if (p->console_height > 65535 || p->console_width > 65535)
+		return husk_error_set(err, 0, "%s: larger than 65535", path);
+	return 0;
+}
+
+static int parse_args(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_process *p = obj;
+
+	if (oci_json_strings(v, path, &p->args, &p->nargs, err) < 0)
 		return -1;
 	if (p->nargs == 0)
-		return husk_error_set(err, 0, "%s: must not be empty", fp);
+		return husk_error_set(err, 0, "%s: must not be empty", path);
 	if (p->args[0][0] == '\0')
-		return husk_error_set(err, 0, "%s[0]: must not be empty", fp);
-	if ((f = oci_json_member(v, "env"))) {
-		oci_json_child_path(fp, path, "env");
-		if (oci_json_strings(f, fp, &p->env, &p->nenv, err) < 0)
-			return -1;
-		for (size_t i = 0; i < p->nenv; i++)
-			if (!strchr(p->env[i], '=') || p->env[i][0] == '=') {
-				oci_json_index_path(sp, fp, i);
-				return husk_error_set(err, 0, "%s: \"%s\" is not NAME=VALUE", sp,
-						      p->env[i]);
-			}
-	} else if (!(p->env = calloc(1, sizeof(char *)))) {
-		return husk_error_set(err, ENOMEM, "%s", path);
-	}
-	if (oci_json_abs_path(v, path, "cwd", true, &p->cwd, err) < 0)
+		return husk_error_set(err, 0, "%s[0]: must not be empty", path);
+	return 0;
+}
+
+static int parse_env(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_process *p = obj;
+	char ip[OCI_JSON_PATHLEN];
+
+	if (oci_json_strings(v, path, &p->env, &p->nenv, err) < 0)
 		return -1;
-	if ((f = oci_json_member(v, "user"))) {
-		jobj *u;
-		uint32_t x;
-		oci_json_child_path(fp, path, "user");
-		if (oci_json_want_object(f, fp, err) < 0)
-			return -1;
-		if (oci_json_opt_id(f, fp, "uid", &p->uid, err) < 0 || oci_json_opt_id(f, fp, "gid", &p->gid, err) < 0)
-			return -1;
-		if ((u = oci_json_member(f, "umask"))) {
-			oci_json_child_path(sp, fp, "umask");
-			if (oci_json_uint32(u, sp, &x, err) < 0)
-				return -1;
-			if (x > 0777)
-				return husk_error_set(err, 0, "%s: %u is not a mode", sp, x);
-			p->has_umask = true;
-			p->umask = x;
+	for (size_t i = 0; i < p->nenv; i++)
+		if (!strchr(p->env[i], '=') || p->env[i][0] == '=') {
+			oci_json_index_path(ip, path, i);
+			return husk_error_set(err, 0, "%s: \"%s\" is not NAME=VALUE", ip, p->env[i]);
 		}
-		if ((u = oci_json_member(f, "additionalGids"))) {
-			oci_json_child_path(sp, fp, "additionalGids");
-			if (!json_object_is_type(u, json_type_array))
-				return oci_json_type_error(sp, "an array of integers", err);
-			size_t n = json_object_array_length(u);
-			if (n > 65536)
-				return husk_error_set(err, 0, "%s: too many groups", sp);
-			p->additional_gids = calloc(n ? n : 1, sizeof(gid_t));
-			if (!p->additional_gids)
-				return husk_error_set(err, ENOMEM, "%s", sp);
-			for (size_t i = 0; i < n; i++) {
-				char ip[OCI_JSON_PATHLEN];
-				oci_json_index_path(ip, sp, i);
-				if (oci_json_id(json_object_array_get_idx(u, i), ip, &x, err) < 0)
-					return -1;
-				p->additional_gids[i] = x;
-				p->nadditional_gids = i + 1;
-			}
-		}
-	}
-	if ((f = oci_json_member(v, "capabilities"))) {
-		oci_json_child_path(fp, path, "capabilities");
-		if (parse_caps(f, fp, p, err) < 0)
+	return 0;
+}
+
+static int parse_umask(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_process *p = obj;
+	uint32_t x;
+
+	if (oci_json_uint32(v, path, &x, err) < 0)
+		return -1;
+	if (x > 0777)
+		return husk_error_set(err, 0, "%s: %u is not a mode", path, x);
+	p->has_umask = true;
+	p->umask = x;
+	return 0;
+}
+
+static int parse_additional_gids(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_process *p = obj;
+	char ip[OCI_JSON_PATHLEN];
+	uint32_t x;
+
+	if (!json_object_is_type(v, json_type_array))
+		return oci_json_type_error(path, "an array of integers", err);
+	size_t n = json_object_array_length(v);
+	if (n > 65536)
+		return husk_error_set(err, 0, "%s: too many groups", path);
+	p->additional_gids = calloc(n ? n : 1, sizeof(gid_t));
+	if (!p->additional_gids)
+		return husk_error_set(err, ENOMEM, "%s", path);
+	for (size_t i = 0; i < n; i++) {
+		oci_json_index_path(ip, path, i);
+		if (oci_json_id(json_object_array_get_idx(v, i), ip, &x, err) < 0)
 			return -1;
+		p->additional_gids[i] = x;
+		p->nadditional_gids = i + 1;
 	}
-	if ((f = oci_json_member(v, "rlimits"))) {
-		oci_json_child_path(fp, path, "rlimits");
-		if (oci_json_each_object(f, fp, &p->rlimits, &p->nrlimits, sizeof(*p->rlimits),
-					 parse_rlimit, p, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "noNewPrivileges"))) {
-		oci_json_child_path(fp, path, "noNewPrivileges");
-		if (oci_json_bool(f, fp, &p->no_new_privileges, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "oomScoreAdj"))) {
-		int64_t x;
-		oci_json_child_path(fp, path, "oomScoreAdj");
-		if (oci_json_int64(f, fp, -1000, 1000, &x, err) < 0)
-			return -1;
-		p->has_oom_score_adj = true;
-		p->oom_score_adj = (int)x;
-	}
+	return 0;
+}
+
+static const struct oci_field user_fields[] = {
+	{ "uid", OCI_ID(struct oci_process, uid) },
+	{ "gid", OCI_ID(struct oci_process, gid) },
+	{ "umask", OCI_CUSTOM(parse_umask) },
+	{ "additionalGids", OCI_CUSTOM(parse_additional_gids) },
+	{ 0 },
+};
+
+static const struct oci_field process_fields[] = {
+	{ "terminal", OCI_BOOL(struct oci_process, terminal) },
+	{ "consoleSize", OCI_CUSTOM(parse_console_size) },
+	{ "args", OCI_CUSTOM(parse_args), OCI_REQUIRED },
+	{ "env", OCI_CUSTOM(parse_env) },
+	{ "cwd", OCI_ABS_PATH(struct oci_process, cwd), OCI_REQUIRED },
+	{ "user", OCI_OBJECT(user_fields) },
+	{ "capabilities", OCI_CUSTOM(parse_caps) },
+	{ "rlimits", OCI_CUSTOM(parse_rlimits) },
+	{ "noNewPrivileges", OCI_BOOL(struct oci_process, no_new_privileges) },
+	{ "oomScoreAdj", OCI_INT(struct oci_process, oom_score_adj, -1000, 1000),
+	  OCI_HAS(struct oci_process, has_oom_score_adj) },
+	{ 0 },
+};
+
+static int parse_process_obj(jobj *v, const char *path, struct oci_process *p, husk_error_t *err)
+{
+	if (oci_json_want_object(v, path, err) < 0 ||
+	    oci_json_read_fields(v, path, process_fields, p, err) < 0)
+		return -1;
+	/* No env is an empty one. */
+	if (!p->env && !(p->env = calloc(1, sizeof(char *))))
+		return husk_error_set(err, ENOMEM, "%s", path);
 	return 0;
 }
 
@@ -286,88 +295,85 @@ static int append_data(char **data, const char *opt, const char *path, husk_erro
 	return 0;
 }
 
-static int parse_mount(jobj *v, const char *path, void *elem, size_t idx, void *ctx,
-		       husk_error_t *err)
+/* mounts[].options[I]: O, at IP, into the mount (CTX). */
+static int parse_mount_option(const char *o, const char *ip, size_t i, void *ctx, husk_error_t *err)
 {
-	char fp[OCI_JSON_PATHLEN], ip[OCI_JSON_PATHLEN];
-	struct oci_mount *m = elem;
-	jobj *f;
+	struct oci_mount *m = ctx;
 
-	(void)idx, (void)ctx;
-	if (oci_json_abs_path(v, path, "destination", true, &m->destination, err) < 0)
-		return -1;
-	if ((f = oci_json_member(v, "source"))) {
-		oci_json_child_path(fp, path, "source");
-		if (oci_json_string(f, fp, &m->source, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "type"))) {
-		oci_json_child_path(fp, path, "type");
-		if (oci_json_string(f, fp, &m->type, err) < 0)
-			return -1;
-	}
-	/* A mount of type "bind" is one without options too, as in runc. */
-	if (!(f = oci_json_member(v, "options")))
-		goto kind;
-	oci_json_child_path(fp, path, "options");
-	if (!json_object_is_type(f, json_type_array))
-		return oci_json_type_error(fp, "an array of strings", err);
-	for (size_t i = 0; i < json_object_array_length(f); i++) {
-		jobj *e = json_object_array_get_idx(f, i);
-		oci_json_index_path(ip, fp, i);
-		if (!json_object_is_type(e, json_type_string))
-			return oci_json_type_error(ip, "a string", err);
-		const char *o = json_object_get_string(e);
-		bool known = false;
-		for (size_t k = 0; k < sizeof(mount_flags) / sizeof(mount_flags[0]); k++)
-			if (strcmp(mount_flags[k].name, o) == 0) {
-				m->flags = (m->flags | mount_flags[k].set) & ~mount_flags[k].clear;
-				m->clear_flags = (m->clear_flags | mount_flags[k].clear) &
-						 ~mount_flags[k].set;
-				known = true;
-			}
-		for (size_t k = 0; k < sizeof(mount_propagation) / sizeof(mount_propagation[0]); k++)
-			if (strcmp(mount_propagation[k].name, o) == 0) {
-				m->propagation = mount_propagation[k].flags;
-				known = true;
-			}
-		if (!known && strcmp(o, "tmpcopyup") == 0) {
-			m->tmpcopyup = true;
+	(void)i;
+	bool known = false;
+	for (size_t k = 0; k < sizeof(mount_flags) / sizeof(mount_flags[0]); k++)
+		if (strcmp(mount_flags[k].name, o) == 0) {
+			m->flags = (m->flags | mount_flags[k].set) & ~mount_flags[k].clear;
+			m->clear_flags = (m->clear_flags | mount_flags[k].clear) &
+					 ~mount_flags[k].set;
 			known = true;
 		}
-		for (size_t k = 0; !known && k < sizeof(mount_rec_attrs) / sizeof(mount_rec_attrs[0]); k++)
-			if (strcmp(mount_rec_attrs[k].name, o) == 0) {
-				/* The recursive mount_setattr forms ("rro", "rnosuid",
-				 * ...): on the mount and every mount below it. An
-				 * atime mode replaces the whole atime setting. */
-				uint64_t a = mount_rec_attrs[k].attr;
-				bool atime = a == MOUNT_ATTR_RELATIME || (a & MOUNT_ATTR__ATIME) == a;
-				if (mount_rec_attrs[k].clear) {
-					m->rec_attr_clr |= atime ? MOUNT_ATTR__ATIME : a;
-					m->rec_attr_set &= ~a;
-				} else {
-					m->rec_attr_set |= a;
-					m->rec_attr_clr = (m->rec_attr_clr & ~a) | (atime ? MOUNT_ATTR__ATIME : 0);
-				}
-				/* And the plain form on the mount itself, which the
-				 * host reads too (a read-only bind share). */
-				const char *plain = strcmp(o, "rrw") == 0 ? "rw" : o + 1;
-				for (size_t j = 0; j < sizeof(mount_flags) / sizeof(mount_flags[0]); j++)
-					if (strcmp(mount_flags[j].name, plain) == 0) {
-						m->flags = (m->flags | mount_flags[j].set) & ~mount_flags[j].clear;
-						m->clear_flags |= mount_flags[j].clear;
-					}
-				known = true;
-			}
-		if (!known) {
-			if (strchr(o, ',') || o[0] == '\0')
-				return husk_error_set(err, 0, "%s: \"%s\" is not a mount option", ip, o);
-			/* Anything else is the filesystem's own (mode=755, size=65536k). */
-			if (append_data(&m->data, o, ip, err) < 0)
-				return -1;
+	for (size_t k = 0; k < sizeof(mount_propagation) / sizeof(mount_propagation[0]); k++)
+		if (strcmp(mount_propagation[k].name, o) == 0) {
+			m->propagation = mount_propagation[k].flags;
+			known = true;
 		}
+	if (!known && strcmp(o, "tmpcopyup") == 0) {
+		m->tmpcopyup = true;
+		known = true;
 	}
-kind:
+	for (size_t k = 0; !known && k < sizeof(mount_rec_attrs) / sizeof(mount_rec_attrs[0]); k++)
+		if (strcmp(mount_rec_attrs[k].name, o) == 0) {
+			/* The recursive mount_setattr forms ("rro", "rnosuid",
+			 * ...): on the mount and every mount below it. An
+			 * atime mode replaces the whole atime setting. */
+			uint64_t a = mount_rec_attrs[k].attr;
+			bool atime = a == MOUNT_ATTR_RELATIME || (a & MOUNT_ATTR__ATIME) == a;
+			if (mount_rec_attrs[k].clear) {
+				m->rec_attr_clr |= atime ? MOUNT_ATTR__ATIME : a;
+				m->rec_attr_set &= ~a;
+			} else {
+				m->rec_attr_set |= a;
+				m->rec_attr_clr = (m->rec_attr_clr & ~a) | (atime ? MOUNT_ATTR__ATIME : 0);
+			}
+			/* And the plain form on the mount itself, which the
+			 * host reads too (a read-only bind share). */
+			const char *plain = strcmp(o, "rrw") == 0 ? "rw" : o + 1;
+			for (size_t j = 0; j < sizeof(mount_flags) / sizeof(mount_flags[0]); j++)
+				if (strcmp(mount_flags[j].name, plain) == 0) {
+					m->flags = (m->flags | mount_flags[j].set) & ~mount_flags[j].clear;
+					m->clear_flags |= mount_flags[j].clear;
+				}
+			known = true;
+		}
+	if (!known) {
+		if (strchr(o, ',') || o[0] == '\0')
+			return husk_error_set(err, 0, "%s: \"%s\" is not a mount option", ip, o);
+		/* Anything else is the filesystem's own (mode=755, size=65536k). */
+		if (append_data(&m->data, o, ip, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_mount_options(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	return oci_json_each_string(v, path, parse_mount_option, obj, err);
+}
+
+static const struct oci_field mount_fields[] = {
+	{ "destination", OCI_ABS_PATH(struct oci_mount, destination), OCI_REQUIRED },
+	{ "source", OCI_STRING(struct oci_mount, source) },
+	{ "type", OCI_STRING(struct oci_mount, type) },
+	{ "options", OCI_CUSTOM(parse_mount_options) },
+	{ 0 },
+};
+
+static int parse_mount(jobj *v, const char *path, void *elem, size_t i, void *ctx,
+		       husk_error_t *err)
+{
+	struct oci_mount *m = elem;
+
+	(void)i, (void)ctx;
+	if (oci_json_read_fields(v, path, mount_fields, m, err) < 0)
+		return -1;
+	/* A mount of type "bind" is one without options too, as in runc. */
 	m->bind = (m->flags & MS_BIND) != 0 || (m->type && strcmp(m->type, "bind") == 0);
 	m->recursive = (m->flags & MS_REC) != 0;
 	return 0;
@@ -378,41 +384,33 @@ const char *const oci_hook_names[OCI_HOOK_NKINDS] = {
 };
 
 /* hooks.KIND[I]. */
+static const struct oci_field hook_fields[] = {
+	{ "path", OCI_ABS_PATH(struct oci_hook, path), OCI_REQUIRED },
+	{ "args", OCI_STRINGS(struct oci_hook, args) },
+	{ "env", OCI_STRINGS(struct oci_hook, env) },
+	{ "timeout", OCI_INT(struct oci_hook, timeout, 1, INT32_MAX) },
+	{ 0 },
+};
+
+/* hooks.KIND[I]. */
 static int parse_hook(jobj *o, const char *hp, void *elem, size_t i, void *ctx, husk_error_t *err)
 {
-	struct oci_hook *h = elem;
-	char fp[OCI_JSON_PATHLEN];
-	jobj *f;
-
 	(void)i, (void)ctx;
-	if (oci_json_abs_path(o, hp, "path", true, &h->path, err) < 0)
-		return -1;
-	oci_json_child_path(fp, hp, "args");
-	if ((f = oci_json_member(o, "args")) &&
-	    oci_json_strings(f, fp, &h->args, &(size_t){ 0 }, err) < 0)
-		return -1;
-	oci_json_child_path(fp, hp, "env");
-	if ((f = oci_json_member(o, "env")) && oci_json_strings(f, fp, &h->env, &(size_t){ 0 }, err) < 0)
-		return -1;
-	oci_json_child_path(fp, hp, "timeout");
-	int64_t t = 0;
-	if ((f = oci_json_member(o, "timeout")) && oci_json_int64(f, fp, 1, INT32_MAX, &t, err) < 0)
-		return -1;
-	h->timeout = (int)t;
-	return 0;
+	return oci_json_read_fields(o, hp, hook_fields, elem, err);
 }
 
-static int parse_hooks(jobj *v, struct oci_config *c, husk_error_t *err)
+static int parse_hooks(jobj *v, const char *path, void *obj, husk_error_t *err)
 {
+	struct oci_config *c = obj;
 	char kp[OCI_JSON_PATHLEN];
 	jobj *list;
 
-	if (oci_json_want_object(v, "hooks", err) < 0)
+	if (oci_json_want_object(v, path, err) < 0)
 		return -1;
 	for (int k = 0; k < OCI_HOOK_NKINDS; k++) {
 		if (!(list = oci_json_member(v, oci_hook_names[k])))
 			continue;
-		oci_json_child_path(kp, "hooks", oci_hook_names[k]);
+		oci_json_child_path(kp, path, oci_hook_names[k]);
 		if (oci_json_each_object(list, kp, &c->hooks[k], &c->nhooks[k], sizeof(struct oci_hook),
 					 parse_hook, NULL, err) < 0)
 			return -1;
@@ -420,29 +418,11 @@ static int parse_hooks(jobj *v, struct oci_config *c, husk_error_t *err)
 	return 0;
 }
 
-static int parse_annotations(jobj *v, struct oci_config *c, husk_error_t *err)
+static int parse_annotations(jobj *v, const char *path, void *obj, husk_error_t *err)
 {
-	char ip[OCI_JSON_PATHLEN];
+	struct oci_config *c = obj;
 
-	if (oci_json_want_object(v, "annotations", err) < 0)
-		return -1;
-	size_t n = (size_t)json_object_object_length(v), i = 0;
-	c->annotations = calloc(n ? n : 1, sizeof(*c->annotations));
-	if (!c->annotations)
-		return husk_error_set(err, ENOMEM, "annotations");
-	json_object_object_foreach(v, key, val)
-	{
-		if (i >= n)
-			break;
-		oci_json_child_path(ip, "annotations", key);
-		c->nannotations = i + 1;
-		if (!(c->annotations[i].key = strdup(key)))
-			return husk_error_set(err, ENOMEM, "%s", ip);
-		if (oci_json_string(val, ip, &c->annotations[i].value, err) < 0)
-			return -1;
-		i++;
-	}
-	return 0;
+	return oci_json_string_map(v, path, &c->annotations, &c->nannotations, NULL, err);
 }
 
 const char *oci_config_annotation(const struct oci_config *c, const char *key)
@@ -453,9 +433,55 @@ const char *oci_config_annotation(const struct oci_config *c, const char *key)
 	return NULL;
 }
 
+static int parse_oci_version(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	(void)obj;
+	if (!json_object_is_type(v, json_type_string))
+		return oci_json_type_error(path, "a string", err);
+	return 0;
+}
+
+static int parse_process(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_config *c = obj;
+
+	c->has_process = true;
+	return parse_process_obj(v, path, &c->process, err);
+}
+
+static int parse_mounts(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_config *c = obj;
+
+	return oci_json_each_object(v, path, &c->mounts, &c->nmounts, sizeof(*c->mounts),
+				    parse_mount, NULL, err);
+}
+
+static const struct oci_field root_fields[] = {
+	{ "path", OCI_STRING(struct oci_config, root_path), OCI_REQUIRED },
+	{ "readonly", OCI_BOOL(struct oci_config, root_readonly) },
+	{ 0 },
+};
+
+/* A hostname or domainname that the kernel takes (__NEW_UTS_LEN). */
+#define UTS_NAME_MAX 64
+
+static const struct oci_field config_fields[] = {
+	{ "ociVersion", OCI_CUSTOM(parse_oci_version) },
+	{ "process", OCI_CUSTOM(parse_process) },
+	{ "root", OCI_OBJECT(root_fields), OCI_REQUIRED },
+	{ "hostname", OCI_STRING(struct oci_config, hostname), .max = UTS_NAME_MAX },
+	{ "domainname", OCI_STRING(struct oci_config, domainname), .max = UTS_NAME_MAX },
+	{ "mounts", OCI_CUSTOM(parse_mounts) },
+	{ "linux", OCI_OBJECT(oci_linux_fields) },
+	{ "hooks", OCI_CUSTOM(parse_hooks) },
+	{ "annotations", OCI_CUSTOM(parse_annotations) },
+	{ 0 },
+};
+
 struct oci_config *oci_config_parse(const char *json, size_t len, husk_error_t *err)
 {
-	jobj *o = oci_json_parse(json, len, "config.json", err), *f, *g;
+	jobj *o = oci_json_parse(json, len, "config.json", err);
 	struct oci_config *c = NULL;
 
 	if (!o)
@@ -467,47 +493,7 @@ struct oci_config *oci_config_parse(const char *json, size_t len, husk_error_t *
 		husk_error_set(err, ENOMEM, "config.json");
 		goto fail;
 	}
-	if ((f = oci_json_member(o, "ociVersion")) && !json_object_is_type(f, json_type_string)) {
-		oci_json_type_error("ociVersion", "a string", err);
-		goto fail;
-	}
-	if ((f = oci_json_member(o, "process"))) {
-		c->has_process = true;
-		if (parse_process_obj(f, "process", &c->process, err) < 0)
-			goto fail;
-	}
-	if (!(f = oci_json_member(o, "root"))) {
-		husk_error_set(err, 0, "root: required");
-		goto fail;
-	}
-	if (oci_json_want_object(f, "root", err) < 0)
-		goto fail;
-	if (!(g = oci_json_member(f, "path"))) {
-		husk_error_set(err, 0, "root.path: required");
-		goto fail;
-	}
-	if (oci_json_string(g, "root.path", &c->root_path, err) < 0)
-		goto fail;
-	if ((g = oci_json_member(f, "readonly")) && oci_json_bool(g, "root.readonly", &c->root_readonly, err) < 0)
-		goto fail;
-	if ((f = oci_json_member(o, "hostname")) && oci_json_string(f, "hostname", &c->hostname, err) < 0)
-		goto fail;
-	if ((f = oci_json_member(o, "domainname")) && oci_json_string(f, "domainname", &c->domainname, err) < 0)
-		goto fail;
-	if ((c->hostname && strlen(c->hostname) > 64) || (c->domainname && strlen(c->domainname) > 64)) {
-		husk_error_set(err, 0, "%s: longer than 64 bytes",
-			       c->hostname && strlen(c->hostname) > 64 ? "hostname" : "domainname");
-		goto fail;
-	}
-	if ((f = oci_json_member(o, "mounts")) &&
-	    oci_json_each_object(f, "mounts", &c->mounts, &c->nmounts, sizeof(*c->mounts),
-				 parse_mount, NULL, err) < 0)
-		goto fail;
-	if ((f = oci_json_member(o, "linux")) && oci_linux_parse(f, "linux", c, err) < 0)
-		goto fail;
-	if ((f = oci_json_member(o, "hooks")) && parse_hooks(f, c, err) < 0)
-		goto fail;
-	if ((f = oci_json_member(o, "annotations")) && parse_annotations(f, c, err) < 0)
+	if (oci_json_read_fields(o, "", config_fields, c, err) < 0)
 		goto fail;
 	json_object_put(o);
 	return c;

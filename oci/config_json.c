@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oci/tables.h"
+
 int oci_json_type_error(const char *path, const char *want, husk_error_t *err)
 {
 	return husk_error_set(err, 0, "%s: must be %s", path, want);
@@ -127,37 +129,6 @@ int oci_json_id(jobj *v, const char *path, uint32_t *out, husk_error_t *err)
 	if (oci_json_int64(v, path, 0, UINT32_MAX - 1, &x, err) < 0)
 		return -1;
 	*out = (uint32_t)x;
-	return 0;
-}
-
-/* OBJ's member NAME (PATH.NAME in errors), a uid or gid, into *OUT when
- * it is there; otherwise *OUT keeps its default. */
-int oci_json_opt_id(jobj *obj, const char *path, const char *name, uint32_t *out, husk_error_t *err)
-{
-	char fp[OCI_JSON_PATHLEN];
-	jobj *f = oci_json_member(obj, name);
-
-	if (!f)
-		return 0;
-	oci_json_child_path(fp, path, name);
-	return oci_json_id(f, fp, out, err);
-}
-
-/* OBJ's member NAME (PATH.NAME in errors) as an absolute path into *OUT.
- * A missing member is an error when REQUIRED; otherwise *OUT is left alone. */
-int oci_json_abs_path(jobj *obj, const char *path, const char *name, bool required, char **out,
-		      husk_error_t *err)
-{
-	char fp[OCI_JSON_PATHLEN];
-	jobj *f;
-
-	oci_json_child_path(fp, path, name);
-	if (!(f = oci_json_member(obj, name)))
-		return required ? husk_error_set(err, 0, "%s: required", fp) : 0;
-	if (oci_json_string(f, fp, out, err) < 0)
-		return -1;
-	if ((*out)[0] != '/')
-		return husk_error_set(err, 0, "%s: must be an absolute path", fp);
 	return 0;
 }
 
@@ -348,6 +319,139 @@ int oci_json_each_object(jobj *v, const char *path, void *arr, size_t *n, size_t
 		oci_json_index_path(ip, path, i);
 		*n = i + 1;
 		if (oci_json_want_object(e, ip, err) < 0 || fn(e, ip, a + i * size, i, ctx, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void *field_ptr(void *obj, size_t offset)
+{
+	return (char *)obj + offset;
+}
+
+static int read_field(jobj *v, const char *path, const struct oci_field *f, void *obj,
+		      husk_error_t *err)
+{
+	void *out = field_ptr(obj, f->offset);
+	int64_t x;
+
+	switch (f->type) {
+	case OCI_FIELD_BOOL:
+		return oci_json_bool(v, path, out, err);
+	case OCI_FIELD_STRING:
+		if (oci_json_string(v, path, out, err) < 0)
+			return -1;
+		if (f->max && strlen(*(char **)out) > (size_t)f->max)
+			return husk_error_set(err, 0, "%s: longer than %lld bytes", path,
+					      (long long)f->max);
+		return 0;
+	case OCI_FIELD_ABS_PATH:
+		if (oci_json_string(v, path, out, err) < 0)
+			return -1;
+		if ((*(char **)out)[0] != '/')
+			return husk_error_set(err, 0, "%s: must be an absolute path", path);
+		return 0;
+	case OCI_FIELD_STRINGS:
+		return oci_json_strings(v, path, out, f->count ? field_ptr(obj, f->count - 1) : &(size_t){ 0 },
+					err);
+	case OCI_FIELD_INT:
+		if (oci_json_int64(v, path, f->min, f->max, &x, err) < 0)
+			return -1;
+		*(int *)out = (int)x;
+		return 0;
+	case OCI_FIELD_INT64:
+		return oci_json_int64(v, path, f->min, f->max, out, err);
+	case OCI_FIELD_UINT32:
+		if (oci_json_int64(v, path, f->min, f->max, &x, err) < 0)
+			return -1;
+		*(uint32_t *)out = (uint32_t)x;
+		return 0;
+	case OCI_FIELD_UINT64:
+		return oci_json_uint64(v, path, out, err);
+	case OCI_FIELD_ID:
+		return oci_json_id(v, path, out, err);
+	case OCI_FIELD_NAME:
+		if (!json_object_is_type(v, json_type_string))
+			return oci_json_type_error(path, "a string", err);
+		*(int *)out = oci_name_lookup(f->names, json_object_get_string(v));
+		if (*(int *)out < 0)
+			return husk_error_set(err, 0, "%s: unknown %s \"%s\"", path, f->what,
+					      json_object_get_string(v));
+		return 0;
+	case OCI_FIELD_OBJECT:
+		if (oci_json_want_object(v, path, err) < 0)
+			return -1;
+		return oci_json_read_fields(v, path, f->sub, out, err);
+	case OCI_FIELD_CUSTOM:
+		return f->parse(v, path, obj, err);
+	}
+	return husk_error_set(err, EINVAL, "%s: no reader", path);
+}
+
+int oci_json_read_fields(jobj *o, const char *path, const struct oci_field *fields, void *obj,
+			 husk_error_t *err)
+{
+	char fp[OCI_JSON_PATHLEN];
+
+	for (const struct oci_field *f = fields; f->name; f++) {
+		jobj *v = oci_json_member(o, f->name);
+		oci_json_child_path(fp, path, f->name);
+		if (!v) {
+			if (f->required)
+				return husk_error_set(err, 0, "%s: required", fp);
+			continue;
+		}
+		if (read_field(v, fp, f, obj, err) < 0)
+			return -1;
+		if (f->has)
+			*(bool *)field_ptr(obj, f->has - 1) = true;
+	}
+	return 0;
+}
+
+int oci_json_string_map(jobj *v, const char *path, struct oci_kv **out, size_t *n,
+			oci_json_key_check_fn *check, husk_error_t *err)
+{
+	char ip[OCI_JSON_PATHLEN];
+
+	if (oci_json_want_object(v, path, err) < 0)
+		return -1;
+	size_t len = (size_t)json_object_object_length(v), i = 0;
+	struct oci_kv *kv = calloc(len ? len : 1, sizeof(*kv));
+	if (!kv)
+		return husk_error_set(err, ENOMEM, "%s", path);
+	*out = kv;
+	json_object_object_foreach(v, key, val)
+	{
+		/* json-c counts a key once; stop should the walk see more. */
+		if (i >= len)
+			break;
+		oci_json_child_path(ip, path, key);
+		*n = i + 1;
+		if (!(kv[i].key = strdup(key)))
+			return husk_error_set(err, ENOMEM, "%s", ip);
+		if (oci_json_string(val, ip, &kv[i].value, err) < 0)
+			return -1;
+		if (check && check(key, ip, err) < 0)
+			return -1;
+		i++;
+	}
+	return 0;
+}
+
+int oci_json_each_string(jobj *v, const char *path, oci_json_string_fn *fn, void *ctx,
+			 husk_error_t *err)
+{
+	char ip[OCI_JSON_PATHLEN];
+
+	if (!json_object_is_type(v, json_type_array))
+		return oci_json_type_error(path, "an array of strings", err);
+	for (size_t i = 0; i < json_object_array_length(v); i++) {
+		jobj *e = json_object_array_get_idx(v, i);
+		oci_json_index_path(ip, path, i);
+		if (!json_object_is_type(e, json_type_string))
+			return oci_json_type_error(ip, "a string", err);
+		if (fn(json_object_get_string(e), ip, i, ctx, err) < 0)
 			return -1;
 	}
 	return 0;

@@ -22,6 +22,11 @@ static const struct {
 	{ "user", CLONE_NEWUSER },     { "uts", CLONE_NEWUTS },
 };
 
+static const struct oci_field namespace_fields[] = {
+	{ "path", OCI_ABS_PATH(struct oci_namespace, path) },
+	{ 0 },
+};
+
 /* linux.namespaces[I], with the namespaces before it in C (CTX). */
 static int parse_namespace(jobj *e, const char *ip, void *elem, size_t i, void *ctx,
 			   husk_error_t *err)
@@ -45,166 +50,142 @@ static int parse_namespace(jobj *e, const char *ip, void *elem, size_t i, void *
 	for (size_t k = 0; k < i; k++)
 		if (c->namespaces[k].type == ns->type)
 			return husk_error_set(err, 0, "%s: duplicate namespace \"%s\"", fp, name);
-	return oci_json_abs_path(e, ip, "path", false, &ns->path, err);
+	return oci_json_read_fields(e, ip, namespace_fields, ns, err);
 }
 
 /* A seccomp errno: SCMP_ACT_ERRNO() keeps its low 16 bits (the filter's
  * SECCOMP_RET_DATA), so 65536 would become errno 0, a syscall that
  * "succeeds" without running. */
-static int get_errno_ret(jobj *v, const char *path, uint32_t *out, husk_error_t *err)
+#define SECCOMP_ERRNO_MAX 0xffff
+
+static int parse_arg_index(jobj *v, const char *path, void *obj, husk_error_t *err)
 {
-	int64_t x;
-	if (oci_json_int64(v, path, 0, 0xffff, &x, err) < 0)
+	struct oci_seccomp_arg *arg = obj;
+	uint32_t idx;
+
+	if (oci_json_uint32(v, path, &idx, err) < 0)
 		return -1;
-	*out = (uint32_t)x;
+	if (idx > 5)
+		return husk_error_set(err, 0, "%s: %u is not an argument index (0-5)", path, idx);
+	arg->index = idx;
 	return 0;
 }
+
+static const struct oci_field syscall_arg_fields[] = {
+	{ "index", OCI_CUSTOM(parse_arg_index), OCI_REQUIRED },
+	{ "value", OCI_UINT64(struct oci_seccomp_arg, value), OCI_REQUIRED },
+	{ "valueTwo", OCI_UINT64(struct oci_seccomp_arg, value_two) },
+	{ "op", OCI_NAME(struct oci_seccomp_arg, op, &oci_seccomp_operators, "operator"),
+	  OCI_REQUIRED },
+	{ 0 },
+};
 
 /* linux.seccomp.syscalls[I].args[J]. */
 static int parse_syscall_arg(jobj *a, const char *jp, void *elem, size_t j, void *ctx,
 			     husk_error_t *err)
 {
-	struct oci_seccomp_arg *arg = elem;
-	char kp[OCI_JSON_PATHLEN];
-	uint32_t idx;
-	jobj *h;
-
 	(void)j, (void)ctx;
-	oci_json_child_path(kp, jp, "index");
-	if (!(h = oci_json_member(a, "index")))
-		return husk_error_set(err, 0, "%s: required", kp);
-	if (oci_json_uint32(h, kp, &idx, err) < 0)
-		return -1;
-	if (idx > 5)
-		return husk_error_set(err, 0, "%s: %u is not an argument index (0-5)", kp, idx);
-	arg->index = idx;
-	oci_json_child_path(kp, jp, "value");
-	if (!(h = oci_json_member(a, "value")))
-		return husk_error_set(err, 0, "%s: required", kp);
-	if (oci_json_uint64(h, kp, &arg->value, err) < 0)
-		return -1;
-	if ((h = oci_json_member(a, "valueTwo"))) {
-		oci_json_child_path(kp, jp, "valueTwo");
-		if (oci_json_uint64(h, kp, &arg->value_two, err) < 0)
-			return -1;
-	}
-	oci_json_child_path(kp, jp, "op");
-	if (!(h = oci_json_member(a, "op")))
-		return husk_error_set(err, 0, "%s: required", kp);
-	if (!json_object_is_type(h, json_type_string))
-		return oci_json_type_error(kp, "a string", err);
-	arg->op = oci_name_lookup(&oci_seccomp_operators, json_object_get_string(h));
-	if (arg->op < 0)
-		return husk_error_set(err, 0, "%s: unknown operator \"%s\"", kp,
-				      json_object_get_string(h));
-	return 0;
+	return oci_json_read_fields(a, jp, syscall_arg_fields, elem, err);
 }
+
+static int parse_syscall_args(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_seccomp_syscall *sc = obj;
+
+	if (json_object_is_type(v, json_type_array) && json_object_array_length(v) > 6)
+		return husk_error_set(err, 0, "%s: more than 6 argument rules", path);
+	return oci_json_each_object(v, path, &sc->args, &sc->nargs, sizeof(*sc->args),
+				    parse_syscall_arg, NULL, err);
+}
+
+static const struct oci_field syscall_fields[] = {
+	{ "names", OCI_STRINGS(struct oci_seccomp_syscall, names), OCI_REQUIRED,
+	  OCI_COUNT(struct oci_seccomp_syscall, nnames) },
+	{ "action", OCI_NAME(struct oci_seccomp_syscall, action, &oci_seccomp_actions, "action"),
+	  OCI_REQUIRED },
+	{ "errnoRet", OCI_UINT32(struct oci_seccomp_syscall, errno_ret, 0, SECCOMP_ERRNO_MAX),
+	  OCI_HAS(struct oci_seccomp_syscall, has_errno) },
+	{ "args", OCI_CUSTOM(parse_syscall_args) },
+	{ 0 },
+};
 
 /* linux.seccomp.syscalls[I]. */
 static int parse_syscall(jobj *e, const char *ip, void *elem, size_t i, void *ctx,
 			 husk_error_t *err)
 {
-	struct oci_seccomp_syscall *sc = elem;
-	char ap[OCI_JSON_PATHLEN];
-	jobj *g;
-
 	(void)i, (void)ctx;
-	oci_json_child_path(ap, ip, "names");
-	if (!(g = oci_json_member(e, "names")))
-		return husk_error_set(err, 0, "%s: required", ap);
-	if (oci_json_strings(g, ap, &sc->names, &sc->nnames, err) < 0)
-		return -1;
-	oci_json_child_path(ap, ip, "action");
-	if (!(g = oci_json_member(e, "action")))
-		return husk_error_set(err, 0, "%s: required", ap);
-	if (!json_object_is_type(g, json_type_string))
-		return oci_json_type_error(ap, "a string", err);
-	sc->action = oci_name_lookup(&oci_seccomp_actions, json_object_get_string(g));
-	if (sc->action < 0)
-		return husk_error_set(err, 0, "%s: unknown action \"%s\"", ap,
-				      json_object_get_string(g));
-	if ((g = oci_json_member(e, "errnoRet"))) {
-		uint32_t x;
-		oci_json_child_path(ap, ip, "errnoRet");
-		if (get_errno_ret(g, ap, &x, err) < 0)
-			return -1;
-		sc->has_errno = true;
-		sc->errno_ret = x;
-	}
-	if (!(g = oci_json_member(e, "args")))
-		return 0;
-	oci_json_child_path(ap, ip, "args");
-	if (json_object_is_type(g, json_type_array) && json_object_array_length(g) > 6)
-		return husk_error_set(err, 0, "%s: more than 6 argument rules", ap);
-	return oci_json_each_object(g, ap, &sc->args, &sc->nargs, sizeof(*sc->args),
-				    parse_syscall_arg, NULL, err);
+	return oci_json_read_fields(e, ip, syscall_fields, elem, err);
 }
 
-static int parse_seccomp(jobj *v, const char *path, struct oci_seccomp *s, husk_error_t *err)
+static int add_arch(const char *name, const char *path, size_t i, void *ctx, husk_error_t *err)
 {
-	char fp[OCI_JSON_PATHLEN], ip[OCI_JSON_PATHLEN];
-	jobj *f;
+	struct oci_seccomp *s = ctx;
 
-	if (oci_json_want_object(v, path, err) < 0)
-		return -1;
-	oci_json_child_path(fp, path, "defaultAction");
-	if (!(f = oci_json_member(v, "defaultAction")))
-		return husk_error_set(err, 0, "%s: required", fp);
-	if (!json_object_is_type(f, json_type_string))
-		return oci_json_type_error(fp, "a string", err);
-	s->default_action = oci_name_lookup(&oci_seccomp_actions, json_object_get_string(f));
-	if (s->default_action < 0)
-		return husk_error_set(err, 0, "%s: unknown action \"%s\"", fp,
-				      json_object_get_string(f));
-	if ((f = oci_json_member(v, "defaultErrnoRet"))) {
-		uint32_t x;
-		oci_json_child_path(fp, path, "defaultErrnoRet");
-		if (get_errno_ret(f, fp, &x, err) < 0)
-			return -1;
-		s->has_default_errno = true;
-		s->default_errno = x;
-	}
-	if ((f = oci_json_member(v, "architectures"))) {
-		oci_json_child_path(fp, path, "architectures");
-		if (!json_object_is_type(f, json_type_array))
-			return oci_json_type_error(fp, "an array of strings", err);
-		size_t n = json_object_array_length(f);
-		s->archs = calloc(n ? n : 1, sizeof(int));
-		if (!s->archs)
-			return husk_error_set(err, ENOMEM, "%s", fp);
-		for (size_t i = 0; i < n; i++) {
-			jobj *e = json_object_array_get_idx(f, i);
-			oci_json_index_path(ip, fp, i);
-			if (!json_object_is_type(e, json_type_string))
-				return oci_json_type_error(ip, "a string", err);
-			s->archs[i] = oci_name_lookup(&oci_seccomp_archs, json_object_get_string(e));
-			if (s->archs[i] < 0)
-				return husk_error_set(err, 0, "%s: unsupported architecture \"%s\"", ip,
-						      json_object_get_string(e));
-			s->narchs = i + 1;
-		}
-	}
-	if ((f = oci_json_member(v, "flags"))) {
-		oci_json_child_path(fp, path, "flags");
-		if (!json_object_is_type(f, json_type_array))
-			return oci_json_type_error(fp, "an array of strings", err);
-		for (size_t i = 0; i < json_object_array_length(f); i++) {
-			jobj *e = json_object_array_get_idx(f, i);
-			oci_json_index_path(ip, fp, i);
-			if (!json_object_is_type(e, json_type_string))
-				return oci_json_type_error(ip, "a string", err);
-			int k = oci_name_lookup(&oci_seccomp_flags, json_object_get_string(e));
-			if (k < 0)
-				return husk_error_set(err, 0, "%s: unsupported flag \"%s\"", ip,
-						      json_object_get_string(e));
-			s->flags |= 1u << k;
-		}
-	}
-	if (!(f = oci_json_member(v, "syscalls")))
-		return 0;
-	oci_json_child_path(fp, path, "syscalls");
+	s->archs[i] = oci_name_lookup(&oci_seccomp_archs, name);
+	if (s->archs[i] < 0)
+		return husk_error_set(err, 0, "%s: unsupported architecture \"%s\"", path, name);
+	s->narchs = i + 1;
+	return 0;
+}
+
+static int parse_archs(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_seccomp *s = obj;
+	size_t n = json_object_is_type(v, json_type_array) ? json_object_array_length(v) : 0;
+
+	s->archs = calloc(n ? n : 1, sizeof(int));
+	if (!s->archs)
+		return husk_error_set(err, ENOMEM, "%s", path);
+	return oci_json_each_string(v, path, add_arch, s, err);
+}
+
+static int add_seccomp_flag(const char *name, const char *path, size_t i, void *ctx,
+			    husk_error_t *err)
+{
+	struct oci_seccomp *s = ctx;
+	int k = oci_name_lookup(&oci_seccomp_flags, name);
+
+	(void)i;
+	if (k < 0)
+		return husk_error_set(err, 0, "%s: unsupported flag \"%s\"", path, name);
+	s->flags |= 1u << k;
+	return 0;
+}
+
+static int parse_seccomp_flags(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	return oci_json_each_string(v, path, add_seccomp_flag, obj, err);
+}
+
+static int parse_syscalls(jobj *f, const char *fp, void *obj, husk_error_t *err)
+{
+	struct oci_seccomp *s = obj;
+
 	return oci_json_each_object(f, fp, &s->syscalls, &s->nsyscalls, sizeof(*s->syscalls),
 				    parse_syscall, NULL, err);
+}
+
+static const struct oci_field seccomp_fields[] = {
+	{ "defaultAction", OCI_NAME(struct oci_seccomp, default_action, &oci_seccomp_actions, "action"),
+	  OCI_REQUIRED },
+	{ "defaultErrnoRet", OCI_UINT32(struct oci_seccomp, default_errno, 0, SECCOMP_ERRNO_MAX),
+	  OCI_HAS(struct oci_seccomp, has_default_errno) },
+	{ "architectures", OCI_CUSTOM(parse_archs) },
+	{ "flags", OCI_CUSTOM(parse_seccomp_flags) },
+	{ "syscalls", OCI_CUSTOM(parse_syscalls) },
+	{ 0 },
+};
+
+static int parse_seccomp(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_config *c = obj;
+
+	c->seccomp = calloc(1, sizeof(*c->seccomp));
+	if (!c->seccomp)
+		return husk_error_set(err, ENOMEM, "%s", path);
+	if (oci_json_want_object(v, path, err) < 0)
+		return -1;
+	return oci_json_read_fields(v, path, seccomp_fields, c->seccomp, err);
 }
 
 int oci_cpuset_list_parse(const char *list, const char *path, unsigned *count, husk_error_t *err)
@@ -254,17 +235,12 @@ bad:
 			      path, list);
 }
 
-/* cpu.cpus or cpu.mems (member KEY of F, at path FP) into OUT. */
-static int parse_cpuset_list(jobj *f, const char *fp, const char *key, char *out, bool *has,
-			     unsigned *count, husk_error_t *err)
+/* cpu.cpus or cpu.mems (V, at PATH) into OUT. */
+static int parse_cpuset_list(jobj *g, const char *sp, char *out, bool *has, unsigned *count,
+			     husk_error_t *err)
 {
-	char sp[OCI_JSON_PATHLEN];
-	jobj *g = oci_json_member(f, key);
 	unsigned n;
 
-	if (!g)
-		return 0;
-	oci_json_child_path(sp, fp, key);
 	if (!json_object_is_type(g, json_type_string))
 		return oci_json_type_error(sp, "a string", err);
 	const char *s = json_object_get_string(g);
@@ -282,71 +258,63 @@ static int parse_cpuset_list(jobj *f, const char *fp, const char *key, char *out
 	return 0;
 }
 
-static int parse_resources(jobj *v, const char *path, struct oci_resources *r, husk_error_t *err)
+static int parse_cpuset_cpus(jobj *v, const char *path, void *obj, husk_error_t *err)
 {
-	char fp[OCI_JSON_PATHLEN], sp[OCI_JSON_PATHLEN];
-	jobj *f, *g;
+	struct oci_resources *r = obj;
 
-	if (oci_json_want_object(v, path, err) < 0)
-		return -1;
-	if ((f = oci_json_member(v, "memory"))) {
-		oci_json_child_path(fp, path, "memory");
-		if (oci_json_want_object(f, fp, err) < 0)
-			return -1;
-		if ((g = oci_json_member(f, "limit"))) {
-			oci_json_child_path(sp, fp, "limit");
-			if (oci_json_int64(g, sp, -1, INT64_MAX, &r->memory_limit, err) < 0)
-				return -1;
-			r->has_memory_limit = true;
-		}
-		if ((g = oci_json_member(f, "swap"))) {
-			oci_json_child_path(sp, fp, "swap");
-			if (oci_json_int64(g, sp, -1, INT64_MAX, &r->memory_swap, err) < 0)
-				return -1;
-			r->has_memory_swap = true;
-		}
-	}
-	if ((f = oci_json_member(v, "cpu"))) {
-		oci_json_child_path(fp, path, "cpu");
-		if (oci_json_want_object(f, fp, err) < 0)
-			return -1;
-		if ((g = oci_json_member(f, "quota"))) {
-			oci_json_child_path(sp, fp, "quota");
-			if (oci_json_int64(g, sp, -1, INT64_MAX, &r->cpu_quota, err) < 0)
-				return -1;
-			r->has_cpu_quota = true;
-		}
-		if ((g = oci_json_member(f, "period"))) {
-			oci_json_child_path(sp, fp, "period");
-			if (oci_json_uint64(g, sp, &r->cpu_period, err) < 0)
-				return -1;
-			r->has_cpu_period = true;
-		}
-		if ((g = oci_json_member(f, "shares"))) {
-			oci_json_child_path(sp, fp, "shares");
-			if (oci_json_uint64(g, sp, &r->cpu_shares, err) < 0)
-				return -1;
-			r->has_cpu_shares = true;
-		}
-		if (parse_cpuset_list(f, fp, "cpus", r->cpuset_cpus, &r->has_cpuset_cpus,
-				      &r->cpuset_ncpus, err) < 0 ||
-		    parse_cpuset_list(f, fp, "mems", r->cpuset_mems, &r->has_cpuset_mems, NULL,
-				      err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "pids"))) {
-		oci_json_child_path(fp, path, "pids");
-		if (oci_json_want_object(f, fp, err) < 0)
-			return -1;
-		if ((g = oci_json_member(f, "limit"))) {
-			oci_json_child_path(sp, fp, "limit");
-			if (oci_json_int64(g, sp, INT64_MIN, INT64_MAX, &r->pids_limit, err) < 0)
-				return -1;
-			r->has_pids_limit = true;
-		}
-	}
-	return 0;
+	return parse_cpuset_list(v, path, r->cpuset_cpus, &r->has_cpuset_cpus, &r->cpuset_ncpus,
+				 err);
 }
+
+static int parse_cpuset_mems(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_resources *r = obj;
+
+	return parse_cpuset_list(v, path, r->cpuset_mems, &r->has_cpuset_mems, NULL, err);
+}
+
+#define RES struct oci_resources
+
+static const struct oci_field memory_fields[] = {
+	{ "limit", OCI_INT64(RES, memory_limit, -1, INT64_MAX), OCI_HAS(RES, has_memory_limit) },
+	{ "swap", OCI_INT64(RES, memory_swap, -1, INT64_MAX), OCI_HAS(RES, has_memory_swap) },
+	{ 0 },
+};
+
+static const struct oci_field cpu_fields[] = {
+	{ "quota", OCI_INT64(RES, cpu_quota, -1, INT64_MAX), OCI_HAS(RES, has_cpu_quota) },
+	{ "period", OCI_UINT64(RES, cpu_period), OCI_HAS(RES, has_cpu_period) },
+	{ "shares", OCI_UINT64(RES, cpu_shares), OCI_HAS(RES, has_cpu_shares) },
+	{ "cpus", OCI_CUSTOM(parse_cpuset_cpus) },
+	{ "mems", OCI_CUSTOM(parse_cpuset_mems) },
+	{ 0 },
+};
+
+static const struct oci_field pids_fields[] = {
+	{ "limit", OCI_INT64(RES, pids_limit, INT64_MIN, INT64_MAX), OCI_HAS(RES, has_pids_limit) },
+	{ 0 },
+};
+
+#undef RES
+
+static const struct oci_field resources_fields[] = {
+	{ "memory", OCI_OBJECT(memory_fields) },
+	{ "cpu", OCI_OBJECT(cpu_fields) },
+	{ "pids", OCI_OBJECT(pids_fields) },
+	{ 0 },
+};
+
+static const struct oci_field device_path_fields[] = {
+	{ "path", OCI_ABS_PATH(struct oci_device, path), OCI_REQUIRED },
+	{ 0 },
+};
+
+static const struct oci_field device_fields[] = {
+	{ "fileMode", OCI_UINT32(struct oci_device, mode, 0, 07777) },
+	{ "uid", OCI_ID(struct oci_device, uid) },
+	{ "gid", OCI_ID(struct oci_device, gid) },
+	{ 0 },
+};
 
 /* linux.devices: runc's rules (an absolute path, type c, b, u or p, major
  * and minor for all but p), checked here so the guest gets only nodes it
@@ -359,7 +327,7 @@ static int parse_device(jobj *v, const char *path, void *elem, size_t i, void *c
 	char fp[OCI_JSON_PATHLEN];
 	jobj *f;
 
-	if (oci_json_abs_path(v, path, "path", true, &d->path, err) < 0)
+	if (oci_json_read_fields(v, path, device_path_fields, d, err) < 0)
 		return -1;
 	oci_json_child_path(fp, path, "path");
 	if (strcmp(d->path, "/") == 0 || strstr(d->path, "/../") ||
@@ -394,15 +362,7 @@ static int parse_device(jobj *v, const char *path, void *elem, size_t i, void *c
 		*(k == 0 ? &d->major : &d->minor) = (uint32_t)x;
 	}
 	d->mode = 0666;
-	if ((f = oci_json_member(v, "fileMode"))) {
-		int64_t x;
-		oci_json_child_path(fp, path, "fileMode");
-		if (oci_json_int64(f, fp, 0, 07777, &x, err) < 0)
-			return -1;
-		d->mode = (mode_t)x;
-	}
-	if (oci_json_opt_id(v, path, "uid", &d->uid, err) < 0 ||
-	    oci_json_opt_id(v, path, "gid", &d->gid, err) < 0)
+	if (oci_json_read_fields(v, path, device_fields, d, err) < 0)
 		return -1;
 	for (size_t k = 0; k < i; k++)
 		if (strcmp(c->devices[k].path, d->path) == 0)
@@ -411,80 +371,50 @@ static int parse_device(jobj *v, const char *path, void *elem, size_t i, void *c
 	return 0;
 }
 
-int oci_linux_parse(jobj *v, const char *path, struct oci_config *c, husk_error_t *err)
+static int parse_namespaces(jobj *v, const char *path, void *obj, husk_error_t *err)
 {
-	char fp[OCI_JSON_PATHLEN], ip[OCI_JSON_PATHLEN];
-	jobj *f;
+	struct oci_config *c = obj;
 
-	if (oci_json_want_object(v, path, err) < 0)
-		return -1;
-	if ((f = oci_json_member(v, "namespaces"))) {
-		oci_json_child_path(fp, path, "namespaces");
-		if (oci_json_each_object(f, fp, &c->namespaces, &c->nnamespaces,
-					 sizeof(*c->namespaces), parse_namespace, c, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "devices"))) {
-		oci_json_child_path(fp, path, "devices");
-		if (oci_json_each_object(f, fp, &c->devices, &c->ndevices, sizeof(*c->devices),
-					 parse_device, c, err) < 0)
-			return -1;
-	}
-	/* Resolved and checked by runtime/cgroup.c, which knows the driver. */
-	if ((f = oci_json_member(v, "cgroupsPath"))) {
-		oci_json_child_path(fp, path, "cgroupsPath");
-		if (oci_json_string(f, fp, &c->cgroups_path, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "sysctl"))) {
-		oci_json_child_path(fp, path, "sysctl");
-		if (oci_json_want_object(f, fp, err) < 0)
-			return -1;
-		size_t n = (size_t)json_object_object_length(f), i = 0;
-		c->sysctl = calloc(n ? n : 1, sizeof(*c->sysctl));
-		if (!c->sysctl)
-			return husk_error_set(err, ENOMEM, "%s", fp);
-		json_object_object_foreach(f, key, val)
-		{
-			oci_json_child_path(ip, fp, key);
-			if (i >= n)
-				break;
-			c->nsysctl = i + 1;
-			c->sysctl[i].key = strdup(key);
-			if (!c->sysctl[i].key)
-				return husk_error_set(err, ENOMEM, "%s", ip);
-			if (oci_json_string(val, ip, &c->sysctl[i].value, err) < 0)
-				return -1;
-			if (!key[0] || strstr(key, "..") || key[0] == '/' || key[0] == '.')
-				return husk_error_set(err, 0, "%s: not a sysctl name", ip);
-			i++;
-		}
-	}
-	if ((f = oci_json_member(v, "maskedPaths"))) {
-		oci_json_child_path(fp, path, "maskedPaths");
-		if (oci_json_strings(f, fp, &c->masked_paths, &c->nmasked_paths, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "readonlyPaths"))) {
-		oci_json_child_path(fp, path, "readonlyPaths");
-		if (oci_json_strings(f, fp, &c->readonly_paths, &c->nreadonly_paths, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "seccomp"))) {
-		oci_json_child_path(fp, path, "seccomp");
-		c->seccomp = calloc(1, sizeof(*c->seccomp));
-		if (!c->seccomp)
-			return husk_error_set(err, ENOMEM, "%s", fp);
-		if (parse_seccomp(f, fp, c->seccomp, err) < 0)
-			return -1;
-	}
-	if ((f = oci_json_member(v, "resources"))) {
-		oci_json_child_path(fp, path, "resources");
-		if (parse_resources(f, fp, &c->resources, err) < 0)
-			return -1;
-	}
+	return oci_json_each_object(v, path, &c->namespaces, &c->nnamespaces,
+				    sizeof(*c->namespaces), parse_namespace, c, err);
+}
+
+static int parse_devices(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_config *c = obj;
+
+	return oci_json_each_object(v, path, &c->devices, &c->ndevices, sizeof(*c->devices),
+				    parse_device, c, err);
+}
+
+static int check_sysctl_name(const char *key, const char *path, husk_error_t *err)
+{
+	if (!key[0] || strstr(key, "..") || key[0] == '/' || key[0] == '.')
+		return husk_error_set(err, 0, "%s: not a sysctl name", path);
 	return 0;
 }
+
+static int parse_sysctl(jobj *v, const char *path, void *obj, husk_error_t *err)
+{
+	struct oci_config *c = obj;
+
+	return oci_json_string_map(v, path, &c->sysctl, &c->nsysctl, check_sysctl_name, err);
+}
+
+const struct oci_field oci_linux_fields[] = {
+	{ "namespaces", OCI_CUSTOM(parse_namespaces) },
+	{ "devices", OCI_CUSTOM(parse_devices) },
+	/* Resolved and checked by runtime/cgroup.c, which knows the driver. */
+	{ "cgroupsPath", OCI_STRING(struct oci_config, cgroups_path) },
+	{ "sysctl", OCI_CUSTOM(parse_sysctl) },
+	{ "maskedPaths", OCI_STRINGS(struct oci_config, masked_paths),
+	  OCI_COUNT(struct oci_config, nmasked_paths) },
+	{ "readonlyPaths", OCI_STRINGS(struct oci_config, readonly_paths),
+	  OCI_COUNT(struct oci_config, nreadonly_paths) },
+	{ "seccomp", OCI_CUSTOM(parse_seccomp) },
+	{ "resources", OCI_OBJECT_AT(struct oci_config, resources, resources_fields) },
+	{ 0 },
+};
 
 int oci_resources_parse(const char *json, size_t len, struct oci_resources *out, husk_error_t *err)
 {
@@ -492,7 +422,9 @@ int oci_resources_parse(const char *json, size_t len, struct oci_resources *out,
 	if (!o)
 		return -1;
 	*out = (struct oci_resources){ 0 };
-	int ret = parse_resources(o, "resources", out, err);
+	int ret = oci_json_want_object(o, "resources", err);
+	if (ret == 0)
+		ret = oci_json_read_fields(o, "resources", resources_fields, out, err);
 	json_object_put(o);
 	return ret;
 }
