@@ -98,7 +98,9 @@ vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio guest-init
 
 # husk-init, the guest's PID 1 (rootfs/husk-init/), static, and the real
 # guest initramfs holding only it.
-INIT_SRCS := $(wildcard rootfs/husk-init/*.c) proto/agent_proto.c oci/config.c oci/tables.c \
+# The config parser, which husk-init and the fuzzer link too.
+CONFIG_SRCS := oci/config.c oci/config_json.c oci/config_linux.c oci/tables.c
+INIT_SRCS := $(wildcard rootfs/husk-init/*.c) proto/agent_proto.c $(CONFIG_SRCS) \
 	base/error.c base/fileio.c base/fdpass.c base/iov.c
 INIT_OBJS := $(call objs,$(BUILD)/guest,$(INIT_SRCS))
 $(BUILD)/guest/obj/%.o: %.c
@@ -145,8 +147,9 @@ fuzz-fuse: $(BUILD)/fuzz/fuzz_fuse
 # libFuzzer target for the OCI config parser: config.json, process.json and
 # linux.resources as a hostile bundle or client writes them
 # (tests/fuzz/fuzz_config.c).
-CONFIG_FUZZ_SRCS := oci/config.c oci/tables.c base/error.c
-$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_FUZZ_SRCS) oci/config.h oci/tables.h
+CONFIG_FUZZ_SRCS := $(CONFIG_SRCS) base/error.c
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(CONFIG_FUZZ_SRCS) oci/config.h oci/config_internal.h \
+		oci/tables.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(shell pkg-config --cflags json-c) -o $@ $< $(CONFIG_FUZZ_SRCS) \
 		$(shell pkg-config --libs json-c)

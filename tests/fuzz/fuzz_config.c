@@ -1,4 +1,4 @@
-/* libFuzzer target for the OCI config parser (oci/config.c): `make
+/* libFuzzer target for the OCI config parser (oci/config*.c): `make
  * fuzz-config` builds it with clang -fsanitize=fuzzer,address,undefined
  * and runs it for FUZZ_SECONDS from tests/fuzz/corpus/config.
  *
