@@ -7,6 +7,8 @@
 # Suites:
 #   layers       each folder includes only from the layers below it
 #                (hack/check-layers.sh)
+#   format       every C file is as clang-format formats it
+#                (hack/check-format.sh; `make format` fixes it)
 #   unit         $UNIT (C, sanitized, no KVM needed)
 #   fuzz         the libFuzzer targets, FUZZ_SECONDS each (hack/fuzz-tap.sh)
 #   integration  tests/integration/*.bats against $HUSK, on this host
@@ -16,7 +18,7 @@
 #                again if the box is lost), or skipped, as hack/vm-env says
 #
 # Environment: HUSK, UNIT (paths, set by the Makefile); SUITES to pick suites
-# (default "layers unit fuzz integration vm"); BATS_FILTER passed to bats --filter;
+# (default "layers format unit fuzz integration vm"); BATS_FILTER passed to bats --filter;
 # TEST_FILES (paths of .bats files) limits the integration and vm suites to
 # those files.
 set -uo pipefail
@@ -24,7 +26,7 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 : "${HUSK:=$top/build/husk}" "${UNIT:=$top/build/asan/unit-tests}"
-: "${SUITES:=layers unit fuzz integration vm}"
+: "${SUITES:=layers format unit fuzz integration vm}"
 export HUSK
 
 out=$(mktemp -d)
@@ -115,6 +117,9 @@ for suite in $SUITES; do
 	case $suite in
 	layers)
 		run_suite layers hack/check-layers.sh
+		;;
+	format)
+		run_suite format hack/check-format.sh
 		;;
 	unit)
 		run_suite unit "$UNIT"
