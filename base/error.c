@@ -10,8 +10,7 @@
  * main() can print, so fall back to a static object instead of losing it. */
 static struct husk_error oom_error = { ENOMEM, 1, "out of memory" };
 
-static int error_vset(husk_error_t *err, int exit_status, int errnum,
-		      const char *fmt, va_list ap)
+static int error_vset(husk_error_t *err, int exit_status, int errnum, const char *fmt, va_list ap)
 {
 	char *msg = NULL;
 
@@ -53,8 +52,7 @@ int husk_error_set(husk_error_t *err, int errnum, const char *fmt, ...)
 	return -1;
 }
 
-int husk_error_set_status(husk_error_t *err, int exit_status, int errnum,
-			  const char *fmt, ...)
+int husk_error_set_status(husk_error_t *err, int exit_status, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -12,7 +12,7 @@
 #include <stdarg.h>
 
 struct husk_error {
-	int errnum;      /* errno of the root cause, 0 when there is none */
+	int errnum;	 /* errno of the root cause, 0 when there is none */
 	int exit_status; /* what main() exits with; 1 unless set otherwise */
 	char *msg;
 };
@@ -25,14 +25,12 @@ int husk_error_set(husk_error_t *err, int errnum, const char *fmt, ...)
 
 /* Same, for failures that must end the process with a given status (runc's
  * 126/127 for a process that cannot be run, for instance). */
-int husk_error_set_status(husk_error_t *err, int exit_status, int errnum,
-			  const char *fmt, ...)
+int husk_error_set_status(husk_error_t *err, int exit_status, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* Prefixes the message with context: "context: previous message". Returns -1
  * so that `return husk_error_wrap(err, ...)` reads naturally. */
-int husk_error_wrap(husk_error_t *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int husk_error_wrap(husk_error_t *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 void husk_error_release(husk_error_t *err);
 

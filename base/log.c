@@ -30,8 +30,7 @@ int log_format_parse(const char *name, enum log_format *out)
 	return 0;
 }
 
-int log_open(const char *path, enum log_format format, bool debug,
-	     husk_error_t *err)
+int log_open(const char *path, enum log_format format, bool debug, husk_error_t *err)
 {
 	log_fmt = format;
 	log_debug_enabled = debug;
@@ -111,8 +110,7 @@ static void sb_put_quoted(struct strbuf *sb, const char *s, bool json)
 		case '\t': sb_puts(sb, "\\t"); break;
 		default:
 			if (*p < 0x20 || *p == 0x7f) {
-				snprintf(esc, sizeof(esc),
-					 json ? "\\u%04x" : "\\x%02x", *p);
+				snprintf(esc, sizeof(esc), json ? "\\u%04x" : "\\x%02x", *p);
 				sb_puts(sb, esc);
 			} else {
 				sb_putn(sb, (const char *)p, 1);
@@ -134,15 +132,14 @@ static void format_time(time_t when, char *out, size_t size)
 		char sign = off < 0 ? '-' : '+';
 		if (off < 0)
 			off = -off;
-		snprintf(zone, sizeof(zone), "%c%02ld:%02ld", sign,
-			 (off / 3600) % 100, (off / 60) % 60);
+		snprintf(zone, sizeof(zone), "%c%02ld:%02ld", sign, (off / 3600) % 100,
+			 (off / 60) % 60);
 	}
 	size_t n = strftime(out, size, "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out + n, size - n, "%s", zone);
 }
 
-char *log_format_line(enum log_format format, enum log_level level,
-		      time_t when, const char *msg)
+char *log_format_line(enum log_format format, enum log_level level, time_t when, const char *msg)
 {
 	struct strbuf sb = { 0 };
 	char stamp[40];

@@ -19,8 +19,7 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN, LOG_LEVEL_ERRO
 int log_format_parse(const char *name, enum log_format *out);
 
 /* Directs log lines to PATH (NULL: stderr), created 0644 and appended to. */
-int log_open(const char *path, enum log_format format, bool debug,
-	     husk_error_t *err);
+int log_open(const char *path, enum log_format format, bool debug, husk_error_t *err);
 void log_close(void);
 
 /* True when log lines already go to stderr, so main() need not repeat an
@@ -31,15 +30,13 @@ bool log_is_stderr(void);
 /* The descriptor log lines go to (a child that keeps logging keeps it). */
 int log_fileno(void);
 
-void log_msg(enum log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 
 /* One formatted line including its '\n', malloc'd; NULL when out of memory.
  * Exposed for the unit tests. */
-char *log_format_line(enum log_format format, enum log_level level,
-		      time_t when, const char *msg);
+char *log_format_line(enum log_format format, enum log_level level, time_t when, const char *msg);
 
 #endif

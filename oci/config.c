@@ -38,7 +38,7 @@ static int parse_caps(jobj *v, const char *path, void *obj, husk_error_t *err)
 {
 	struct oci_process *p = obj;
 	static const char *const sets[OCI_CAP_NSETS] = {
-		[OCI_CAP_BOUNDING] = "bounding", [OCI_CAP_EFFECTIVE] = "effective",
+		[OCI_CAP_BOUNDING] = "bounding",       [OCI_CAP_EFFECTIVE] = "effective",
 		[OCI_CAP_INHERITABLE] = "inheritable", [OCI_CAP_PERMITTED] = "permitted",
 		[OCI_CAP_AMBIENT] = "ambient",
 	};
@@ -62,14 +62,22 @@ static const struct {
 	const char *name;
 	int resource;
 } rlimit_names[] = {
-	{ "RLIMIT_AS", RLIMIT_AS },	    { "RLIMIT_CORE", RLIMIT_CORE },
-	{ "RLIMIT_CPU", RLIMIT_CPU },	    { "RLIMIT_DATA", RLIMIT_DATA },
-	{ "RLIMIT_FSIZE", RLIMIT_FSIZE },   { "RLIMIT_LOCKS", RLIMIT_LOCKS },
-	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-	{ "RLIMIT_NICE", RLIMIT_NICE },	    { "RLIMIT_NOFILE", RLIMIT_NOFILE },
-	{ "RLIMIT_NPROC", RLIMIT_NPROC },   { "RLIMIT_RSS", RLIMIT_RSS },
-	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO }, { "RLIMIT_RTTIME", RLIMIT_RTTIME },
-	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
+	{ "RLIMIT_AS", RLIMIT_AS },
+	{ "RLIMIT_CORE", RLIMIT_CORE },
+	{ "RLIMIT_CPU", RLIMIT_CPU },
+	{ "RLIMIT_DATA", RLIMIT_DATA },
+	{ "RLIMIT_FSIZE", RLIMIT_FSIZE },
+	{ "RLIMIT_LOCKS", RLIMIT_LOCKS },
+	{ "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+	{ "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+	{ "RLIMIT_NICE", RLIMIT_NICE },
+	{ "RLIMIT_NOFILE", RLIMIT_NOFILE },
+	{ "RLIMIT_NPROC", RLIMIT_NPROC },
+	{ "RLIMIT_RSS", RLIMIT_RSS },
+	{ "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+	{ "RLIMIT_RTTIME", RLIMIT_RTTIME },
+	{ "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+	{ "RLIMIT_STACK", RLIMIT_STACK },
 };
 
 static const struct oci_field rlimit_fields[] = {
@@ -158,7 +166,8 @@ static int parse_env(jobj *v, const char *path, void *obj, husk_error_t *err)
 	for (size_t i = 0; i < p->nenv; i++)
 		if (!strchr(p->env[i], '=') || p->env[i][0] == '=') {
 			oci_json_index_path(ip, path, i);
-			return husk_error_set(err, 0, "%s: \"%s\" is not NAME=VALUE", ip, p->env[i]);
+			return husk_error_set(err, 0, "%s: \"%s\" is not NAME=VALUE", ip,
+					      p->env[i]);
 		}
 	return 0;
 }
@@ -240,21 +249,36 @@ static const struct {
 	const char *name;
 	unsigned long set, clear;
 } mount_flags[] = {
-	{ "async", 0, MS_SYNCHRONOUS },	   { "atime", 0, MS_NOATIME },
-	{ "bind", MS_BIND, 0 },		   { "defaults", 0, 0 },
-	{ "dev", 0, MS_NODEV },		   { "diratime", 0, MS_NODIRATIME },
-	{ "dirsync", MS_DIRSYNC, 0 },	   { "exec", 0, MS_NOEXEC },
-	{ "iversion", MS_I_VERSION, 0 },   { "lazytime", MS_LAZYTIME, 0 },
-	{ "loud", 0, MS_SILENT },	   { "mand", MS_MANDLOCK, 0 },
-	{ "noatime", MS_NOATIME, 0 },	   { "nodev", MS_NODEV, 0 },
-	{ "nodiratime", MS_NODIRATIME, 0 }, { "noexec", MS_NOEXEC, 0 },
-	{ "noiversion", 0, MS_I_VERSION }, { "nolazytime", 0, MS_LAZYTIME },
-	{ "nomand", 0, MS_MANDLOCK },	   { "norelatime", 0, MS_RELATIME },
-	{ "nostrictatime", 0, MS_STRICTATIME }, { "nosuid", MS_NOSUID, 0 },
-	{ "rbind", MS_BIND | MS_REC, 0 },  { "relatime", MS_RELATIME, 0 },
-	{ "remount", MS_REMOUNT, 0 },	   { "ro", MS_RDONLY, 0 },
-	{ "rw", 0, MS_RDONLY },		   { "silent", MS_SILENT, 0 },
-	{ "strictatime", MS_STRICTATIME, 0 }, { "suid", 0, MS_NOSUID },
+	{ "async", 0, MS_SYNCHRONOUS },
+	{ "atime", 0, MS_NOATIME },
+	{ "bind", MS_BIND, 0 },
+	{ "defaults", 0, 0 },
+	{ "dev", 0, MS_NODEV },
+	{ "diratime", 0, MS_NODIRATIME },
+	{ "dirsync", MS_DIRSYNC, 0 },
+	{ "exec", 0, MS_NOEXEC },
+	{ "iversion", MS_I_VERSION, 0 },
+	{ "lazytime", MS_LAZYTIME, 0 },
+	{ "loud", 0, MS_SILENT },
+	{ "mand", MS_MANDLOCK, 0 },
+	{ "noatime", MS_NOATIME, 0 },
+	{ "nodev", MS_NODEV, 0 },
+	{ "nodiratime", MS_NODIRATIME, 0 },
+	{ "noexec", MS_NOEXEC, 0 },
+	{ "noiversion", 0, MS_I_VERSION },
+	{ "nolazytime", 0, MS_LAZYTIME },
+	{ "nomand", 0, MS_MANDLOCK },
+	{ "norelatime", 0, MS_RELATIME },
+	{ "nostrictatime", 0, MS_STRICTATIME },
+	{ "nosuid", MS_NOSUID, 0 },
+	{ "rbind", MS_BIND | MS_REC, 0 },
+	{ "relatime", MS_RELATIME, 0 },
+	{ "remount", MS_REMOUNT, 0 },
+	{ "ro", MS_RDONLY, 0 },
+	{ "rw", 0, MS_RDONLY },
+	{ "silent", MS_SILENT, 0 },
+	{ "strictatime", MS_STRICTATIME, 0 },
+	{ "suid", 0, MS_NOSUID },
 	{ "sync", MS_SYNCHRONOUS, 0 },
 };
 
@@ -262,10 +286,10 @@ static const struct {
 	const char *name;
 	unsigned long flags;
 } mount_propagation[] = {
-	{ "private", MS_PRIVATE },	     { "rprivate", MS_PRIVATE | MS_REC },
-	{ "shared", MS_SHARED },	     { "rshared", MS_SHARED | MS_REC },
-	{ "slave", MS_SLAVE },		     { "rslave", MS_SLAVE | MS_REC },
-	{ "unbindable", MS_UNBINDABLE },     { "runbindable", MS_UNBINDABLE | MS_REC },
+	{ "private", MS_PRIVATE },	 { "rprivate", MS_PRIVATE | MS_REC },
+	{ "shared", MS_SHARED },	 { "rshared", MS_SHARED | MS_REC },
+	{ "slave", MS_SLAVE },		 { "rslave", MS_SLAVE | MS_REC },
+	{ "unbindable", MS_UNBINDABLE }, { "runbindable", MS_UNBINDABLE | MS_REC },
 };
 
 /* The recursive options, as runc maps them to mount_setattr(2). */
@@ -274,15 +298,24 @@ static const struct {
 	bool clear;
 	uint64_t attr;
 } mount_rec_attrs[] = {
-	{ "rro", false, MOUNT_ATTR_RDONLY },	       { "rrw", true, MOUNT_ATTR_RDONLY },
-	{ "rnosuid", false, MOUNT_ATTR_NOSUID },       { "rsuid", true, MOUNT_ATTR_NOSUID },
-	{ "rnodev", false, MOUNT_ATTR_NODEV },	       { "rdev", true, MOUNT_ATTR_NODEV },
-	{ "rnoexec", false, MOUNT_ATTR_NOEXEC },       { "rexec", true, MOUNT_ATTR_NOEXEC },
-	{ "rnodiratime", false, MOUNT_ATTR_NODIRATIME }, { "rdiratime", true, MOUNT_ATTR_NODIRATIME },
-	{ "rrelatime", false, MOUNT_ATTR_RELATIME },   { "rnorelatime", true, MOUNT_ATTR_RELATIME },
-	{ "rnoatime", false, MOUNT_ATTR_NOATIME },     { "ratime", true, MOUNT_ATTR_NOATIME },
-	{ "rstrictatime", false, MOUNT_ATTR_STRICTATIME }, { "rnostrictatime", true, MOUNT_ATTR_STRICTATIME },
-	{ "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW }, { "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
+	{ "rro", false, MOUNT_ATTR_RDONLY },
+	{ "rrw", true, MOUNT_ATTR_RDONLY },
+	{ "rnosuid", false, MOUNT_ATTR_NOSUID },
+	{ "rsuid", true, MOUNT_ATTR_NOSUID },
+	{ "rnodev", false, MOUNT_ATTR_NODEV },
+	{ "rdev", true, MOUNT_ATTR_NODEV },
+	{ "rnoexec", false, MOUNT_ATTR_NOEXEC },
+	{ "rexec", true, MOUNT_ATTR_NOEXEC },
+	{ "rnodiratime", false, MOUNT_ATTR_NODIRATIME },
+	{ "rdiratime", true, MOUNT_ATTR_NODIRATIME },
+	{ "rrelatime", false, MOUNT_ATTR_RELATIME },
+	{ "rnorelatime", true, MOUNT_ATTR_RELATIME },
+	{ "rnoatime", false, MOUNT_ATTR_NOATIME },
+	{ "ratime", true, MOUNT_ATTR_NOATIME },
+	{ "rstrictatime", false, MOUNT_ATTR_STRICTATIME },
+	{ "rnostrictatime", true, MOUNT_ATTR_STRICTATIME },
+	{ "rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW },
+	{ "rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW },
 };
 
 static int append_data(char **data, const char *opt, const char *path, husk_error_t *err)
@@ -330,14 +363,16 @@ static int parse_mount_option(const char *o, const char *ip, size_t i, void *ctx
 				m->rec_attr_set &= ~a;
 			} else {
 				m->rec_attr_set |= a;
-				m->rec_attr_clr = (m->rec_attr_clr & ~a) | (atime ? MOUNT_ATTR__ATIME : 0);
+				m->rec_attr_clr = (m->rec_attr_clr & ~a) |
+						  (atime ? MOUNT_ATTR__ATIME : 0);
 			}
 			/* And the plain form on the mount itself, which the
 			 * host reads too (a read-only bind share). */
 			const char *plain = strcmp(o, "rrw") == 0 ? "rw" : o + 1;
 			for (size_t j = 0; j < sizeof(mount_flags) / sizeof(mount_flags[0]); j++)
 				if (strcmp(mount_flags[j].name, plain) == 0) {
-					m->flags = (m->flags | mount_flags[j].set) & ~mount_flags[j].clear;
+					m->flags = (m->flags | mount_flags[j].set) &
+						   ~mount_flags[j].clear;
 					m->clear_flags |= mount_flags[j].clear;
 				}
 			known = true;
@@ -411,8 +446,8 @@ static int parse_hooks(jobj *v, const char *path, void *obj, husk_error_t *err)
 		if (!(list = oci_json_member(v, oci_hook_names[k])))
 			continue;
 		oci_json_child_path(kp, path, oci_hook_names[k]);
-		if (oci_json_each_object(list, kp, &c->hooks[k], &c->nhooks[k], sizeof(struct oci_hook),
-					 parse_hook, NULL, err) < 0)
+		if (oci_json_each_object(list, kp, &c->hooks[k], &c->nhooks[k],
+					 sizeof(struct oci_hook), parse_hook, NULL, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -632,4 +667,3 @@ void oci_config_free(struct oci_config *c)
 	}
 	free(c);
 }
-

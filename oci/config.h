@@ -30,7 +30,7 @@ struct oci_rlimit {
 struct oci_process {
 	bool terminal;
 	unsigned console_height, console_width; /* 0: not given */
-	char **args; /* NULL-terminated */
+	char **args;				/* NULL-terminated */
 	size_t nargs;
 	char **env; /* NULL-terminated */
 	size_t nenv;
@@ -52,18 +52,18 @@ struct oci_process {
 
 struct oci_mount {
 	char *destination, *source, *type; /* source and type may be NULL */
-	unsigned long flags;       /* MS_* set */
-	unsigned long clear_flags; /* MS_* an option turned off ("rw", "dev") */
+	unsigned long flags;		   /* MS_* set */
+	unsigned long clear_flags;	   /* MS_* an option turned off ("rw", "dev") */
 	unsigned long propagation; /* MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE | MS_REC, or 0 */
 	bool bind, recursive;
-	char *data; /* options the kernel takes as a string, comma-joined; may be NULL */
+	char *data;	/* options the kernel takes as a string, comma-joined; may be NULL */
 	bool tmpcopyup; /* tmpfs: copy what the destination held into it */
 	/* The recursive "r" options, for mount_setattr(AT_RECURSIVE): MOUNT_ATTR_*. */
 	uint64_t rec_attr_set, rec_attr_clr;
 };
 
 struct oci_namespace {
-	int type; /* CLONE_NEW* */
+	int type;   /* CLONE_NEW* */
 	char *path; /* NULL: a new one */
 };
 
@@ -100,8 +100,8 @@ struct oci_seccomp {
 #define OCI_CPUSET_MAX_ID 8191
 
 struct oci_resources {
-	bool has_memory_limit, has_memory_swap, has_cpu_quota, has_cpu_period,
-		has_cpu_shares, has_pids_limit, has_cpuset_cpus, has_cpuset_mems;
+	bool has_memory_limit, has_memory_swap, has_cpu_quota, has_cpu_period, has_cpu_shares,
+		has_pids_limit, has_cpuset_cpus, has_cpuset_mems;
 	int64_t memory_limit, memory_swap, cpu_quota, pids_limit;
 	uint64_t cpu_period, cpu_shares;
 	/* linux.resources.cpu.cpus and .mems, validated; cpuset_ncpus is how
@@ -118,10 +118,10 @@ int oci_cpuset_list_parse(const char *list, const char *path, unsigned *count, h
 
 /* linux.devices[]: a node husk-init makes in the container. */
 struct oci_device {
-	char *path;    /* absolute, in the container */
-	mode_t type;   /* S_IFCHR, S_IFBLK or S_IFIFO */
+	char *path;  /* absolute, in the container */
+	mode_t type; /* S_IFCHR, S_IFBLK or S_IFIFO */
 	uint32_t major, minor;
-	mode_t mode;   /* permission bits; 0666 when the spec gives none */
+	mode_t mode; /* permission bits; 0666 when the spec gives none */
 	uid_t uid;
 	gid_t gid;
 };
@@ -167,7 +167,7 @@ struct oci_config {
 	char **readonly_paths;
 	size_t nreadonly_paths;
 	struct oci_seccomp *seccomp; /* NULL: none */
-	char *cgroups_path;          /* linux.cgroupsPath as written; NULL: none */
+	char *cgroups_path;	     /* linux.cgroupsPath as written; NULL: none */
 	struct oci_resources resources;
 	struct oci_kv *annotations;
 	size_t nannotations;

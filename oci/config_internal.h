@@ -81,9 +81,9 @@ enum oci_field_type {
 	OCI_FIELD_INT64,    /* int64_t in [min, max] */
 	OCI_FIELD_UINT32,   /* uint32_t in [min, max] */
 	OCI_FIELD_UINT64,
-	OCI_FIELD_ID,	    /* uint32_t: a uid or gid */
-	OCI_FIELD_NAME,	    /* int: the string's index in names ("unknown WHAT") */
-	OCI_FIELD_OBJECT,   /* an object whose members the table sub reads */
+	OCI_FIELD_ID,	  /* uint32_t: a uid or gid */
+	OCI_FIELD_NAME,	  /* int: the string's index in names ("unknown WHAT") */
+	OCI_FIELD_OBJECT, /* an object whose members the table sub reads */
 	OCI_FIELD_CUSTOM,
 };
 
@@ -123,7 +123,8 @@ struct oci_field {
 	.type = OCI_FIELD_NAME, .offset = OCI_FIELD_AT(st, m, int), .names = (table), .what = (noun)
 /* An object whose members go into the same struct, or into member M. */
 #define OCI_OBJECT(fields) .type = OCI_FIELD_OBJECT, .sub = (fields)
-#define OCI_OBJECT_AT(st, m, fields) .type = OCI_FIELD_OBJECT, .offset = offsetof(st, m), .sub = (fields)
+#define OCI_OBJECT_AT(st, m, fields) \
+	.type = OCI_FIELD_OBJECT, .offset = offsetof(st, m), .sub = (fields)
 #define OCI_CUSTOM(fn) .type = OCI_FIELD_CUSTOM, .parse = (fn)
 #define OCI_HAS(st, m) .has = OCI_FIELD_AT(st, m, bool) + 1
 #define OCI_COUNT(st, m) .count = OCI_FIELD_AT(st, m, size_t) + 1

@@ -30,7 +30,8 @@ jobj *oci_json_member(jobj *o, const char *key)
 void oci_json_child_path(char *out, const char *parent, const char *key)
 {
 	/* A path too long to show ends in "..."; it is only for messages. */
-	if (snprintf(out, OCI_JSON_PATHLEN, "%s%s%s", parent, *parent ? "." : "", key) >= OCI_JSON_PATHLEN)
+	if (snprintf(out, OCI_JSON_PATHLEN, "%s%s%s", parent, *parent ? "." : "", key) >=
+	    OCI_JSON_PATHLEN)
 		memcpy(out + OCI_JSON_PATHLEN - 4, "...", 4);
 }
 
@@ -91,7 +92,8 @@ int oci_json_int64(jobj *v, const char *path, int64_t min, int64_t max, int64_t 
 	int64_t x = json_object_get_int64(v);
 	/* json-c saturates values beyond int64; a uint64 above INT64_MAX
 	 * reads as INT64_MAX here, which the range check catches. */
-	if (x < min || x > max || (x == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX))
+	if (x < min || x > max ||
+	    (x == INT64_MAX && json_object_get_uint64(v) != (uint64_t)INT64_MAX))
 		return husk_error_set(err, 0, "%s: %s out of range [%lld, %lld]", path,
 				      json_object_to_json_string(v), (long long)min,
 				      (long long)max);
@@ -190,7 +192,8 @@ static void scan_json(const char *s, size_t len, struct json_scan *out)
 		if (c == '/' && i + 1 < len && (s[i + 1] == '*' || s[i + 1] == '/')) {
 			bool block = s[i + 1] == '*';
 			for (i += 2; i < len; i++)
-				if (block ? s[i] == '*' && i + 1 < len && s[i + 1] == '/' : s[i] == '\n')
+				if (block ? s[i] == '*' && i + 1 < len && s[i + 1] == '/'
+					  : s[i] == '\n')
 					break;
 			i += block;
 			continue;
@@ -259,7 +262,8 @@ jobj *oci_json_parse(const char *json, size_t len, const char *what, husk_error_
 		return NULL;
 	}
 	if (scan.values > OCI_JSON_MAX_VALUES) {
-		husk_error_set(err, 0, "%s: more than %d values (the limit)", what, OCI_JSON_MAX_VALUES);
+		husk_error_set(err, 0, "%s: more than %d values (the limit)", what,
+			       OCI_JSON_MAX_VALUES);
 		return NULL;
 	}
 	struct json_tokener *tok = json_tokener_new_ex(OCI_JSON_MAX_DEPTH);
@@ -274,27 +278,31 @@ jobj *oci_json_parse(const char *json, size_t len, const char *what, husk_error_
 	if (!o || e != json_tokener_success) {
 		json_object_put(o);
 		if (e == json_tokener_error_depth)
-			husk_error_set(err, 0, "%s: invalid JSON: nested deeper than %d levels at byte %zu",
+			husk_error_set(err, 0,
+				       "%s: invalid JSON: nested deeper than %d levels at byte %zu",
 				       what, OCI_JSON_MAX_DEPTH, end);
 		else
 			husk_error_set(err, 0, "%s: invalid JSON: %s", what,
 				       !o && e == json_tokener_success ? "empty"
-				       : e == json_tokener_continue   ? "unexpected end of input"
-								      : json_tokener_error_desc(e));
+				       : e == json_tokener_continue    ? "unexpected end of input"
+								    : json_tokener_error_desc(e));
 		return NULL;
 	}
 	for (; end < len; end++)
 		if (!memchr(" \t\r\n", json[end], 4)) {
 			json_object_put(o);
-			husk_error_set(err, 0, "%s: invalid JSON: trailing data at byte %zu", what, end);
+			husk_error_set(err, 0, "%s: invalid JSON: trailing data at byte %zu", what,
+				       end);
 			return NULL;
 		}
 	if (scan.beyond_bound && scan.at_bound) {
 		/* Which of the values at a bound was written as one is lost;
 		 * refuse rather than guess. */
 		json_object_put(o);
-		husk_error_set(err, 0, "%s: invalid JSON: integer at byte %zu out of range [%lld, %llu]",
-			       what, scan.first_beyond, (long long)INT64_MIN, (unsigned long long)UINT64_MAX);
+		husk_error_set(err, 0,
+			       "%s: invalid JSON: integer at byte %zu out of range [%lld, %llu]",
+			       what, scan.first_beyond, (long long)INT64_MIN,
+			       (unsigned long long)UINT64_MAX);
 		return NULL;
 	}
 	if (scan.beyond_bound)
@@ -318,7 +326,8 @@ int oci_json_each_object(jobj *v, const char *path, void *arr, size_t *n, size_t
 		jobj *e = json_object_array_get_idx(v, i);
 		oci_json_index_path(ip, path, i);
 		*n = i + 1;
-		if (oci_json_want_object(e, ip, err) < 0 || fn(e, ip, a + i * size, i, ctx, err) < 0)
+		if (oci_json_want_object(e, ip, err) < 0 ||
+		    fn(e, ip, a + i * size, i, ctx, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -336,8 +345,7 @@ static int read_field(jobj *v, const char *path, const struct oci_field *f, void
 	int64_t x;
 
 	switch (f->type) {
-	case OCI_FIELD_BOOL:
-		return oci_json_bool(v, path, out, err);
+	case OCI_FIELD_BOOL: return oci_json_bool(v, path, out, err);
 	case OCI_FIELD_STRING:
 		if (oci_json_string(v, path, out, err) < 0)
 			return -1;
@@ -352,24 +360,22 @@ static int read_field(jobj *v, const char *path, const struct oci_field *f, void
 			return husk_error_set(err, 0, "%s: must be an absolute path", path);
 		return 0;
 	case OCI_FIELD_STRINGS:
-		return oci_json_strings(v, path, out, f->count ? field_ptr(obj, f->count - 1) : &(size_t){ 0 },
+		return oci_json_strings(v, path, out,
+					f->count ? field_ptr(obj, f->count - 1) : &(size_t){ 0 },
 					err);
 	case OCI_FIELD_INT:
 		if (oci_json_int64(v, path, f->min, f->max, &x, err) < 0)
 			return -1;
 		*(int *)out = (int)x;
 		return 0;
-	case OCI_FIELD_INT64:
-		return oci_json_int64(v, path, f->min, f->max, out, err);
+	case OCI_FIELD_INT64: return oci_json_int64(v, path, f->min, f->max, out, err);
 	case OCI_FIELD_UINT32:
 		if (oci_json_int64(v, path, f->min, f->max, &x, err) < 0)
 			return -1;
 		*(uint32_t *)out = (uint32_t)x;
 		return 0;
-	case OCI_FIELD_UINT64:
-		return oci_json_uint64(v, path, out, err);
-	case OCI_FIELD_ID:
-		return oci_json_id(v, path, out, err);
+	case OCI_FIELD_UINT64: return oci_json_uint64(v, path, out, err);
+	case OCI_FIELD_ID: return oci_json_id(v, path, out, err);
 	case OCI_FIELD_NAME:
 		if (!json_object_is_type(v, json_type_string))
 			return oci_json_type_error(path, "a string", err);
@@ -382,8 +388,7 @@ static int read_field(jobj *v, const char *path, const struct oci_field *f, void
 		if (oci_json_want_object(v, path, err) < 0)
 			return -1;
 		return oci_json_read_fields(v, path, f->sub, out, err);
-	case OCI_FIELD_CUSTOM:
-		return f->parse(v, path, obj, err);
+	case OCI_FIELD_CUSTOM: return f->parse(v, path, obj, err);
 	}
 	return husk_error_set(err, EINVAL, "%s: no reader", path);
 }

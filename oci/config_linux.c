@@ -17,8 +17,9 @@ static const struct {
 	const char *name;
 	int flag;
 } ns_types[] = {
-	{ "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },	 { "mount", CLONE_NEWNS },
-	{ "network", CLONE_NEWNET },   { "pid", CLONE_NEWPID },	 { "time", 0x00000080 /* CLONE_NEWTIME */ },
+	{ "cgroup", CLONE_NEWCGROUP }, { "ipc", CLONE_NEWIPC },
+	{ "mount", CLONE_NEWNS },      { "network", CLONE_NEWNET },
+	{ "pid", CLONE_NEWPID },       { "time", 0x00000080 /* CLONE_NEWTIME */ },
 	{ "user", CLONE_NEWUSER },     { "uts", CLONE_NEWUTS },
 };
 
@@ -166,7 +167,8 @@ static int parse_syscalls(jobj *f, const char *fp, void *obj, husk_error_t *err)
 }
 
 static const struct oci_field seccomp_fields[] = {
-	{ "defaultAction", OCI_NAME(struct oci_seccomp, default_action, &oci_seccomp_actions, "action"),
+	{ "defaultAction",
+	  OCI_NAME(struct oci_seccomp, default_action, &oci_seccomp_actions, "action"),
 	  OCI_REQUIRED },
 	{ "defaultErrnoRet", OCI_UINT32(struct oci_seccomp, default_errno, 0, SECCOMP_ERRNO_MAX),
 	  OCI_HAS(struct oci_seccomp, has_default_errno) },
@@ -215,8 +217,8 @@ int oci_cpuset_list_parse(const char *list, const char *path, unsigned *count, h
 			return husk_error_set(err, 0, "%s: \"%s\": ids go up to %d", path, list,
 					      OCI_CPUSET_MAX_ID);
 		if (lo > hi)
-			return husk_error_set(err, 0, "%s: \"%s\": range %lu-%lu runs backwards", path,
-					      list, lo, hi);
+			return husk_error_set(err, 0, "%s: \"%s\": range %lu-%lu runs backwards",
+					      path, list, lo, hi);
 		for (unsigned long i = lo; i <= hi; i++)
 			if (!(seen[i / 64] & (1ull << (i % 64)))) {
 				seen[i / 64] |= 1ull << (i % 64);
@@ -346,7 +348,8 @@ static int parse_device(jobj *v, const char *path, void *elem, size_t i, void *c
 	else if (strcmp(t, "p") == 0)
 		d->type = S_IFIFO;
 	else
-		return husk_error_set(err, 0, "%s: \"%s\" is not a device type (c, b, u or p)", fp, t);
+		return husk_error_set(err, 0, "%s: \"%s\" is not a device type (c, b, u or p)", fp,
+				      t);
 	static const char *const numbers[] = { "major", "minor" };
 	for (int k = 0; k < 2; k++) {
 		int64_t x;
@@ -443,7 +446,8 @@ char *oci_resources_to_json(const struct oci_resources *r)
 	if (r->has_memory_limit || r->has_memory_swap) {
 		mem = json_object_new_object();
 		if (r->has_memory_limit)
-			json_object_object_add(mem, "limit", json_object_new_int64(r->memory_limit));
+			json_object_object_add(mem, "limit",
+					       json_object_new_int64(r->memory_limit));
 		if (r->has_memory_swap)
 			json_object_object_add(mem, "swap", json_object_new_int64(r->memory_swap));
 		json_object_object_add(o, "memory", mem);
@@ -453,9 +457,11 @@ char *oci_resources_to_json(const struct oci_resources *r)
 		if (r->has_cpu_quota)
 			json_object_object_add(cpu, "quota", json_object_new_int64(r->cpu_quota));
 		if (r->has_cpu_period)
-			json_object_object_add(cpu, "period", json_object_new_uint64(r->cpu_period));
+			json_object_object_add(cpu, "period",
+					       json_object_new_uint64(r->cpu_period));
 		if (r->has_cpu_shares)
-			json_object_object_add(cpu, "shares", json_object_new_uint64(r->cpu_shares));
+			json_object_object_add(cpu, "shares",
+					       json_object_new_uint64(r->cpu_shares));
 		json_object_object_add(o, "cpu", cpu);
 	}
 	if (r->has_pids_limit) {

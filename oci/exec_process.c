@@ -22,7 +22,8 @@ static jobj *strings(char *const *a, size_t n)
 static jobj *merged_env(jobj *old, const struct oci_exec_overrides *o)
 {
 	jobj *env = json_object_new_array();
-	size_t n = old && json_object_is_type(old, json_type_array) ? json_object_array_length(old) : 0;
+	size_t n = old && json_object_is_type(old, json_type_array) ? json_object_array_length(old)
+								    : 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *e = json_object_get_string(json_object_array_get_idx(old, i));
 		if (!e)
@@ -74,8 +75,14 @@ char *oci_exec_process_json(const char *config, size_t len, const struct oci_exe
 	if (root)
 		json_object_object_get_ex(root, "process", &old);
 	/* runc keeps these from the container's process unless told otherwise. */
-	static const char *const keep[] = { "env", "cwd", "user", "capabilities", "rlimits",
-					    "noNewPrivileges", "apparmorProfile", "oomScoreAdj" };
+	static const char *const keep[] = { "env",
+					    "cwd",
+					    "user",
+					    "capabilities",
+					    "rlimits",
+					    "noNewPrivileges",
+					    "apparmorProfile",
+					    "oomScoreAdj" };
 	for (size_t i = 0; old && i < sizeof(keep) / sizeof(keep[0]); i++) {
 		jobj *v;
 		if (json_object_object_get_ex(old, keep[i], &v))
@@ -101,7 +108,8 @@ char *oci_exec_process_json(const char *config, size_t len, const struct oci_exe
 		if (o->nadditional_gids) {
 			jobj *g = json_object_new_array();
 			for (size_t i = 0; i < o->nadditional_gids; i++)
-				json_object_array_add(g, json_object_new_int64(o->additional_gids[i]));
+				json_object_array_add(g,
+						      json_object_new_int64(o->additional_gids[i]));
 			json_object_object_add(user, "additionalGids", g);
 		}
 		json_object_object_add(process, "user", user);

@@ -14,7 +14,7 @@ struct oci_exec_overrides {
 	char *const *args; /* NULL-terminated; required */
 	const char **env;  /* KEY=VALUE entries, replacing the same KEY */
 	size_t nenv;
-	const char *cwd;       /* NULL: keep */
+	const char *cwd; /* NULL: keep */
 	bool has_user;
 	uid_t uid;
 	gid_t gid;

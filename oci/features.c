@@ -45,12 +45,10 @@ static json_object *linux_features(void)
 	sc = json_object_new_object();
 	json_object_object_add(sc, "enabled", json_object_new_boolean(1));
 	json_object_object_add(sc, "actions", table_array(&oci_seccomp_actions));
-	json_object_object_add(sc, "operators",
-			       table_array(&oci_seccomp_operators));
+	json_object_object_add(sc, "operators", table_array(&oci_seccomp_operators));
 	json_object_object_add(sc, "archs", table_array(&oci_seccomp_archs));
 	json_object_object_add(sc, "knownFlags", table_array(&oci_seccomp_flags));
-	json_object_object_add(sc, "supportedFlags",
-			       table_array(&oci_seccomp_flags));
+	json_object_object_add(sc, "supportedFlags", table_array(&oci_seccomp_flags));
 	json_object_object_add(l, "seccomp", sc);
 
 	/* The guest kernel has no LSM and no resctrl; the container is
@@ -68,30 +66,25 @@ char *oci_features(husk_error_t *err)
 	char seccomp_ver[32] = "unknown";
 	char *text;
 
-	json_object_object_add(f, "ociVersionMin",
-			       json_object_new_string(OCI_SPEC_VERSION_MIN));
-	json_object_object_add(f, "ociVersionMax",
-			       json_object_new_string(OCI_SPEC_VERSION));
+	json_object_object_add(f, "ociVersionMin", json_object_new_string(OCI_SPEC_VERSION_MIN));
+	json_object_object_add(f, "ociVersionMax", json_object_new_string(OCI_SPEC_VERSION));
 	json_object_object_add(f, "hooks", table_array(&oci_hooks));
 	json_object_object_add(f, "mountOptions", table_array(&oci_mount_options));
 	json_object_object_add(f, "linux", linux_features());
 
 	if (sv)
-		snprintf(seccomp_ver, sizeof(seccomp_ver), "%u.%u.%u", sv->major,
-			 sv->minor, sv->micro);
+		snprintf(seccomp_ver, sizeof(seccomp_ver), "%u.%u.%u", sv->major, sv->minor,
+			 sv->micro);
 	ann = json_object_new_object();
 	json_object_object_add(ann, "io.github.seccomp.libseccomp.version",
 			       json_object_new_string(seccomp_ver));
-	json_object_object_add(ann, "husk.version",
-			       json_object_new_string(HUSK_VERSION));
-	json_object_object_add(ann, "husk.commit",
-			       json_object_new_string(HUSK_COMMIT));
-	json_object_object_add(ann, "husk.isolation",
-			       json_object_new_string("kvm-microvm"));
+	json_object_object_add(ann, "husk.version", json_object_new_string(HUSK_VERSION));
+	json_object_object_add(ann, "husk.commit", json_object_new_string(HUSK_COMMIT));
+	json_object_object_add(ann, "husk.isolation", json_object_new_string("kvm-microvm"));
 	json_object_object_add(f, "annotations", ann);
 
-	text = strdup(json_object_to_json_string_ext(
-		f, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	text = strdup(json_object_to_json_string_ext(f, JSON_C_TO_STRING_PRETTY |
+								JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(f);
 	if (!text)
 		husk_error_set(err, ENOMEM, "generate features");

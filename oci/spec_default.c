@@ -15,18 +15,17 @@ static json_object *str_array(const char *const *items, size_t n)
 	return a;
 }
 
-#define STR_ARRAY(...)                                                  \
-	str_array((const char *const[]){ __VA_ARGS__ },                 \
-		  sizeof((const char *const[]){ __VA_ARGS__ }) /        \
-			  sizeof(const char *))
+#define STR_ARRAY(...)                                  \
+	str_array((const char *const[]){ __VA_ARGS__ }, \
+		  sizeof((const char *const[]){ __VA_ARGS__ }) / sizeof(const char *))
 
 static void add(json_object *o, const char *key, json_object *v)
 {
 	json_object_object_add(o, key, v);
 }
 
-static json_object *mount(const char *dest, const char *type,
-			  const char *source, json_object *options)
+static json_object *mount(const char *dest, const char *type, const char *source,
+			  json_object *options)
 {
 	json_object *m = json_object_new_object();
 	add(m, "destination", json_object_new_string(dest));
@@ -63,12 +62,10 @@ static json_object *process_object(void)
 		      "TERM=xterm"));
 	add(p, "cwd", json_object_new_string("/"));
 	caps = json_object_new_object();
-	static const char *const sets[] = { "bounding", "effective", "permitted",
-					    "ambient" };
+	static const char *const sets[] = { "bounding", "effective", "permitted", "ambient" };
 	for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++)
 		add(caps, sets[i],
-		    STR_ARRAY("CAP_AUDIT_WRITE", "CAP_KILL",
-			      "CAP_NET_BIND_SERVICE"));
+		    STR_ARRAY("CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"));
 	add(p, "capabilities", caps);
 	rl = json_object_new_object();
 	add(rl, "type", json_object_new_string("RLIMIT_NOFILE"));
@@ -86,34 +83,30 @@ static json_object *mounts_array(bool rootless)
 	json_object *m = json_object_new_array();
 
 	json_object_array_add(m, mount("/proc", "proc", "proc", NULL));
-	json_object_array_add(m, mount("/dev", "tmpfs", "tmpfs",
-				       STR_ARRAY("nosuid", "strictatime",
-						 "mode=755", "size=65536k")));
+	json_object_array_add(m,
+			      mount("/dev", "tmpfs", "tmpfs",
+				    STR_ARRAY("nosuid", "strictatime", "mode=755", "size=65536k")));
 	/* gid=5 (tty) cannot be mapped in a rootless user namespace. */
+	json_object_array_add(m,
+			      mount("/dev/pts", "devpts", "devpts",
+				    rootless ? STR_ARRAY("nosuid", "noexec", "newinstance",
+							 "ptmxmode=0666", "mode=0620")
+					     : STR_ARRAY("nosuid", "noexec", "newinstance",
+							 "ptmxmode=0666", "mode=0620", "gid=5")));
 	json_object_array_add(
-		m, mount("/dev/pts", "devpts", "devpts",
-			 rootless ? STR_ARRAY("nosuid", "noexec", "newinstance",
-					      "ptmxmode=0666", "mode=0620")
-				  : STR_ARRAY("nosuid", "noexec", "newinstance",
-					      "ptmxmode=0666", "mode=0620",
-					      "gid=5")));
-	json_object_array_add(m, mount("/dev/shm", "tmpfs", "shm",
-				       STR_ARRAY("nosuid", "noexec", "nodev",
-						 "mode=1777", "size=65536k")));
+		m, mount("/dev/shm", "tmpfs", "shm",
+			 STR_ARRAY("nosuid", "noexec", "nodev", "mode=1777", "size=65536k")));
 	json_object_array_add(m, mount("/dev/mqueue", "mqueue", "mqueue",
 				       STR_ARRAY("nosuid", "noexec", "nodev")));
 	/* A rootless container cannot mount a new sysfs outside its own
 	 * network namespace, so runc bind-mounts it instead. */
 	json_object_array_add(
 		m, rootless ? mount("/sys", "none", "/sys",
-				    STR_ARRAY("rbind", "nosuid", "noexec",
-					      "nodev", "ro"))
+				    STR_ARRAY("rbind", "nosuid", "noexec", "nodev", "ro"))
 			    : mount("/sys", "sysfs", "sysfs",
-				    STR_ARRAY("nosuid", "noexec", "nodev",
-					      "ro")));
+				    STR_ARRAY("nosuid", "noexec", "nodev", "ro")));
 	json_object_array_add(m, mount("/sys/fs/cgroup", "cgroup", "cgroup",
-				       STR_ARRAY("nosuid", "noexec", "nodev",
-						 "relatime", "ro")));
+				       STR_ARRAY("nosuid", "noexec", "nodev", "relatime", "ro")));
 	return m;
 }
 
@@ -152,12 +145,10 @@ static json_object *linux_object(bool rootless, uid_t uid, gid_t gid)
 	add(l, "namespaces", namespaces_array(rootless));
 	add(l, "maskedPaths",
 	    STR_ARRAY("/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-		      "/proc/latency_stats", "/proc/timer_list",
-		      "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-		      "/proc/scsi"));
+		      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+		      "/proc/sched_debug", "/sys/firmware", "/proc/scsi"));
 	add(l, "readonlyPaths",
-	    STR_ARRAY("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-		      "/proc/sysrq-trigger"));
+	    STR_ARRAY("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"));
 	return l;
 }
 
@@ -176,9 +167,9 @@ char *oci_default_spec(bool rootless, uid_t uid, gid_t gid, husk_error_t *err)
 	add(spec, "mounts", mounts_array(rootless));
 	add(spec, "linux", linux_object(rootless, uid, gid));
 
-	text = strdup(json_object_to_json_string_ext(
-		spec, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_PRETTY_TAB |
-			      JSON_C_TO_STRING_NOSLASHESCAPE));
+	text = strdup(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PRETTY |
+								   JSON_C_TO_STRING_PRETTY_TAB |
+								   JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(spec);
 	if (!text)
 		husk_error_set(err, ENOMEM, "generate config.json");

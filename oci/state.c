@@ -54,7 +54,8 @@ static int field(jobj *o, const char *key, enum json_type t, jobj **out, const c
 		 husk_error_t *err)
 {
 	if (!json_object_object_get_ex(o, key, out) || !json_object_is_type(*out, t))
-		return husk_error_set(err, 0, "%s: field %s missing or of the wrong type", what, key);
+		return husk_error_set(err, 0, "%s: field %s missing or of the wrong type", what,
+				      key);
 	return 0;
 }
 
@@ -130,7 +131,9 @@ struct oci_state_record *oci_state_record_parse(const char *json, size_t len, co
 			break;
 		struct oci_kv *kv = &r->annotations[r->nannotations++];
 		kv->key = strdup(key);
-		kv->value = strdup(json_object_is_type(val, json_type_string) ? json_object_get_string(val) : "");
+		kv->value = strdup(json_object_is_type(val, json_type_string)
+					   ? json_object_get_string(val)
+					   : "");
 		if (!kv->key || !kv->value) {
 			husk_error_set(err, ENOMEM, "%s", what);
 			goto fail;
@@ -182,7 +185,8 @@ char *oci_state_to_json(const struct oci_state_record *r, const char *status, pi
 			bool pretty)
 {
 	return dump(state_obj(r, status, pid),
-		    pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED : JSON_C_TO_STRING_PLAIN);
+		    pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED
+			   : JSON_C_TO_STRING_PLAIN);
 }
 
 char *oci_list_to_json(const struct oci_list_entry *e, size_t n)

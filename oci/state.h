@@ -13,15 +13,16 @@
 
 struct oci_state_record {
 	char *id;
-	pid_t pid;                     /* the VMM process: the container's pid */
-	unsigned long long pid_start;  /* its start time (/proc/PID/stat field 22), against pid reuse */
-	char *bundle;                  /* absolute */
-	char *rootfs;                  /* absolute */
-	char *created;                 /* RFC 3339 with nanoseconds, UTC */
+	pid_t pid; /* the VMM process: the container's pid */
+	unsigned long long
+		pid_start; /* its start time (/proc/PID/stat field 22), against pid reuse */
+	char *bundle;	   /* absolute */
+	char *rootfs;	   /* absolute */
+	char *created;	   /* RFC 3339 with nanoseconds, UTC */
 	uid_t owner;
-	bool started;                  /* `start` went through */
-	char *cgroup_path;             /* resolved cgroup path, "" when none */
-	bool cgroup_created;           /* husk made it, so delete removes it */
+	bool started;	     /* `start` went through */
+	char *cgroup_path;   /* resolved cgroup path, "" when none */
+	bool cgroup_created; /* husk made it, so delete removes it */
 	struct oci_kv *annotations;
 	size_t nannotations;
 };

@@ -61,13 +61,15 @@ static int fail(char *why, size_t whylen, const char *fmt, ...)
 }
 
 static const char *const type_names[] = {
-	[AGENT_HELLO] = "HELLO",	 [AGENT_CREATE] = "CREATE", [AGENT_START] = "START",
-	[AGENT_EXEC] = "EXEC",		 [AGENT_STDIN] = "STDIN",   [AGENT_STDOUT] = "STDOUT",
-	[AGENT_STDERR] = "STDERR",	 [AGENT_RESIZE] = "RESIZE", [AGENT_SIGNAL] = "SIGNAL",
-	[AGENT_EXIT] = "EXIT",		 [AGENT_PS] = "PS",	    [AGENT_PS_REPLY] = "PS_REPLY",
-	[AGENT_STATS] = "STATS",	 [AGENT_STATS_REPLY] = "STATS_REPLY",
-	[AGENT_ERROR] = "ERROR",	 [AGENT_READY] = "READY",
-	[AGENT_UPDATE] = "UPDATE",	 [AGENT_UPDATED] = "UPDATED",
+	[AGENT_HELLO] = "HELLO",     [AGENT_CREATE] = "CREATE",
+	[AGENT_START] = "START",     [AGENT_EXEC] = "EXEC",
+	[AGENT_STDIN] = "STDIN",     [AGENT_STDOUT] = "STDOUT",
+	[AGENT_STDERR] = "STDERR",   [AGENT_RESIZE] = "RESIZE",
+	[AGENT_SIGNAL] = "SIGNAL",   [AGENT_EXIT] = "EXIT",
+	[AGENT_PS] = "PS",	     [AGENT_PS_REPLY] = "PS_REPLY",
+	[AGENT_STATS] = "STATS",     [AGENT_STATS_REPLY] = "STATS_REPLY",
+	[AGENT_ERROR] = "ERROR",     [AGENT_READY] = "READY",
+	[AGENT_UPDATE] = "UPDATE",   [AGENT_UPDATED] = "UPDATED",
 	[AGENT_NETWORK] = "NETWORK",
 };
 
@@ -181,7 +183,8 @@ static int check_name(const uint8_t *p, size_t n, bool path, const char *what, c
 	return 0;
 }
 
-int agent_decode_create(const struct agent_msg *m, struct agent_create *out, char *why, size_t whylen)
+int agent_decode_create(const struct agent_msg *m, struct agent_create *out, char *why,
+			size_t whylen)
 {
 	if (want_type(m, AGENT_CREATE, why, whylen) < 0)
 		return -1;
@@ -200,8 +203,8 @@ int agent_decode_create(const struct agent_msg *m, struct agent_create *out, cha
 			    AGENT_MAX_BINDS);
 	if (rootfs_len == 0 || rootfs_len > AGENT_MAX_NAME || rootfs_len > left)
 		return fail(why, whylen, "CREATE: bad rootfs length %u", rootfs_len);
-	if (check_name(p, rootfs_len, out->rootfs_kind != AGENT_ROOTFS_VIRTIOFS,
-		       "CREATE rootfs", why, whylen) < 0)
+	if (check_name(p, rootfs_len, out->rootfs_kind != AGENT_ROOTFS_VIRTIOFS, "CREATE rootfs",
+		       why, whylen) < 0)
 		return -1;
 	memcpy(out->rootfs, p, rootfs_len);
 	out->rootfs[rootfs_len] = '\0';
@@ -236,7 +239,8 @@ int agent_decode_create(const struct agent_msg *m, struct agent_create *out, cha
 	return 0;
 }
 
-int agent_decode_resize(const struct agent_msg *m, struct agent_resize *out, char *why, size_t whylen)
+int agent_decode_resize(const struct agent_msg *m, struct agent_resize *out, char *why,
+			size_t whylen)
 {
 	if (want_type(m, AGENT_RESIZE, why, whylen) < 0)
 		return -1;
@@ -245,7 +249,8 @@ int agent_decode_resize(const struct agent_msg *m, struct agent_resize *out, cha
 	return 0;
 }
 
-int agent_decode_signal(const struct agent_msg *m, struct agent_signal *out, char *why, size_t whylen)
+int agent_decode_signal(const struct agent_msg *m, struct agent_signal *out, char *why,
+			size_t whylen)
 {
 	if (want_type(m, AGENT_SIGNAL, why, whylen) < 0)
 		return -1;
@@ -297,14 +302,15 @@ int agent_decode_error(const struct agent_msg *m, struct agent_error *out, char 
 	return 0;
 }
 
-int agent_decode_ps(const struct agent_msg *m, uint32_t *pids, size_t max, size_t *n,
-		    char *why, size_t whylen)
+int agent_decode_ps(const struct agent_msg *m, uint32_t *pids, size_t max, size_t *n, char *why,
+		    size_t whylen)
 {
 	if (want_type(m, AGENT_PS_REPLY, why, whylen) < 0)
 		return -1;
 	uint32_t count = get32(m->payload);
 	if (count > AGENT_MAX_PIDS || (uint64_t)count * 4 != m->length - 4)
-		return fail(why, whylen, "PS_REPLY: %u pids in a %u-byte payload", count, m->length);
+		return fail(why, whylen, "PS_REPLY: %u pids in a %u-byte payload", count,
+			    m->length);
 	if (count > max)
 		return fail(why, whylen, "PS_REPLY: %u pids, room for %zu", count, max);
 	for (uint32_t i = 0; i < count; i++) {
@@ -332,22 +338,14 @@ int agent_decode_any(const struct agent_msg *m, char *why, size_t whylen)
 	size_t n;
 
 	switch (m->type) {
-	case AGENT_HELLO:
-		return agent_decode_hello(m, &u.hello, why, whylen);
-	case AGENT_CREATE:
-		return agent_decode_create(m, &create, why, whylen);
-	case AGENT_NETWORK:
-		return agent_decode_network(m, &network, why, whylen);
-	case AGENT_RESIZE:
-		return agent_decode_resize(m, &u.resize, why, whylen);
-	case AGENT_SIGNAL:
-		return agent_decode_signal(m, &u.sig, why, whylen);
-	case AGENT_EXIT:
-		return agent_decode_exit(m, &u.exit, why, whylen);
-	case AGENT_STATS_REPLY:
-		return agent_decode_stats(m, &u.stats, why, whylen);
-	case AGENT_ERROR:
-		return agent_decode_error(m, &u.error, why, whylen);
+	case AGENT_HELLO: return agent_decode_hello(m, &u.hello, why, whylen);
+	case AGENT_CREATE: return agent_decode_create(m, &create, why, whylen);
+	case AGENT_NETWORK: return agent_decode_network(m, &network, why, whylen);
+	case AGENT_RESIZE: return agent_decode_resize(m, &u.resize, why, whylen);
+	case AGENT_SIGNAL: return agent_decode_signal(m, &u.sig, why, whylen);
+	case AGENT_EXIT: return agent_decode_exit(m, &u.exit, why, whylen);
+	case AGENT_STATS_REPLY: return agent_decode_stats(m, &u.stats, why, whylen);
+	case AGENT_ERROR: return agent_decode_error(m, &u.error, why, whylen);
 	case AGENT_PS_REPLY:
 		return agent_decode_ps(m, pids, sizeof(pids) / sizeof(pids[0]), &n, why, whylen);
 	default:
@@ -549,8 +547,8 @@ ssize_t agent_rx_fill(struct agent_rx *rx, int fd)
 	return r;
 }
 
-int agent_rx_next(struct agent_rx *rx, enum agent_side from, struct agent_msg *msg,
-		  char *why, size_t whylen)
+int agent_rx_next(struct agent_rx *rx, enum agent_side from, struct agent_msg *msg, char *why,
+		  size_t whylen)
 {
 	if (rx->taken) {
 		memmove(rx->buf, rx->buf + rx->taken, rx->len - rx->taken);
@@ -585,8 +583,9 @@ static int check_addr(uint8_t family, uint8_t prefix, const uint8_t *a, const ch
 			    k, prefix);
 	for (unsigned b = family == 4 ? 4 : 16; b < 16; b++)
 		if (a[b])
-			return fail(why, whylen, "NETWORK: interface %u %s %u: IPv4 address with stray bytes",
-				    i, what, k);
+			return fail(why, whylen,
+				    "NETWORK: interface %u %s %u: IPv4 address with stray bytes", i,
+				    what, k);
 	return 0;
 }
 
@@ -600,8 +599,9 @@ static int check_iface_head(const struct agent_iface *f, unsigned i, char *why, 
 		return fail(why, whylen, "NETWORK: interface %u: MTU %u (want 68 to 65535)", i,
 			    f->mtu);
 	if (f->naddrs > AGENT_MAX_ADDRS || f->nroutes > AGENT_MAX_ROUTES)
-		return fail(why, whylen, "NETWORK: interface %u: %u addresses, %u routes (at most %u, %u)",
-			    i, f->naddrs, f->nroutes, AGENT_MAX_ADDRS, AGENT_MAX_ROUTES);
+		return fail(why, whylen,
+			    "NETWORK: interface %u: %u addresses, %u routes (at most %u, %u)", i,
+			    f->naddrs, f->nroutes, AGENT_MAX_ADDRS, AGENT_MAX_ROUTES);
 	return 0;
 }
 
@@ -615,7 +615,8 @@ int agent_decode_network(const struct agent_msg *m, struct agent_network *out, c
 	out->n = get16(p);
 	p += 2;
 	if (out->n > AGENT_MAX_IFACES)
-		return fail(why, whylen, "NETWORK: %u interfaces (at most %u)", out->n, AGENT_MAX_IFACES);
+		return fail(why, whylen, "NETWORK: %u interfaces (at most %u)", out->n,
+			    AGENT_MAX_IFACES);
 	for (unsigned i = 0; i < out->n; i++) {
 		struct agent_iface *f = &out->ifs[i];
 		if (left < AGENT_NET_IFACE_LEN)
@@ -628,14 +629,17 @@ int agent_decode_network(const struct agent_msg *m, struct agent_network *out, c
 		left -= AGENT_NET_IFACE_LEN;
 		if (check_iface_head(f, i, why, whylen) < 0)
 			return -1;
-		if (left < (size_t)f->naddrs * AGENT_NET_ADDR_LEN + (size_t)f->nroutes * AGENT_NET_ROUTE_LEN)
-			return fail(why, whylen, "NETWORK: interface %u: addresses or routes truncated", i);
+		if (left < (size_t)f->naddrs * AGENT_NET_ADDR_LEN +
+				   (size_t)f->nroutes * AGENT_NET_ROUTE_LEN)
+			return fail(why, whylen,
+				    "NETWORK: interface %u: addresses or routes truncated", i);
 		for (unsigned k = 0; k < f->naddrs; k++) {
 			struct agent_addr *a = &f->addrs[k];
 			a->family = p[0];
 			a->prefixlen = p[1];
 			memcpy(a->addr, p + 2, 16);
-			if (check_addr(a->family, a->prefixlen, a->addr, "address", i, k, why, whylen) < 0)
+			if (check_addr(a->family, a->prefixlen, a->addr, "address", i, k, why,
+				       whylen) < 0)
 				return -1;
 			p += AGENT_NET_ADDR_LEN;
 			left -= AGENT_NET_ADDR_LEN;
@@ -645,12 +649,14 @@ int agent_decode_network(const struct agent_msg *m, struct agent_network *out, c
 			r->family = p[0];
 			r->dst_len = p[1];
 			if (p[2] > 1 || p[3])
-				return fail(why, whylen, "NETWORK: interface %u route %u: bad flags", i, k);
+				return fail(why, whylen,
+					    "NETWORK: interface %u route %u: bad flags", i, k);
 			r->has_gw = p[2];
 			memcpy(r->dst, p + 4, 16);
 			memcpy(r->gw, p + 20, 16);
 			r->metric = get32(p + 36);
-			if (check_addr(r->family, r->dst_len, r->dst, "route", i, k, why, whylen) < 0 ||
+			if (check_addr(r->family, r->dst_len, r->dst, "route", i, k, why, whylen) <
+				    0 ||
 			    check_addr(r->family, 0, r->gw, "route gateway", i, k, why, whylen) < 0)
 				return -1;
 			p += AGENT_NET_ROUTE_LEN;
@@ -679,7 +685,8 @@ uint8_t *agent_encode_network(const struct agent_network *net, size_t *len)
 		for (unsigned k = 0; k < f->nroutes; k++)
 			if (check_addr(f->routes[k].family, f->routes[k].dst_len, f->routes[k].dst,
 				       "route", i, k, NULL, 0) < 0 ||
-			    check_addr(f->routes[k].family, 0, f->routes[k].gw, "route", i, k, NULL, 0) < 0)
+			    check_addr(f->routes[k].family, 0, f->routes[k].gw, "route", i, k, NULL,
+				       0) < 0)
 				return NULL;
 		n += AGENT_NET_IFACE_LEN + (size_t)f->naddrs * AGENT_NET_ADDR_LEN +
 		     (size_t)f->nroutes * AGENT_NET_ROUTE_LEN;

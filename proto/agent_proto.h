@@ -92,8 +92,8 @@ enum agent_type {
 enum agent_side { AGENT_FROM_HOST, AGENT_FROM_GUEST };
 
 enum agent_rootfs_kind {
-	AGENT_ROOTFS_DIR = 0,      /* a directory already in the guest */
-	AGENT_ROOTFS_BLOCK = 1,    /* a block device, e.g. /dev/vda (ext4) */
+	AGENT_ROOTFS_DIR = 0,	   /* a directory already in the guest */
+	AGENT_ROOTFS_BLOCK = 1,	   /* a block device, e.g. /dev/vda (ext4) */
 	AGENT_ROOTFS_VIRTIOFS = 2, /* a virtio-fs tag */
 	AGENT_ROOTFS_KIND_MAX = AGENT_ROOTFS_VIRTIOFS,
 };
@@ -131,7 +131,7 @@ struct agent_bind_tag {
 struct agent_create {
 	uint16_t rootfs_kind;
 	char rootfs[AGENT_MAX_NAME + 1]; /* path, device or tag */
-	const char *config;              /* not NUL-terminated */
+	const char *config;		 /* not NUL-terminated */
 	uint32_t config_len;
 	uint16_t nbinds;
 	struct agent_bind_tag binds[AGENT_MAX_BINDS];
@@ -165,8 +165,8 @@ struct agent_error {
 #define AGENT_NET_IFACE_LEN 10u
 #define AGENT_NET_ADDR_LEN 18u
 #define AGENT_NET_ROUTE_LEN 40u
-#define AGENT_MAX_NETWORK                                                                          \
-	(2u + AGENT_MAX_IFACES * (AGENT_NET_IFACE_LEN + AGENT_MAX_ADDRS * AGENT_NET_ADDR_LEN +      \
+#define AGENT_MAX_NETWORK                                                                      \
+	(2u + AGENT_MAX_IFACES * (AGENT_NET_IFACE_LEN + AGENT_MAX_ADDRS * AGENT_NET_ADDR_LEN + \
 				  AGENT_MAX_ROUTES * AGENT_NET_ROUTE_LEN))
 
 struct agent_addr {
@@ -208,20 +208,26 @@ ssize_t agent_frame_parse(const uint8_t *buf, size_t len, enum agent_side from,
 
 /* Payload decoders: 0, or -1 with the reason in WHY. Each checks the type
  * and the exact length. */
-int agent_decode_hello(const struct agent_msg *m, struct agent_hello *out, char *why, size_t whylen);
-int agent_decode_create(const struct agent_msg *m, struct agent_create *out, char *why, size_t whylen);
-int agent_decode_resize(const struct agent_msg *m, struct agent_resize *out, char *why, size_t whylen);
-int agent_decode_signal(const struct agent_msg *m, struct agent_signal *out, char *why, size_t whylen);
+int agent_decode_hello(const struct agent_msg *m, struct agent_hello *out, char *why,
+		       size_t whylen);
+int agent_decode_create(const struct agent_msg *m, struct agent_create *out, char *why,
+			size_t whylen);
+int agent_decode_resize(const struct agent_msg *m, struct agent_resize *out, char *why,
+			size_t whylen);
+int agent_decode_signal(const struct agent_msg *m, struct agent_signal *out, char *why,
+			size_t whylen);
 int agent_decode_exit(const struct agent_msg *m, struct agent_exit *out, char *why, size_t whylen);
-int agent_decode_stats(const struct agent_msg *m, struct agent_stats *out, char *why, size_t whylen);
-int agent_decode_error(const struct agent_msg *m, struct agent_error *out, char *why, size_t whylen);
+int agent_decode_stats(const struct agent_msg *m, struct agent_stats *out, char *why,
+		       size_t whylen);
+int agent_decode_error(const struct agent_msg *m, struct agent_error *out, char *why,
+		       size_t whylen);
 /* NETWORK: also checks each value (MAC unicast and not zero, MTU 68 to
  * 65535, families, prefix lengths, unused address bytes zero). */
 int agent_decode_network(const struct agent_msg *m, struct agent_network *out, char *why,
 			 size_t whylen);
 /* PS_REPLY: up to MAX pids into PIDS, their number in *N. */
-int agent_decode_ps(const struct agent_msg *m, uint32_t *pids, size_t max, size_t *n,
-		    char *why, size_t whylen);
+int agent_decode_ps(const struct agent_msg *m, uint32_t *pids, size_t max, size_t *n, char *why,
+		    size_t whylen);
 /* The checks for types whose payload is raw bytes (EXEC, STDIN, ...) and for
  * empty ones; every type has one, agent_decode_any() picks it. */
 int agent_decode_any(const struct agent_msg *m, char *why, size_t whylen);
@@ -260,8 +266,8 @@ struct agent_rx {
 ssize_t agent_rx_fill(struct agent_rx *rx, int fd);
 /* Next complete frame: 1 with *MSG (valid until the next call), 0 none yet,
  * -1 malformed (WHY says why). */
-int agent_rx_next(struct agent_rx *rx, enum agent_side from, struct agent_msg *msg,
-		  char *why, size_t whylen);
+int agent_rx_next(struct agent_rx *rx, enum agent_side from, struct agent_msg *msg, char *why,
+		  size_t whylen);
 void agent_rx_free(struct agent_rx *rx);
 
 #endif

@@ -63,8 +63,7 @@ int agent_session_accept(struct agent_session *s, int listen_fd, int stop_fd, in
 	*s = (struct agent_session){ .fd = -1 };
 	int r = wait_readable(listen_fd, stop_fd, timeout_ms);
 	if (r <= 0)
-		return husk_error_set(err, r < 0 ? errno : 0,
-				      "the guest agent did not connect");
+		return husk_error_set(err, r < 0 ? errno : 0, "the guest agent did not connect");
 	s->fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (s->fd < 0)
 		return husk_error_set(err, errno, "accept the guest agent");
@@ -72,7 +71,8 @@ int agent_session_accept(struct agent_session *s, int listen_fd, int stop_fd, in
 	 * silent must not hold the caller. */
 	r = session_recv(s, stop_fd, timeout_ms, &m, err);
 	if (r == -2)
-		return husk_error_set(err, 0, "the guest agent did not say HELLO within %d ms", timeout_ms);
+		return husk_error_set(err, 0, "the guest agent did not say HELLO within %d ms",
+				      timeout_ms);
 	if (r <= 0)
 		return r < 0 ? husk_error_wrap(err, "waiting for HELLO")
 			     : husk_error_set(err, 0, "the guest agent hung up before HELLO");
@@ -118,14 +118,15 @@ static int session_recv(struct agent_session *s, int stop_fd, int timeout_ms, st
 			return 0;
 		ssize_t n = agent_rx_fill(&s->rx, s->fd);
 		if (n < 0)
-			return errno == ECONNRESET ? 0 : husk_error_set(err, errno, "read from the guest agent");
+			return errno == ECONNRESET
+				       ? 0
+				       : husk_error_set(err, errno, "read from the guest agent");
 		if (n == 0)
 			return 0;
 	}
 }
 
-int agent_session_recv(struct agent_session *s, int stop_fd, struct agent_msg *m,
-		       husk_error_t *err)
+int agent_session_recv(struct agent_session *s, int stop_fd, struct agent_msg *m, husk_error_t *err)
 {
 	return session_recv(s, stop_fd, -1, m, err);
 }
@@ -134,7 +135,8 @@ int agent_session_send(struct agent_session *s, uint16_t type, uint32_t id, cons
 		       size_t len, husk_error_t *err)
 {
 	if (agent_send(s->fd, type, id, p, len) < 0)
-		return husk_error_set(err, errno, "send %s to the guest agent", agent_type_name(type));
+		return husk_error_set(err, errno, "send %s to the guest agent",
+				      agent_type_name(type));
 	return 0;
 }
 

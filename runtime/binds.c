@@ -17,16 +17,11 @@
 static const char *kind_name(mode_t mode)
 {
 	switch (mode & S_IFMT) {
-	case S_IFSOCK:
-		return "socket";
-	case S_IFIFO:
-		return "FIFO";
-	case S_IFCHR:
-		return "character device";
-	case S_IFBLK:
-		return "block device";
-	default:
-		return "special file";
+	case S_IFSOCK: return "socket";
+	case S_IFIFO: return "FIFO";
+	case S_IFCHR: return "character device";
+	case S_IFBLK: return "block device";
+	default: return "special file";
 	}
 }
 
@@ -74,8 +69,8 @@ int binds_plan(const struct oci_config *cfg, const char *bundle, struct bind_pla
 			goto fail;
 		}
 		bool rel = m->source[0] != '/';
-		if (snprintf(path, sizeof(path), "%s%s%s", rel ? bundle : "", rel ? "/" : "", m->source) >=
-		    (int)sizeof(path)) {
+		if (snprintf(path, sizeof(path), "%s%s%s", rel ? bundle : "", rel ? "/" : "",
+			     m->source) >= (int)sizeof(path)) {
 			husk_error_set(err, ENAMETOOLONG, "mounts[%zu].source", i);
 			goto fail;
 		}
@@ -86,10 +81,11 @@ int binds_plan(const struct oci_config *cfg, const char *bundle, struct bind_pla
 			goto fail;
 		}
 		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
-			husk_error_set(err, 0,
-				       "mounts[%zu].source %s: a %s cannot be bind-mounted into a VM "
-				       "(only files and directories reach the guest, over virtio-fs)",
-				       i, path, kind_name(st.st_mode));
+			husk_error_set(
+				err, 0,
+				"mounts[%zu].source %s: a %s cannot be bind-mounted into a VM "
+				"(only files and directories reach the guest, over virtio-fs)",
+				i, path, kind_name(st.st_mode));
 			goto fail;
 		}
 		if (!(e->source = strdup(path))) {
@@ -155,23 +151,25 @@ int binds_stage(const struct bind_plan *plan, const char *dir, husk_error_t *err
 			return husk_error_set(err, ENAMETOOLONG, "%s", dir);
 		if (e->dir) {
 			if (mkdirat(dfd, name, 0755) < 0)
-				return husk_error_set(err, errno, "mounts[%u]: mount point %s", e->index, target);
+				return husk_error_set(err, errno, "mounts[%u]: mount point %s",
+						      e->index, target);
 		} else {
 			int fd = openat(dfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
 			if (fd < 0)
-				return husk_error_set(err, errno, "mounts[%u]: mount point %s", e->index, target);
+				return husk_error_set(err, errno, "mounts[%u]: mount point %s",
+						      e->index, target);
 			close(fd);
 		}
 		/* ENOTDIR here: the source changed kind since create looked. */
 		if (mount(e->source, target, NULL, MS_BIND | (e->recursive ? MS_REC : 0), NULL) < 0)
-			return husk_error_set(err, errno, "mounts[%u].source %s: bind mount", e->index,
-					      e->source);
+			return husk_error_set(err, errno, "mounts[%u].source %s: bind mount",
+					      e->index, e->source);
 		if (e->readonly && make_readonly(target, e->recursive) < 0)
-			return husk_error_set(err, errno, "mounts[%u].source %s: make read-only", e->index,
-					      e->source);
+			return husk_error_set(err, errno, "mounts[%u].source %s: make read-only",
+					      e->index, e->source);
 	}
-	if (mount(NULL, dir, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		  NULL) < 0)
+	if (mount(NULL, dir, NULL,
+		  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
 		return husk_error_set(err, errno, "make %s read-only", dir);
 	return 0;
 }

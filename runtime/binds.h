@@ -44,11 +44,11 @@
 #define BINDS_DIR "binds"
 
 struct bind_entry {
-	uint32_t index;  /* in mounts[]; also the entry's name */
-	char *source;    /* absolute host path, as given or joined to the bundle */
-	bool dir;        /* a directory (else a regular file) */
+	uint32_t index; /* in mounts[]; also the entry's name */
+	char *source;	/* absolute host path, as given or joined to the bundle */
+	bool dir;	/* a directory (else a regular file) */
 	bool readonly;
-	bool recursive;  /* rbind: the source's submounts come along */
+	bool recursive; /* rbind: the source's submounts come along */
 };
 
 struct bind_plan {

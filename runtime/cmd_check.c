@@ -62,12 +62,11 @@ struct report {
 	int fails, warns;
 };
 
-static void line(struct report *r, enum verdict v, const char *what,
-		 const char *fix, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+static void line(struct report *r, enum verdict v, const char *what, const char *fix,
+		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
-static void line(struct report *r, enum verdict v, const char *what,
-		 const char *fix, const char *fmt, ...)
+static void line(struct report *r, enum verdict v, const char *what, const char *fix,
+		 const char *fmt, ...)
 {
 	static const char *const tags[] = { "OK", "WARN", "FAIL" };
 	va_list ap;
@@ -146,21 +145,18 @@ static bool check_kvm(struct report *r)
 	char missing[256] = "";
 	for (size_t i = 0; i < sizeof(needed_caps) / sizeof(needed_caps[0]); i++)
 		if (ioctl(fd, KVM_CHECK_EXTENSION, needed_caps[i].cap) <= 0)
-			snprintf(missing + strlen(missing),
-				 sizeof(missing) - strlen(missing), " %s",
-				 needed_caps[i].name);
+			snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
+				 " %s", needed_caps[i].name);
 	if (missing[0])
-		line(r, FAIL, "kvm-extensions", "use a newer host kernel",
-		     "missing:%s", missing);
+		line(r, FAIL, "kvm-extensions", "use a newer host kernel", "missing:%s", missing);
 	else
-		line(r, OK, "kvm-extensions",
-		     NULL, "irqchip, irqfd, ioeventfd, PIT and CPUID present");
+		line(r, OK, "kvm-extensions", NULL,
+		     "irqchip, irqfd, ioeventfd, PIT and CPUID present");
 
 	switch (b) {
 	case KVM_BACKEND_INTEL:
 	case KVM_BACKEND_AMD:
-		line(r, OK, "kvm-backend", NULL,
-		     "%s: hardware-assisted, boots a stock guest%s",
+		line(r, OK, "kvm-backend", NULL, "%s: hardware-assisted, boots a stock guest%s",
 		     host_kvm_backend_name(b), nested);
 		break;
 	case KVM_BACKEND_PVM:
@@ -175,10 +171,11 @@ static bool check_kvm(struct report *r)
 	case KVM_BACKEND_NONE:
 		/* /dev/kvm works, so some KVM is there; which one decides
 		 * whether a stock guest boots, and `check --boot` tells. */
-		line(r, WARN, "kvm-backend",
-		     "run `husk check --boot` to see whether a guest boots",
+		line(r, WARN, "kvm-backend", "run `husk check --boot` to see whether a guest boots",
 		     "/dev/kvm works but no kvm_intel, kvm_amd or kvm_pvm module is listed (CPU flags: %s)",
-		     cpu_flag("vmx") ? "vmx" : cpu_flag("svm") ? "svm" : "neither vmx nor svm");
+		     cpu_flag("vmx")   ? "vmx"
+		     : cpu_flag("svm") ? "svm"
+				       : "neither vmx nor svm");
 		break;
 	}
 	return r->fails == fails;
@@ -220,8 +217,9 @@ static void check_cgroup_create(struct report *r, const struct husk_globals *g)
 	char id[64], path[PATH_MAX];
 	husk_error_t err cleanup_error = NULL;
 	cleanup_cgroup struct cgroup_handle *cg = NULL;
-	const char *fix = "run as root with the cgroup file system writable "
-			  "(in a container: a private cgroup namespace and a read-write /sys/fs/cgroup)";
+	const char *fix =
+		"run as root with the cgroup file system writable "
+		"(in a container: a private cgroup namespace and a read-write /sys/fs/cgroup)";
 
 	scratch_id(id, sizeof(id));
 	if (cgroup_resolve(NULL, id, g->systemd_cgroup, path, sizeof(path), &err) < 0 ||
@@ -241,8 +239,8 @@ static void check_cgroup_create(struct report *r, const struct husk_globals *g)
 		return;
 	}
 	if (confined)
-		line(r, OK, "cgroup-create", NULL, "made and removed %s, device allow-list in force",
-		     path);
+		line(r, OK, "cgroup-create", NULL,
+		     "made and removed %s, device allow-list in force", path);
 	else
 		line(r, WARN, "cgroup-create",
 		     "run husk with CAP_SYS_ADMIN (or CAP_BPF) on a kernel with CONFIG_CGROUP_BPF",
@@ -292,7 +290,8 @@ static int in_child(int (*fn)(husk_error_t *err), char *msg, size_t len)
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	if (!got && WIFSIGNALED(st))
-		snprintf(msg, len, "killed by signal %d (%s)", WTERMSIG(st), strsignal(WTERMSIG(st)));
+		snprintf(msg, len, "killed by signal %d (%s)", WTERMSIG(st),
+			 strsignal(WTERMSIG(st)));
 	else if (!got)
 		snprintf(msg, len, "exit status %d", WEXITSTATUS(st));
 	return -1;
@@ -387,7 +386,8 @@ static void check_vm_config(struct vm_config *vc, const char *kernel, const char
 
 static void bad_asset(struct report *r, const char *what, const char *path, const char *why)
 {
-	const char *fix = "rebuild it with `make guest`, or point HUSK_KERNEL / HUSK_INITRD at husk's own";
+	const char *fix =
+		"rebuild it with `make guest`, or point HUSK_KERNEL / HUSK_INITRD at husk's own";
 
 	if (strstr(why, path))
 		line(r, FAIL, what, fix, "%s", why);
@@ -453,8 +453,8 @@ static bool check_vm(struct report *r, char *const paths[2])
 	/* Not used: the guest never runs, but the device must be made. */
 	check_vm_config(&vc, paths[0], paths[1], "/nonexistent");
 	if (vm_probe(&vc, &err) < 0) {
-		line(r, FAIL, "kvm-vm", "this KVM lacks what husk's VMM needs: use a VT-x/AMD-V host",
-		     "%s", err->msg);
+		line(r, FAIL, "kvm-vm",
+		     "this KVM lacks what husk's VMM needs: use a VT-x/AMD-V host", "%s", err->msg);
 		return false;
 	}
 	line(r, OK, "kvm-vm", NULL, "a %d-vCPU %d MiB VM with the guest kernel builds",
@@ -501,7 +501,8 @@ static void check_boot(struct report *r, char *const paths[2], int timeout_ms)
 	husk_error_t err cleanup_error = NULL;
 	char why[640] = "";
 	bool ok = false;
-	const char *fix = "see the lines above; `husk debug run --console` shows the guest's console";
+	const char *fix =
+		"see the lines above; `husk debug run --console` shows the guest's console";
 
 	if (!mkdtemp(dir)) {
 		line(r, FAIL, "boot", fix, "%s: %s", dir, strerror(errno));
@@ -532,7 +533,8 @@ static void check_boot(struct report *r, char *const paths[2], int timeout_ms)
 			goto out;
 		}
 	}
-	struct itimerspec its = { .it_value = { timeout_ms / 1000, (timeout_ms % 1000) * 1000000L } };
+	struct itimerspec its = { .it_value = { timeout_ms / 1000,
+						(timeout_ms % 1000) * 1000000L } };
 	struct vm_config vc;
 	check_vm_config(&vc, paths[0], paths[1], dir);
 	pid_t parent = getpid();
@@ -586,8 +588,7 @@ out:
 	sigprocmask(SIG_SETMASK, &old, NULL);
 }
 
-int cmd_check(const struct husk_globals *g, int argc, char **argv,
-	      husk_error_t *err)
+int cmd_check(const struct husk_globals *g, int argc, char **argv, husk_error_t *err)
 {
 	struct cli_args a;
 	struct report r = { 0 };
@@ -600,7 +601,8 @@ int cmd_check(const struct husk_globals *g, int argc, char **argv,
 	r.quiet = cli_switch(&cmd_check_cli, &a, "quiet");
 	bool boot = cli_switch(&cmd_check_cli, &a, "boot");
 	/* Refused before anything runs, as the other commands refuse theirs. */
-	if (boot && control_timeout(CHECK_BOOT_TIMEOUT_ENV, CHECK_BOOT_TIMEOUT_S, &boot_ms, err) < 0)
+	if (boot &&
+	    control_timeout(CHECK_BOOT_TIMEOUT_ENV, CHECK_BOOT_TIMEOUT_S, &boot_ms, err) < 0)
 		return -1;
 	bool kvm = check_kvm(&r);
 	check_cgroups(&r);

@@ -29,9 +29,12 @@ static const struct cli_flag boot_flags[] = {
 	{ "disk", 0, true, "raw disk image for a virtio-blk device" },
 	{ "disk-readonly", 0, false, "attach --disk read-only" },
 	{ "serial", 0, false, "kernel console on an 8250 UART (one VM exit per byte: slow)" },
-	{ "vsock-cid", 0, true, "add a vsock device with this guest CID (default 3 with --vsock-dir)" },
-	{ "vsock-dir", 0, true, "guest vsock connections to host port P go to the unix socket DIR/P" },
-	{ "share", 0, true, "virtio-fs share TAG=DIR[:ro][:cache=always][:dax[=MIB]][:setid], up to 8 (repeat the flag)" },
+	{ "vsock-cid", 0, true,
+	  "add a vsock device with this guest CID (default 3 with --vsock-dir)" },
+	{ "vsock-dir", 0, true,
+	  "guest vsock connections to host port P go to the unix socket DIR/P" },
+	{ "share", 0, true,
+	  "virtio-fs share TAG=DIR[:ro][:cache=always][:dax[=MIB]][:setid], up to 8 (repeat the flag)" },
 	{ "timing", 0, false, "print set-up time, boot time and VMM memory on stderr" },
 	{ "repeat", 0, true, "boot N times in this process and fail if fds or threads leaked" },
 	{ NULL },
@@ -53,12 +56,12 @@ const struct cli_command cmd_debug_cli = {
 	.max_args = -1,
 };
 
-static int parse_uint(const char *s, unsigned long min, unsigned long max,
-		      const char *flag, unsigned long *out, husk_error_t *err)
+static int parse_uint(const char *s, unsigned long min, unsigned long max, const char *flag,
+		      unsigned long *out, husk_error_t *err)
 {
 	if (!cli_parse_ulong(s, min, max, out))
-		return husk_error_set(err, 0, "--%s %s: want a whole number from %lu to %lu",
-				      flag, s ? s : "", min, max);
+		return husk_error_set(err, 0, "--%s %s: want a whole number from %lu to %lu", flag,
+				      s ? s : "", min, max);
 	return 0;
 }
 
@@ -88,7 +91,8 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 #define V(name) cli_value(&boot_cli, &a, name)
 	if ((V("cpus") && parse_uint(V("cpus"), 1, MAX_VCPUS, "cpus", &cpus, err) < 0) ||
 	    (V("memory") && parse_uint(V("memory"), 32, 1 << 20, "memory", &mem, err) < 0) ||
-	    (V("vsock-cid") && parse_uint(V("vsock-cid"), 3, 0xfffffffeUL, "vsock-cid", &cid, err) < 0) ||
+	    (V("vsock-cid") &&
+	     parse_uint(V("vsock-cid"), 3, 0xfffffffeUL, "vsock-cid", &cid, err) < 0) ||
 	    (V("repeat") && parse_uint(V("repeat"), 1, 10000, "repeat", &repeat, err) < 0))
 		return -1;
 	cleanup_free char *kernel = V("kernel") ? strdup(V("kernel"))
@@ -135,7 +139,8 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 		if (vm_run(&cfg, &t0, &res, err) < 0)
 			return husk_error_wrap(err, "boot %lu", i + 1);
 		if (cli_switch(&boot_cli, &a, "timing"))
-			fprintf(stderr, "husk-timing setup_us=%llu boot_us=%llu rss_overhead_kb=%llu\n",
+			fprintf(stderr,
+				"husk-timing setup_us=%llu boot_us=%llu rss_overhead_kb=%llu\n",
 				(unsigned long long)res.setup_ns / 1000,
 				(unsigned long long)res.boot_ns / 1000,
 				(unsigned long long)res.rss_overhead_kb);
@@ -143,27 +148,25 @@ static int debug_boot(int argc, char **argv, husk_error_t *err)
 	if (repeat > 1) {
 		int fds_after = count_entries("/proc/self/fd");
 		int threads_after = count_entries("/proc/self/task");
-		fprintf(stderr, "husk-leak-check boots=%lu fds=%d->%d threads=%d->%d\n",
-			repeat, fds, fds_after, threads, threads_after);
+		fprintf(stderr, "husk-leak-check boots=%lu fds=%d->%d threads=%d->%d\n", repeat,
+			fds, fds_after, threads, threads_after);
 		if (fds_after != fds || threads_after != threads)
-			return husk_error_set(err, 0, "leak after %lu boots: fds %d->%d, threads %d->%d",
+			return husk_error_set(err, 0,
+					      "leak after %lu boots: fds %d->%d, threads %d->%d",
 					      repeat, fds, fds_after, threads, threads_after);
 	}
 
 	switch (res.outcome) {
 	case VM_OUTCOME_POWEROFF:
-		return exit_status_code(exit_status_from_guest((uint32_t)res.exit_code,
-							       (uint32_t)res.exit_signal));
-	case VM_OUTCOME_REBOOT:
-		fprintf(stderr, "husk: %s\n", res.message);
-		return 0;
+		return exit_status_code(
+			exit_status_from_guest((uint32_t)res.exit_code, (uint32_t)res.exit_signal));
+	case VM_OUTCOME_REBOOT: fprintf(stderr, "husk: %s\n", res.message); return 0;
 	case VM_OUTCOME_SIGNAL:
 		fprintf(stderr, "husk: %s\n", res.message);
 		return 128 + res.exit_signal;
 	case VM_OUTCOME_PANIC:
 	case VM_OUTCOME_ERROR:
-	case VM_OUTCOME_RUNNING:
-		break;
+	case VM_OUTCOME_RUNNING: break;
 	}
 	return husk_error_set(err, 0, "%s", res.message);
 }
@@ -179,6 +182,7 @@ int cmd_debug(const struct husk_globals *g, int argc, char **argv, husk_error_t 
 		cli_print_help(&cmd_debug_cli, "husk", stdout);
 		return 0;
 	}
-	return husk_error_set(err, 0, "husk debug: unknown tool '%s' (try 'husk debug boot --help')",
+	return husk_error_set(err, 0,
+			      "husk debug: unknown tool '%s' (try 'husk debug boot --help')",
 			      argc >= 2 ? argv[1] : "");
 }

@@ -7,7 +7,8 @@
 #include "runtime/lifecycle.h"
 
 static const struct cli_flag delete_flags[] = {
-	{ "force", 'f', false, "forcibly deletes the container if it is still running (uses SIGKILL)" },
+	{ "force", 'f', false,
+	  "forcibly deletes the container if it is still running (uses SIGKILL)" },
 	{ NULL },
 };
 
@@ -41,8 +42,8 @@ int cmd_delete(const struct husk_globals *g, int argc, char **argv, husk_error_t
 	}
 	enum container_status s = container_status(c, &pid);
 	if (s != CONTAINER_STOPPED && s != CONTAINER_CREATED && !force) {
-		husk_error_set(err, 0, "cannot delete container %s that is not stopped: %s", a.argv[0],
-			       container_status_name(s));
+		husk_error_set(err, 0, "cannot delete container %s that is not stopped: %s",
+			       a.argv[0], container_status_name(s));
 		container_free(c);
 		return -1;
 	}

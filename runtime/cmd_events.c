@@ -22,7 +22,8 @@ static const struct cli_flag events_flags[] = {
 
 const struct cli_command cmd_events_cli = {
 	.name = "events",
-	.summary = "display container events such as OOM notifications, cpu, memory, and IO usage statistics",
+	.summary =
+		"display container events such as OOM notifications, cpu, memory, and IO usage statistics",
 	.args = " <container-id>",
 	.min_args = 1,
 	.max_args = 1,
@@ -34,10 +35,14 @@ static int parse_duration(const char *s, double *seconds, husk_error_t *err)
 {
 	char *end;
 	double v = strtod(s, &end);
-	double scale = strcmp(end, "ms") == 0 ? 1e-3 : strcmp(end, "s") == 0 ? 1
-		     : strcmp(end, "m") == 0 ? 60 : strcmp(end, "h") == 0 ? 3600 : 0;
+	double scale = strcmp(end, "ms") == 0  ? 1e-3
+		       : strcmp(end, "s") == 0 ? 1
+		       : strcmp(end, "m") == 0 ? 60
+		       : strcmp(end, "h") == 0 ? 3600
+					       : 0;
 	if (end == s || scale == 0 || v <= 0)
-		return husk_error_set(err, 0, "invalid value \"%s\" for flag -interval: parse error", s);
+		return husk_error_set(err, 0,
+				      "invalid value \"%s\" for flag -interval: parse error", s);
 	*seconds = v * scale;
 	return 0;
 }
@@ -53,14 +58,17 @@ static int print_stats(struct container *c, husk_error_t *err)
 	struct agent_stats st;
 	int timeout_ms;
 
-	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) < 0 ||
+	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) <
+		    0 ||
 	    (fd = control_connect(c, err)) < 0)
 		return -1;
 	container_unlock(c);
 	if (control_call(fd, AGENT_STATS, NULL, 0, AGENT_STATS_REPLY, &reply, &len, timeout_ms,
 			 err) < 0)
 		return -1;
-	struct agent_msg m = { .type = AGENT_STATS_REPLY, .length = (uint32_t)len, .payload = reply };
+	struct agent_msg m = { .type = AGENT_STATS_REPLY,
+			       .length = (uint32_t)len,
+			       .payload = reply };
 	if (agent_decode_stats(&m, &st, why, sizeof(why)) < 0)
 		return husk_error_set(err, 0, "stats: %s", why);
 	unsigned long long total_ns = (unsigned long long)st.cpu_usage_usec * 1000;
@@ -95,7 +103,9 @@ int cmd_events(const struct husk_globals *g, int argc, char **argv, husk_error_t
 	for (;;) {
 		enum container_status s = container_status(c, &pid);
 		if (s == CONTAINER_STOPPED) {
-			rc = once ? husk_error_set(err, 0, "container with id %s is not running", c->rec->id) : 0;
+			rc = once ? husk_error_set(err, 0, "container with id %s is not running",
+						   c->rec->id)
+				  : 0;
 			break;
 		}
 		if (s != CONTAINER_PAUSED && print_stats(c, err) < 0) {
@@ -114,7 +124,8 @@ int cmd_events(const struct husk_globals *g, int argc, char **argv, husk_error_t
 		 * ticks it holds no lock, so delete, pause, update and start
 		 * go on meanwhile, and the next tick sees what they did. */
 		container_unlock(c);
-		struct timespec ts = { (time_t)interval, (long)((interval - (double)(time_t)interval) * 1e9) };
+		struct timespec ts = { (time_t)interval,
+				       (long)((interval - (double)(time_t)interval) * 1e9) };
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
 		if (container_relock(c, false, err) < 0) {

@@ -35,7 +35,8 @@
 #include "runtime/vmm_process.h"
 
 static const struct cli_flag exec_flags[] = {
-	{ "console-socket", 0, true, "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" },
+	{ "console-socket", 0, true,
+	  "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" },
 	{ "cwd", 0, true, "current working directory in the container" },
 	{ "env", 'e', true, "set environment variables" },
 	{ "tty", 't', false, "allocate a pseudo-TTY" },
@@ -48,7 +49,8 @@ static const struct cli_flag exec_flags[] = {
 	{ "apparmor", 0, true, "accepted for runc compatibility (no AppArmor in the guest)" },
 	{ "no-new-privs", 0, false, "set the no new privileges value for the process" },
 	{ "cap", 'c', true, "add a capability to the bounding set for the process" },
-	{ "preserve-fds", 0, true, "pass N additional file descriptors to the container (only 0 is supported)" },
+	{ "preserve-fds", 0, true,
+	  "pass N additional file descriptors to the container (only 0 is supported)" },
 	{ "cgroup", 0, true, "not supported by husk (the guest has one cgroup per container)" },
 	{ "ignore-paused", 0, false, "allow exec in a paused container" },
 	{ NULL },
@@ -111,7 +113,8 @@ static char *build_process(const struct container *c, const struct cli_args *a, 
 		.no_new_privileges = cli_switch(&cmd_exec_cli, a, "no-new-privs"),
 		.additional_gids = gidv,
 	};
-	size_t ngids = (size_t)cli_values(&cmd_exec_cli, a, "additional-gids", gids, CLI_MAX_VALUES);
+	size_t ngids =
+		(size_t)cli_values(&cmd_exec_cli, a, "additional-gids", gids, CLI_MAX_VALUES);
 	for (size_t i = 0; i < ngids; i++) {
 		unsigned g;
 		if (parse_id(gids[i], "additional gid", &g, err) < 0)
@@ -125,7 +128,8 @@ static char *build_process(const struct container *c, const struct cli_args *a, 
 		unsigned uid, gid = 0;
 		if (colon)
 			*colon = '\0';
-		if (parse_id(user, "uid", &uid, err) < 0 || (colon && parse_id(colon + 1, "gid", &gid, err) < 0))
+		if (parse_id(user, "uid", &uid, err) < 0 ||
+		    (colon && parse_id(colon + 1, "gid", &gid, err) < 0))
 			return NULL;
 		o.has_user = true, o.uid = uid, o.gid = gid;
 	} else if (ngids) {
@@ -164,7 +168,8 @@ static int relay(int ctl, struct agent_rx *rx, int tty, int sigfd)
 		while ((k = agent_rx_next(rx, AGENT_FROM_GUEST, &m, why, sizeof(why))) > 0) {
 			if (m.type == AGENT_STDOUT || m.type == AGENT_STDERR) {
 				if (m.length)
-					write_all(m.type == AGENT_STDOUT ? out : errfd, m.payload, m.length);
+					write_all(m.type == AGENT_STDOUT ? out : errfd, m.payload,
+						  m.length);
 			} else if (m.type == AGENT_ERROR) {
 				struct agent_error e;
 				if (agent_decode_error(&m, &e, why, sizeof(why)) == 0)
@@ -180,7 +185,9 @@ static int relay(int ctl, struct agent_rx *rx, int tty, int sigfd)
 			log_error("exec: %s", why);
 			return 255;
 		}
-		struct pollfd p[3] = { { ctl, POLLIN, 0 }, { in_open ? in : -1, POLLIN, 0 }, { sigfd, POLLIN, 0 } };
+		struct pollfd p[3] = { { ctl, POLLIN, 0 },
+				       { in_open ? in : -1, POLLIN, 0 },
+				       { sigfd, POLLIN, 0 } };
 		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
@@ -194,7 +201,8 @@ static int relay(int ctl, struct agent_rx *rx, int tty, int sigfd)
 					if (tty >= 0)
 						send_resize(ctl, tty);
 				} else if (si.ssi_signo != SIGCHLD) {
-					agent_send_buf(ctl, f, agent_encode_signal(f, 0, si.ssi_signo, 0));
+					agent_send_buf(ctl, f,
+						       agent_encode_signal(f, 0, si.ssi_signo, 0));
 				}
 			}
 		}
@@ -262,18 +270,23 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 		goto out;
 	}
 	if (s == CONTAINER_PAUSED && !cli_switch(&cmd_exec_cli, &a, "ignore-paused")) {
-		husk_error_set(err, 0, "cannot exec in a paused container (use --ignore-paused to override)");
+		husk_error_set(
+			err, 0,
+			"cannot exec in a paused container (use --ignore-paused to override)");
 		goto out;
 	}
 	struct winsize ws = { 0 };
 	if (!(process = build_process(c, &a, &tty, &ws, err)))
 		goto out;
 	if (tty && !V("console-socket") && (detach || !isatty(STDIN_FILENO))) {
-		husk_error_set(err, 0, "cannot allocate tty if husk will detach without setting console socket");
+		husk_error_set(
+			err, 0,
+			"cannot allocate tty if husk will detach without setting console socket");
 		goto out;
 	}
 	if (!tty && V("console-socket")) {
-		husk_error_set(err, 0, "cannot use console socket if husk will not detach or allocate tty");
+		husk_error_set(err, 0,
+			       "cannot use console socket if husk will not detach or allocate tty");
 		goto out;
 	}
 	/* The relay belongs to the container on the host: pause freezes it
@@ -299,7 +312,8 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 		slave = dup(STDIN_FILENO);
 	}
 	int timeout_ms;
-	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) < 0 ||
+	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) <
+		    0 ||
 	    (ctl = control_connect(c, err)) < 0)
 		goto out;
 	/* Connected, this exec belongs to this VMM: a delete meanwhile ends
@@ -322,8 +336,11 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 		if (k == 0) {
 			ssize_t got = control_fill(ctl, &rx, deadline);
 			if (got < 0 && errno == ETIMEDOUT) {
-				husk_error_set(err, 0, "exec failed: the container's guest did not answer EXEC "
-						       "with READY within %d s", timeout_ms / 1000);
+				husk_error_set(
+					err, 0,
+					"exec failed: the container's guest did not answer EXEC "
+					"with READY within %d s",
+					timeout_ms / 1000);
 				goto out;
 			}
 			if (got <= 0) {
@@ -336,7 +353,9 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 			ready = true;
 		} else if (m.type == AGENT_STDOUT || m.type == AGENT_STDERR) {
 			/* Output that overtook READY (the process runs already). */
-			int out = slave >= 0 ? slave : m.type == AGENT_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
+			int out = slave >= 0		   ? slave
+				  : m.type == AGENT_STDOUT ? STDOUT_FILENO
+							   : STDERR_FILENO;
 			if (m.length)
 				write_all(out, m.payload, m.length);
 		} else if (m.type == AGENT_ERROR) {
@@ -352,7 +371,8 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 	}
 	sigset_t fwd;
 	sigfillset(&fwd);
-	int keep[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT, SIGPIPE };
+	int keep[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS,  SIGILL,
+		       SIGFPE,	SIGTRAP, SIGSYS,  SIGABRT, SIGPIPE };
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
 		sigdelset(&fwd, keep[i]);
 	for (int sg = SIGRTMIN; sg <= SIGRTMAX; sg++)
@@ -377,8 +397,8 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 			ioctl(slave, TIOCSCTTY, 0);
 		/* The relay outlives its caller: it keeps only what it
 		 * relays, not the caller's other descriptors or directory. */
-		int held[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, ctl, slave, c->dirfd,
-			       log_fileno() };
+		int held[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, ctl,
+			       slave,	     c->dirfd,	    log_fileno() };
 		if (close_fds_except(held, sizeof(held) / sizeof(held[0])) < 0 || chdir("/") < 0)
 			_exit(255);
 	} else if (V("pid-file") && pid_file_write(V("pid-file"), getpid(), err) < 0) {
@@ -388,7 +408,8 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 	sigprocmask(SIG_BLOCK, &fwd, NULL);
 	sigfd = signalfd(-1, &fwd, SFD_CLOEXEC);
 	signal(SIGPIPE, SIG_IGN);
-	if (tty && !cli_switch(&cmd_exec_cli, &a, "console-socket") && slave >= 0 && isatty(slave)) {
+	if (tty && !cli_switch(&cmd_exec_cli, &a, "console-socket") && slave >= 0 &&
+	    isatty(slave)) {
 		if (tcgetattr(slave, &saved) == 0) {
 			struct termios t = saved;
 			cfmakeraw(&t);

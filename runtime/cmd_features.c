@@ -11,8 +11,7 @@ const struct cli_command cmd_features_cli = {
 	.max_args = 0,
 };
 
-int cmd_features(const struct husk_globals *g, int argc, char **argv,
-		 husk_error_t *err)
+int cmd_features(const struct husk_globals *g, int argc, char **argv, husk_error_t *err)
 {
 	struct cli_args a;
 	int r = cli_parse_command(&cmd_features_cli, argc, argv, &a, err);

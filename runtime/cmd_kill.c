@@ -16,7 +16,8 @@ static const struct cli_flag kill_flags[] = {
 
 const struct cli_command cmd_kill_cli = {
 	.name = "kill",
-	.summary = "kill sends the specified signal (default: SIGTERM) to the container's init process",
+	.summary =
+		"kill sends the specified signal (default: SIGTERM) to the container's init process",
 	.args = " <container-id> [signal]",
 	.min_args = 1,
 	.max_args = 2,
@@ -40,7 +41,8 @@ int cmd_kill(const struct husk_globals *g, int argc, char **argv, husk_error_t *
 	enum container_status s = container_status(c, &pid);
 	if (s == CONTAINER_STOPPED) {
 		rc = husk_error_set(err, 0, "container not running");
-	} else if (cli_switch(&cmd_kill_cli, &a, "all") && sig != SIGKILL && s != CONTAINER_CREATED) {
+	} else if (cli_switch(&cmd_kill_cli, &a, "all") && sig != SIGKILL &&
+		   s != CONTAINER_CREATED) {
 		/* Every process in the guest; SIGKILL needs no guest: the VM
 		 * and everything in it end with the VMM. */
 		uint8_t f[AGENT_HDR_LEN + 8];

@@ -60,7 +60,8 @@ int cmd_list(const struct husk_globals *g, int argc, char **argv, husk_error_t *
 			continue;
 		}
 		if (n == cap) {
-			struct container **m = realloc(cs, (cap = cap ? cap * 2 : 16) * sizeof(*cs));
+			struct container **m =
+				realloc(cs, (cap = cap ? cap * 2 : 16) * sizeof(*cs));
 			if (!m) {
 				container_free(c);
 				break;
@@ -93,8 +94,8 @@ int cmd_list(const struct husk_globals *g, int argc, char **argv, husk_error_t *
 		char pids[64][16];
 		for (size_t i = 0; i < n; i++) {
 			snprintf(pids[i % 64], sizeof(pids[0]), "%d", (int)es[i].pid);
-			size_t l[4] = { strlen(es[i].r->id), strlen(pids[i % 64]), strlen(es[i].status),
-					strlen(es[i].r->bundle) };
+			size_t l[4] = { strlen(es[i].r->id), strlen(pids[i % 64]),
+					strlen(es[i].status), strlen(es[i].r->bundle) };
 			for (int k = 0; k < 4; k++)
 				if (l[k] > w[k])
 					w[k] = l[k];
@@ -102,9 +103,9 @@ int cmd_list(const struct husk_globals *g, int argc, char **argv, husk_error_t *
 		printf("%-*s%-*s%-*s%-*s%-*s%s\n", (int)w[0] + 3, "ID", (int)w[1] + 3, "PID",
 		       (int)w[2] + 3, "STATUS", (int)w[3] + 3, "BUNDLE", 33, "CREATED", "OWNER");
 		for (size_t i = 0; i < n; i++)
-			printf("%-*s%-*d%-*s%-*s%-*s%s\n", (int)w[0] + 3, es[i].r->id, (int)w[1] + 3,
-			       (int)es[i].pid, (int)w[2] + 3, es[i].status, (int)w[3] + 3, es[i].r->bundle,
-			       33, es[i].r->created, "root");
+			printf("%-*s%-*d%-*s%-*s%-*s%s\n", (int)w[0] + 3, es[i].r->id,
+			       (int)w[1] + 3, (int)es[i].pid, (int)w[2] + 3, es[i].status,
+			       (int)w[3] + 3, es[i].r->bundle, 33, es[i].r->created, "root");
 	}
 	free(es);
 	for (size_t i = 0; i < n; i++)

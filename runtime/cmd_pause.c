@@ -20,8 +20,8 @@ const struct cli_command cmd_resume_cli = {
 	.max_args = 1,
 };
 
-static int freeze(const struct husk_globals *g, const struct cli_command *cli, int argc, char **argv,
-		  bool frozen, husk_error_t *err)
+static int freeze(const struct husk_globals *g, const struct cli_command *cli, int argc,
+		  char **argv, bool frozen, husk_error_t *err)
 {
 	struct cli_args a;
 	struct container *c;

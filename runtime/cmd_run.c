@@ -15,15 +15,20 @@
 #include "base/log.h"
 
 static const struct cli_flag run_flags[] = {
-	{ "bundle", 'b', true, "path to the root of the bundle directory, defaults to the current directory" },
-	{ "console-socket", 0, true, "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" },
+	{ "bundle", 'b', true,
+	  "path to the root of the bundle directory, defaults to the current directory" },
+	{ "console-socket", 0, true,
+	  "path to an AF_UNIX socket which will receive a file descriptor referencing the master end of the console's pseudoterminal" },
 	{ "detach", 'd', false, "detach from the container's process" },
 	{ "keep", 0, false, "do not delete the container after it exits" },
 	{ "pid-file", 0, true, "specify the file to write the process id to" },
-	{ "no-subreaper", 0, false, "accepted for runc compatibility (the container process is husk's own child)" },
+	{ "no-subreaper", 0, false,
+	  "accepted for runc compatibility (the container process is husk's own child)" },
 	{ "no-pivot", 0, false, "accepted for runc compatibility (the guest always pivots)" },
-	{ "no-new-keyring", 0, false, "accepted for runc compatibility (the guest has its own keyrings)" },
-	{ "preserve-fds", 0, true, "pass N additional file descriptors to the container (only 0 is supported)" },
+	{ "no-new-keyring", 0, false,
+	  "accepted for runc compatibility (the guest has its own keyrings)" },
+	{ "preserve-fds", 0, true,
+	  "pass N additional file descriptors to the container (only 0 is supported)" },
 	{ NULL },
 };
 
@@ -55,11 +60,14 @@ int cmd_run(const struct husk_globals *g, int argc, char **argv, husk_error_t *e
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 #define V(n) cli_value(&cmd_run_cli, &a, n)
-	bool detach = cli_switch(&cmd_run_cli, &a, "detach"), keep = cli_switch(&cmd_run_cli, &a, "keep");
+	bool detach = cli_switch(&cmd_run_cli, &a, "detach"),
+	     keep = cli_switch(&cmd_run_cli, &a, "keep");
 	const char *id = a.argv[0];
 	if (check_preserve_fds(V("preserve-fds"), err) < 0)
 		return -1;
-	struct create_opts o = { .id = id, .bundle = V("bundle"), .pid_file = V("pid-file"),
+	struct create_opts o = { .id = id,
+				 .bundle = V("bundle"),
+				 .pid_file = V("pid-file"),
 				 .console_socket = V("console-socket") };
 	o.own_terminal = !detach && !o.console_socket && isatty(STDIN_FILENO);
 #undef V
@@ -67,7 +75,8 @@ int cmd_run(const struct husk_globals *g, int argc, char **argv, husk_error_t *e
 	 * the fork and the wait; the container process blocks the same set. */
 	sigset_t fwd, old;
 	sigfillset(&fwd);
-	int sync_sigs[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS, SIGABRT };
+	int sync_sigs[] = { SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, SIGILL,
+			    SIGFPE,  SIGTRAP, SIGSYS,  SIGABRT };
 	for (size_t i = 0; i < sizeof(sync_sigs) / sizeof(sync_sigs[0]); i++)
 		sigdelset(&fwd, sync_sigs[i]);
 	for (int s = SIGRTMIN; s <= SIGRTMAX; s++)

@@ -23,8 +23,7 @@ const struct cli_command cmd_spec_cli = {
 	.flags = spec_flags,
 };
 
-int cmd_spec(const struct husk_globals *g, int argc, char **argv,
-	     husk_error_t *err)
+int cmd_spec(const struct husk_globals *g, int argc, char **argv, husk_error_t *err)
 {
 	struct cli_args a;
 	int r = cli_parse_command(&cmd_spec_cli, argc, argv, &a, err);
@@ -33,13 +32,12 @@ int cmd_spec(const struct husk_globals *g, int argc, char **argv,
 		return r < 0 ? r : 0;
 
 	const char *bundle = cli_value(&cmd_spec_cli, &a, "bundle");
-	cleanup_close int dirfd = open(bundle ? bundle : ".",
-				       O_PATH | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int dirfd = open(bundle ? bundle : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
 		return husk_error_set(err, errno, "bundle %s", bundle ? bundle : ".");
 
-	cleanup_free char *text = oci_default_spec(
-		cli_switch(&cmd_spec_cli, &a, "rootless"), getuid(), getgid(), err);
+	cleanup_free char *text = oci_default_spec(cli_switch(&cmd_spec_cli, &a, "rootless"),
+						   getuid(), getgid(), err);
 	if (!text)
 		return -1;
 
@@ -47,12 +45,9 @@ int cmd_spec(const struct husk_globals *g, int argc, char **argv,
 	 * between a check and the write; O_NOFOLLOW: a config.json symlink
 	 * must not redirect the write elsewhere. */
 	cleanup_close int fd = openat(dirfd, "config.json",
-				      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-					      O_CLOEXEC,
-				      0666);
+				      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
 	if (fd < 0 && errno == EEXIST)
-		return husk_error_set(err, 0,
-				      "File config.json exists. Remove it first");
+		return husk_error_set(err, 0, "File config.json exists. Remove it first");
 	if (fd < 0)
 		return husk_error_set(err, errno, "create config.json");
 	if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {

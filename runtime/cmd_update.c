@@ -24,16 +24,22 @@
 #include "runtime/container.h"
 
 static const struct cli_flag update_flags[] = {
-	{ "resources", 'r', true, "path to the file containing the resources to update or '-' to read from the standard input" },
+	{ "resources", 'r', true,
+	  "path to the file containing the resources to update or '-' to read from the standard input" },
 	{ "memory", 0, true, "Memory limit (in bytes)" },
-	{ "memory-swap", 0, true, "Total memory usage (memory + swap); set '-1' to enable unlimited swap" },
-	{ "memory-reservation", 0, true, "Memory reservation or soft_limit (in bytes; not supported)" },
-	{ "cpu-period", 0, true, "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default" },
-	{ "cpu-quota", 0, true, "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period" },
+	{ "memory-swap", 0, true,
+	  "Total memory usage (memory + swap); set '-1' to enable unlimited swap" },
+	{ "memory-reservation", 0, true,
+	  "Memory reservation or soft_limit (in bytes; not supported)" },
+	{ "cpu-period", 0, true,
+	  "CPU CFS period to be used for hardcapping (in usecs). 0 to use system default" },
+	{ "cpu-quota", 0, true,
+	  "CPU CFS hardcap limit (in usecs). Allowed cpu time in a given period" },
 	{ "cpu-share", 0, true, "CPU shares (relative weight vs. other containers)" },
 	{ "pids-limit", 0, true, "Maximum number of pids allowed in the container" },
 	{ "blkio-weight", 0, true, "not supported by husk" },
-	{ "cpuset-cpus", 0, true, "CPU(s) to use (the VMM's host CPUs; the guest keeps its vCPUs)" },
+	{ "cpuset-cpus", 0, true,
+	  "CPU(s) to use (the VMM's host CPUs; the guest keeps its vCPUs)" },
 	{ "cpuset-mems", 0, true, "Memory node(s) to use" },
 	{ "cpu-rt-period", 0, true, "not supported by husk" },
 	{ "cpu-rt-runtime", 0, true, "not supported by husk" },
@@ -94,8 +100,8 @@ static int cpuset_flag(const char *flag, const char *v, char out[OCI_CPUSET_LIST
 		       unsigned *count, husk_error_t *err)
 {
 	if (strlen(v) >= OCI_CPUSET_LIST_MAX)
-		return husk_error_set(err, 0, "invalid value for %s: longer than %d characters", flag,
-				      OCI_CPUSET_LIST_MAX - 1);
+		return husk_error_set(err, 0, "invalid value for %s: longer than %d characters",
+				      flag, OCI_CPUSET_LIST_MAX - 1);
 	if (oci_cpuset_list_parse(v, flag, count, err) < 0)
 		return -1;
 	strcpy(out, v);
@@ -112,7 +118,8 @@ static int send_update(struct container *c, const struct oci_resources *r, husk_
 	cleanup_free char *json = oci_resources_to_json(r);
 	if (!json)
 		return husk_error_set(err, ENOMEM, "update");
-	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) < 0)
+	if (control_timeout(CONTROL_REPLY_TIMEOUT_ENV, CONTROL_REPLY_TIMEOUT_S, &timeout_ms, err) <
+	    0)
 		return -1;
 	cleanup_close int fd = control_connect(c, err);
 	if (fd < 0)
@@ -141,10 +148,10 @@ static int read_pending(const struct container *c, struct oci_resources *r, husk
 /* Later values win, field by field, as two updates applied in turn. */
 static void merge_resources(struct oci_resources *into, const struct oci_resources *r)
 {
-#define TAKE(flag, field)                                                                          \
-	if (r->flag) {                                                                             \
-		into->flag = true;                                                                 \
-		into->field = r->field;                                                            \
+#define TAKE(flag, field)               \
+	if (r->flag) {                  \
+		into->flag = true;      \
+		into->field = r->field; \
 	}
 	TAKE(has_memory_limit, memory_limit);
 	TAKE(has_memory_swap, memory_swap);
@@ -155,8 +162,7 @@ static void merge_resources(struct oci_resources *into, const struct oci_resourc
 #undef TAKE
 }
 
-static int queue_update(const struct container *c, const struct oci_resources *r,
-			husk_error_t *err)
+static int queue_update(const struct container *c, const struct oci_resources *r, husk_error_t *err)
 {
 	struct oci_resources q;
 	if (read_pending(c, &q, err) < 0)
@@ -201,11 +207,12 @@ int cmd_update(const struct husk_globals *g, int argc, char **argv, husk_error_t
 		return rc < 0 ? rc : 0;
 #define V(n) cli_value(&cmd_update_cli, &a, n)
 	static const char *const unsupported[] = { "memory-reservation", "blkio-weight",
-						   "cpu-rt-period", "cpu-rt-runtime",
-						   "l3-cache-schema", "mem-bw-schema" };
+						   "cpu-rt-period",	 "cpu-rt-runtime",
+						   "l3-cache-schema",	 "mem-bw-schema" };
 	for (size_t i = 0; i < sizeof(unsupported) / sizeof(unsupported[0]); i++)
 		if (V(unsupported[i]))
-			return husk_error_set(err, 0, "--%s: not yet supported by husk", unsupported[i]);
+			return husk_error_set(err, 0, "--%s: not yet supported by husk",
+					      unsupported[i]);
 	struct oci_resources r = { 0 };
 	if (V("resources")) {
 		size_t len;

@@ -19,18 +19,17 @@ struct husk_globals {
 	const char *rootless; /* "true", "false" or "auto", as runc */
 };
 
-typedef int (*husk_command_fn)(const struct husk_globals *g, int argc,
-			       char **argv, husk_error_t *err);
+typedef int (*husk_command_fn)(const struct husk_globals *g, int argc, char **argv,
+			       husk_error_t *err);
 
 struct husk_command {
 	const struct cli_command *cli;
 	husk_command_fn run;
 };
 
-#define HUSK_COMMAND(verb)                                                 \
-	extern const struct cli_command cmd_##verb##_cli;                  \
-	int cmd_##verb(const struct husk_globals *g, int argc, char **argv, \
-		       husk_error_t *err)
+#define HUSK_COMMAND(verb)                                \
+	extern const struct cli_command cmd_##verb##_cli; \
+	int cmd_##verb(const struct husk_globals *g, int argc, char **argv, husk_error_t *err)
 
 HUSK_COMMAND(version);
 HUSK_COMMAND(spec);

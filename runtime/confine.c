@@ -377,8 +377,8 @@ static int add_all(scmp_filter_ctx ctx, husk_error_t *err)
 
 int confine_seccomp(husk_error_t *err)
 {
-	scmp_filter_ctx ctx __attribute__((cleanup(seccomp_releasep))) =
-		seccomp_init(SCMP_ACT_KILL_PROCESS);
+	scmp_filter_ctx ctx
+		__attribute__((cleanup(seccomp_releasep))) = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	int r;
 
 	if (!ctx)

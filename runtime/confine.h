@@ -93,10 +93,10 @@ int confine_oom_score_adj(const struct oci_process *p, husk_error_t *err);
  * credentials, so neither SETUID nor SETGID. Nothing else: network set-up
  * (NET_ADMIN), raising limits (SYS_RESOURCE) and the like must happen
  * before. */
-#define CONFINE_CAPS                                                                               \
-	((1ULL << 0 /* CAP_CHOWN */) | (1ULL << 1 /* CAP_DAC_OVERRIDE */) |                        \
-	 (1ULL << 2 /* CAP_DAC_READ_SEARCH */) | (1ULL << 3 /* CAP_FOWNER */) |                    \
-	 (1ULL << 4 /* CAP_FSETID */) | (1ULL << 27 /* CAP_MKNOD */) |                             \
+#define CONFINE_CAPS                                                            \
+	((1ULL << 0 /* CAP_CHOWN */) | (1ULL << 1 /* CAP_DAC_OVERRIDE */) |     \
+	 (1ULL << 2 /* CAP_DAC_READ_SEARCH */) | (1ULL << 3 /* CAP_FOWNER */) | \
+	 (1ULL << 4 /* CAP_FSETID */) | (1ULL << 27 /* CAP_MKNOD */) |          \
 	 (1ULL << 31 /* CAP_SETFCAP */))
 int confine_capabilities(husk_error_t *err);
 

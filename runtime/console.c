@@ -29,7 +29,8 @@ int console_open_pty(unsigned rows, unsigned cols, int *master, int *slave, husk
 		tcsetattr(*slave, TCSANOW, &t);
 	}
 	if (rows && cols) {
-		struct winsize ws = { .ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols };
+		struct winsize ws = { .ws_row = (unsigned short)rows,
+				      .ws_col = (unsigned short)cols };
 		ioctl(*slave, TIOCSWINSZ, &ws);
 	}
 	return 0;

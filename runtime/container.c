@@ -156,12 +156,14 @@ int container_save(struct container *c, husk_error_t *err)
 	/* Never a record that no one could read back. */
 	if (strlen(json) > HUSK_STATE_MAX)
 		return husk_error_set(err, EFBIG, "write %s/" STATE_FILE, c->dir);
-	cleanup_close int fd = openat(c->dirfd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	cleanup_close int fd =
+		openat(c->dirfd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return husk_error_set(err, errno, "write %s/" STATE_FILE ".tmp", c->dir);
 	size_t len = strlen(json);
 	if (write(fd, json, len) != (ssize_t)len || fsync(fd) < 0)
-		return husk_error_set(err, errno ? errno : EIO, "write %s/" STATE_FILE ".tmp", c->dir);
+		return husk_error_set(err, errno ? errno : EIO, "write %s/" STATE_FILE ".tmp",
+				      c->dir);
 	if (renameat(c->dirfd, STATE_FILE ".tmp", c->dirfd, STATE_FILE) < 0)
 		return husk_error_set(err, errno, "rename %s/" STATE_FILE, c->dir);
 	fsync(c->dirfd);
@@ -173,8 +175,8 @@ int container_write_new(struct container *c, const char *name, const void *data,
 {
 	/* O_EXCL: nothing planted at NAME (a symlink above all) is followed
 	 * or reused. */
-	cleanup_close int fd = openat(c->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-				      0600);
+	cleanup_close int fd =
+		openat(c->dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return husk_error_set(err, errno, "write %s/%s", c->dir, name);
 	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
@@ -195,7 +197,8 @@ char *container_read_file(const struct container *c, const char *name, size_t ma
 		return NULL;
 	}
 	if (!S_ISREG(st.st_mode) || (size_t)st.st_size > max) {
-		husk_error_set(err, S_ISREG(st.st_mode) ? EFBIG : EINVAL, "read %s/%s", c->dir, name);
+		husk_error_set(err, S_ISREG(st.st_mode) ? EFBIG : EINVAL, "read %s/%s", c->dir,
+			       name);
 		return NULL;
 	}
 	char *buf = malloc((size_t)st.st_size + 1);
@@ -282,7 +285,8 @@ static int remove_tree_at(int dirfd)
 		if (unlinkat(dirfd, e->d_name, 0) == 0 || errno == ENOENT)
 			continue;
 		if (errno == EISDIR) {
-			int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			int sub = openat(dirfd, e->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0)
 				remove_tree_at(sub);
 			if (unlinkat(dirfd, e->d_name, AT_REMOVEDIR) == 0)

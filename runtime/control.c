@@ -122,7 +122,8 @@ int control_timeout(const char *var, int default_s, int *ms, husk_error_t *err)
 	unsigned long s = (unsigned long)default_s;
 
 	if (v && !cli_parse_ulong(v, 1, 86400, &s))
-		return husk_error_set(err, 0, "%s: \"%s\" is not a whole number of seconds from 1 to 86400",
+		return husk_error_set(err, 0,
+				      "%s: \"%s\" is not a whole number of seconds from 1 to 86400",
 				      var, v);
 	*ms = (int)s * 1000;
 	return 0;
@@ -143,7 +144,8 @@ int control_call(int fd, uint16_t type, const void *p, size_t len, uint16_t want
 		if (errno == ETIMEDOUT)
 			return husk_error_set(err, 0, "the container took no %s within %d s",
 					      agent_type_name(type), timeout_ms / 1000);
-		return husk_error_set(err, errno, "send %s to the container", agent_type_name(type));
+		return husk_error_set(err, errno, "send %s to the container",
+				      agent_type_name(type));
 	}
 	for (;;) {
 		int k = agent_rx_next(&rx, AGENT_FROM_GUEST, &m, why, sizeof(why));
@@ -154,8 +156,11 @@ int control_call(int fd, uint16_t type, const void *p, size_t len, uint16_t want
 		if (k == 0) {
 			ssize_t got = control_fill(fd, &rx, deadline);
 			if (got < 0 && errno == ETIMEDOUT) {
-				husk_error_set(err, 0, "the container's guest did not answer %s with %s within %d s",
-					       agent_type_name(type), agent_type_name(want), timeout_ms / 1000);
+				husk_error_set(
+					err, 0,
+					"the container's guest did not answer %s with %s within %d s",
+					agent_type_name(type), agent_type_name(want),
+					timeout_ms / 1000);
 				break;
 			}
 			if (got <= 0) {

@@ -51,10 +51,13 @@ static const struct cli_flag run_flags[] = {
 	{ "console", 0, false, "copy the guest kernel's console (COM1, all messages) to stderr" },
 	{ "exec", 0, true, "after START, run this process.json too (exit statuses on stderr)" },
 	{ "exec-count", 0, true, "how many copies of --exec to run at once (default 1)" },
-	{ "exec-on-output", 0, false, "start --exec once the process first writes to stdout, not at READY" },
+	{ "exec-on-output", 0, false,
+	  "start --exec once the process first writes to stdout, not at READY" },
 	{ "probe", 0, false, "once the process runs, print its PS and STATS replies on stderr" },
-	{ "resize", 0, true, "ROWSxCOLS: once the process first writes to stdout, resize its terminal" },
-	{ "signal-all", 0, true, "SIGNO: once the process first writes to stdout, signal all its container's processes" },
+	{ "resize", 0, true,
+	  "ROWSxCOLS: once the process first writes to stdout, resize its terminal" },
+	{ "signal-all", 0, true,
+	  "SIGNO: once the process first writes to stdout, signal all its container's processes" },
 	{ "tap", 0, true, "a virtio-net card over this tap (opened, or created, here)" },
 	{ "mac", 0, true, "the card's MAC (default: a random local one)" },
 	{ "mtu", 0, true, "the card's MTU (default: the guest's, 1500)" },
@@ -83,8 +86,8 @@ struct relay {
 	bool exec_on_output;
 	/* Sent once, when the main process first writes to stdout. */
 	unsigned resize_rows, resize_cols; /* 0: none */
-	unsigned signal_all;               /* 0: none */
-	bool share; /* rootfs over virtio-fs, tag "rootfs" */
+	unsigned signal_all;		   /* 0: none */
+	bool share;			   /* rootfs over virtio-fs, tag "rootfs" */
 	/* results */
 	bool exited;
 	uint32_t code, sig;
@@ -117,7 +120,8 @@ static int relay_session(struct relay *r, struct agent_session *s)
 	for (;;) {
 		/* stdin goes to the process while the guest is quiet. */
 		if (stdin_open && s->rx.len == s->rx.taken) {
-			struct pollfd p[3] = { { s->fd, POLLIN, 0 }, { STDIN_FILENO, POLLIN, 0 },
+			struct pollfd p[3] = { { s->fd, POLLIN, 0 },
+					       { STDIN_FILENO, POLLIN, 0 },
 					       { r->stop_pipe[0], POLLIN, 0 } };
 			if (poll(p, 3, -1) < 0 && errno != EINTR)
 				return husk_error_set(err, errno, "poll");
@@ -130,7 +134,8 @@ static int relay_session(struct relay *r, struct agent_session *s)
 					continue;
 				if (n <= 0)
 					stdin_open = false;
-				if (agent_session_send(s, AGENT_STDIN, 0, buf, n > 0 ? (size_t)n : 0, err) < 0)
+				if (agent_session_send(s, AGENT_STDIN, 0, buf,
+						       n > 0 ? (size_t)n : 0, err) < 0)
 					return -1;
 				continue;
 			}
@@ -162,16 +167,20 @@ static int relay_session(struct relay *r, struct agent_session *s)
 			struct agent_stats st;
 			if (agent_decode_stats(&m, &st, why, sizeof(why)) < 0)
 				return husk_error_set(err, 0, "guest agent: %s", why);
-			fprintf(stderr, "husk-stats memory_current=%llu cpu_usage_usec=%llu pids_current=%llu memory_max=%llu\n",
-				(unsigned long long)st.memory_current, (unsigned long long)st.cpu_usage_usec,
-				(unsigned long long)st.pids_current, (unsigned long long)st.memory_max);
+			fprintf(stderr,
+				"husk-stats memory_current=%llu cpu_usage_usec=%llu pids_current=%llu memory_max=%llu\n",
+				(unsigned long long)st.memory_current,
+				(unsigned long long)st.cpu_usage_usec,
+				(unsigned long long)st.pids_current,
+				(unsigned long long)st.memory_max);
 			break;
 		}
 		case AGENT_STDOUT:
 		case AGENT_STDERR:
 			if (m.id == 0 || r->exec_json) {
 				int fd = m.type == AGENT_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
-				if (m.length && write_all(fd, m.payload, m.length) < 0 && errno != EPIPE)
+				if (m.length && write_all(fd, m.payload, m.length) < 0 &&
+				    errno != EPIPE)
 					return husk_error_set(err, errno, "write output");
 			}
 			break;
@@ -186,7 +195,8 @@ static int relay_session(struct relay *r, struct agent_session *s)
 			if (agent_decode_exit(&m, &e, why, sizeof(why)) < 0)
 				return husk_error_set(err, 0, "guest agent: %s", why);
 			if (m.id != 0) {
-				fprintf(stderr, "husk-exec id=%u code=%u signal=%u\n", m.id, e.code, e.signal);
+				fprintf(stderr, "husk-exec id=%u code=%u signal=%u\n", m.id, e.code,
+					e.signal);
 				break;
 			}
 			r->exited = true;
@@ -195,26 +205,30 @@ static int relay_session(struct relay *r, struct agent_session *s)
 			/* Hanging up lets the guest power off. */
 			return 0;
 		}
-		default:
-			break;
+		default: break;
 		}
 		bool first_output = m.type == AGENT_STDOUT && m.id == 0 && m.length && !seen_output;
 		if (first_output) {
 			seen_output = true;
 			uint8_t f[AGENT_HDR_LEN + 8];
 			if (r->resize_rows &&
-			    agent_send_buf(s->fd, f, agent_encode_resize(f, 0, (uint16_t)r->resize_rows,
-									 (uint16_t)r->resize_cols)) < 0)
+			    agent_send_buf(s->fd, f,
+					   agent_encode_resize(f, 0, (uint16_t)r->resize_rows,
+							       (uint16_t)r->resize_cols)) < 0)
 				return husk_error_set(err, errno, "send RESIZE");
 			if (r->signal_all &&
-			    agent_send_buf(s->fd, f, agent_encode_signal(f, 0, r->signal_all, AGENT_SIGNAL_ALL)) < 0)
+			    agent_send_buf(s->fd, f,
+					   agent_encode_signal(f, 0, r->signal_all,
+							       AGENT_SIGNAL_ALL)) < 0)
 				return husk_error_set(err, errno, "send SIGNAL");
 		}
-		bool exec_now = r->exec_on_output ? first_output : m.type == AGENT_READY && m.id == 0;
+		bool exec_now = r->exec_on_output ? first_output
+						  : m.type == AGENT_READY && m.id == 0;
 		if (exec_now && execs_left) {
 			/* START already went out; exec once the process runs. */
 			for (uint32_t id = 1; execs_left; execs_left--, id++)
-				if (agent_session_send(s, AGENT_EXEC, id, r->exec_json, r->exec_len, err) < 0 ||
+				if (agent_session_send(s, AGENT_EXEC, id, r->exec_json, r->exec_len,
+						       err) < 0 ||
 				    agent_session_send(s, AGENT_STDIN, id, NULL, 0, err) < 0)
 					return -1;
 		}
@@ -239,8 +253,8 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max, cons
 		       unsigned long *out, husk_error_t *err)
 {
 	if (!cli_parse_ulong(s, min, max, out))
-		return husk_error_set(err, 0, "--%s %s: want a whole number from %lu to %lu", flag, s,
-				      min, max);
+		return husk_error_set(err, 0, "--%s %s: want a whole number from %lu to %lu", flag,
+				      s, min, max);
 	return 0;
 }
 
@@ -250,8 +264,10 @@ static int parse_mac(const char *s, uint8_t mac[6], husk_error_t *err)
 	char end;
 
 	if (sscanf(s, "%2x:%2x:%2x:%2x:%2x:%2x%c", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5],
-		   &end) != 6 || strlen(s) != 17 || (v[0] & 1))
-		return husk_error_set(err, 0, "--mac %s: want a unicast MAC as 02:00:00:00:00:01", s);
+		   &end) != 6 ||
+	    strlen(s) != 17 || (v[0] & 1))
+		return husk_error_set(err, 0, "--mac %s: want a unicast MAC as 02:00:00:00:00:01",
+				      s);
 	for (int i = 0; i < 6; i++)
 		mac[i] = (uint8_t)v[i];
 	return 0;
@@ -273,15 +289,16 @@ static int make_image(const char *dir, const char *img, husk_error_t *err)
 	if (nftw(dir, add_size, 64, FTW_PHYS) < 0)
 		return husk_error_set(err, errno, "rootfs %s", dir);
 	char size[32];
-	snprintf(size, sizeof(size), "%lluk", (unsigned long long)(tree_bytes * 5 / 4 / 1024 + 16384));
+	snprintf(size, sizeof(size), "%lluk",
+		 (unsigned long long)(tree_bytes * 5 / 4 / 1024 + 16384));
 	pid_t pid = fork();
 	if (pid < 0)
 		return husk_error_set(err, errno, "fork");
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 		dup2(null, STDOUT_FILENO);
-		execlp("mke2fs", "mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-d", dir,
-		       img, size, (char *)NULL);
+		execlp("mke2fs", "mke2fs", "-q", "-F", "-t", "ext4", "-O", "^has_journal", "-d",
+		       dir, img, size, (char *)NULL);
 		fprintf(stderr, "husk: exec mke2fs: %s\n", strerror(errno));
 		_exit(127);
 	}
@@ -311,16 +328,19 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		return husk_error_set(err, 0, "husk debug run: --bundle is required");
 	if ((V("cpus") && parse_ulong(V("cpus"), 1, MAX_VCPUS, "cpus", &cpus, err) < 0) ||
 	    (V("memory") && parse_ulong(V("memory"), 32, 1 << 20, "memory", &mem, err) < 0) ||
-	    (V("exec-count") && parse_ulong(V("exec-count"), 1, 256, "exec-count", &exec_count, err) < 0) ||
+	    (V("exec-count") &&
+	     parse_ulong(V("exec-count"), 1, 256, "exec-count", &exec_count, err) < 0) ||
 	    (V("mtu") && parse_ulong(V("mtu"), 68, 65535, "mtu", &mtu, err) < 0))
 		return -1;
 	unsigned long signal_all = 0, rows = 0, cols = 0;
-	if (V("signal-all") && parse_ulong(V("signal-all"), 1, 64, "signal-all", &signal_all, err) < 0)
+	if (V("signal-all") &&
+	    parse_ulong(V("signal-all"), 1, 64, "signal-all", &signal_all, err) < 0)
 		return -1;
 	if (V("resize")) {
 		char *x = strchr(V("resize"), 'x');
 		if (!x || x == V("resize"))
-			return husk_error_set(err, 0, "--resize %s: want ROWSxCOLS, as 40x100", V("resize"));
+			return husk_error_set(err, 0, "--resize %s: want ROWSxCOLS, as 40x100",
+					      V("resize"));
 		char rows_s[16];
 		snprintf(rows_s, sizeof(rows_s), "%.*s", (int)(x - V("resize")), V("resize"));
 		if (parse_ulong(rows_s, 1, 65535, "resize", &rows, err) < 0 ||
@@ -353,11 +373,15 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 	if (!has_process)
 		return husk_error_set(err, 0, "%s: process: required", path);
 
-	struct relay r = { .listen_fd = -1, .stop_pipe = { -1, -1 }, .terminal = terminal,
-			   .exec_count = exec_count, .probe = cli_switch(&run_cli, &a, "probe"),
+	struct relay r = { .listen_fd = -1,
+			   .stop_pipe = { -1, -1 },
+			   .terminal = terminal,
+			   .exec_count = exec_count,
+			   .probe = cli_switch(&run_cli, &a, "probe"),
 			   .share = cli_switch(&run_cli, &a, "share-rootfs"),
 			   .exec_on_output = cli_switch(&run_cli, &a, "exec-on-output"),
-			   .resize_rows = (unsigned)rows, .resize_cols = (unsigned)cols,
+			   .resize_rows = (unsigned)rows,
+			   .resize_cols = (unsigned)cols,
 			   .signal_all = (unsigned)signal_all };
 	cleanup_free char *config = read_whole(path, OCI_CONFIG_MAX, &r.config_len, err);
 	if (!config)
@@ -373,10 +397,12 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		oci_process_free(p);
 		r.exec_json = exec_json;
 	}
-	cleanup_free char *kernel = V("kernel") ? strdup(V("kernel")) : guest_asset_find(GUEST_KERNEL_NAME, err);
+	cleanup_free char *kernel = V("kernel") ? strdup(V("kernel"))
+						: guest_asset_find(GUEST_KERNEL_NAME, err);
 	if (!kernel)
 		return -1;
-	cleanup_free char *initrd = V("initrd") ? strdup(V("initrd")) : guest_asset_find(GUEST_INITRD_NAME, err);
+	cleanup_free char *initrd = V("initrd") ? strdup(V("initrd"))
+						: guest_asset_find(GUEST_INITRD_NAME, err);
 	if (!initrd)
 		return -1;
 
@@ -403,7 +429,9 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		.initrd = initrd,
 		.cpus = (int)cpus,
 		.memory_mib = mem,
-		.disk = r.share ? NULL : V("disk") ? V("disk") : img,
+		.disk = r.share	    ? NULL
+			: V("disk") ? V("disk")
+				    : img,
 		.disk_readonly = true,
 		.console_in = -1,
 		.console_out = cli_switch(&run_cli, &a, "console") ? STDERR_FILENO : -1,
@@ -415,13 +443,17 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		.rng = true,
 	};
 	if (tap >= 0) {
-		vc.nics[0] = (struct vm_nic){ .tap_fd = tap, .mtu = (uint16_t)mtu,
-					      .no_offload = cli_switch(&run_cli, &a, "no-offload") };
+		vc.nics[0] =
+			(struct vm_nic){ .tap_fd = tap,
+					 .mtu = (uint16_t)mtu,
+					 .no_offload = cli_switch(&run_cli, &a, "no-offload") };
 		memcpy(vc.nics[0].mac, mac, sizeof(mac));
 		vc.nnics = 1;
 	}
 	if (r.share) {
-		vc.shares[0] = (struct vm_share){ .tag = "rootfs", .dir = rootfs, .readonly = root_readonly };
+		vc.shares[0] = (struct vm_share){ .tag = "rootfs",
+						  .dir = rootfs,
+						  .readonly = root_readonly };
 		vc.nshares = 1;
 	}
 	fd_budget_raise_nofile(); /* for the share, as the container process does */
@@ -443,8 +475,8 @@ int debug_run(int argc, char **argv, husk_error_t *err)
 		husk_error_set(err, 0, "%s", r.err->msg);
 		ret = -1;
 	} else if (res.outcome == VM_OUTCOME_POWEROFF) {
-		ret = exit_status_code(exit_status_from_guest((uint32_t)res.exit_code,
-							      (uint32_t)res.exit_signal));
+		ret = exit_status_code(
+			exit_status_from_guest((uint32_t)res.exit_code, (uint32_t)res.exit_signal));
 	} else if (res.outcome == VM_OUTCOME_SIGNAL) {
 		fprintf(stderr, "husk: %s\n", res.message);
 		ret = 128 + res.exit_signal;

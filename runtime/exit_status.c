@@ -25,8 +25,7 @@ enum exit_signal_class exit_status_classify(int sig)
 	case SIGPROF:
 	case SIGVTALRM:
 	case SIGSTKFLT:
-	case SIGPWR:
-		return EXIT_SIG_TERM;
+	case SIGPWR: return EXIT_SIG_TERM;
 	case SIGQUIT:
 	case SIGILL:
 	case SIGTRAP:
@@ -36,20 +35,16 @@ enum exit_signal_class exit_status_classify(int sig)
 	case SIGSEGV:
 	case SIGSYS:
 	case SIGXCPU:
-	case SIGXFSZ:
-		return EXIT_SIG_CORE;
+	case SIGXFSZ: return EXIT_SIG_CORE;
 	case SIGCHLD:
 	case SIGCONT:
 	case SIGURG:
-	case SIGWINCH:
-		return EXIT_SIG_IGNORE;
+	case SIGWINCH: return EXIT_SIG_IGNORE;
 	case SIGSTOP:
 	case SIGTSTP:
 	case SIGTTIN:
-	case SIGTTOU:
-		return EXIT_SIG_STOP;
-	default:
-		break;
+	case SIGTTOU: return EXIT_SIG_STOP;
+	default: break;
 	}
 	if (sig < 1 || sig > MAX_SIGNAL || sig > SIGRTMAX)
 		return EXIT_SIG_INVALID;
@@ -75,14 +70,11 @@ int exit_status_of_signal(int sig)
 {
 	switch (exit_status_classify(sig)) {
 	case EXIT_SIG_TERM:
-	case EXIT_SIG_CORE:
-		return -sig;
+	case EXIT_SIG_CORE: return -sig;
 	case EXIT_SIG_IGNORE:
 	case EXIT_SIG_STOP:
-	case EXIT_SIG_RESERVED:
-		return 128 + sig;
-	case EXIT_SIG_INVALID:
-		break;
+	case EXIT_SIG_RESERVED: return 128 + sig;
+	case EXIT_SIG_INVALID: break;
 	}
 	return EXIT_STATUS_BAD_SIGNAL;
 }

@@ -18,10 +18,10 @@
 
 enum exit_signal_class {
 	EXIT_SIG_INVALID,  /* 0, negative, or beyond the kernel's 64 */
-	EXIT_SIG_TERM,     /* default action: terminate */
-	EXIT_SIG_CORE,     /* default action: terminate with a core dump */
+	EXIT_SIG_TERM,	   /* default action: terminate */
+	EXIT_SIG_CORE,	   /* default action: terminate with a core dump */
 	EXIT_SIG_IGNORE,   /* default action: ignore */
-	EXIT_SIG_STOP,     /* default action: stop */
+	EXIT_SIG_STOP,	   /* default action: stop */
 	EXIT_SIG_RESERVED, /* terminates, but libc keeps it (32, 33): its
 			    * disposition cannot be set back to SIG_DFL */
 };

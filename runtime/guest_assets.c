@@ -31,8 +31,7 @@ int guest_asset_dirs(char dirs[][PATH_MAX], int max)
 
 char *guest_asset_find(const char *name, husk_error_t *err)
 {
-	const char *env = strcmp(name, GUEST_KERNEL_NAME) == 0 ? "HUSK_KERNEL"
-							       : "HUSK_INITRD";
+	const char *env = strcmp(name, GUEST_KERNEL_NAME) == 0 ? "HUSK_KERNEL" : "HUSK_INITRD";
 	const char *override = getenv(env);
 	char dirs[4][PATH_MAX], path[PATH_MAX + 64];
 	char searched[4 * (PATH_MAX + 2)] = "";
@@ -51,7 +50,7 @@ char *guest_asset_find(const char *name, husk_error_t *err)
 		strncat(searched, i ? ", " : "", sizeof(searched) - strlen(searched) - 1);
 		strncat(searched, dirs[i], sizeof(searched) - strlen(searched) - 1);
 	}
-	husk_error_set(err, 0, "guest %s not found (set %s, or looked in: %s)",
-		       name, env, searched);
+	husk_error_set(err, 0, "guest %s not found (set %s, or looked in: %s)", name, env,
+		       searched);
 	return NULL;
 }

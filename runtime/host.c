@@ -72,8 +72,7 @@ const char *host_cgroup_mode_name(enum cgroup_mode m)
 	return "none";
 }
 
-bool host_cgroup_controller(const char *root, enum cgroup_mode m,
-			    const char *name)
+bool host_cgroup_controller(const char *root, enum cgroup_mode m, const char *name)
 {
 	char path[4096], word[64];
 

@@ -30,7 +30,6 @@ const char *host_cgroup_mode_name(enum cgroup_mode m);
 
 /* Whether controller NAME can be used: on v2 listed in ROOT's
  * cgroup.controllers, on v1 (and hybrid) mounted as ROOT/NAME. */
-bool host_cgroup_controller(const char *root, enum cgroup_mode m,
-			    const char *name);
+bool host_cgroup_controller(const char *root, enum cgroup_mode m, const char *name);
 
 #endif

@@ -74,8 +74,9 @@ static int parse_annotation_ulong(const struct oci_config *cfg, const char *key,
 	if (!v)
 		return 0;
 	if (!cli_parse_ulong(v, min, max, out))
-		return husk_error_set(err, 0, "annotations.%s: \"%s\" is not a whole number from %lu to %lu",
-				      key, v, min, max);
+		return husk_error_set(
+			err, 0, "annotations.%s: \"%s\" is not a whole number from %lu to %lu", key,
+			v, min, max);
 	return 1;
 }
 
@@ -84,7 +85,8 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 {
 	const struct oci_resources *r = &cfg->resources;
 	long host_cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned long max_cpus = host_cpus > 0 && host_cpus < MAX_VCPUS ? (unsigned long)host_cpus : MAX_VCPUS;
+	unsigned long max_cpus = host_cpus > 0 && host_cpus < MAX_VCPUS ? (unsigned long)host_cpus
+									: MAX_VCPUS;
 	unsigned long n = HUSK_DEFAULT_CPUS, mem = HUSK_DEFAULT_MEMORY_MIB;
 
 	/* Each of quota and cpuset bounds how many CPUs the VMM can keep
@@ -108,11 +110,13 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 	if (r->has_memory_limit && r->memory_limit > 0) {
 		int64_t mib = r->memory_limit / (1024 * 1024) - HUSK_VMM_OVERHEAD_MIB;
 		if (mib < HUSK_MIN_GUEST_MIB)
-			return husk_error_set(err, 0,
-					      "linux.resources.memory.limit: %lld bytes is below husk's minimum of %d MiB "
-					      "(%d MiB of guest RAM plus %d MiB for the VMM)",
-					      (long long)r->memory_limit, HUSK_MIN_GUEST_MIB + HUSK_VMM_OVERHEAD_MIB,
-					      HUSK_MIN_GUEST_MIB, HUSK_VMM_OVERHEAD_MIB);
+			return husk_error_set(
+				err, 0,
+				"linux.resources.memory.limit: %lld bytes is below husk's minimum of %d MiB "
+				"(%d MiB of guest RAM plus %d MiB for the VMM)",
+				(long long)r->memory_limit,
+				HUSK_MIN_GUEST_MIB + HUSK_VMM_OVERHEAD_MIB, HUSK_MIN_GUEST_MIB,
+				HUSK_VMM_OVERHEAD_MIB);
 		/* A limit only bounds the guest: one above the host's RAM
 		 * (INT64_MAX is common for "none") would have the guest
 		 * kernel size its page tables for memory that is not there. */
@@ -125,8 +129,8 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 			mem = HUSK_MIN_GUEST_MIB;
 	}
 	if (parse_annotation_ulong(cfg, "husk.cpus", 1, max_cpus, &n, err) < 0 ||
-	    parse_annotation_ulong(cfg, "husk.memory_mib", HUSK_MIN_GUEST_MIB, HUSK_MAX_GUEST_MIB, &mem,
-				   err) < 0)
+	    parse_annotation_ulong(cfg, "husk.memory_mib", HUSK_MIN_GUEST_MIB, HUSK_MAX_GUEST_MIB,
+				   &mem, err) < 0)
 		return -1;
 	*cpus = (int)n;
 	*memory_mib = mem;
@@ -161,7 +165,8 @@ int parse_signal(const char *s, int *sig, husk_error_t *err)
 }
 
 /* Runs one hook with STATE on its stdin; waits at most its timeout. */
-static int run_hook(const struct oci_hook *h, const char *kind, const char *state, husk_error_t *err)
+static int run_hook(const struct oci_hook *h, const char *kind, const char *state,
+		    husk_error_t *err)
 {
 	int in[2];
 	if (pipe2(in, O_CLOEXEC) < 0)
@@ -197,16 +202,18 @@ static int run_hook(const struct oci_hook *h, const char *kind, const char *stat
 		if (h->timeout && now.tv_sec - start.tv_sec >= h->timeout) {
 			kill(pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			return husk_error_set(err, 0, "%s hook %s: timed out after %d s", kind, h->path,
-					      h->timeout);
+			return husk_error_set(err, 0, "%s hook %s: timed out after %d s", kind,
+					      h->path, h->timeout);
 		}
 		usleep(10000);
 	}
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return 0;
 	if (WIFEXITED(st))
-		return husk_error_set(err, 0, "%s hook %s: exit status %d", kind, h->path, WEXITSTATUS(st));
-	return husk_error_set(err, 0, "%s hook %s: killed by signal %d", kind, h->path, WTERMSIG(st));
+		return husk_error_set(err, 0, "%s hook %s: exit status %d", kind, h->path,
+				      WEXITSTATUS(st));
+	return husk_error_set(err, 0, "%s hook %s: killed by signal %d", kind, h->path,
+			      WTERMSIG(st));
 }
 
 int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struct container *c,
@@ -228,9 +235,9 @@ struct child_ctx {
 	const struct oci_config *cfg;
 	struct vmm_process vp;
 	struct cgroup_handle *cg;
-	int sync_fd;   /* the child's end: "ok" or the error out, "go" in */
-	pid_t parent;  /* `husk create`, whose death before "go" ends the child */
-	int console;   /* pty slave, or -1 */
+	int sync_fd;  /* the child's end: "ok" or the error out, "go" in */
+	pid_t parent; /* `husk create`, whose death before "go" ends the child */
+	int console;  /* pty slave, or -1 */
 	bool own_terminal;
 	struct net_setup net; /* the taps and what the guest's eth<N> carry */
 	char state_dir[PATH_MAX];
@@ -294,7 +301,8 @@ static int netns_cleanup(const char *path, husk_error_t *err)
 	cleanup_close int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 
 	if (fd < 0)
-		return errno == ENOENT ? 0 : husk_error_set(err, errno, "network namespace %s", path);
+		return errno == ENOENT ? 0
+				       : husk_error_set(err, errno, "network namespace %s", path);
 	if (self < 0 || setns(fd, CLONE_NEWNET) < 0)
 		return husk_error_set(err, errno, "enter the network namespace %s", path);
 	int r = network_cleanup(err);
@@ -317,8 +325,8 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	 * on its working directory (runc's CVE-2024-21626 leaked a host
 	 * directory into the container that way); create made every path
 	 * the child uses absolute. */
-	int keep[] = { STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO, cx->sync_fd, cx->console,
-		       cx->vp.ctl_listen, cx->vp.agent_listen, log_fileno() };
+	int keep[] = { STDIN_FILENO, STDOUT_FILENO,	STDERR_FILENO,	     cx->sync_fd,
+		       cx->console,  cx->vp.ctl_listen, cx->vp.agent_listen, log_fileno() };
 	if (close_fds_except(keep, sizeof(keep) / sizeof(keep[0])) < 0 || chdir("/") < 0) {
 		husk_error_set(&err, errno, "leave create's descriptors and directory");
 		goto fail;
@@ -346,7 +354,8 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	/* Capabilities are per thread: they go before vm_run() starts any. */
 	/* The bind share is staged in the VMM's own mount namespace, while
 	 * the VMM may still mount. */
-	if (confine_namespaces(cx->cfg, &err) < 0 || binds_stage(cx->binds, cx->binds_dir, &err) < 0 ||
+	if (confine_namespaces(cx->cfg, &err) < 0 ||
+	    binds_stage(cx->binds, cx->binds_dir, &err) < 0 ||
 	    confine_rlimits(&cx->cfg->process, &err) < 0 ||
 	    confine_oom_score_adj(&cx->cfg->process, &err) < 0 || confine_no_dump(&err) < 0)
 		goto fail;
@@ -449,13 +458,15 @@ static int create_check_rootfs(struct create *cr, husk_error_t *err)
 {
 	const char *root_path = cr->cfg->root_path;
 
-	if (snprintf(cr->rootfs, sizeof(cr->rootfs), "%s%s%s", root_path[0] == '/' ? "" : cr->bundle,
-		     root_path[0] == '/' ? "" : "/", root_path) >= (int)sizeof(cr->rootfs))
+	if (snprintf(cr->rootfs, sizeof(cr->rootfs), "%s%s%s",
+		     root_path[0] == '/' ? "" : cr->bundle, root_path[0] == '/' ? "" : "/",
+		     root_path) >= (int)sizeof(cr->rootfs))
 		return husk_error_set(err, ENAMETOOLONG, "root.path");
 	struct stat st;
 	if (stat(cr->rootfs, &st) < 0 || !S_ISDIR(st.st_mode))
 		return husk_error_set(err, errno ? errno : ENOTDIR,
-				      "invalid rootfs: root.path: %s is not a directory", cr->rootfs);
+				      "invalid rootfs: root.path: %s is not a directory",
+				      cr->rootfs);
 	/* A container that can write its bundle could plant hooks and mount
 	 * sources for the next create; and the bundle's config.json is not
 	 * the container's to read. */
@@ -463,9 +474,11 @@ static int create_check_rootfs(struct create *cr, husk_error_t *err)
 	if (!realpath(cr->rootfs, real_rootfs))
 		return husk_error_set(err, errno, "invalid rootfs: root.path: %s", cr->rootfs);
 	size_t rlen = strlen(real_rootfs);
-	if (strcmp(real_rootfs, "/") == 0 || (strncmp(cr->bundle, real_rootfs, rlen) == 0 &&
-					      (cr->bundle[rlen] == '\0' || cr->bundle[rlen] == '/')))
-		return husk_error_set(err, 0, "invalid rootfs: root.path: %s is the bundle %s or holds it",
+	if (strcmp(real_rootfs, "/") == 0 ||
+	    (strncmp(cr->bundle, real_rootfs, rlen) == 0 &&
+	     (cr->bundle[rlen] == '\0' || cr->bundle[rlen] == '/')))
+		return husk_error_set(err, 0,
+				      "invalid rootfs: root.path: %s is the bundle %s or holds it",
 				      cr->rootfs, cr->bundle);
 	return 0;
 }
@@ -479,18 +492,22 @@ static int create_validate(struct create *cr, husk_error_t *err)
 	const struct oci_config *cfg = cr->cfg;
 
 	if (cfg->process.terminal && !o->console_socket && !o->own_terminal)
-		return husk_error_set(err, 0,
-				      "cannot allocate tty if husk will detach without setting console socket");
+		return husk_error_set(
+			err, 0,
+			"cannot allocate tty if husk will detach without setting console socket");
 	if (!cfg->process.terminal && o->console_socket)
-		return husk_error_set(err, 0, "cannot use console socket if husk will not detach or allocate tty");
+		return husk_error_set(
+			err, 0,
+			"cannot use console socket if husk will not detach or allocate tty");
 	/* husk-init refuses it too, but only once the VM has booted: say so
 	 * here, before anything exists on the host. */
 	for (size_t i = 0; i < cfg->nnamespaces; i++)
 		if (cfg->namespaces[i].type == CLONE_NEWUSER)
-			return husk_error_set(err, 0,
-					      "linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
-					      "supported in husk's guest: the VM is the container's boundary",
-					      i);
+			return husk_error_set(
+				err, 0,
+				"linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
+				"supported in husk's guest: the VM is the container's boundary",
+				i);
 	if (lifecycle_vm_size(cfg, &cr->cpus, &cr->mem, err) < 0 ||
 	    binds_plan(cfg, cr->bundle, &cr->binds, err) < 0)
 		return -1;
@@ -499,7 +516,7 @@ static int create_validate(struct create *cr, husk_error_t *err)
 	    absolute_path(&cr->kernel, err) < 0 || absolute_path(&cr->initrd, err) < 0)
 		return -1;
 	return cgroup_resolve(cfg->cgroups_path, o->id, cr->g->systemd_cgroup, cr->cgpath,
-				   sizeof(cr->cgpath), err);
+			      sizeof(cr->cgpath), err);
 }
 
 /* <root>/<id>, locked, with the copy of config.json in it. */
@@ -521,9 +538,9 @@ static int create_record(struct create *cr, husk_error_t *err)
 
 	rfc3339_now(created, sizeof(created));
 	c->rec = calloc(1, sizeof(*c->rec));
-	if (!c->rec || !(c->rec->id = strdup(cr->o->id)) || !(c->rec->bundle = strdup(cr->bundle)) ||
-	    !(c->rec->rootfs = strdup(cr->rootfs)) || !(c->rec->created = strdup(created)) ||
-	    !(c->rec->cgroup_path = strdup(cr->cgpath)) ||
+	if (!c->rec || !(c->rec->id = strdup(cr->o->id)) ||
+	    !(c->rec->bundle = strdup(cr->bundle)) || !(c->rec->rootfs = strdup(cr->rootfs)) ||
+	    !(c->rec->created = strdup(created)) || !(c->rec->cgroup_path = strdup(cr->cgpath)) ||
 	    !(c->rec->annotations = calloc(cfg->nannotations + 1, sizeof(struct oci_kv))))
 		return husk_error_set(err, ENOMEM, "state");
 	for (size_t i = 0; i < cfg->nannotations; i++, c->rec->nannotations++)
@@ -537,10 +554,11 @@ static int create_record(struct create *cr, husk_error_t *err)
 	if (!state_json)
 		return husk_error_set(err, ENOMEM, "state");
 	if (strlen(state_json) + HUSK_STATE_SLACK > HUSK_STATE_MAX)
-		return husk_error_set(err, 0,
-				      "annotations: %zu bytes of them leave no room in husk's state "
-				      "(at most %u bytes)",
-				      annotations_size(cfg), HUSK_STATE_MAX - HUSK_STATE_SLACK);
+		return husk_error_set(
+			err, 0,
+			"annotations: %zu bytes of them leave no room in husk's state "
+			"(at most %u bytes)",
+			annotations_size(cfg), HUSK_STATE_MAX - HUSK_STATE_SLACK);
 	return 0;
 }
 
@@ -585,7 +603,8 @@ static int create_terminal(struct create *cr, husk_error_t *err)
 		cr->slave = dup(STDIN_FILENO);
 		return 0;
 	}
-	if (console_open_pty(p->console_height, p->console_width, &cr->master, &cr->slave, err) < 0 ||
+	if (console_open_pty(p->console_height, p->console_width, &cr->master, &cr->slave, err) <
+		    0 ||
 	    console_send(o->console_socket, cr->master, err) < 0)
 		return -1;
 	return 0;
@@ -648,8 +667,8 @@ static int create_vmm(struct create *cr, husk_error_t *err)
 	if (cr->binds.n) {
 		/* An empty directory on the host; the child mounts over it in
 		 * its own namespace, and delete removes it with the state. */
-		if (snprintf(cx.binds_dir, sizeof(cx.binds_dir), "%s/%s", cx.state_dir, BINDS_DIR) >=
-		    (int)sizeof(cx.binds_dir))
+		if (snprintf(cx.binds_dir, sizeof(cx.binds_dir), "%s/%s", cx.state_dir,
+			     BINDS_DIR) >= (int)sizeof(cx.binds_dir))
 			return husk_error_set(err, ENAMETOOLONG, "%s/%s", cx.state_dir, BINDS_DIR);
 		if (mkdirat(c->dirfd, BINDS_DIR, 0700) < 0)
 			return husk_error_set(err, errno, "%s", cx.binds_dir);
@@ -684,7 +703,8 @@ static int create_wait_ready(struct create *cr, husk_error_t *err)
 	size_t got = 0;
 	ssize_t r;
 
-	while (got < sizeof(msg) - 1 && (r = read(cr->sync[0], msg + got, sizeof(msg) - 1 - got)) != 0) {
+	while (got < sizeof(msg) - 1 &&
+	       (r = read(cr->sync[0], msg + got, sizeof(msg) - 1 - got)) != 0) {
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
@@ -695,7 +715,8 @@ static int create_wait_ready(struct create *cr, husk_error_t *err)
 	}
 	msg[got] = '\0';
 	if (strcmp(msg, "ok") != 0)
-		return husk_error_set(err, 0, "%s", got ? msg : "the container process died while starting");
+		return husk_error_set(err, 0, "%s",
+				      got ? msg : "the container process died while starting");
 	cr->c->rec->pid = cr->child;
 	cr->c->rec->pid_start = process_start_time(cr->child);
 	if (cr->cg && cgroup_release_kthreads(cr->cg, err) < 0)
@@ -774,17 +795,9 @@ int lifecycle_create(const struct husk_globals *g, const struct create_opts *o, 
 {
 	/* In order; each step makes what the next ones use. */
 	static int (*const steps[])(struct create *, husk_error_t *) = {
-		create_read_bundle,
-		create_check_rootfs,
-		create_validate,
-		create_state_dir,
-		create_record,
-		create_cgroup,
-		create_terminal,
-		create_sockets,
-		create_vmm,
-		create_wait_ready,
-		create_publish,
+		create_read_bundle, create_check_rootfs, create_validate, create_state_dir,
+		create_record,	    create_cgroup,	 create_terminal, create_sockets,
+		create_vmm,	    create_wait_ready,	 create_publish,
 	};
 	struct create cr = {
 		.g = g,
@@ -815,7 +828,8 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 	if (s == CONTAINER_STOPPED)
 		return husk_error_set(err, 0, "cannot start a container that has stopped");
 	if (s != CONTAINER_CREATED)
-		return husk_error_set(err, 0, "cannot start an already %s container", container_status_name(s));
+		return husk_error_set(err, 0, "cannot start an already %s container",
+				      container_status_name(s));
 	struct oci_config *cfg = lifecycle_load_config(c, err);
 	if (!cfg)
 		return -1;
@@ -832,13 +846,15 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 			goto out;
 		s = container_status(c, &pid);
 		if (s != CONTAINER_CREATED) {
-			husk_error_set(err, 0, "container became %s while its startContainer hooks ran",
+			husk_error_set(err, 0,
+				       "container became %s while its startContainer hooks ran",
 				       container_status_name(s));
 			goto out;
 		}
 	}
 	int timeout_ms;
-	if (control_timeout(CONTROL_START_TIMEOUT_ENV, CONTROL_START_TIMEOUT_S, &timeout_ms, err) < 0 ||
+	if (control_timeout(CONTROL_START_TIMEOUT_ENV, CONTROL_START_TIMEOUT_S, &timeout_ms, err) <
+		    0 ||
 	    (fd = control_connect(c, err)) < 0)
 		goto out;
 	/* The guest may take its time (or never answer): no lock across the
@@ -892,7 +908,8 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 		}
 		/* Not our child (create returned long ago): wait until it is
 		 * gone or a zombie for its parent to reap. */
-		for (int i = 0; i < 1000 && process_start_time(c->rec->pid) == c->rec->pid_start; i++)
+		for (int i = 0; i < 1000 && process_start_time(c->rec->pid) == c->rec->pid_start;
+		     i++)
 			usleep(10000);
 	}
 	/* A cgroup that was there before create holds what others put there:

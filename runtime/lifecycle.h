@@ -25,8 +25,8 @@
 
 struct create_opts {
 	const char *id;
-	const char *bundle;         /* NULL: the current directory */
-	const char *pid_file;       /* may be NULL */
+	const char *bundle;	    /* NULL: the current directory */
+	const char *pid_file;	    /* may be NULL */
 	const char *console_socket; /* may be NULL */
 	/* `run` in the foreground with terminal: true and no console socket:
 	 * our own terminal becomes the container's. */

@@ -33,9 +33,11 @@ static const struct cli_flag global_flags[] = {
 	{ "debug", 0, false, "enable debug logging" },
 	{ "log", 0, true, "set the log file to write husk logs to (default is '/dev/stderr')" },
 	{ "log-format", 0, true, "set the log format ('text' (default), or 'json')" },
-	{ "root", 0, true, "root directory for storage of container state (default: \"/run/husk\")" },
+	{ "root", 0, true,
+	  "root directory for storage of container state (default: \"/run/husk\")" },
 	{ "criu", 0, true, "accepted for runc compatibility; checkpointing is not supported" },
-	{ "systemd-cgroup", 0, false, "enable systemd cgroup support (cgroupsPath as \"slice:prefix:name\")" },
+	{ "systemd-cgroup", 0, false,
+	  "enable systemd cgroup support (cgroupsPath as \"slice:prefix:name\")" },
 	{ "rootless", 0, true, "ignore cgroup permission errors ('true', 'false', or 'auto')" },
 	{ "version", 'v', false, "print the version" },
 	{ NULL },
@@ -146,8 +148,8 @@ int main(int argc, char **argv)
 		g.root = cli_value(&global_cli, &ga, "root");
 	g.systemd_cgroup = cli_switch(&global_cli, &ga, "systemd-cgroup");
 	g.rootless = cli_value(&global_cli, &ga, "rootless");
-	if (g.rootless && strcmp(g.rootless, "true") != 0 &&
-	    strcmp(g.rootless, "false") != 0 && strcmp(g.rootless, "auto") != 0) {
+	if (g.rootless && strcmp(g.rootless, "true") != 0 && strcmp(g.rootless, "false") != 0 &&
+	    strcmp(g.rootless, "auto") != 0) {
 		husk_error_set(&err, 0,
 			       "invalid value for --rootless: %s (want true, false or auto)",
 			       g.rootless);
@@ -163,8 +165,7 @@ int main(int argc, char **argv)
 
 	const struct husk_command *c = find_command(ga.argv[0]);
 	if (!c) {
-		husk_error_set(&err, 0, "unknown command '%s' (see 'husk --help')",
-			       ga.argv[0]);
+		husk_error_set(&err, 0, "unknown command '%s' (see 'husk --help')", ga.argv[0]);
 		return report(&err);
 	}
 	log_debug("husk %s: root %s", ga.argv[0], g.root);

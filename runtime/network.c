@@ -255,8 +255,8 @@ static int add_ingress(struct nl *n, int ifindex)
 
 static int del_ingress(struct nl *n, int ifindex)
 {
-	struct nlmsghdr *h = tc_msg(n, RTM_DELQDISC, 0, ifindex, TC_H_INGRESS,
-				    TC_H_MAKE(TC_H_INGRESS, 0), 0);
+	struct nlmsghdr *h =
+		tc_msg(n, RTM_DELQDISC, 0, ifindex, TC_H_INGRESS, TC_H_MAKE(TC_H_INGRESS, 0), 0);
 	mnl_attr_put_strz(h, TCA_KIND, "ingress");
 	return nl_talk(n, h, NULL, NULL);
 }
@@ -275,7 +275,8 @@ static int add_redirect(struct nl *n, int from, int to)
 	struct nlattr *act = mnl_attr_nest_start(h, 1); /* the first action */
 	mnl_attr_put_strz(h, TCA_ACT_KIND, "mirred");
 	struct nlattr *aopts = mnl_attr_nest_start(h, TCA_ACT_OPTIONS);
-	struct tc_mirred m = { .action = TC_ACT_STOLEN, .eaction = TCA_EGRESS_REDIR,
+	struct tc_mirred m = { .action = TC_ACT_STOLEN,
+			       .eaction = TCA_EGRESS_REDIR,
 			       .ifindex = (uint32_t)to };
 	mnl_attr_put(h, TCA_MIRRED_PARMS, sizeof(m), &m);
 	mnl_attr_nest_end(h, aopts);
@@ -297,8 +298,8 @@ static int wire(struct nl *n, struct net_iface *f, husk_error_t *err)
 		return husk_error_set(err, errno, "network interface %s: tap %s", f->name,
 				      f->tap_name);
 	if ((r = link_up_mtu(n, tap, f->mtu)) < 0)
-		return husk_error_set(err, -r, "network interface %s: tap %s: up, mtu %u",
-				      f->name, f->tap_name, f->mtu);
+		return husk_error_set(err, -r, "network interface %s: tap %s: up, mtu %u", f->name,
+				      f->tap_name, f->mtu);
 	if ((r = add_ingress(n, f->ifindex)) < 0)
 		return husk_error_set(err, -r, "network interface %s: ingress qdisc%s", f->name,
 				      r == -EEXIST ? " (one is there already)" : "");
@@ -322,7 +323,8 @@ int network_setup(struct net_setup *ns, husk_error_t *err)
 	    dump(n, RTM_GETROUTE, sizeof(struct rtmsg), route_cb, ns, "routes", err) < 0)
 		return -1;
 	if (w.skipped)
-		return husk_error_set(err, 0, "network namespace: %u interfaces, at most %d supported",
+		return husk_error_set(err, 0,
+				      "network namespace: %u interfaces, at most %d supported",
 				      ns->n + (unsigned)w.skipped, NET_MAX_IFACES);
 	for (unsigned i = 0; i < ns->n; i++)
 		if (wire(n, &ns->ifs[i], err) < 0) {

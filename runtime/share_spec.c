@@ -13,7 +13,9 @@ int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_shar
 		return husk_error_set(err, 0, "--share %s: too long", spec);
 	char *eq = strchr(buf, '=');
 	if (!eq || eq == buf || !eq[1])
-		return husk_error_set(err, 0, "--share %s: want TAG=DIR[:ro][:cache=always][:dax[=MIB]][:setid]", spec);
+		return husk_error_set(
+			err, 0, "--share %s: want TAG=DIR[:ro][:cache=always][:dax[=MIB]][:setid]",
+			spec);
 	*eq = '\0';
 	if (strlen(buf) > 36)
 		return husk_error_set(err, 0, "--share %s: the tag is longer than 36 bytes", spec);
@@ -32,8 +34,10 @@ int share_spec_parse(const char *spec, char *buf, size_t bufsize, struct vm_shar
 		else if (strncmp(colon, ":dax=", 5) == 0) {
 			unsigned long mib;
 			if (!cli_parse_ulong(colon + 5, 2, SHARE_DAX_MAX_MIB, &mib) || mib % 2)
-				return husk_error_set(err, 0, "--share %s: dax=%s: want an even number of MiB, 2 to %llu",
-						      spec, colon + 5, SHARE_DAX_MAX_MIB);
+				return husk_error_set(
+					err, 0,
+					"--share %s: dax=%s: want an even number of MiB, 2 to %llu",
+					spec, colon + 5, SHARE_DAX_MAX_MIB);
 			out->dax_mib = mib;
 		} else
 			break; /* part of the directory's name */

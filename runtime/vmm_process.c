@@ -93,16 +93,16 @@ struct router {
 	char create_error[AGENT_MAX_ERROR_MSG + 1];
 	uint32_t code, sig;
 	int term_signal; /* a host signal that ended the VM before START */
-	bool failed;     /* the container could not be created: exit 1 */
+	bool failed;	 /* the container could not be created: exit 1 */
 	struct client clients[MAX_CLIENTS];
 	unsigned gen;
 	uint32_t next_exec_id;
 	struct waiters ps, stats, update;
 	struct timespec t0;
-	int ctl_spare;               /* see vmm_ctl_accept() */
+	int ctl_spare; /* see vmm_ctl_accept() */
 	bool ctl_paused;
 	struct timespec ctl_resume; /* CLOCK_MONOTONIC */
-	atomic_bool rootfs_sealed; /* the rootfs share's seal (seal_rootfs) */
+	atomic_bool rootfs_sealed;  /* the rootfs share's seal (seal_rootfs) */
 };
 
 /* Signals the container process passes on to the guest's main process,
@@ -110,10 +110,10 @@ struct router {
  * SIGCHLD and SIGWINCH are the VMM's own; faults stay synchronous. */
 static void forwarded_signals(sigset_t *set)
 {
-	static const int sigs[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1, SIGUSR2,   SIGALRM,
-				    SIGTERM, SIGCONT, SIGTSTP, SIGTTIN, SIGTTOU,   SIGXCPU,
-				    SIGXFSZ, SIGVTALRM, SIGPROF, SIGIO, SIGPWR, SIGURG,
-				    SIGWINCH, SIGCHLD };
+	static const int sigs[] = { SIGHUP,  SIGINT,  SIGQUIT, SIGUSR1,	  SIGUSR2,
+				    SIGALRM, SIGTERM, SIGCONT, SIGTSTP,	  SIGTTIN,
+				    SIGTTOU, SIGXCPU, SIGXFSZ, SIGVTALRM, SIGPROF,
+				    SIGIO,   SIGPWR,  SIGURG,  SIGWINCH,  SIGCHLD };
 	sigemptyset(set);
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		sigaddset(set, sigs[i]);
@@ -214,8 +214,8 @@ static void agent_flush(struct router *r)
  * so the container ends (status 1), as when it cannot be created. */
 static void agent_stuck(struct router *r, const char *why)
 {
-	snprintf(r->create_error, sizeof(r->create_error), "the guest agent stopped reading its stream (%s)",
-		 why);
+	snprintf(r->create_error, sizeof(r->create_error),
+		 "the guest agent stopped reading its stream (%s)", why);
 	log_error("%s", r->create_error);
 	agent_down(r);
 	r->create_failed = true;
@@ -393,8 +393,10 @@ static void answer_start_waiters(struct router *r)
 			continue;
 		if (r->create_failed || r->exited || !r->agent_up) {
 			c->start_wait = false;
-			client_error(r, c, "%s", r->create_error[0] ? r->create_error
-								    : "the container's VM stopped before it started");
+			client_error(r, c, "%s",
+				     r->create_error[0]
+					     ? r->create_error
+					     : "the container's VM stopped before it started");
 			/* The failure is told: nothing is left to run. */
 			fail_container(r);
 		} else if (!r->started) {
@@ -408,7 +410,9 @@ static void answer_start_waiters(struct router *r)
 
 static void main_output(struct router *r, uint16_t type, const struct agent_msg *m)
 {
-	int fd = r->p->console_fd >= 0 ? r->p->console_fd : type == AGENT_STDOUT ? STDOUT_FILENO : STDERR_FILENO;
+	int fd = r->p->console_fd >= 0	? r->p->console_fd
+		 : type == AGENT_STDOUT ? STDOUT_FILENO
+					: STDERR_FILENO;
 	if (m->length && write_all(fd, m->payload, m->length) < 0 && errno != EPIPE)
 		log_warn("container output: %s", strerror(errno));
 }
@@ -449,8 +453,8 @@ static void on_agent_frame(struct router *r, const struct agent_msg *m)
 			/* The main process could not be run (runc reports these
 			 * at start; the exit status follows in EXIT). */
 			log_error("%s", e.message);
-			dprintf(r->p->console_fd >= 0 ? r->p->console_fd : STDERR_FILENO, "husk: %s\n",
-				e.message);
+			dprintf(r->p->console_fd >= 0 ? r->p->console_fd : STDERR_FILENO,
+				"husk: %s\n", e.message);
 		}
 		break;
 	}
@@ -494,8 +498,7 @@ static void on_agent_frame(struct router *r, const struct agent_msg *m)
 		if ((c = wait_pop(r, &r->update)))
 			to_client(r, c, m->type, NULL, 0);
 		break;
-	default:
-		break;
+	default: break;
 	}
 }
 
@@ -512,14 +515,16 @@ static void on_client_frame(struct router *r, struct client *c, const struct age
 	switch (m->type) {
 	case AGENT_START:
 		if (r->started)
-			client_error(r, c, r->exited ? "cannot start a container that has stopped"
-						     : "cannot start an already running container");
+			client_error(r, c,
+				     r->exited ? "cannot start a container that has stopped"
+					       : "cannot start an already running container");
 		else if (r->create_failed || r->exited) {
-			client_error(r, c, "%s", r->create_error[0] ? r->create_error
-								    : "cannot start a container that has stopped");
+			client_error(r, c, "%s",
+				     r->create_error[0]
+					     ? r->create_error
+					     : "cannot start a container that has stopped");
 			fail_container(r);
-		}
-		else if (r->ready)
+		} else if (r->ready)
 			do_start(r, c);
 		else
 			c->start_wait = true;
@@ -578,12 +583,14 @@ static void on_client_frame(struct router *r, struct client *c, const struct age
 			client_error(r, c, "container not running");
 			break;
 		}
-		wait_push(m->type == AGENT_PS ? &r->ps : m->type == AGENT_STATS ? &r->stats : &r->update,
+		wait_push(m->type == AGENT_PS	   ? &r->ps
+			  : m->type == AGENT_STATS ? &r->stats
+						   : &r->update,
 			  slot, c->gen);
-		to_agent(r, m->type, m->type == AGENT_UPDATE ? UPDATE_ID : 0, m->payload, m->length);
+		to_agent(r, m->type, m->type == AGENT_UPDATE ? UPDATE_ID : 0, m->payload,
+			 m->length);
 		break;
-	default:
-		client_error(r, c, "unexpected %s request", agent_type_name(m->type));
+	default: client_error(r, c, "unexpected %s request", agent_type_name(m->type));
 	}
 }
 
@@ -655,7 +662,8 @@ static int send_network(struct router *r, husk_error_t *err)
 			struct agent_route *y = &a->routes[a->nroutes++];
 			size_t alen = x->family == AF_INET ? 4 : 16;
 			*y = (struct agent_route){ .family = x->family == AF_INET ? 4 : 6,
-						   .dst_len = x->dst_len, .has_gw = x->has_gw,
+						   .dst_len = x->dst_len,
+						   .has_gw = x->has_gw,
 						   .metric = x->metric };
 			memcpy(y->dst, x->dst, alen);
 			memcpy(y->gw, x->gw, alen);
@@ -663,7 +671,9 @@ static int send_network(struct router *r, husk_error_t *err)
 	}
 	cleanup_free uint8_t *f = agent_encode_network(&an, &len);
 	if (!f)
-		return husk_error_set(err, EINVAL, "NETWORK for the guest agent: an interface the guest cannot take");
+		return husk_error_set(
+			err, EINVAL,
+			"NETWORK for the guest agent: an interface the guest cannot take");
 	if (!outq_push(&r->agent_out, f, len, NULL, 0))
 		return husk_error_set(err, ENOMEM, "NETWORK for the guest agent");
 	return 0;
@@ -713,14 +723,10 @@ int vmm_ctl_accept(int listen_fd, int *spare, int *pause_ms)
 	switch (errno) {
 	case EAGAIN:
 	case EINTR:
-	case ECONNABORTED:
-		return -1; /* nothing (left) pending: poll says when */
+	case ECONNABORTED: return -1; /* nothing (left) pending: poll says when */
 	case EMFILE:
-	case ENFILE:
-		break;
-	default:
-		*pause_ms = ACCEPT_PAUSE_MS;
-		return -1;
+	case ENFILE: break;
+	default: *pause_ms = ACCEPT_PAUSE_MS; return -1;
 	}
 	if (*spare >= 0) {
 		close(*spare);
@@ -835,10 +841,10 @@ static int drop_stalled_peers(struct router *r)
 		long long left = r->agent_drained_at + AGENT_STALL_MS - now;
 		if (left <= 0) {
 			char why[64];
-			snprintf(why, sizeof(why), "it took nothing for %d s", AGENT_STALL_MS / 1000);
+			snprintf(why, sizeof(why), "it took nothing for %d s",
+				 AGENT_STALL_MS / 1000);
 			agent_stuck(r, why);
-		}
-		else
+		} else
 			next = left;
 	}
 	for (int i = 0; i < MAX_CLIENTS; i++) {
@@ -847,8 +853,9 @@ static int drop_stalled_peers(struct router *r)
 			continue;
 		long long left = c->drained_at + CLIENT_STALL_MS - now;
 		if (left <= 0) {
-			log_warn("a client of the control socket took none of its output for %d s: dropped",
-				 CLIENT_STALL_MS / 1000);
+			log_warn(
+				"a client of the control socket took none of its output for %d s: dropped",
+				CLIENT_STALL_MS / 1000);
 			drop_client(r, c);
 		} else if (next < 0 || left < next) {
 			next = left;
@@ -872,25 +879,34 @@ static void route(struct router *r)
 		int paused = ctl_pause_left(r);
 		pf[n++] = (struct pollfd){ paused ? -1 : r->p->ctl_listen, POLLIN, 0 };
 		if (r->agent_up)
-			pf[n++] = (struct pollfd){ r->s.fd,
-						   (short)((hold_agent ? 0 : POLLIN) |
-							   (outq_size(&r->agent_out) ? POLLOUT : 0)), 0 };
+			pf[n++] =
+				(struct pollfd){ r->s.fd,
+						 (short)((hold_agent ? 0 : POLLIN) |
+							 (outq_size(&r->agent_out) ? POLLOUT : 0)),
+						 0 };
 		else
-			pf[n++] = (struct pollfd){ r->ready || r->exited ? -1 : r->p->agent_listen, POLLIN, 0 };
+			pf[n++] = (struct pollfd){ r->ready || r->exited ? -1 : r->p->agent_listen,
+						   POLLIN, 0 };
 		int in = r->p->console_fd >= 0 ? r->p->console_fd : STDIN_FILENO;
-		pf[n++] = (struct pollfd){ main_running(r) && r->stdin_open && !hold_inputs ? in : -1, POLLIN, 0 };
+		pf[n++] =
+			(struct pollfd){ main_running(r) && r->stdin_open && !hold_inputs ? in : -1,
+					 POLLIN, 0 };
 		for (int i = 0; i < MAX_CLIENTS; i++)
 			if (r->clients[i].fd >= 0) {
 				slot_of[n] = i;
-				pf[n++] = (struct pollfd){ r->clients[i].fd,
-							   (short)((hold_inputs ? 0 : POLLIN) |
-								   (outq_size(&r->clients[i].out) ? POLLOUT : 0)), 0 };
+				pf[n++] = (struct pollfd){
+					r->clients[i].fd,
+					(short)((hold_inputs ? 0 : POLLIN) |
+						(outq_size(&r->clients[i].out) ? POLLOUT : 0)),
+					0
+				};
 			}
 		/* The guest must boot, connect and be ready in time. */
 		if (!r->ready && !r->exited && !r->create_failed) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			long long ms = (now.tv_sec - r->t0.tv_sec) * 1000LL + (now.tv_nsec - r->t0.tv_nsec) / 1000000;
+			long long ms = (now.tv_sec - r->t0.tv_sec) * 1000LL +
+				       (now.tv_nsec - r->t0.tv_nsec) / 1000000;
 			if (ms >= BOOT_TIMEOUT_MS) {
 				snprintf(r->create_error, sizeof(r->create_error),
 					 r->agent_up ? "the guest agent was not ready within %d s"
@@ -920,7 +936,8 @@ static void route(struct router *r)
 		if (pf[2].revents)
 			accept_client(r);
 		if (pf[3].revents && pf[3].fd == r->p->agent_listen) {
-			if (agent_session_accept(&r->s, r->p->agent_listen, r->quit_pipe[0], 10000, &err) < 0 ||
+			if (agent_session_accept(&r->s, r->p->agent_listen, r->quit_pipe[0], 10000,
+						 &err) < 0 ||
 			    fcntl(r->s.fd, F_SETFL, O_NONBLOCK) < 0 || send_create(r, &err) < 0) {
 				if (!err)
 					husk_error_set(&err, errno, "the guest agent's socket");
@@ -1091,8 +1108,8 @@ out:
 			agent_rx_free(&r->clients[i].rx);
 			outq_free(&r->clients[i].out);
 		}
-	int fds[] = { r->stop_pipe[0], r->stop_pipe[1], r->quit_pipe[0], r->quit_pipe[1], r->sigfd,
-		      r->ctl_spare };
+	int fds[] = { r->stop_pipe[0], r->stop_pipe[1], r->quit_pipe[0],
+		      r->quit_pipe[1], r->sigfd,	r->ctl_spare };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)
 			close(fds[i]);

@@ -25,21 +25,21 @@
 #include "vmm/vm.h"
 
 struct vmm_process {
-	struct vm_config vm;        /* caller_signals/stop_fd are set here */
-	const char *config_json;    /* config.json bytes for CREATE */
+	struct vm_config vm;	 /* caller_signals/stop_fd are set here */
+	const char *config_json; /* config.json bytes for CREATE */
 	size_t config_len;
-	const char *rootfs_tag;     /* virtio-fs tag of the rootfs share */
+	const char *rootfs_tag; /* virtio-fs tag of the rootfs share */
 	/* root.readonly: the host refuses writes to the rootfs share from the
 	 * moment the guest reported the container built (READY) or START
 	 * came, whichever is first: husk-init makes mount points in it before,
 	 * and nothing but husk-init runs in the guest until then. */
 	bool seal_rootfs;
-	int console_fd;             /* pty slave with `terminal: true`, else -1 */
-	int ctl_listen;             /* the control socket, listening */
-	int agent_listen;           /* <vsock dir>/1024, listening */
+	int console_fd;			    /* pty slave with `terminal: true`, else -1 */
+	int ctl_listen;			    /* the control socket, listening */
+	int agent_listen;		    /* <vsock dir>/1024, listening */
 	const struct agent_bind_tag *binds; /* bind mounts served as shares */
 	unsigned nbinds;
-	const struct net_setup *net;  /* interfaces for the guest, or NULL */
+	const struct net_setup *net; /* interfaces for the guest, or NULL */
 };
 
 /* Runs the VM to its end. Returns the status this process must end with:

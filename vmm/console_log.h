@@ -13,9 +13,9 @@
 struct console_log {
 	pthread_mutex_t lock;
 	char ring[CONSOLE_LOG_RING];
-	size_t pos;   /* next write index */
+	size_t pos; /* next write index */
 	bool wrapped;
-	int out_fd;   /* -1: ring only */
+	int out_fd; /* -1: ring only */
 };
 
 void console_log_init(struct console_log *c, int out_fd);

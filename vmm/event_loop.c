@@ -31,8 +31,8 @@ void event_loop_release(struct event_loop *l)
 	l->stop_fd = l->epfd = -1;
 }
 
-int event_loop_add(struct event_loop *l, struct event_source *src,
-		   uint32_t events, husk_error_t *err)
+int event_loop_add(struct event_loop *l, struct event_source *src, uint32_t events,
+		   husk_error_t *err)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = src };
 

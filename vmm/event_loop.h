@@ -24,8 +24,8 @@ struct event_loop {
 
 int event_loop_init(struct event_loop *l, husk_error_t *err);
 void event_loop_release(struct event_loop *l);
-int event_loop_add(struct event_loop *l, struct event_source *src,
-		   uint32_t events, husk_error_t *err);
+int event_loop_add(struct event_loop *l, struct event_source *src, uint32_t events,
+		   husk_error_t *err);
 void event_loop_del(struct event_loop *l, struct event_source *src);
 /* Changes the events SRC waits for (0: none, while it stays registered). */
 int event_loop_mod(struct event_loop *l, struct event_source *src, uint32_t events);

@@ -47,9 +47,10 @@ int fd_budget_plan(const struct vm_config *cfg, uint64_t nofile, uint32_t open_n
 	b->reserve = (uint32_t)reserve;
 	return 0;
 too_low:
-	return husk_error_set(err, EMFILE,
-			      "RLIMIT_NOFILE %llu leaves the guest no descriptors: the VMM keeps %llu",
-			      (unsigned long long)nofile, (unsigned long long)reserve);
+	return husk_error_set(
+		err, EMFILE,
+		"RLIMIT_NOFILE %llu leaves the guest no descriptors: the VMM keeps %llu",
+		(unsigned long long)nofile, (unsigned long long)reserve);
 }
 
 uint32_t fd_budget_count_open(void)

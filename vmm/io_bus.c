@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-int io_bus_add(struct io_bus *bus, uint64_t base, uint64_t len,
-	       io_handler_fn fn, void *dev, husk_error_t *err)
+int io_bus_add(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn fn, void *dev,
+	       husk_error_t *err)
 {
 	if (bus->n == IO_BUS_MAX)
 		return husk_error_set(err, 0, "too many devices on one bus");
@@ -12,8 +12,7 @@ int io_bus_add(struct io_bus *bus, uint64_t base, uint64_t len,
 		if (base < r->base + r->len && r->base < base + len)
 			return husk_error_set(err, 0,
 					      "device range 0x%llx+0x%llx overlaps 0x%llx+0x%llx",
-					      (unsigned long long)base,
-					      (unsigned long long)len,
+					      (unsigned long long)base, (unsigned long long)len,
 					      (unsigned long long)r->base,
 					      (unsigned long long)r->len);
 	}
@@ -21,8 +20,8 @@ int io_bus_add(struct io_bus *bus, uint64_t base, uint64_t len,
 	return 0;
 }
 
-bool io_bus_access(const struct io_bus *bus, uint64_t addr, uint8_t *data,
-		   uint32_t len, bool is_write)
+bool io_bus_access(const struct io_bus *bus, uint64_t addr, uint8_t *data, uint32_t len,
+		   bool is_write)
 {
 	for (int i = 0; i < bus->n; i++) {
 		const struct io_range *r = &bus->ranges[i];

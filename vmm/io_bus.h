@@ -12,8 +12,8 @@
 
 /* OFFSET is relative to the range's base; LEN is 1, 2, 4 or 8. A read fills
  * DATA; a write reads it. */
-typedef void (*io_handler_fn)(void *dev, uint64_t offset, uint8_t *data,
-			      uint32_t len, bool is_write);
+typedef void (*io_handler_fn)(void *dev, uint64_t offset, uint8_t *data, uint32_t len,
+			      bool is_write);
 
 struct io_range {
 	uint64_t base, len;
@@ -28,12 +28,12 @@ struct io_bus {
 	struct io_range ranges[IO_BUS_MAX];
 };
 
-int io_bus_add(struct io_bus *bus, uint64_t base, uint64_t len,
-	       io_handler_fn fn, void *dev, husk_error_t *err);
+int io_bus_add(struct io_bus *bus, uint64_t base, uint64_t len, io_handler_fn fn, void *dev,
+	       husk_error_t *err);
 
 /* False when nothing is mapped there; reads of unmapped space return all
  * ones, as on a PC bus. */
-bool io_bus_access(const struct io_bus *bus, uint64_t addr, uint8_t *data,
-		   uint32_t len, bool is_write);
+bool io_bus_access(const struct io_bus *bus, uint64_t addr, uint8_t *data, uint32_t len,
+		   bool is_write);
 
 #endif

@@ -8,11 +8,11 @@
 #include <linux/kvm.h>
 #include <sys/ioctl.h>
 
-#define KVM_IOCTL(fd, cmd, arg)                                          \
-	({                                                               \
-		static_assert(_IOC_SIZE(cmd) == sizeof(*(arg)),          \
-			      "argument size does not match " #cmd);      \
-		ioctl(fd, cmd, arg);                                     \
+#define KVM_IOCTL(fd, cmd, arg)                                      \
+	({                                                           \
+		static_assert(_IOC_SIZE(cmd) == sizeof(*(arg)),      \
+			      "argument size does not match " #cmd); \
+		ioctl(fd, cmd, arg);                                 \
 	})
 
 #endif

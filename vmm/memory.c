@@ -9,9 +9,9 @@ int guest_mem_init(struct guest_memory *m, uint64_t ram_size, husk_error_t *err)
 
 	*m = (struct guest_memory){ 0 };
 	if (ram_size < (16 << 20) || (ram_size & 0xfff))
-		return husk_error_set(err, 0,
-				      "guest memory %llu bytes: must be at least 16 MiB and page-aligned",
-				      (unsigned long long)ram_size);
+		return husk_error_set(
+			err, 0, "guest memory %llu bytes: must be at least 16 MiB and page-aligned",
+			(unsigned long long)ram_size);
 	void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED)
@@ -24,8 +24,8 @@ int guest_mem_init(struct guest_memory *m, uint64_t ram_size, husk_error_t *err)
 	m->regions[0] = (struct guest_region){ 0, low, m->base };
 	m->nregions = 1;
 	if (ram_size > low) {
-		m->regions[1] = (struct guest_region){ GUEST_MMIO_HOLE_END,
-						       ram_size - low, m->base + low };
+		m->regions[1] =
+			(struct guest_region){ GUEST_MMIO_HOLE_END, ram_size - low, m->base + low };
 		m->nregions = 2;
 	}
 	return 0;

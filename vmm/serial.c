@@ -7,8 +7,14 @@
 #include "vmm/kvm.h"
 
 enum {
-	UART_RX_TX = 0, UART_IER = 1, UART_IIR_FCR = 2, UART_LCR = 3,
-	UART_MCR = 4, UART_LSR = 5, UART_MSR = 6, UART_SCR = 7,
+	UART_RX_TX = 0,
+	UART_IER = 1,
+	UART_IIR_FCR = 2,
+	UART_LCR = 3,
+	UART_MCR = 4,
+	UART_LSR = 5,
+	UART_MSR = 6,
+	UART_SCR = 7,
 };
 #define LCR_DLAB 0x80
 #define IER_RDI 0x01
@@ -23,8 +29,8 @@ enum {
 #define MCR_LOOP 0x10
 #define MSR_DCD_DSR_CTS 0xb0
 
-void serial_init(struct serial *s, int vm_fd, struct console_log *log,
-		 struct event_loop *loop, int in_fd)
+void serial_init(struct serial *s, int vm_fd, struct console_log *log, struct event_loop *loop,
+		 int in_fd)
 {
 	*s = (struct serial){ .vm_fd = vm_fd, .log = log, .loop = loop };
 	pthread_mutex_init(&s->lock, NULL);

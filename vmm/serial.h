@@ -27,8 +27,8 @@ struct serial {
 	struct event_source input; /* host input, fd -1 for none */
 };
 
-void serial_init(struct serial *s, int vm_fd, struct console_log *log,
-		 struct event_loop *loop, int in_fd);
+void serial_init(struct serial *s, int vm_fd, struct console_log *log, struct event_loop *loop,
+		 int in_fd);
 void serial_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 /* Event loop callback: host input became readable. */
 void serial_input(struct event_source *src, uint32_t events);

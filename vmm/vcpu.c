@@ -40,8 +40,7 @@ static void patch_cpuid(struct kvm_cpuid2 *c, int id, int ncpus, bool tsc_deadli
 		case 1:
 			/* Initial APIC id, logical CPU count, "running under a
 			 * hypervisor" so the guest looks for KVM's leaves. */
-			e->ebx = (e->ebx & 0xffff) | ((uint32_t)id << 24) |
-				 ((uint32_t)ncpus << 16);
+			e->ebx = (e->ebx & 0xffff) | ((uint32_t)id << 24) | ((uint32_t)ncpus << 16);
 			e->ecx |= 1u << 31;
 			/* KVM emulates the TSC-deadline timer in its LAPIC but
 			 * leaves the bit out of the supported list (it is a
@@ -53,9 +52,7 @@ static void patch_cpuid(struct kvm_cpuid2 *c, int id, int ncpus, bool tsc_deadli
 			if (ncpus > 1)
 				e->edx |= 1u << 28;
 			break;
-		case 4:
-			e->eax = (e->eax & 0x03ffffffu) | ((uint32_t)(ncpus - 1) << 26);
-			break;
+		case 4: e->eax = (e->eax & 0x03ffffffu) | ((uint32_t)(ncpus - 1) << 26); break;
 		case 0xb:
 		case 0x1f:
 			/* One thread per core, NCPUS cores in one package. */
@@ -73,22 +70,27 @@ static void patch_cpuid(struct kvm_cpuid2 *c, int id, int ncpus, bool tsc_deadli
 				e->ecx = e->index;
 			}
 			break;
-		case 0x80000008:
-			e->ecx = (e->ecx & ~0xf0ffu) | (uint32_t)(ncpus - 1);
-			break;
-		default:
-			break;
+		case 0x80000008: e->ecx = (e->ecx & ~0xf0ffu) | (uint32_t)(ncpus - 1); break;
+		default: break;
 		}
 	}
 }
 
 static int set_msrs(struct vcpu *v, husk_error_t *err)
 {
-	static const struct { uint32_t index; uint64_t data; } boot_msrs[] = {
-		{ MSR_IA32_SYSENTER_CS, 0 }, { MSR_IA32_SYSENTER_ESP, 0 },
-		{ MSR_IA32_SYSENTER_EIP, 0 }, { MSR_STAR, 0 }, { MSR_CSTAR, 0 },
-		{ MSR_KERNEL_GS_BASE, 0 }, { MSR_SYSCALL_MASK, 0 }, { MSR_LSTAR, 0 },
-		{ MSR_IA32_MISC_ENABLE, 1 }, /* fast string operations */
+	static const struct {
+		uint32_t index;
+		uint64_t data;
+	} boot_msrs[] = {
+		{ MSR_IA32_SYSENTER_CS, 0 },
+		{ MSR_IA32_SYSENTER_ESP, 0 },
+		{ MSR_IA32_SYSENTER_EIP, 0 },
+		{ MSR_STAR, 0 },
+		{ MSR_CSTAR, 0 },
+		{ MSR_KERNEL_GS_BASE, 0 },
+		{ MSR_SYSCALL_MASK, 0 },
+		{ MSR_LSTAR, 0 },
+		{ MSR_IA32_MISC_ENABLE, 1 },	      /* fast string operations */
 		{ MSR_MTRR_DEF_TYPE, (1 << 11) | 6 }, /* MTRRs on, write-back */
 	};
 	enum { N = sizeof(boot_msrs) / sizeof(boot_msrs[0]) };
@@ -103,8 +105,8 @@ static int set_msrs(struct vcpu *v, husk_error_t *err)
 	}
 	int r = ioctl(v->fd, KVM_SET_MSRS, &m);
 	if (r != N)
-		return husk_error_set(err, r < 0 ? errno : 0,
-				      "vCPU %d: KVM_SET_MSRS set %d of %d", v->id, r, N);
+		return husk_error_set(err, r < 0 ? errno : 0, "vCPU %d: KVM_SET_MSRS set %d of %d",
+				      v->id, r, N);
 	return 0;
 }
 
@@ -125,8 +127,7 @@ static struct kvm_segment segment(int slot)
 	};
 }
 
-static int set_boot_state(struct vcpu *v, const struct boot_kernel *k,
-			  husk_error_t *err)
+static int set_boot_state(struct vcpu *v, const struct boot_kernel *k, husk_error_t *err)
 {
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { 0 };
@@ -178,9 +179,8 @@ static int set_lapic(struct vcpu *v, husk_error_t *err)
 	return 0;
 }
 
-int vcpu_init(struct vm *vm, struct vcpu *v, int id,
-	      const struct kvm_cpuid2 *supported, const struct boot_kernel *k,
-	      husk_error_t *err)
+int vcpu_init(struct vm *vm, struct vcpu *v, int id, const struct kvm_cpuid2 *supported,
+	      const struct boot_kernel *k, husk_error_t *err)
 {
 	size_t csize = sizeof(*supported) + supported->nent * sizeof(supported->entries[0]);
 	cleanup_free struct kvm_cpuid2 *cpuid = malloc(csize);
@@ -224,21 +224,22 @@ static void describe_shutdown(struct vcpu *v, char *out, size_t size)
 	struct kvm_sregs sregs;
 	struct kvm_vcpu_events ev;
 
-	if (KVM_IOCTL(v->fd, KVM_GET_REGS, &regs) < 0 || KVM_IOCTL(v->fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (KVM_IOCTL(v->fd, KVM_GET_REGS, &regs) < 0 ||
+	    KVM_IOCTL(v->fd, KVM_GET_SREGS, &sregs) < 0) {
 		snprintf(out, size, "registers unreadable: %s", strerror(errno));
 		return;
 	}
-	int n = snprintf(out, size,
-			 "rip=%#llx rsp=%#llx cr0=%#llx cr2=%#llx cr3=%#llx cr4=%#llx efer=%#llx idt=%#llx/%#x",
-			 (unsigned long long)regs.rip, (unsigned long long)regs.rsp,
-			 (unsigned long long)sregs.cr0, (unsigned long long)sregs.cr2,
-			 (unsigned long long)sregs.cr3, (unsigned long long)sregs.cr4,
-			 (unsigned long long)sregs.efer, (unsigned long long)sregs.idt.base,
-			 sregs.idt.limit);
+	int n = snprintf(
+		out, size,
+		"rip=%#llx rsp=%#llx cr0=%#llx cr2=%#llx cr3=%#llx cr4=%#llx efer=%#llx idt=%#llx/%#x",
+		(unsigned long long)regs.rip, (unsigned long long)regs.rsp,
+		(unsigned long long)sregs.cr0, (unsigned long long)sregs.cr2,
+		(unsigned long long)sregs.cr3, (unsigned long long)sregs.cr4,
+		(unsigned long long)sregs.efer, (unsigned long long)sregs.idt.base,
+		sregs.idt.limit);
 	if (n > 0 && (size_t)n < size && KVM_IOCTL(v->fd, KVM_GET_VCPU_EVENTS, &ev) == 0)
-		snprintf(out + n, size - n, " exception=%u/%u/%#x nmi=%u/%u",
-			 ev.exception.injected, ev.exception.nr, ev.exception.error_code,
-			 ev.nmi.injected, ev.nmi.pending);
+		snprintf(out + n, size - n, " exception=%u/%u/%#x nmi=%u/%u", ev.exception.injected,
+			 ev.exception.nr, ev.exception.error_code, ev.nmi.injected, ev.nmi.pending);
 }
 
 static void kick_handler(int sig)
@@ -261,8 +262,8 @@ static bool handle_exit(struct vcpu *v)
 		return true;
 	}
 	case KVM_EXIT_MMIO:
-		io_bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data,
-			      run->mmio.len, run->mmio.is_write);
+		io_bus_access(&vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+			      run->mmio.is_write);
 		return true;
 	case KVM_EXIT_SHUTDOWN: {
 		char why[256];
@@ -283,12 +284,12 @@ static bool handle_exit(struct vcpu *v)
 				(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
 		return false;
 	case KVM_EXIT_INTERNAL_ERROR:
-		vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: KVM internal error %u",
-				v->id, run->internal.suberror);
+		vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: KVM internal error %u", v->id,
+				run->internal.suberror);
 		return false;
 	default:
-		vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: unexpected exit reason %u",
-				v->id, run->exit_reason);
+		vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: unexpected exit reason %u", v->id,
+				run->exit_reason);
 		return false;
 	}
 }
@@ -315,8 +316,9 @@ static void *vcpu_thread(void *arg)
 			int e = errno;
 			struct kvm_regs regs;
 			if (KVM_IOCTL(v->fd, KVM_GET_REGS, &regs) == 0)
-				vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: KVM_RUN: %s (guest rip 0x%llx)",
-						v->id, strerror(e), (unsigned long long)regs.rip);
+				vm_request_stop(vm, VM_OUTCOME_ERROR,
+						"vCPU %d: KVM_RUN: %s (guest rip 0x%llx)", v->id,
+						strerror(e), (unsigned long long)regs.rip);
 			else
 				vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: KVM_RUN: %s", v->id,
 						strerror(e));

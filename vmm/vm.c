@@ -115,7 +115,8 @@ static void husk_ports_io(void *dev, uint64_t off, uint8_t *data, uint32_t len, 
 		uint64_t ns = vm->boot_ns;
 		pthread_mutex_unlock(&vm->lock);
 		if (first)
-			log_debug("boot-timer: guest init started %.1f ms after VMM start", ns / 1e6);
+			log_debug("boot-timer: guest init started %.1f ms after VMM start",
+				  ns / 1e6);
 	} else if (off == HUSK_PORT_EXIT - HUSK_PORT_BOOT_TIMER && (v & HUSK_EXIT_VALID)) {
 		pthread_mutex_lock(&vm->lock);
 		vm->guest_status = v;
@@ -182,7 +183,8 @@ static int add_shm_region(struct vm *vm, struct virtio_mmio_dev *dev, husk_error
 	};
 	if (KVM_IOCTL(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		return husk_error_set(err, errno, "shared memory region of %llu MiB at 0x%llx",
-				      (unsigned long long)(dev->shm_size >> 20), (unsigned long long)gpa);
+				      (unsigned long long)(dev->shm_size >> 20),
+				      (unsigned long long)gpa);
 	dev->shm_gpa = gpa;
 	vm->shm_next_gpa = gpa + dev->shm_size;
 	vm->nshm++;
@@ -223,7 +225,8 @@ static int build_cmdline(const struct vm *vm, char *out, size_t size, husk_error
 	if (cfg->cmdline && *cfg->cmdline && n < size)
 		n += snprintf(out + n, size - n, " %s", cfg->cmdline);
 	if (n >= size)
-		return husk_error_set(err, 0, "kernel command line longer than %zu bytes", size - 1);
+		return husk_error_set(err, 0, "kernel command line longer than %zu bytes",
+				      size - 1);
 	return 0;
 }
 
@@ -292,8 +295,8 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 	const struct vm_config *cfg = vm->cfg;
 
 	if (io_bus_add(&vm->pio, 0x64, 1, i8042_io, vm, err) < 0 ||
-	    io_bus_add(&vm->pio, HUSK_PORT_BOOT_TIMER,
-		       HUSK_PORT_EXIT + 4 - HUSK_PORT_BOOT_TIMER, husk_ports_io, vm, err) < 0)
+	    io_bus_add(&vm->pio, HUSK_PORT_BOOT_TIMER, HUSK_PORT_EXIT + 4 - HUSK_PORT_BOOT_TIMER,
+		       husk_ports_io, vm, err) < 0)
 		return -1;
 	if (cfg->serial) {
 		serial_init(&vm->serial, vm->vm_fd, &vm->console, &vm->loop, cfg->console_in);
@@ -309,7 +312,8 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 			husk_error_release(err);
 		}
 	} else {
-		struct virtio_mmio_dev *con = virtio_console_new(&vm->console, cfg->console_in, err);
+		struct virtio_mmio_dev *con =
+			virtio_console_new(&vm->console, cfg->console_in, err);
 		if (!con || vm_add_virtio(vm, con, err) < 0)
 			return -1;
 	}
@@ -324,14 +328,15 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 			return -1;
 	}
 	if (cfg->vsock_cid) {
-		struct virtio_mmio_dev *vs = virtio_vsock_new_limited(cfg->vsock_cid, cfg->vsock_dir,
-								      vm->fds.vsock_conns, err);
+		struct virtio_mmio_dev *vs = virtio_vsock_new_limited(
+			cfg->vsock_cid, cfg->vsock_dir, vm->fds.vsock_conns, err);
 		if (!vs || vm_add_virtio(vm, vs, err) < 0)
 			return -1;
 	}
 	for (int i = 0; i < cfg->nnics && i < VM_MAX_NICS; i++) {
 		const struct vm_nic *nic = &cfg->nics[i];
-		struct virtio_net_opts o = { .tap_fd = nic->tap_fd, .mtu = nic->mtu,
+		struct virtio_net_opts o = { .tap_fd = nic->tap_fd,
+					     .mtu = nic->mtu,
 					     .offload = !nic->no_offload };
 		memcpy(o.mac, nic->mac, sizeof(o.mac));
 		struct virtio_mmio_dev *net = virtio_net_new(&o, err);
@@ -340,7 +345,8 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 	}
 	for (int i = 0; i < cfg->nshares && i < VM_MAX_SHARES; i++) {
 		const struct vm_share *sh = &cfg->shares[i];
-		struct fuse_share_opts opts = { .dir = sh->dir, .readonly = sh->readonly,
+		struct fuse_share_opts opts = { .dir = sh->dir,
+						.readonly = sh->readonly,
 						.cache_always = sh->cache_always,
 						.allow_setid = sh->allow_setid,
 						.sealed = sh->sealed,
@@ -396,8 +402,9 @@ static int setup(struct vm *vm, bool start, husk_error_t *err)
 		vm->signals = (struct event_source){ on_stop_fd, vm, cfg->stop_fd };
 	} else {
 		stop_signals(&sigs);
-		vm->signals = (struct event_source){ on_signal, vm,
-						     signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK) };
+		vm->signals =
+			(struct event_source){ on_signal, vm,
+					       signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK) };
 		if (vm->signals.fd < 0)
 			return husk_error_set(err, errno, "signalfd");
 	}
@@ -503,8 +510,8 @@ int vm_probe(const struct vm_config *cfg, husk_error_t *err)
 	return ret;
 }
 
-int vm_run(const struct vm_config *cfg, const struct timespec *t0,
-	   struct vm_result *res, husk_error_t *err)
+int vm_run(const struct vm_config *cfg, const struct timespec *t0, struct vm_result *res,
+	   husk_error_t *err)
 {
 	cleanup_free struct vm *vm = calloc(1, sizeof(*vm));
 	sigset_t sigs, old;

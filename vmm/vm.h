@@ -22,8 +22,8 @@
 struct vm_nic {
 	int tap_fd;
 	uint8_t mac[6];
-	uint16_t mtu;     /* 0: the guest's default (1500) */
-	bool no_offload;  /* no checksum/TSO offloads (for measuring them) */
+	uint16_t mtu;	 /* 0: the guest's default (1500) */
+	bool no_offload; /* no checksum/TSO offloads (for measuring them) */
 };
 
 /* A host directory the guest mounts with `mount -t virtiofs TAG DIR`. */
@@ -48,11 +48,11 @@ struct vm_config {
 	const char *cmdline; /* appended to husk's own; may be NULL */
 	int cpus;
 	uint64_t memory_mib;
-	const char *disk;    /* virtio-blk backing file, or NULL */
+	const char *disk; /* virtio-blk backing file, or NULL */
 	bool disk_readonly;
-	bool serial;         /* 8250 console on COM1 instead of virtio console */
-	int console_in;      /* host fd feeding the guest console, -1: none */
-	int console_out;     /* host fd receiving it, -1: the ring only */
+	bool serial;	 /* 8250 console on COM1 instead of virtio console */
+	int console_in;	 /* host fd feeding the guest console, -1: none */
+	int console_out; /* host fd receiving it, -1: the ring only */
 	/* vsock: guest connections to port P are relayed to the unix socket
 	 * "<vsock_dir>/P", when vsock_dir is set. */
 	uint32_t vsock_cid;
@@ -90,19 +90,19 @@ enum vm_outcome {
 
 struct vm_result {
 	enum vm_outcome outcome;
-	int exit_code;   /* POWEROFF: the guest's code */
+	int exit_code;	 /* POWEROFF: the guest's code */
 	int exit_signal; /* POWEROFF: the guest's terminating signal, or 0; SIGNAL: the host's */
 	char message[512];
-	uint64_t setup_ns;     /* VMM start to the first KVM_RUN */
-	uint64_t boot_ns;      /* VMM start to the boot-timer write, 0 if none */
+	uint64_t setup_ns;	  /* VMM start to the first KVM_RUN */
+	uint64_t boot_ns;	  /* VMM start to the boot-timer write, 0 if none */
 	uint64_t rss_overhead_kb; /* VMM RSS at the end, guest RAM excluded */
 };
 
 /* Runs the VM to its end. T0 is when the VMM process started (for the boot
  * timer), or NULL for now. Returns -1 only when the VM could not be built;
  * every way a built VM ends is reported in *res. */
-int vm_run(const struct vm_config *cfg, const struct timespec *t0,
-	   struct vm_result *res, husk_error_t *err);
+int vm_run(const struct vm_config *cfg, const struct timespec *t0, struct vm_result *res,
+	   husk_error_t *err);
 
 /* Builds the VM vm_run() would (KVM VM, memory, kernel and initramfs,
  * devices, vCPUs) and tears it down without running a vCPU: whether this

@@ -16,8 +16,7 @@
 static uint64_t gdt_pack(uint64_t flags, uint64_t base, uint64_t limit)
 {
 	return ((base & 0xff000000ULL) << 32) | ((flags & 0xf0ffULL) << 40) |
-	       ((limit & 0xf0000ULL) << 32) | ((base & 0x00ffffffULL) << 16) |
-	       (limit & 0xffffULL);
+	       ((limit & 0xf0000ULL) << 32) | ((base & 0x00ffffffULL) << 16) | (limit & 0xffffULL);
 }
 
 uint64_t boot_gdt_entry(int slot)
@@ -25,7 +24,7 @@ uint64_t boot_gdt_entry(int slot)
 	switch (slot) {
 	case BOOT_GDT_CODE64: return gdt_pack(0xa09b, 0, 0xfffff); /* L=1, exec/read */
 	case BOOT_GDT_DATA: return gdt_pack(0xc093, 0, 0xfffff);   /* DB=1, read/write */
-	case BOOT_GDT_TSS: return gdt_pack(0x808b, 0, 0xfffff);    /* busy 64-bit TSS */
+	case BOOT_GDT_TSS: return gdt_pack(0x808b, 0, 0xfffff);	   /* busy 64-bit TSS */
 	default: return 0;
 	}
 }
@@ -35,8 +34,8 @@ uint64_t boot_gdt_entry(int slot)
  * file over the guest RAM mapping, so set-up touches none of them and the
  * guest faults in only what it reads; unaligned edges are copied. Guest RAM
  * is fresh anonymous memory here, so nothing needs zeroing around them. */
-static int place_file(struct guest_memory *m, int fd, const uint8_t *data,
-		      uint64_t off, uint64_t len, uint64_t gpa, husk_error_t *err)
+static int place_file(struct guest_memory *m, int fd, const uint8_t *data, uint64_t off,
+		      uint64_t len, uint64_t gpa, husk_error_t *err)
 {
 	const uint64_t page = 4096;
 	uint8_t *host = guest_mem_ptr(m, gpa, len);
@@ -49,8 +48,8 @@ static int place_file(struct guest_memory *m, int fd, const uint8_t *data,
 	}
 	uint64_t body = (len - head) & ~(page - 1);
 	memcpy(host, data + off, head);
-	if (body && mmap(host + head, body, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_FIXED, fd, (off_t)(off + head)) == MAP_FAILED)
+	if (body && mmap(host + head, body, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+			 (off_t)(off + head)) == MAP_FAILED)
 		return husk_error_set(err, errno, "map kernel or initramfs into guest memory");
 	memcpy(host + head + body, data + off + head + body, len - head - body);
 	return 0;
@@ -79,13 +78,14 @@ static int load_elf(struct guest_memory *m, int fd, const uint8_t *data, size_t 
 			return husk_error_set(err, 0, "kernel: segment %d outside the file", i);
 		uint8_t *dst = guest_mem_ptr(m, ph[i].p_paddr, ph[i].p_memsz);
 		if (!dst || ph[i].p_paddr < BOOT_HIMEM)
-			return husk_error_set(err, 0,
-					      "kernel: segment %d at 0x%llx+0x%llx does not fit in guest RAM above 1 MiB",
-					      i, (unsigned long long)ph[i].p_paddr,
-					      (unsigned long long)ph[i].p_memsz);
+			return husk_error_set(
+				err, 0,
+				"kernel: segment %d at 0x%llx+0x%llx does not fit in guest RAM above 1 MiB",
+				i, (unsigned long long)ph[i].p_paddr,
+				(unsigned long long)ph[i].p_memsz);
 		if (fd >= 0) {
-			if (place_file(m, fd, data, ph[i].p_offset, ph[i].p_filesz,
-				       ph[i].p_paddr, err) < 0)
+			if (place_file(m, fd, data, ph[i].p_offset, ph[i].p_filesz, ph[i].p_paddr,
+				       err) < 0)
 				return -1;
 		} else {
 			memcpy(dst, data + ph[i].p_offset, ph[i].p_filesz);
@@ -116,9 +116,9 @@ static int load_bzimage(struct guest_memory *m, const uint8_t *data, size_t len,
 	memcpy(&hdr, data + 0x1f1, sizeof(hdr));
 	/* 2.12 brought xloadflags, which says whether a 64-bit entry exists. */
 	if (hdr.version < 0x20c || !(hdr.xloadflags & XLF_KERNEL_64))
-		return husk_error_set(err, 0,
-				      "kernel: bzImage protocol %x.%02x has no 64-bit entry (need 2.12+)",
-				      hdr.version >> 8, hdr.version & 0xff);
+		return husk_error_set(
+			err, 0, "kernel: bzImage protocol %x.%02x has no 64-bit entry (need 2.12+)",
+			hdr.version >> 8, hdr.version & 0xff);
 	size_t setup = ((size_t)(hdr.setup_sects ? hdr.setup_sects : 4) + 1) * 512;
 	if (setup >= len)
 		return husk_error_set(err, 0, "kernel: bzImage shorter than its setup code");
@@ -141,21 +141,20 @@ static int load_bzimage(struct guest_memory *m, const uint8_t *data, size_t len,
 	return 0;
 }
 
-static int load_kernel(struct guest_memory *m, int fd, const uint8_t *data,
-		       size_t len, struct boot_kernel *k, husk_error_t *err)
+static int load_kernel(struct guest_memory *m, int fd, const uint8_t *data, size_t len,
+		       struct boot_kernel *k, husk_error_t *err)
 {
 	*k = (struct boot_kernel){ 0 };
 	if (len >= SELFMAG && memcmp(data, ELFMAG, SELFMAG) == 0)
 		return load_elf(m, fd, data, len, k, err);
-	if (len > 0x1f1 + sizeof(struct setup_header) &&
-	    data[0x1fe] == 0x55 && data[0x1ff] == 0xaa &&
-	    memcmp(data + 0x202, "HdrS", 4) == 0)
+	if (len > 0x1f1 + sizeof(struct setup_header) && data[0x1fe] == 0x55 &&
+	    data[0x1ff] == 0xaa && memcmp(data + 0x202, "HdrS", 4) == 0)
 		return load_bzimage(m, data, len, k, err);
 	return husk_error_set(err, 0, "kernel: neither an ELF vmlinux nor a bzImage");
 }
 
-int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data,
-			   size_t len, struct boot_kernel *k, husk_error_t *err)
+int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data, size_t len,
+			   struct boot_kernel *k, husk_error_t *err)
 {
 	return load_kernel(m, -1, data, len, k, err);
 }
@@ -184,8 +183,8 @@ static void *map_file(const char *path, size_t *len, int *fdp, husk_error_t *err
 	return p;
 }
 
-int boot_load_kernel(struct guest_memory *m, const char *path,
-		     struct boot_kernel *k, husk_error_t *err)
+int boot_load_kernel(struct guest_memory *m, const char *path, struct boot_kernel *k,
+		     husk_error_t *err)
 {
 	size_t len;
 	cleanup_close int fd = -1;
@@ -198,9 +197,8 @@ int boot_load_kernel(struct guest_memory *m, const char *path,
 	return r < 0 ? husk_error_wrap(err, "%s", path) : 0;
 }
 
-int boot_load_initrd(struct guest_memory *m, const char *path,
-		     const struct boot_kernel *k, uint64_t *gpa, uint64_t *size,
-		     husk_error_t *err)
+int boot_load_initrd(struct guest_memory *m, const char *path, const struct boot_kernel *k,
+		     uint64_t *gpa, uint64_t *size, husk_error_t *err)
 {
 	size_t len;
 	cleanup_close int fd = -1;
@@ -216,9 +214,9 @@ int boot_load_initrd(struct guest_memory *m, const char *path,
 	uint64_t addr = len <= top ? (top - len) & ~0xfffULL : 0;
 	if (len > top || addr < k->end) {
 		munmap(data, len);
-		return husk_error_set(err, 0,
-				      "initramfs %s (%zu KiB) does not fit in guest RAM above the kernel",
-				      path, len >> 10);
+		return husk_error_set(
+			err, 0, "initramfs %s (%zu KiB) does not fit in guest RAM above the kernel",
+			path, len >> 10);
 	}
 	int r = place_file(m, fd, data, 0, len, addr, err);
 	munmap(data, len);
@@ -229,8 +227,7 @@ int boot_load_initrd(struct guest_memory *m, const char *path,
 	return 0;
 }
 
-static void e820_add(struct boot_params *bp, uint64_t addr, uint64_t size,
-		     uint32_t type)
+static void e820_add(struct boot_params *bp, uint64_t addr, uint64_t size, uint32_t type)
 {
 	struct boot_e820_entry *e = &bp->e820_table[bp->e820_entries++];
 	e->addr = addr;
@@ -238,9 +235,8 @@ static void e820_add(struct boot_params *bp, uint64_t addr, uint64_t size,
 	e->type = type;
 }
 
-int boot_write_zero_page(struct guest_memory *m, const struct boot_kernel *k,
-			 const char *cmdline, uint64_t initrd_gpa,
-			 uint64_t initrd_size, husk_error_t *err)
+int boot_write_zero_page(struct guest_memory *m, const struct boot_kernel *k, const char *cmdline,
+			 uint64_t initrd_gpa, uint64_t initrd_size, husk_error_t *err)
 {
 	struct boot_params *bp = guest_mem_ptr(m, BOOT_ZERO_PAGE, sizeof(*bp));
 	size_t clen = strlen(cmdline);
@@ -334,14 +330,14 @@ int boot_write_mptable(struct guest_memory *m, int ncpus, husk_error_t *err)
 {
 	size_t size = sizeof(struct mpf_intel) + sizeof(struct mpc_table) +
 		      ncpus * sizeof(struct mpc_cpu) + sizeof(struct mpc_bus) +
-		      sizeof(struct mpc_ioapic) +
-		      (IOAPIC_PINS + 2) * sizeof(struct mpc_intsrc);
+		      sizeof(struct mpc_ioapic) + (IOAPIC_PINS + 2) * sizeof(struct mpc_intsrc);
 	uint8_t *base = guest_mem_ptr(m, BOOT_MPTABLE, size);
 
 	if (ncpus < 1 || ncpus > MAX_VCPUS)
 		return husk_error_set(err, 0, "%d vCPUs: must be 1 to %d", ncpus, MAX_VCPUS);
 	if (!base || BOOT_MPTABLE + size > BOOT_HIMEM)
-		return husk_error_set(err, 0, "MP table for %d vCPUs does not fit below 1 MiB", ncpus);
+		return husk_error_set(err, 0, "MP table for %d vCPUs does not fit below 1 MiB",
+				      ncpus);
 	memset(base, 0, size);
 
 	struct mpf_intel *mpf = (void *)base;
@@ -356,8 +352,8 @@ int boot_write_mptable(struct guest_memory *m, int ncpus, husk_error_t *err)
 		c->apicid = (uint8_t)i;
 		c->apicver = 0x14;
 		c->cpuflag = 1 | (i == 0 ? 2 : 0); /* enabled, boot processor */
-		c->cpufeature = 0x600; /* family 6 */
-		c->featureflag = (1 << 9) | 1; /* APIC, FPU */
+		c->cpufeature = 0x600;		   /* family 6 */
+		c->featureflag = (1 << 9) | 1;	   /* APIC, FPU */
 		p += sizeof(*c);
 		entries++;
 	}

@@ -37,31 +37,29 @@
 #define MAX_VCPUS 64
 
 struct boot_kernel {
-	uint64_t entry;      /* 64-bit entry point, guest physical */
-	uint64_t end;        /* first byte after the loaded image */
+	uint64_t entry; /* 64-bit entry point, guest physical */
+	uint64_t end;	/* first byte after the loaded image */
 	bool is_bzimage;
 	uint8_t setup_header[0x7f]; /* bzImage: header bytes from 0x1f1 */
 	size_t setup_header_len;
 };
 
 /* Loads the kernel file at PATH into guest memory. */
-int boot_load_kernel(struct guest_memory *m, const char *path,
-		     struct boot_kernel *k, husk_error_t *err);
+int boot_load_kernel(struct guest_memory *m, const char *path, struct boot_kernel *k,
+		     husk_error_t *err);
 
 /* Loads the image bytes (for tests and for callers with the file mapped). */
-int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data,
-			   size_t len, struct boot_kernel *k, husk_error_t *err);
+int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data, size_t len,
+			   struct boot_kernel *k, husk_error_t *err);
 
 /* Places the initramfs at the top of low RAM, page-aligned, above the
  * kernel. Returns its address in *gpa. */
-int boot_load_initrd(struct guest_memory *m, const char *path,
-		     const struct boot_kernel *k, uint64_t *gpa, uint64_t *size,
-		     husk_error_t *err);
+int boot_load_initrd(struct guest_memory *m, const char *path, const struct boot_kernel *k,
+		     uint64_t *gpa, uint64_t *size, husk_error_t *err);
 
 /* Zero page: setup header, command line, initramfs, e820 map. */
-int boot_write_zero_page(struct guest_memory *m, const struct boot_kernel *k,
-			 const char *cmdline, uint64_t initrd_gpa,
-			 uint64_t initrd_size, husk_error_t *err);
+int boot_write_zero_page(struct guest_memory *m, const struct boot_kernel *k, const char *cmdline,
+			 uint64_t initrd_gpa, uint64_t initrd_size, husk_error_t *err);
 
 /* MP floating pointer + configuration table for NCPUS processors, one ISA
  * bus and one IO-APIC whose pins 0..23 carry ISA IRQs 0..23. */

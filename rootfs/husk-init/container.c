@@ -87,12 +87,11 @@ int rootfs_prepare(const struct agent_create *c, char *why, size_t whylen)
 	mkdir_p("/run/husk/rw", 0755);
 	mkdir_p(INIT_ROOTFS, 0755);
 	switch (c->rootfs_kind) {
-	case AGENT_ROOTFS_DIR:
-		lower = c->rootfs;
-		break;
+	case AGENT_ROOTFS_DIR: lower = c->rootfs; break;
 	case AGENT_ROOTFS_BLOCK:
 		if (mount(c->rootfs, "/run/husk/lower", "ext4", MS_RDONLY, NULL) < 0) {
-			snprintf(why, whylen, "mount %s (ext4, read-only): %s", c->rootfs, strerror(errno));
+			snprintf(why, whylen, "mount %s (ext4, read-only): %s", c->rootfs,
+				 strerror(errno));
 			return -1;
 		}
 		break;
@@ -100,7 +99,8 @@ int rootfs_prepare(const struct agent_create *c, char *why, size_t whylen)
 		/* The bundle's own directory: the container's writes land on
 		 * the host, as with runc (a read-only share refuses them). */
 		if (mount(c->rootfs, INIT_ROOTFS, "virtiofs", 0, NULL) < 0) {
-			snprintf(why, whylen, "mount virtio-fs tag %s: %s", c->rootfs, strerror(errno));
+			snprintf(why, whylen, "mount virtio-fs tag %s: %s", c->rootfs,
+				 strerror(errno));
 			return -1;
 		}
 		return 0;
@@ -113,8 +113,8 @@ int rootfs_prepare(const struct agent_create *c, char *why, size_t whylen)
 		return -1;
 	}
 	char opts[PATH_MAX + 128];
-	snprintf(opts, sizeof(opts), "lowerdir=%s,upperdir=/run/husk/rw/upper,workdir=/run/husk/rw/work",
-		 lower);
+	snprintf(opts, sizeof(opts),
+		 "lowerdir=%s,upperdir=/run/husk/rw/upper,workdir=/run/husk/rw/work", lower);
 	if (mount("overlay", INIT_ROOTFS, "overlay", 0, opts) < 0) {
 		snprintf(why, whylen, "overlay over the rootfs: %s", strerror(errno));
 		return -1;
@@ -136,12 +136,12 @@ int cgroup_apply(const struct oci_resources *r, char *why, size_t whylen)
 {
 	char buf[64];
 
-#define SET(file, value)                                                                     \
-	do {                                                                                 \
-		if (write_file(INIT_CGROUP "/" file, value) < 0) {                            \
+#define SET(file, value)                                                                           \
+	do {                                                                                       \
+		if (write_file(INIT_CGROUP "/" file, value) < 0) {                                 \
 			snprintf(why, whylen, "cgroup %s = %s: %s", file, value, strerror(errno)); \
-			return -1;                                                           \
-		}                                                                            \
+			return -1;                                                                 \
+		}                                                                                  \
 	} while (0)
 	if (r->has_memory_limit) {
 		if (r->memory_limit < 0)
@@ -162,7 +162,8 @@ int cgroup_apply(const struct oci_resources *r, char *why, size_t whylen)
 		SET("pids.max", buf);
 	}
 	if (r->has_cpu_quota || r->has_cpu_period) {
-		unsigned long long period = r->has_cpu_period && r->cpu_period ? r->cpu_period : 100000;
+		unsigned long long period = r->has_cpu_period && r->cpu_period ? r->cpu_period
+									       : 100000;
 		if (r->has_cpu_quota && r->cpu_quota > 0)
 			snprintf(buf, sizeof(buf), "%lld %llu", (long long)r->cpu_quota, period);
 		else
@@ -171,7 +172,9 @@ int cgroup_apply(const struct oci_resources *r, char *why, size_t whylen)
 	}
 	if (r->has_cpu_shares && r->cpu_shares) {
 		/* runc's conversion of cgroup v1 shares to v2 weight. */
-		unsigned long long s = r->cpu_shares < 2 ? 2 : r->cpu_shares > 262144 ? 262144 : r->cpu_shares;
+		unsigned long long s = r->cpu_shares < 2	? 2
+				       : r->cpu_shares > 262144 ? 262144
+								: r->cpu_shares;
 		snprintf(buf, sizeof(buf), "%llu", 1 + ((s - 2) * 9999) / 262142);
 		SET("cpu.weight", buf);
 	}
@@ -213,7 +216,8 @@ static int open_in_root(const char *dest, bool file, const char *what)
 		if (fd >= 0)
 			return fd;
 		if (errno == ENOSYS)
-			die(1, "%s: this guest kernel lacks openat2, needed to resolve paths beneath the rootfs",
+			die(1,
+			    "%s: this guest kernel lacks openat2, needed to resolve paths beneath the rootfs",
 			    what);
 		if (errno != ENOENT)
 			die(1, "%s: %s: %s", what, want, strerror(errno));
@@ -247,7 +251,9 @@ static int open_in_root(const char *dest, bool file, const char *what)
 			if (next < 0 && errno == ENOENT) {
 				int r;
 				if (last && file) {
-					r = openat(parent, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC,
+					r = openat(parent, name,
+						   O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW |
+							   O_CLOEXEC,
 						   0644);
 					if (r >= 0)
 						close(r);
@@ -260,7 +266,8 @@ static int open_in_root(const char *dest, bool file, const char *what)
 				if (next < 0 && errno == ENOENT) {
 					/* Something is there and leads nowhere: a
 					 * dangling symlink. Go on from its target. */
-					ssize_t n = readlinkat(parent, name, link, sizeof(link) - 1);
+					ssize_t n =
+						readlinkat(parent, name, link, sizeof(link) - 1);
 					if (n < 0)
 						die(1, "%s: %s: %s", what, prefix, strerror(errno));
 					link[n] = '\0';
@@ -269,9 +276,11 @@ static int open_in_root(const char *dest, bool file, const char *what)
 					/* No trailing slash: it would make a file
 					 * target ENOTDIR. */
 					if (snprintf(next_want, sizeof(next_want), "%s/%s%s%s",
-						     link[0] == '/' ? "" : prefix, link, *rest ? "/" : "",
+						     link[0] == '/' ? "" : prefix, link,
+						     *rest ? "/" : "",
 						     rest) >= (int)sizeof(next_want))
-						die(1, "%s: %s: %s", what, want, strerror(ENAMETOOLONG));
+						die(1, "%s: %s: %s", what, want,
+						    strerror(ENAMETOOLONG));
 					memcpy(want, next_want, sizeof(want));
 					restart = true;
 				}
@@ -320,25 +329,30 @@ static void copy_tree(int src, int dst, const char *what, int depth)
 			die(1, "%s: tmpcopyup: stat %s: %s", what, n, strerror(errno));
 		int r = 0;
 		if (S_ISDIR(st.st_mode)) {
-			int from = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), to = -1;
+			int from = openat(src, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC),
+			    to = -1;
 			if (from < 0 || (mkdirat(dst, n, 0700) < 0 && errno != EEXIST) ||
-			    (to = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+			    (to = openat(dst, n, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) <
+				    0)
 				die(1, "%s: tmpcopyup: directory %s: %s", what, n, strerror(errno));
 			copy_tree(from, to, what, depth + 1);
 			close(from);
 			close(to);
 		} else if (S_ISREG(st.st_mode)) {
 			int from = openat(src, n, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-			int to = openat(dst, n, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+			int to = openat(dst, n,
+					O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 			if (from < 0 || to < 0)
 				die(1, "%s: tmpcopyup: file %s: %s", what, n, strerror(errno));
 			char buf[65536];
 			ssize_t got;
-			while ((got = read(from, buf, sizeof(buf))) > 0 || (got < 0 && errno == EINTR))
+			while ((got = read(from, buf, sizeof(buf))) > 0 ||
+			       (got < 0 && errno == EINTR))
 				for (ssize_t off = 0; got > 0 && off < got;) {
 					ssize_t w = write(to, buf + off, (size_t)(got - off));
 					if (w < 0 && errno != EINTR)
-						die(1, "%s: tmpcopyup: write %s: %s", what, n, strerror(errno));
+						die(1, "%s: tmpcopyup: write %s: %s", what, n,
+						    strerror(errno));
 					off += w > 0 ? w : 0;
 				}
 			if (got < 0)
@@ -380,21 +394,25 @@ static void do_mounts(const struct oci_config *cfg)
 		int fd;
 
 		snprintf(what, sizeof(what), "mounts[%zu].destination", i);
-		if (strstr(m->destination, "/../") || (strlen(m->destination) >= 3 &&
-		    strcmp(m->destination + strlen(m->destination) - 3, "/..") == 0))
+		if (strstr(m->destination, "/../") ||
+		    (strlen(m->destination) >= 3 &&
+		     strcmp(m->destination + strlen(m->destination) - 3, "/..") == 0))
 			die(1, "mounts[%zu].destination: \"..\" not allowed", i);
 		if (m->bind) {
 			if (!m->source)
 				die(1, "mounts[%zu]: bind mount without a source", i);
 			struct stat st;
 			if (stat(m->source, &st) < 0)
-				die(1, "mounts[%zu]: bind source %s is not in the guest "
-				       "(host paths reach the guest through virtio-fs): %s",
+				die(1,
+				    "mounts[%zu]: bind source %s is not in the guest "
+				    "(host paths reach the guest through virtio-fs): %s",
 				    i, m->source, strerror(errno));
 			fd = open_in_root(m->destination, !S_ISDIR(st.st_mode), what);
 			fd_path(target, sizeof(target), fd);
-			if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0), NULL) < 0)
-				die(1, "bind mount %s on %s: %s", m->source, m->destination, strerror(errno));
+			if (mount(m->source, target, NULL, MS_BIND | (m->recursive ? MS_REC : 0),
+				  NULL) < 0)
+				die(1, "bind mount %s on %s: %s", m->source, m->destination,
+				    strerror(errno));
 		} else {
 			if (!type)
 				die(1, "mounts[%zu]: no type", i);
@@ -406,19 +424,22 @@ static void do_mounts(const struct oci_config *cfg)
 			int below = -1;
 			if (m->tmpcopyup) {
 				if (strcmp(type, "tmpfs") != 0)
-					die(1, "mounts[%zu]: tmpcopyup is for tmpfs mounts, not %s", i, type);
+					die(1, "mounts[%zu]: tmpcopyup is for tmpfs mounts, not %s",
+					    i, type);
 				/* The directory the tmpfs is about to cover, to copy from. */
 				below = open(target, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 				if (below < 0)
-					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination, strerror(errno));
+					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination,
+					    strerror(errno));
 			}
 			if (mount(m->source ? m->source : type, target, type, flags, m->data) < 0) {
 				/* sysfs needs its own network namespace, as in runc:
 				 * without one, bind the guest's read-only. */
 				if (!(strcmp(type, "sysfs") == 0 && errno == EPERM &&
 				      mount("/sys", target, NULL, MS_BIND | MS_REC, NULL) == 0))
-					die(1, "mount %s (%s) on %s: %s", m->source ? m->source : type, type,
-					    m->destination, strerror(errno));
+					die(1, "mount %s (%s) on %s: %s",
+					    m->source ? m->source : type, type, m->destination,
+					    strerror(errno));
 				flags = 0;
 			}
 			if (below >= 0) {
@@ -426,13 +447,17 @@ static void do_mounts(const struct oci_config *cfg)
 				char fresh_path[64];
 				fd_path(fresh_path, sizeof(fresh_path), fresh);
 				struct stat st;
-				if ((top = open(fresh_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+				if ((top = open(fresh_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) <
+					    0 ||
 				    fstat(below, &st) < 0)
-					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination, strerror(errno));
+					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination,
+					    strerror(errno));
 				copy_tree(below, top, what, 0);
 				/* The tmpfs root takes the directory's own mode and owner too. */
-				if (fchown(top, st.st_uid, st.st_gid) < 0 || fchmod(top, st.st_mode & 07777) < 0)
-					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination, strerror(errno));
+				if (fchown(top, st.st_uid, st.st_gid) < 0 ||
+				    fchmod(top, st.st_mode & 07777) < 0)
+					die(1, "mounts[%zu]: tmpcopyup: %s: %s", i, m->destination,
+					    strerror(errno));
 				close(top);
 				close(fresh);
 				close(below);
@@ -444,7 +469,8 @@ static void do_mounts(const struct oci_config *cfg)
 		if ((m->bind && flags) || m->propagation) {
 			fd = open_in_root(m->destination, false, what);
 			fd_path(target, sizeof(target), fd);
-			if (m->bind && flags && mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+			if (m->bind && flags &&
+			    mount(NULL, target, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
 				die(1, "remount %s: %s", m->destination, strerror(errno));
 			if (m->propagation && mount(NULL, target, NULL, m->propagation, NULL) < 0)
 				die(1, "propagation of %s: %s", m->destination, strerror(errno));
@@ -452,11 +478,13 @@ static void do_mounts(const struct oci_config *cfg)
 		}
 		if (m->rec_attr_set || m->rec_attr_clr) {
 			/* "rro" and the like: this mount and every one below it. */
-			struct mount_attr attr = { .attr_set = m->rec_attr_set, .attr_clr = m->rec_attr_clr };
+			struct mount_attr attr = { .attr_set = m->rec_attr_set,
+						   .attr_clr = m->rec_attr_clr };
 			fd = open_in_root(m->destination, false, what);
-			if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0)
-				die(1, "mounts[%zu]: recursive options on %s: %s", i, m->destination,
-				    strerror(errno));
+			if (mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr,
+					  sizeof(attr)) < 0)
+				die(1, "mounts[%zu]: recursive options on %s: %s", i,
+				    m->destination, strerror(errno));
 			close(fd);
 		}
 	}
@@ -468,13 +496,13 @@ static void make_dev(void)
 		const char *name;
 		unsigned maj, min;
 	} devs[] = {
-		{ "null", 1, 3 }, { "zero", 1, 5 },    { "full", 1, 7 },
+		{ "null", 1, 3 },   { "zero", 1, 5 },	 { "full", 1, 7 },
 		{ "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 	};
 	static const struct {
 		const char *from, *to;
 	} links[] = {
-		{ "/proc/self/fd", "fd" },     { "/proc/self/fd/0", "stdin" },
+		{ "/proc/self/fd", "fd" },	 { "/proc/self/fd/0", "stdin" },
 		{ "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
 		{ "pts/ptmx", "ptmx" },
 	};
@@ -482,13 +510,14 @@ static void make_dev(void)
 	int dev = open_in_root("/dev", false, "/dev");
 
 	for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
-		if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) < 0 &&
+		if (mknodat(dev, devs[i].name, S_IFCHR | 0666, makedev(devs[i].maj, devs[i].min)) <
+			    0 &&
 		    errno != EEXIST)
 			die(1, "mknod /dev/%s: %s", devs[i].name, strerror(errno));
 		/* Past the umask; only the node itself, never what an image's
 		 * symlink of that name points to. */
-		if (fstatat(dev, devs[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISCHR(st.st_mode) &&
-		    fchmodat(dev, devs[i].name, 0666, 0) < 0)
+		if (fstatat(dev, devs[i].name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISCHR(st.st_mode) && fchmodat(dev, devs[i].name, 0666, 0) < 0)
 			die(1, "chmod /dev/%s: %s", devs[i].name, strerror(errno));
 	}
 	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
@@ -514,7 +543,8 @@ static void make_spec_devices(const struct oci_config *cfg)
 			die(1, "%s: %s: not a file name", what, d->path);
 		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - d->path), d->path);
 		int parent = open_in_root(dir[0] ? dir : "/", false, what);
-		if (mknodat(parent, name, d->type | (d->mode & 0777), makedev(d->major, d->minor)) < 0) {
+		if (mknodat(parent, name, d->type | (d->mode & 0777), makedev(d->major, d->minor)) <
+		    0) {
 			if (errno != EEXIST)
 				die(1, "%s: mknod %s: %s", what, d->path, strerror(errno));
 		} else if (fchownat(parent, name, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -562,7 +592,8 @@ static void mask_paths(const struct oci_config *cfg)
 				continue;
 			die(1, "read-only %s: %s", p, strerror(errno));
 		}
-		if (mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		if (mount(NULL, p, NULL,
+			  MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 			  NULL) < 0)
 			die(1, "read-only remount %s: %s", p, strerror(errno));
 	}
@@ -622,10 +653,12 @@ static void join_namespaces(pid_t pid)
 	 * fork in child_run() puts the process in it. */
 	for (size_t i = 0; i < NNS; i++) {
 		snprintf(path, sizeof(path), "/proc/self/ns/%s", ns[i].name);
-		if (stat(path, &self) == 0 && fstat(fds[i], &other) == 0 && self.st_ino == other.st_ino)
+		if (stat(path, &self) == 0 && fstat(fds[i], &other) == 0 &&
+		    self.st_ino == other.st_ino)
 			continue; /* already there */
 		if (setns(fds[i], ns[i].type) < 0)
-			die(1, "join the container's %s namespace: %s", ns[i].name, strerror(errno));
+			die(1, "join the container's %s namespace: %s", ns[i].name,
+			    strerror(errno));
 		close(fds[i]);
 	}
 }
@@ -688,7 +721,8 @@ static char **with_home(char **env, uid_t uid)
 		char *rest = line, *field[7] = { 0 };
 		for (int i = 0; i < 7 && rest; i++)
 			field[i] = strsep(&rest, ":\n");
-		if (field[2] && field[5] && field[5][0] && (uid_t)strtoul(field[2], NULL, 10) == uid) {
+		if (field[2] && field[5] && field[5][0] &&
+		    (uid_t)strtoul(field[2], NULL, 10) == uid) {
 			snprintf(home, sizeof(home), "%s", field[5]);
 			break;
 		}
@@ -810,7 +844,8 @@ static void setup_process(const struct child_args *a)
 		for (int c = 0; c <= CAP_LAST_CAP; c++)
 			if (!(p->caps[OCI_CAP_BOUNDING] & (1ULL << c)) &&
 			    prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-				die(1, "drop %s from the bounding set: %s", cap_to_name(c), strerror(errno));
+				die(1, "drop %s from the bounding set: %s", cap_to_name(c),
+				    strerror(errno));
 		prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0);
 	}
 	if (setgroups(p->nadditional_gids, p->additional_gids) < 0)

@@ -70,13 +70,13 @@ void proc_kill_all(void);
 
 /* What a process child needs; the fds are the child's ends. */
 struct child_args {
-	const struct oci_config *cfg;   /* the container */
+	const struct oci_config *cfg;	/* the container */
 	const struct oci_process *proc; /* the process to run */
-	bool main;          /* the container's process: build the container */
-	pid_t join_pid;     /* exec: the process whose namespaces to join */
-	int stdio[3];       /* pipe ends, or -1 with tty */
-	int sync_fd;        /* child → agent: "R" ready, "E<code> <message>" */
-	int start_fd;       /* agent → child: one byte on START (main only) */
+	bool main;			/* the container's process: build the container */
+	pid_t join_pid;			/* exec: the process whose namespaces to join */
+	int stdio[3];			/* pipe ends, or -1 with tty */
+	int sync_fd;			/* child → agent: "R" ready, "E<code> <message>" */
+	int start_fd;			/* agent → child: one byte on START (main only) */
 };
 
 /* Runs in the forked child: never returns. */

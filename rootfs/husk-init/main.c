@@ -196,9 +196,12 @@ static void on_create(const struct agent_msg *m)
 		/* Not ignored: the process would run as the guest's real root
 		 * with none of the spec's id mappings. */
 		if (config->namespaces[i].type == CLONE_NEWUSER)
-			fail_create("linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
-				    "supported in husk's guest: the VM is the container's boundary", i);
-	if (rootfs_prepare(&c, why, sizeof(why)) < 0 || cgroup_prepare(config, why, sizeof(why)) < 0)
+			fail_create(
+				"linux.namespaces[%zu]: a user namespace (uid/gid mappings) is not "
+				"supported in husk's guest: the VM is the container's boundary",
+				i);
+	if (rootfs_prepare(&c, why, sizeof(why)) < 0 ||
+	    cgroup_prepare(config, why, sizeof(why)) < 0)
 		fail_create("%s", why);
 	/* Bind mounts arrive through virtio-fs shares: each share is mounted
 	 * once at /run/husk/shares/<tag>, and mounts[k]'s source is its entry
@@ -207,7 +210,8 @@ static void on_create(const struct agent_msg *m)
 	for (unsigned i = 0; i < c.nbinds; i++) {
 		uint32_t k = c.binds[i].mount_index;
 		if (k >= config->nmounts || !config->mounts[k].bind)
-			fail_create("CREATE: share %s names mounts[%u], not a bind mount", c.binds[i].tag, k);
+			fail_create("CREATE: share %s names mounts[%u], not a bind mount",
+				    c.binds[i].tag, k);
 		char dir[AGENT_MAX_NAME + 32], *src;
 		snprintf(dir, sizeof(dir), "/run/husk/shares/%s", c.binds[i].tag);
 		bool seen = false;
@@ -215,7 +219,8 @@ static void on_create(const struct agent_msg *m)
 			seen = strcmp(c.binds[j].tag, c.binds[i].tag) == 0;
 		if (!seen && ((mkdir(dir, 0700) < 0 && errno != EEXIST) ||
 			      mount(c.binds[i].tag, dir, "virtiofs", 0, NULL) < 0))
-			fail_create("mounts[%u]: virtio-fs share %s: %s", k, c.binds[i].tag, strerror(errno));
+			fail_create("mounts[%u]: virtio-fs share %s: %s", k, c.binds[i].tag,
+				    strerror(errno));
 		if (asprintf(&src, "%s/%u", dir, k) < 0)
 			fail_create("out of memory");
 		free(config->mounts[k].source);
@@ -318,7 +323,6 @@ static void on_network(const struct agent_msg *m)
 	    network_configure(&net, why, sizeof(why)) < 0)
 		fail_create("%s", why);
 }
-
 
 static void on_start(const struct agent_msg *m)
 {
@@ -449,15 +453,9 @@ static void on_update(const struct agent_msg *m)
 typedef void frame_handler(const struct agent_msg *m);
 
 static frame_handler *const frame_ops[AGENT_TYPE_MAX + 1] = {
-	[AGENT_NETWORK] = on_network,
-	[AGENT_CREATE] = on_create,
-	[AGENT_START] = on_start,
-	[AGENT_EXEC] = on_exec,
-	[AGENT_STDIN] = on_stdin,
-	[AGENT_RESIZE] = on_resize,
-	[AGENT_SIGNAL] = on_signal,
-	[AGENT_PS] = on_ps,
-	[AGENT_STATS] = on_stats,
+	[AGENT_NETWORK] = on_network, [AGENT_CREATE] = on_create, [AGENT_START] = on_start,
+	[AGENT_EXEC] = on_exec,	      [AGENT_STDIN] = on_stdin,	  [AGENT_RESIZE] = on_resize,
+	[AGENT_SIGNAL] = on_signal,   [AGENT_PS] = on_ps,	  [AGENT_STATS] = on_stats,
 	[AGENT_UPDATE] = on_update,
 };
 
@@ -471,7 +469,8 @@ static void on_frame(const struct agent_msg *m)
 
 static int connect_host(void)
 {
-	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK,
+				 .svm_cid = VMADDR_CID_HOST,
 				 .svm_port = HUSK_AGENT_PORT };
 	for (int i = 0; i < 100; i++) {
 		int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -481,7 +480,8 @@ static int connect_host(void)
 		if (fd >= 0)
 			close(fd);
 		if (i == 99)
-			logmsg("connect to the host (vsock port %u): %s", HUSK_AGENT_PORT, strerror(e));
+			logmsg("connect to the host (vsock port %u): %s", HUSK_AGENT_PORT,
+			       strerror(e));
 		usleep(20000);
 	}
 	return -1;
@@ -516,7 +516,8 @@ static void boot_mounts(void)
 	mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 	mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 	mkdir("/dev/pts", 0755);
-	mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+	mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	      "newinstance,ptmxmode=0666,mode=0620");
 }
 
 int main(void)
@@ -579,7 +580,8 @@ int main(void)
 				struct agent_msg m;
 				char why[256];
 				int got;
-				while ((got = agent_rx_next(&rx, AGENT_FROM_HOST, &m, why, sizeof(why))) > 0)
+				while ((got = agent_rx_next(&rx, AGENT_FROM_HOST, &m, why,
+							    sizeof(why))) > 0)
 					on_frame(&m);
 				if (got < 0) {
 					logmsg("bad frame from the host: %s", why);
@@ -597,9 +599,7 @@ int main(void)
 			}
 			case K_OUT:
 			case K_ERR:
-			case K_SYNC:
-				proc_event(kind, (unsigned)(evs[i].data.u64 >> 8));
-				break;
+			case K_SYNC: proc_event(kind, (unsigned)(evs[i].data.u64 >> 8)); break;
 			}
 		}
 	}

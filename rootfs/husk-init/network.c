@@ -140,7 +140,8 @@ static int find_by_mac(int sock, const uint8_t mac[6], char name[IFNAMSIZ])
 	for (i = all; i->if_index; i++) {
 		struct ifreq ifr = { 0 };
 		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", i->if_name);
-		if (ioctl(sock, SIOCGIFHWADDR, &ifr) == 0 && ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER &&
+		if (ioctl(sock, SIOCGIFHWADDR, &ifr) == 0 &&
+		    ifr.ifr_hwaddr.sa_family == ARPHRD_ETHER &&
 		    memcmp(ifr.ifr_hwaddr.sa_data, mac, 6) == 0) {
 			snprintf(name, IFNAMSIZ, "%s", i->if_name);
 			found = 0;
@@ -245,8 +246,8 @@ int network_configure(const struct agent_network *net, char *why, size_t whylen)
 		const uint8_t *m = net->ifs[i].mac;
 		if (find_by_mac(sock, m, names[i]) < 0) {
 			snprintf(why, whylen,
-				 "network: no card with MAC %02x:%02x:%02x:%02x:%02x:%02x",
-				 m[0], m[1], m[2], m[3], m[4], m[5]);
+				 "network: no card with MAC %02x:%02x:%02x:%02x:%02x:%02x", m[0],
+				 m[1], m[2], m[3], m[4], m[5]);
 			goto out;
 		}
 		snprintf(tmp, sizeof(tmp), "husk-tmp%u", i);
@@ -293,7 +294,8 @@ int network_configure(const struct agent_network *net, char *why, size_t whylen)
 			for (unsigned k = 0; k < f->nroutes; k++) {
 				if (f->routes[k].has_gw != (pass == 1))
 					continue;
-				if ((e = add_route(nl, ifindex, &f->routes[k])) < 0 && e != -EEXIST) {
+				if ((e = add_route(nl, ifindex, &f->routes[k])) < 0 &&
+				    e != -EEXIST) {
 					fmt_err(why, whylen, -e, "%s: add route", name);
 					goto out;
 				}

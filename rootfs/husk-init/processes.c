@@ -40,8 +40,13 @@ struct proc *proc_new(uint32_t id)
 {
 	for (int i = 0; i < MAX_PROCS; i++)
 		if (!procs[i].used) {
-			procs[i] = (struct proc){ .used = true, .id = id, .in_fd = -1, .out_fd = -1,
-						  .err_fd = -1, .sync_fd = -1, .start_fd = -1 };
+			procs[i] = (struct proc){ .used = true,
+						  .id = id,
+						  .in_fd = -1,
+						  .out_fd = -1,
+						  .err_fd = -1,
+						  .sync_fd = -1,
+						  .start_fd = -1 };
 			return &procs[i];
 		}
 	return NULL;
@@ -113,8 +118,9 @@ static bool handle_sync(struct proc *p, bool nonblock)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { buf, sizeof(buf) - 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c,
-			     .msg_controllen = sizeof(u.c) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c, .msg_controllen = sizeof(u.c)
+	};
 
 	do
 		r = recvmsg(p->sync_fd, &mh, (nonblock ? MSG_DONTWAIT : 0) | MSG_CMSG_CLOEXEC);
@@ -145,18 +151,14 @@ static bool handle_sync(struct proc *p, bool nonblock)
 			watch(p->out_fd, K_OUT, (unsigned)(p - procs));
 		}
 		break;
-	case 'R':
-		send_frame(AGENT_READY, p->id, NULL, 0);
-		break;
+	case 'R': send_frame(AGENT_READY, p->id, NULL, 0); break;
 	case 'E': {
 		char *msg = NULL;
 		long code = strtol(buf + 1, &msg, 10);
 		send_error(p->id, (uint32_t)code, "%s", msg && *msg == ' ' ? msg + 1 : buf + 1);
 		break;
 	}
-	case 'P':
-		p->pid = (pid_t)atoi(buf + 1);
-		break;
+	case 'P': p->pid = (pid_t)atoi(buf + 1); break;
 	}
 	return true;
 }
@@ -283,8 +285,8 @@ void proc_kill_all(void)
 
 /* stdio for a new process: pipes (child ends in CHILD, the agent's in P),
  * or, with a terminal, nothing yet: the child opens the pty itself. */
-static int make_stdio(struct proc *p, const struct oci_process *op, int child[3],
-		      char *why, size_t whylen)
+static int make_stdio(struct proc *p, const struct oci_process *op, int child[3], char *why,
+		      size_t whylen)
 {
 	child[0] = child[1] = child[2] = -1;
 	if (op->terminal) {
@@ -404,7 +406,6 @@ void proc_event(enum fd_kind kind, unsigned slot)
 				claim_stash(p);
 		}
 		break;
-	default:
-		break;
+	default: break;
 	}
 }

@@ -23,13 +23,13 @@
 #include "oci/config.h"
 #include "oci/tables.h"
 
-#define MUST(cond)                                                                  \
-	do {                                                                        \
-		if (!(cond)) {                                                      \
-			fprintf(stderr, "fuzz_config: invariant broken: %s (line %d)\n", \
-				#cond, __LINE__);                                   \
-			abort();                                                    \
-		}                                                                   \
+#define MUST(cond)                                                                              \
+	do {                                                                                    \
+		if (!(cond)) {                                                                  \
+			fprintf(stderr, "fuzz_config: invariant broken: %s (line %d)\n", #cond, \
+				__LINE__);                                                      \
+			abort();                                                                \
+		}                                                                               \
 	} while (0)
 
 /* A[N] is NULL and A[0..N-1] are strings. */
@@ -66,8 +66,9 @@ static void check_process(const struct oci_process *p)
 	for (size_t i = 0; i < p->nadditional_gids; i++)
 		MUST(p->additional_gids[i] != (gid_t)-1);
 	for (int s = 0; s < OCI_CAP_NSETS; s++)
-		MUST(!p->has_caps ? p->caps[s] == 0 : oci_capabilities.count >= 64 ||
-			     (p->caps[s] >> oci_capabilities.count) == 0);
+		MUST(!p->has_caps ? p->caps[s] == 0
+				  : oci_capabilities.count >= 64 ||
+					    (p->caps[s] >> oci_capabilities.count) == 0);
 	MUST(!p->nrlimits || p->rlimits);
 	for (size_t i = 0; i < p->nrlimits; i++) {
 		MUST(p->rlimits[i].resource >= 0 && p->rlimits[i].resource < RLIM_NLIMITS);
@@ -139,7 +140,8 @@ static void check_seccomp(const struct oci_seccomp *s)
 		MUST(sc->nargs <= 6 && (!sc->nargs || sc->args));
 		for (size_t j = 0; j < sc->nargs; j++) {
 			MUST(sc->args[j].index <= 5);
-			MUST(sc->args[j].op >= 0 && (size_t)sc->args[j].op < oci_seccomp_operators.count);
+			MUST(sc->args[j].op >= 0 &&
+			     (size_t)sc->args[j].op < oci_seccomp_operators.count);
 		}
 	}
 }

@@ -168,15 +168,19 @@ static void check_window(uintptr_t lo, uintptr_t hi, bool must_be_empty)
 	while (fgets(line, sizeof(line), fp)) {
 		unsigned long a, b;
 		int path = 0;
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b, &path) < 2 || b <= lo || a >= hi)
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &a, &b, &path) < 2 || b <= lo ||
+		    a >= hi)
 			continue;
 		const char *name = path ? line + path : "";
 		if (must_be_empty) {
 			fprintf(stderr, "fuzz_fuse: the DAX window is still mapped: %s", line);
 			abort();
 		}
-		if (*name && *name != '\n' && (strncmp(name, share, slen) != 0 || name[slen] != '/')) {
-			fprintf(stderr, "fuzz_fuse: the DAX window maps a file outside the share: %s", line);
+		if (*name && *name != '\n' &&
+		    (strncmp(name, share, slen) != 0 || name[slen] != '/')) {
+			fprintf(stderr,
+				"fuzz_fuse: the DAX window maps a file outside the share: %s",
+				line);
 			abort();
 		}
 	}
@@ -194,7 +198,10 @@ static void check_window(uintptr_t lo, uintptr_t hi, bool must_be_empty)
 #define VQ_REP 0x400000ULL
 
 static const struct virtio_device_ops vq_ops = {
-	.name = "fuzz-fs", .device_id = VIRTIO_ID_FS, .nqueues = 2, .queue_max = 256,
+	.name = "fuzz-fs",
+	.device_id = VIRTIO_ID_FS,
+	.nqueues = 2,
+	.queue_max = 256,
 };
 
 static void vq_reg(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
@@ -250,7 +257,7 @@ static void vq_guest_acts(struct vq_service *v)
 		vq_reg(d, 0x0a0, (uint32_t)(VQ_RAM - 8)); /* used ring off the end */
 	if (v->acts & 16)
 		vq_reg(d, 0x070, 0); /* reset */
-	if (v->acts & 32) /* set up anew, smaller */
+	if (v->acts & 32)	     /* set up anew, smaller */
 		vq_driver_start(d, 2);
 	if (v->acts & 64) /* the other queue, past the device's queues */
 		vq_reg(d, 0x030, v->acts & 128 ? 0 : 7);
@@ -400,7 +407,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			struct fuse_init_in i;
 		} init = {
 			{ .len = sizeof(init), .opcode = FUSE_INIT, .unique = 1 },
-			{ .major = 7, .minor = 38, .max_readahead = 1 << 17,
+			{ .major = 7,
+			  .minor = 38,
+			  .max_readahead = 1 << 17,
 			  .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES |
 				   FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT },
 		};

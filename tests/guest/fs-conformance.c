@@ -46,28 +46,28 @@ static void fail(int line, const char *fmt, ...)
 	printf("\n");
 }
 
-#define EXPECT(cond)                                                               \
-	do {                                                                       \
-		if (!(cond))                                                       \
+#define EXPECT(cond)                                                                       \
+	do {                                                                               \
+		if (!(cond))                                                               \
 			fail(__LINE__, "%s (errno %d %s)", #cond, errno, strerror(errno)); \
 	} while (0)
 
 /* CALL must fail with errno ERR. */
-#define EXPECT_ERR(call, err)                                                        \
-	do {                                                                         \
-		errno = 0;                                                           \
-		long r_ = (long)(call);                                              \
-		if (r_ != -1 || errno != (err))                                      \
+#define EXPECT_ERR(call, err)                                                                    \
+	do {                                                                                     \
+		errno = 0;                                                                       \
+		long r_ = (long)(call);                                                          \
+		if (r_ != -1 || errno != (err))                                                  \
 			fail(__LINE__, "%s: want %s, got %ld (%s)", #call, strerrorname_np(err), \
-			     r_, errno ? strerrorname_np(errno) : "no error");       \
+			     r_, errno ? strerrorname_np(errno) : "no error");                   \
 	} while (0)
 
 /* CALL must succeed (not -1). */
-#define EXPECT_OK(call)                                                               \
-	do {                                                                          \
-		errno = 0;                                                            \
-		if ((long)(call) == -1)                                               \
-			fail(__LINE__, "%s: %s", #call, strerrorname_np(errno));      \
+#define EXPECT_OK(call)                                                          \
+	do {                                                                     \
+		errno = 0;                                                       \
+		if ((long)(call) == -1)                                          \
+			fail(__LINE__, "%s: %s", #call, strerrorname_np(errno)); \
 	} while (0)
 
 static void begin(const char *name)
@@ -116,7 +116,8 @@ static int as_user(uid_t id, int (*fn)(const char *), const char *arg)
 {
 	pid_t p = fork();
 	if (p == 0) {
-		if (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 || setresuid(id, id, id) < 0)
+		if (setgroups(0, NULL) < 0 || setresgid(id, id, id) < 0 ||
+		    setresuid(id, id, id) < 0)
 			_exit(100);
 		_exit(fn(arg));
 	}
@@ -319,7 +320,8 @@ static void attrs(void)
 	struct timespec ts[2] = { { 1000000, 11 }, { 2000000, 22 } };
 	EXPECT_OK(utimensat(AT_FDCWD, "attr", ts, 0));
 	EXPECT_OK(stat("attr", &st));
-	EXPECT(st.st_atim.tv_sec == 1000000 && st.st_mtim.tv_sec == 2000000 && st.st_mtim.tv_nsec == 22);
+	EXPECT(st.st_atim.tv_sec == 1000000 && st.st_mtim.tv_sec == 2000000 &&
+	       st.st_mtim.tv_nsec == 22);
 	struct timespec now[2] = { { 0, UTIME_OMIT }, { 0, UTIME_NOW } };
 	EXPECT_OK(utimensat(AT_FDCWD, "attr", now, 0));
 	EXPECT_OK(stat("attr", &st));

@@ -53,7 +53,9 @@ static uint8_t pattern(uint64_t i)
 static int vsock_echo(unsigned port, uint64_t bytes)
 {
 	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
-	struct sockaddr_vm a = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = port };
+	struct sockaddr_vm a = { .svm_family = AF_VSOCK,
+				 .svm_cid = VMADDR_CID_HOST,
+				 .svm_port = port };
 	static uint8_t buf[65536];
 	uint64_t sent = 0, got = 0;
 
@@ -100,7 +102,8 @@ static int tool(int argc, char **argv)
 		return vsock_echo((unsigned)atoi(argv[2]), strtoull(argv[3], NULL, 0));
 	if ((argc == 3 || argc == 4) && strcmp(argv[1], "exit-status") == 0)
 		power_off((uint32_t)atoi(argv[2]), argc == 4 ? (uint32_t)atoi(argv[3]) : 0);
-	fprintf(stderr, "usage: husk-guest-tool vsock-echo PORT BYTES | exit-status CODE [SIGNAL]\n");
+	fprintf(stderr,
+		"usage: husk-guest-tool vsock-echo PORT BYTES | exit-status CODE [SIGNAL]\n");
 	return 2;
 }
 

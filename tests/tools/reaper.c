@@ -20,40 +20,41 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-int main(int argc, char **argv) {
-  if (argc < 2 || argv[1][0] == '-') {
-    fputs("Usage: reaper CMD [ARGS...]\n", stderr);
-    return 2;
-  }
-  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
-    perror("reaper: PR_SET_CHILD_SUBREAPER");
-    return 1;
-  }
-  pid_t cmd = fork();
-  if (cmd < 0) {
-    perror("reaper: fork");
-    return 1;
-  }
-  if (cmd == 0) {
-    execvp(argv[1], argv + 1);
-    fprintf(stderr, "reaper: %s: %s\n", argv[1], strerror(errno));
-    _exit(127);
-  }
-  int rc = 0;
-  for (;;) {
-    int st;
-    pid_t pid = waitpid(-1, &st, 0);
-    if (pid < 0 && errno == EINTR)
-      continue;
-    if (pid < 0)
-      break; /* ECHILD: nothing left */
-    if (WIFEXITED(st))
-      printf("%d exited %d\n", (int)pid, WEXITSTATUS(st));
-    else if (WIFSIGNALED(st))
-      printf("%d killed %d\n", (int)pid, WTERMSIG(st));
-    fflush(stdout);
-    if (pid == cmd && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
-      rc = 1;
-  }
-  return rc;
+int main(int argc, char **argv)
+{
+	if (argc < 2 || argv[1][0] == '-') {
+		fputs("Usage: reaper CMD [ARGS...]\n", stderr);
+		return 2;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		perror("reaper: PR_SET_CHILD_SUBREAPER");
+		return 1;
+	}
+	pid_t cmd = fork();
+	if (cmd < 0) {
+		perror("reaper: fork");
+		return 1;
+	}
+	if (cmd == 0) {
+		execvp(argv[1], argv + 1);
+		fprintf(stderr, "reaper: %s: %s\n", argv[1], strerror(errno));
+		_exit(127);
+	}
+	int rc = 0;
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break; /* ECHILD: nothing left */
+		if (WIFEXITED(st))
+			printf("%d exited %d\n", (int)pid, WEXITSTATUS(st));
+		else if (WIFSIGNALED(st))
+			printf("%d killed %d\n", (int)pid, WTERMSIG(st));
+		fflush(stdout);
+		if (pid == cmd && !(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+			rc = 1;
+	}
+	return rc;
 }

@@ -198,7 +198,15 @@ static int copy_out(int master)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_ONCE = 256, OPT_PRINT, OPT_WINSIZE, OPT_INPUT, OPT_RESIZE, OPT_NOCOPY, OPT_HELP };
+	enum {
+		OPT_ONCE = 256,
+		OPT_PRINT,
+		OPT_WINSIZE,
+		OPT_INPUT,
+		OPT_RESIZE,
+		OPT_NOCOPY,
+		OPT_HELP
+	};
 	static const struct option opts[] = {
 		{ "once", no_argument, NULL, OPT_ONCE },
 		{ "print-winsize", no_argument, NULL, OPT_PRINT },
@@ -216,12 +224,8 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_ONCE:
-			once = 1;
-			break;
-		case OPT_PRINT:
-			print_ws = 1;
-			break;
+		case OPT_ONCE: once = 1; break;
+		case OPT_PRINT: print_ws = 1; break;
 		case OPT_WINSIZE:
 			if (parse_winsize(optarg, &want) < 0) {
 				fprintf(stderr, "recvtty: bad --winsize '%s' (want ROWSxCOLS)\n",
@@ -230,9 +234,7 @@ int main(int argc, char **argv)
 			}
 			set_ws = 1;
 			break;
-		case OPT_INPUT:
-			input = optarg;
-			break;
+		case OPT_INPUT: input = optarg; break;
 		case OPT_RESIZE: {
 			char *eq = strrchr(optarg, '=');
 			if (!eq || eq == optarg || parse_winsize(eq + 1, &resize_ws) < 0) {
@@ -243,21 +245,16 @@ int main(int argc, char **argv)
 			}
 			*eq = '\0';
 			if (strlen(optarg) > 256) {
-				fprintf(stderr, "recvtty: --resize-on TEXT longer than 256 bytes\n");
+				fprintf(stderr,
+					"recvtty: --resize-on TEXT longer than 256 bytes\n");
 				return 2;
 			}
 			resize_text = optarg;
 			break;
 		}
-		case OPT_NOCOPY:
-			copy = 0;
-			break;
-		case OPT_HELP:
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
+		case OPT_NOCOPY: copy = 0; break;
+		case OPT_HELP: usage(stdout); return 0;
+		default: usage(stderr); return 2;
 		}
 	}
 	if (optind != argc - 1) {

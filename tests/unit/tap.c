@@ -56,8 +56,7 @@ int main(int argc, char **argv)
 		if (current_skip)
 			printf("ok %d %s # skip %s\n", i, t->name, current_skip);
 		else
-			printf("%sok %d %s\n", current_failed ? "not " : "", i,
-			       t->name);
+			printf("%sok %d %s\n", current_failed ? "not " : "", i, t->name);
 		failed += current_failed;
 	}
 	return failed ? 1 : 0;

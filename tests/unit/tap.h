@@ -21,50 +21,48 @@ void tap_fail(const char *file, int line, const char *fmt, ...)
 void tap_skip(const char *reason);
 bool tap_failed(void);
 
-#define TEST(fn_name)                                                  \
-	static void fn_name(void);                                     \
-	__attribute__((constructor)) static void reg_##fn_name(void)   \
-	{                                                              \
+#define TEST(fn_name)                                                   \
+	static void fn_name(void);                                      \
+	__attribute__((constructor)) static void reg_##fn_name(void)    \
+	{                                                               \
 		static struct tap_test t = { #fn_name, fn_name, NULL }; \
-		tap_register(&t);                                      \
-	}                                                              \
+		tap_register(&t);                                       \
+	}                                                               \
 	static void fn_name(void)
 
 /* Checks return from the test on failure, so later steps never run on a
  * state the failed check already showed to be wrong. */
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			tap_fail(__FILE__, __LINE__, "%s", #cond);         \
-			return;                                            \
-		}                                                          \
+#define CHECK(cond)                                                \
+	do {                                                       \
+		if (!(cond)) {                                     \
+			tap_fail(__FILE__, __LINE__, "%s", #cond); \
+			return;                                    \
+		}                                                  \
 	} while (0)
 
-#define CHECK_INT(a, b)                                                      \
-	do {                                                                 \
-		long long va_ = (long long)(a), vb_ = (long long)(b);        \
-		if (va_ != vb_) {                                            \
-			tap_fail(__FILE__, __LINE__, "%s == %s (%lld != %lld)", \
-				 #a, #b, va_, vb_);                          \
-			return;                                              \
-		}                                                            \
+#define CHECK_INT(a, b)                                                                            \
+	do {                                                                                       \
+		long long va_ = (long long)(a), vb_ = (long long)(b);                              \
+		if (va_ != vb_) {                                                                  \
+			tap_fail(__FILE__, __LINE__, "%s == %s (%lld != %lld)", #a, #b, va_, vb_); \
+			return;                                                                    \
+		}                                                                                  \
 	} while (0)
 
-#define CHECK_STR(a, b)                                                     \
-	do {                                                                \
-		const char *sa_ = (a), *sb_ = (b);                          \
-		if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                \
-			tap_fail(__FILE__, __LINE__, "%s == %s (\"%s\" != \"%s\")", \
-				 #a, #b, sa_ ? sa_ : "(null)",              \
-				 sb_ ? sb_ : "(null)");                     \
-			return;                                             \
-		}                                                           \
+#define CHECK_STR(a, b)                                                                     \
+	do {                                                                                \
+		const char *sa_ = (a), *sb_ = (b);                                          \
+		if (!sa_ || !sb_ || strcmp(sa_, sb_) != 0) {                                \
+			tap_fail(__FILE__, __LINE__, "%s == %s (\"%s\" != \"%s\")", #a, #b, \
+				 sa_ ? sa_ : "(null)", sb_ ? sb_ : "(null)");               \
+			return;                                                             \
+		}                                                                           \
 	} while (0)
 
-#define SKIP(reason)               \
-	do {                       \
-		tap_skip(reason);  \
-		return;            \
+#define SKIP(reason)              \
+	do {                      \
+		tap_skip(reason); \
+		return;           \
 	} while (0)
 
 #endif

@@ -74,7 +74,8 @@ TEST(agent_rejects_bad_headers)
 
 	/* A length beyond the bound fails on the header alone. */
 	agent_encode_hdr(buf, AGENT_STDOUT, 1, AGENT_MAX_PAYLOAD + 1);
-	CHECK_INT(agent_frame_parse(buf, AGENT_HDR_LEN, AGENT_FROM_GUEST, &m, why, sizeof(why)), -1);
+	CHECK_INT(agent_frame_parse(buf, AGENT_HDR_LEN, AGENT_FROM_GUEST, &m, why, sizeof(why)),
+		  -1);
 }
 
 TEST(agent_payload_checks)
@@ -215,8 +216,9 @@ static struct agent_network sample_network(void)
 	n.ifs[0].addrs[0] = (struct agent_addr){ 4, 24, { 10, 0, 0, 2 } };
 	n.ifs[0].addrs[1] = (struct agent_addr){ 6, 64, { 0xfd, [15] = 2 } };
 	n.ifs[0].nroutes = 1;
-	n.ifs[0].routes[0] = (struct agent_route){ .family = 4, .has_gw = true, .gw = { 10, 0, 0, 1 },
-						   .metric = 7 };
+	n.ifs[0].routes[0] = (struct agent_route){
+		.family = 4, .has_gw = true, .gw = { 10, 0, 0, 1 }, .metric = 7
+	};
 	return n;
 }
 

@@ -97,8 +97,9 @@ TEST(fd_send_passes_the_descriptor_and_the_data)
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = { buf, sizeof(buf) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c,
-			     .msg_controllen = sizeof(u.c) };
+	struct msghdr mh = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.c, .msg_controllen = sizeof(u.c)
+	};
 	CHECK_INT(recvmsg(sv[1], &mh, MSG_CMSG_CLOEXEC), 1);
 	CHECK(buf[0] == 'T');
 	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);

@@ -42,14 +42,14 @@ static struct oci_config *config_with(const char *mounts, husk_error_t *err)
 {
 	char json[4096];
 	snprintf(json, sizeof(json),
-		 "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},\"mounts\":[%s]}", mounts);
+		 "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},\"mounts\":[%s]}",
+		 mounts);
 	return oci_config_parse(json, strlen(json), err);
 }
 
 /* binds_plan over a config holding MOUNTS; -2 if that config does not
  * parse (a broken test, not a refused mount). */
-static int plan_from(const char *mounts, const char *bundle, struct bind_plan *p,
-		     husk_error_t *err)
+static int plan_from(const char *mounts, const char *bundle, struct bind_plan *p, husk_error_t *err)
 {
 	struct oci_config *cfg = config_with(mounts, err);
 	if (!cfg)
@@ -73,11 +73,12 @@ TEST(binds_plan_takes_files_and_directories)
 	CHECK(d);
 	put(d, "hosts", "127.0.0.1 localhost\n");
 	mkdir(strcat(strcpy(m, d), "/vol"), 0755);
-	snprintf(m, sizeof(m),
-		 "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
-		 "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"hosts\",\"options\":[\"bind\"]},"
-		 "{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"%s/vol\",\"options\":[\"rbind\",\"ro\"]}",
-		 d);
+	snprintf(
+		m, sizeof(m),
+		"{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
+		"{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"hosts\",\"options\":[\"bind\"]},"
+		"{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"%s/vol\",\"options\":[\"rbind\",\"ro\"]}",
+		d);
 	struct bind_plan p;
 	CHECK_INT(plan_from(m, d, &p, &err), 0);
 	CHECK_INT(p.n, 2);
@@ -106,10 +107,12 @@ TEST(binds_plan_errors_name_the_mount)
 	struct bind_plan p;
 
 	/* Missing source. */
-	CHECK_INT(plan_from("{\"destination\":\"/a\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
-			    "{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/nonexistent/husk\",\"options\":[\"bind\"]}",
-			    d, &p, &err),
-		  -1);
+	CHECK_INT(
+		plan_from(
+			"{\"destination\":\"/a\",\"type\":\"tmpfs\",\"source\":\"tmpfs\"},"
+			"{\"destination\":\"/x\",\"type\":\"bind\",\"source\":\"/nonexistent/husk\",\"options\":[\"bind\"]}",
+			d, &p, &err),
+		-1);
 	CHECK(strstr(err->msg, "mounts[1].source /nonexistent/husk: no such file"));
 	husk_error_release(&err);
 
@@ -120,8 +123,10 @@ TEST(binds_plan_errors_name_the_mount)
 	memcpy(a.sun_path, sock, strlen(sock) + 1);
 	CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
 	close(fd);
-	snprintf(m, sizeof(m), "{\"destination\":\"/s\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"bind\"]}",
-		 sock);
+	snprintf(
+		m, sizeof(m),
+		"{\"destination\":\"/s\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"bind\"]}",
+		sock);
 	CHECK_INT(plan_from(m, d, &p, &err), -1);
 	CHECK(strstr(err->msg, "mounts[0].source"));
 	CHECK(strstr(err->msg, "a socket cannot be bind-mounted"));
@@ -132,11 +137,13 @@ TEST(binds_plan_errors_name_the_mount)
 	char *many = calloc(1, cap);
 	CHECK(many);
 	for (unsigned i = 0; i <= AGENT_MAX_BINDS; i++)
-		snprintf(many + strlen(many), cap - strlen(many),
-			 "%s{\"destination\":\"/m%u\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"bind\"]}",
-			 i ? "," : "", i, d);
+		snprintf(
+			many + strlen(many), cap - strlen(many),
+			"%s{\"destination\":\"/m%u\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"bind\"]}",
+			i ? "," : "", i, d);
 	char *json = NULL;
-	CHECK(asprintf(&json, "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},\"mounts\":[%s]}",
+	CHECK(asprintf(&json,
+		       "{\"ociVersion\":\"1.0.2\",\"root\":{\"path\":\"rootfs\"},\"mounts\":[%s]}",
 		       many) > 0);
 	free(many);
 	struct oci_config *cfg = oci_config_parse(json, strlen(json), &err);
@@ -147,7 +154,8 @@ TEST(binds_plan_errors_name_the_mount)
 	CHECK_INT(binds_plan(cfg, d, &p, &err), -1);
 	oci_config_free(cfg);
 	char want[64];
-	snprintf(want, sizeof(want), "mounts[%u]: more than %u bind mounts", AGENT_MAX_BINDS, AGENT_MAX_BINDS);
+	snprintf(want, sizeof(want), "mounts[%u]: more than %u bind mounts", AGENT_MAX_BINDS,
+		 AGENT_MAX_BINDS);
 	CHECK_STR(err->msg, want);
 	husk_error_release(&err);
 	rm_rf(d);
@@ -207,11 +215,12 @@ TEST(binds_stage_serves_the_files_alone)
 	put(d, "sibling", "secret\n");
 	snprintf(stage, sizeof(stage), "%s/stage", d);
 	CHECK(mkdir(stage, 0700) == 0);
-	snprintf(m, sizeof(m),
-		 "{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"rw\",\"options\":[\"bind\"]},"
-		 "{\"destination\":\"/etc/resolv.conf\",\"type\":\"bind\",\"source\":\"ro\",\"options\":[\"bind\",\"ro\"]},"
-		 "{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]}",
-		 d);
+	snprintf(
+		m, sizeof(m),
+		"{\"destination\":\"/etc/hosts\",\"type\":\"bind\",\"source\":\"rw\",\"options\":[\"bind\"]},"
+		"{\"destination\":\"/etc/resolv.conf\",\"type\":\"bind\",\"source\":\"ro\",\"options\":[\"bind\",\"ro\"]},"
+		"{\"destination\":\"/v\",\"type\":\"bind\",\"source\":\"%s\",\"options\":[\"rbind\",\"ro\"]}",
+		d);
 	struct bind_plan p;
 	CHECK_INT(plan_from(m, d, &p, &err), 0);
 	pid_t pid = fork();

@@ -251,11 +251,11 @@ static bool read_file(const char *ctrl, const char *path, const char *file, char
 	return true;
 }
 
-#define CHECK_FILE(ctrl, path, file, want)                                                         \
-	do {                                                                                       \
-		char got_[256];                                                                    \
-		CHECK(read_file(ctrl, path, file, got_, sizeof(got_)));                            \
-		CHECK_STR(got_, want);                                                             \
+#define CHECK_FILE(ctrl, path, file, want)                              \
+	do {                                                            \
+		char got_[256];                                         \
+		CHECK(read_file(ctrl, path, file, got_, sizeof(got_))); \
+		CHECK_STR(got_, want);                                  \
 	} while (0)
 
 static bool gone_everywhere(const char *path)
@@ -650,12 +650,12 @@ TEST(cgroup_create_tells_a_shared_cgroup_from_its_own)
 
 /* Bits of a device probe's exit status: what it found, opening each. */
 enum {
-	PROBE_NULL_REFUSED = 1,	 /* /dev/null: must open */
-	PROBE_KMSG_OPENED = 2,	 /* /dev/kmsg: must be refused */
-	PROBE_KMSG_OTHER = 4,	 /* /dev/kmsg failed otherwise than EPERM */
-	PROBE_KVM_REFUSED = 8,	 /* /dev/kvm: the VMM's own device, must open */
-	PROBE_TUN_OPENED = 16,	 /* /dev/net/tun opened */
-	PROBE_TUN_REFUSED = 32,	 /* /dev/net/tun refused (EPERM) */
+	PROBE_NULL_REFUSED = 1, /* /dev/null: must open */
+	PROBE_KMSG_OPENED = 2,	/* /dev/kmsg: must be refused */
+	PROBE_KMSG_OTHER = 4,	/* /dev/kmsg failed otherwise than EPERM */
+	PROBE_KVM_REFUSED = 8,	/* /dev/kvm: the VMM's own device, must open */
+	PROBE_TUN_OPENED = 16,	/* /dev/net/tun opened */
+	PROBE_TUN_REFUSED = 32, /* /dev/net/tun refused (EPERM) */
 };
 
 /* Forks a child into CG that opens the devices and exits with PROBE_*
@@ -764,8 +764,11 @@ TEST(cgroup_cpuset_applies_and_updates)
 
 	snprintf(g.top, sizeof(g.top), "/husk-unit-%d", (int)getpid());
 	snprintf(path, sizeof(path), "%s/cpuset", g.top);
-	struct oci_resources r = { .has_cpuset_cpus = true, .cpuset_cpus = "0",
-				   .cpuset_ncpus = 1, .has_cpuset_mems = true, .cpuset_mems = "0" };
+	struct oci_resources r = { .has_cpuset_cpus = true,
+				   .cpuset_cpus = "0",
+				   .cpuset_ncpus = 1,
+				   .has_cpuset_mems = true,
+				   .cpuset_mems = "0" };
 	int rc = cgroup_create(path, &r, 0, &g.cg, &err);
 	if (rc < 0)
 		printf("# %s\n", err->msg);

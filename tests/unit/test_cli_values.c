@@ -13,13 +13,17 @@ static const struct cli_flag flags[] = {
 	{ NULL },
 };
 static const struct cli_command cmd = {
-	.name = "t", .summary = "", .min_args = 0, .max_args = 1, .flags = flags,
+	.name = "t",
+	.summary = "",
+	.min_args = 0,
+	.max_args = 1,
+	.flags = flags,
 };
 
 TEST(cli_values_keeps_every_occurrence)
 {
-	char *argv[] = { "t", "--share", "a=/x", "-e", "A=1", "--share=b=/y:ro", "-d",
-			 "-share", "c=/z", "-e", "B=2", "id", NULL };
+	char *argv[] = { "t",	 "--share", "a=/x", "-e", "A=1", "--share=b=/y:ro", "-d", "-share",
+			 "c=/z", "-e",	    "B=2",  "id", NULL };
 	struct cli_args a;
 	const char *v[4];
 	husk_error_t err cleanup_error = NULL;
@@ -67,8 +71,9 @@ TEST(cli_parse_ulong_takes_whole_numbers_in_range_only)
 	CHECK(cli_parse_ulong("4294967294", 0, 0xfffffffeul, &v) && v == 0xfffffffeul);
 	v = 7;
 	/* Each refusal leaves *OUT alone, so a caller's default survives. */
-	const char *bad[] = { NULL, "", "-1", "-0", "+", "+1", "11", "1x", " 1", "1 ", "0x10",
-			      "99999999999999999999999", "4294967295" };
+	const char *bad[] = { NULL,	   "",	 "-1", "-0", "+",    "+1",
+			      "11",	   "1x", " 1", "1 ", "0x10", "99999999999999999999999",
+			      "4294967295" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		unsigned long max = i + 1 == sizeof(bad) / sizeof(bad[0]) ? 0xfffffffeul : 10;
 		CHECK(!cli_parse_ulong(bad[i], 0, max, &v));

@@ -57,12 +57,12 @@ static int in_child(void (*fn)(void *), void *arg)
 
 #define CHILD_OK(status) (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 
-#define FAIL_CHILD(code, ...)                                                                      \
-	do {                                                                                       \
-		printf("#   child: ");                                                             \
-		printf(__VA_ARGS__);                                                               \
-		printf("\n");                                                                      \
-		_exit(code);                                                                       \
+#define FAIL_CHILD(code, ...)          \
+	do {                           \
+		printf("#   child: "); \
+		printf(__VA_ARGS__);   \
+		printf("\n");          \
+		_exit(code);           \
 	} while (0)
 
 static void show_status(int status)

@@ -84,7 +84,8 @@ static void send_unread(void *arg)
 	static char big[1 << 20];
 	husk_error_t err = NULL;
 	/* More than the socket buffers hold: the peer never reads. */
-	int rc = control_call(fd, AGENT_UPDATE, big, sizeof(big), AGENT_UPDATED, NULL, NULL, 300, &err);
+	int rc = control_call(fd, AGENT_UPDATE, big, sizeof(big), AGENT_UPDATED, NULL, NULL, 300,
+			      &err);
 	if (rc != -1 || !err || !strstr(err->msg, "took no UPDATE"))
 		_exit(2);
 	husk_error_release(&err);
@@ -305,7 +306,8 @@ static size_t flood(int fd, uint16_t type, uint32_t id)
 		if (poll(&p, 1, 1000) <= 0)
 			break;
 		/* Whole frames only: a partial one would stay partial. */
-		if (control_send(fd, type, id, frame + AGENT_HDR_LEN, 65536, control_deadline(1000)) < 0)
+		if (control_send(fd, type, id, frame + AGENT_HDR_LEN, 65536,
+				 control_deadline(1000)) < 0)
 			break;
 		total += sizeof(frame);
 	}
@@ -324,8 +326,9 @@ TEST(the_router_never_blocks_on_a_peer_that_does_not_read)
 	CHECK(mkdtemp(dir));
 	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl", dir);
 	snprintf(agent_path, sizeof(agent_path), "%s/1024", dir);
-	rc.p = (struct vmm_process){ .config_json = "{}", .config_len = 2, .rootfs_tag = "rootfs",
-				     .console_fd = -1 };
+	rc.p = (struct vmm_process){
+		.config_json = "{}", .config_len = 2, .rootfs_tag = "rootfs", .console_fd = -1
+	};
 	rc.p.ctl_listen = agent_listen(ctl_path, &err);
 	rc.p.agent_listen = agent_listen(agent_path, &err);
 	CHECK(rc.p.ctl_listen >= 0 && rc.p.agent_listen >= 0);
@@ -394,8 +397,17 @@ TEST(the_router_never_blocks_on_a_peer_that_does_not_read)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += 10;
 	CHECK_INT(pthread_timedjoin_np(th, NULL, &ts), 0);
-	int fds[] = { a, b, c, d, agent, rc.p.ctl_listen, rc.p.agent_listen, rc.quit[0], rc.quit[1],
-		      rc.stop[0], rc.stop[1] };
+	int fds[] = { a,
+		      b,
+		      c,
+		      d,
+		      agent,
+		      rc.p.ctl_listen,
+		      rc.p.agent_listen,
+		      rc.quit[0],
+		      rc.quit[1],
+		      rc.stop[0],
+		      rc.stop[1] };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		close(fds[i]);
 	unlink(ctl_path);

@@ -21,10 +21,10 @@
 #include "runtime/vmm_process.h"
 #include "tests/unit/tap.h"
 
-static const int term_sigs[] = { SIGHUP,  SIGINT,  SIGKILL,   SIGPIPE,   SIGALRM, SIGTERM, SIGUSR1,
-				 SIGUSR2, SIGIO,   SIGPROF,   SIGVTALRM, SIGSTKFLT, SIGPWR };
-static const int core_sigs[] = { SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS,
-				 SIGFPE,  SIGSEGV, SIGSYS, SIGXCPU, SIGXFSZ };
+static const int term_sigs[] = { SIGHUP,  SIGINT, SIGKILL, SIGPIPE,   SIGALRM,	 SIGTERM, SIGUSR1,
+				 SIGUSR2, SIGIO,  SIGPROF, SIGVTALRM, SIGSTKFLT, SIGPWR };
+static const int core_sigs[] = { SIGQUIT, SIGILL,  SIGTRAP, SIGABRT, SIGBUS,
+				 SIGFPE,  SIGSEGV, SIGSYS,  SIGXCPU, SIGXFSZ };
 static const int ignore_sigs[] = { SIGCHLD, SIGCONT, SIGURG, SIGWINCH };
 static const int stop_sigs[] = { SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU };
 
@@ -143,7 +143,8 @@ static void hostile_setup(int sig)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_CORE, &rl);
 	}
-	if (sig > 0 && sig != SIGKILL && sig != SIGSTOP && sig < SIGRTMAX + 1 && (sig < 32 || sig >= SIGRTMIN)) {
+	if (sig > 0 && sig != SIGKILL && sig != SIGSTOP && sig < SIGRTMAX + 1 &&
+	    (sig < 32 || sig >= SIGRTMIN)) {
 		sigset_t set;
 		sigemptyset(&set);
 		sigaddset(&set, sig);
@@ -242,8 +243,8 @@ TEST(exit_status_core_signals_dump_no_core)
 		int sig = core_sigs[i];
 		int st = end_in_child(-sig, dir);
 		if (!KILLED_BY(st, sig) || WCOREDUMP(st) || !dir_is_empty(dir)) {
-			tap_fail(__FILE__, __LINE__, "%s: status 0x%x, or a core in %s", sigabbrev_np(sig),
-				 st, dir);
+			tap_fail(__FILE__, __LINE__, "%s: status 0x%x, or a core in %s",
+				 sigabbrev_np(sig), st, dir);
 			return;
 		}
 	}

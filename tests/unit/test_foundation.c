@@ -44,15 +44,14 @@ TEST(error_status_is_kept)
 
 TEST(log_json_line_escapes)
 {
-	cleanup_free char *line = log_format_line(
-		LOG_FORMAT_JSON, LOG_LEVEL_ERROR, 0, "a \"q\"\n\\\x01");
+	cleanup_free char *line =
+		log_format_line(LOG_FORMAT_JSON, LOG_LEVEL_ERROR, 0, "a \"q\"\n\\\x01");
 	CHECK(line);
 	/* A JSON parser must read back exactly the message. */
 	cleanup_json json_object *o = json_tokener_parse(line);
 	CHECK(o);
 	CHECK_STR(json_object_get_string(json_object_object_get(o, "level")), "error");
-	CHECK_STR(json_object_get_string(json_object_object_get(o, "msg")),
-		  "a \"q\"\n\\\x01");
+	CHECK_STR(json_object_get_string(json_object_object_get(o, "msg")), "a \"q\"\n\\\x01");
 	CHECK(json_object_object_get(o, "time"));
 	CHECK(line[strlen(line) - 1] == '\n');
 }
@@ -61,8 +60,8 @@ TEST(log_text_line_like_logrus)
 {
 	setenv("TZ", "UTC", 1);
 	tzset();
-	cleanup_free char *line = log_format_line(LOG_FORMAT_TEXT, LOG_LEVEL_WARN,
-						  86400, "x \"y\"\tz");
+	cleanup_free char *line =
+		log_format_line(LOG_FORMAT_TEXT, LOG_LEVEL_WARN, 86400, "x \"y\"\tz");
 	CHECK_STR(line, "time=\"1970-01-02T00:00:00Z\" level=warning msg=\"x \\\"y\\\"\\tz\"\n");
 }
 
@@ -84,7 +83,11 @@ static const struct cli_flag flags[] = {
 	{ NULL },
 };
 static const struct cli_command cmd = {
-	.name = "t", .summary = "", .min_args = 1, .max_args = 1, .flags = flags,
+	.name = "t",
+	.summary = "",
+	.min_args = 1,
+	.max_args = 1,
+	.flags = flags,
 };
 
 TEST(cli_accepts_go_flag_spellings)
@@ -172,8 +175,8 @@ TEST(rootless_spec_maps_ids_and_drops_netns)
 	json_object *ns = path(s, "linux", "namespaces");
 	bool user = false;
 	for (size_t i = 0; i < json_object_array_length(ns); i++) {
-		const char *t = json_object_get_string(json_object_object_get(
-			json_object_array_get_idx(ns, i), "type"));
+		const char *t = json_object_get_string(
+			json_object_object_get(json_object_array_get_idx(ns, i), "type"));
 		CHECK(strcmp(t, "network") != 0);
 		user |= strcmp(t, "user") == 0;
 	}
@@ -190,8 +193,8 @@ TEST(default_spec_uses_only_supported_names)
 	CHECK(s);
 	json_object *mounts = path(s, "mounts", NULL);
 	for (size_t i = 0; i < json_object_array_length(mounts); i++) {
-		json_object *opts = json_object_object_get(
-			json_object_array_get_idx(mounts, i), "options");
+		json_object *opts =
+			json_object_object_get(json_object_array_get_idx(mounts, i), "options");
 		for (size_t j = 0; opts && j < json_object_array_length(opts); j++) {
 			const char *o = json_object_get_string(json_object_array_get_idx(opts, j));
 			/* Options that are not mount flags are handed to the
@@ -204,7 +207,8 @@ TEST(default_spec_uses_only_supported_names)
 	json_object *caps = path(path(s, "process", NULL), "capabilities", "bounding");
 	for (size_t i = 0; i < json_object_array_length(caps); i++)
 		CHECK(oci_name_lookup(&oci_capabilities,
-				      json_object_get_string(json_object_array_get_idx(caps, i))) >= 0);
+				      json_object_get_string(json_object_array_get_idx(caps, i))) >=
+		      0);
 }
 
 TEST(capability_table_in_kernel_order)

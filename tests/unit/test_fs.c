@@ -106,7 +106,12 @@ static uint64_t g_unique = 1;
 static void rq(uint32_t opcode, uint64_t nodeid)
 {
 	struct fuse_in_header h = {
-		.opcode = opcode, .unique = g_unique++, .nodeid = nodeid, .uid = g_uid, .gid = g_gid, .pid = 42,
+		.opcode = opcode,
+		.unique = g_unique++,
+		.nodeid = nodeid,
+		.uid = g_uid,
+		.gid = g_gid,
+		.pid = 42,
 	};
 	memcpy(req, &h, sizeof(h));
 	reqlen = sizeof(h);
@@ -158,7 +163,9 @@ static size_t payload_len(void)
 
 static int do_init(struct fuse_server *s)
 {
-	struct fuse_init_in in = { .major = 7, .minor = 38, .max_readahead = 131072,
+	struct fuse_init_in in = { .major = 7,
+				   .minor = 38,
+				   .max_readahead = 131072,
 				   .flags = FUSE_ASYNC_READ | FUSE_DO_READDIRPLUS | FUSE_MAX_PAGES |
 					    FUSE_BIG_WRITES | FUSE_INIT_EXT | FUSE_POSIX_LOCKS };
 	rq(FUSE_INIT, 0);
@@ -171,7 +178,8 @@ static bool fx_ready(struct fx *f)
 	return fx_init(f) && do_init(f->s) == 0;
 }
 
-static int lookup(struct fuse_server *s, uint64_t parent, const char *name, struct fuse_entry_out *e)
+static int lookup(struct fuse_server *s, uint64_t parent, const char *name,
+		  struct fuse_entry_out *e)
 {
 	rq(FUSE_LOOKUP, parent);
 	adds(name);
@@ -219,7 +227,9 @@ static int create_(struct fuse_server *s, uint64_t parent, const char *name, uin
 		if (e)
 			memcpy(e, payload(), sizeof(*e));
 		if (fh)
-			*fh = ((const struct fuse_open_out *)((const uint8_t *)payload() + sizeof(*e)))->fh;
+			*fh = ((const struct fuse_open_out *)((const uint8_t *)payload() +
+							      sizeof(*e)))
+				      ->fh;
 	}
 	return r;
 }
@@ -394,7 +404,7 @@ TEST(fs_init_negotiates_and_gates_requests)
 	CHECK_INT(o->max_readahead, 131072);
 	CHECK(o->flags & FUSE_ASYNC_READ);
 	CHECK(o->flags & FUSE_DO_READDIRPLUS);
-	CHECK(!(o->flags & FUSE_POSIX_LOCKS)); /* not offered: the guest locks locally */
+	CHECK(!(o->flags & FUSE_POSIX_LOCKS));	   /* not offered: the guest locks locally */
 	CHECK(!(o->flags & FUSE_WRITEBACK_CACHE)); /* never asked for: never granted */
 	/* Unknown and unsupported opcodes: ENOSYS. */
 	rq(FUSE_GETLK, FUSE_ROOT_ID);
@@ -516,7 +526,8 @@ TEST(fs_create_write_read_owner)
 	CHECK_INT(release_(f.s, e.nodeid, fh, false), -EBADF);
 
 	/* CREATE with O_EXCL on an existing name: EEXIST; without: opens it. */
-	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "new", O_RDWR | O_CREAT | O_EXCL, 0644, NULL, NULL), -EEXIST);
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "new", O_RDWR | O_CREAT | O_EXCL, 0644, NULL, NULL),
+		  -EEXIST);
 	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "new", O_RDWR | O_CREAT | O_TRUNC, 0600, &e, &fh), 0);
 	CHECK_INT(e.attr.size, 0); /* O_TRUNC honoured */
 	CHECK_INT(lstat(host_path(&f, "new"), &st), 0);
@@ -567,7 +578,6 @@ TEST(fs_setgid_directory_gives_its_group)
 	CHECK_INT(lstat(host_path(&f, "sgid/file"), &st), 0);
 	CHECK_INT(st.st_gid, 4242);
 	CHECK_INT(st.st_mode & 07777, 0640);
-
 }
 
 /* A share that allows set-ID files: they are made as asked. */
@@ -577,7 +587,8 @@ TEST(fs_setid_share_keeps_setuid_bits)
 	struct fuse_entry_out e;
 	struct stat st;
 	uint64_t fh;
-	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .allow_setid = true }) && do_init(f.s) == 0);
+	CHECK(fx_init_opts(&f, (struct fuse_share_opts){ .allow_setid = true }) &&
+	      do_init(f.s) == 0);
 	if (geteuid() != 0)
 		SKIP("needs root to hand files to other owners");
 
@@ -590,7 +601,9 @@ TEST(fs_setid_share_keeps_setuid_bits)
 	CHECK_INT(st.st_mode & 07777, 06755);
 	CHECK_INT(st.st_uid, 1000);
 	/* ... and a SETATTR doing chown and chmod together keeps the new mode. */
-	struct fuse_setattr_in sa = { .valid = FATTR_UID | FATTR_GID | FATTR_MODE, .uid = 7, .gid = 8,
+	struct fuse_setattr_in sa = { .valid = FATTR_UID | FATTR_GID | FATTR_MODE,
+				      .uid = 7,
+				      .gid = 8,
 				      .mode = S_IFREG | 04711 };
 	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
 	CHECK_INT(lstat(host_path(&f, "suid"), &st), 0);
@@ -665,8 +678,10 @@ TEST(fs_guest_makes_no_setid_files)
 		 * put them back: a set-user-ID root file made by the guest. */
 		CHECK_INT(chown(host_path(&f, "passwd"), 1000, 1000), 0);
 		CHECK_INT(chmod(host_path(&f, "passwd"), 04755), 0);
-		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID | FATTR_MODE, .uid = 0,
-					       .gid = 0, .mode = S_IFREG | 04755 };
+		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID | FATTR_MODE,
+					       .uid = 0,
+					       .gid = 0,
+					       .mode = S_IFREG | 04755 };
 		CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
 		struct stat st;
 		CHECK_INT(lstat(host_path(&f, "passwd"), &st), 0);
@@ -826,7 +841,8 @@ TEST(fs_mknod_types_and_devices)
 	CHECK(S_ISFIFO(st.st_mode));
 	/* A FIFO is never opened on the host: it could block the server. */
 	CHECK_INT(open_(f.s, e.nodeid, O_RDONLY, &fh, false), -EACCES);
-	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "fifo", O_RDONLY | O_CREAT, 0644, NULL, NULL), -EACCES);
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "fifo", O_RDONLY | O_CREAT, 0644, NULL, NULL),
+		  -EACCES);
 	CHECK_INT(mknod_(f.s, FUSE_ROOT_ID, "sock", S_IFSOCK | 0644, 0, NULL), 0);
 	CHECK_INT(mknod_(f.s, FUSE_ROOT_ID, "reg", S_IFREG | 0600, 0, NULL), 0);
 	CHECK_INT(lstat(host_path(&f, "reg"), &st), 0);
@@ -855,7 +871,8 @@ TEST(fs_mknod_types_and_devices)
 
 	/* A share that allows devices creates them. */
 	cleanup_fx struct fx g;
-	CHECK(fx_init_opts(&g, (struct fuse_share_opts){ .allow_devices = true }) && do_init(g.s) == 0);
+	CHECK(fx_init_opts(&g, (struct fuse_share_opts){ .allow_devices = true }) &&
+	      do_init(g.s) == 0);
 	CHECK_INT(mknod_(g.s, FUSE_ROOT_ID, "null", S_IFCHR | 0666, null_dev, &e), 0);
 	CHECK_INT(lstat(host_path(&g, "null"), &st), 0);
 	CHECK(S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3);
@@ -892,7 +909,8 @@ TEST(fs_symlink_readlink_never_followed)
 	CHECK_INT(mkdir_(f.s, t.nodeid, "x", 0755, NULL), -ENOTDIR);
 	CHECK_INT(create_(f.s, t.nodeid, "x", O_WRONLY | O_CREAT, 0644, NULL, NULL), -ENOTDIR);
 	/* CREATE over a symlink's name does not write through it. */
-	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "abs", O_WRONLY | O_CREAT | O_TRUNC, 0644, NULL, NULL), -ELOOP);
+	CHECK_INT(create_(f.s, FUSE_ROOT_ID, "abs", O_WRONLY | O_CREAT | O_TRUNC, 0644, NULL, NULL),
+		  -ELOOP);
 	/* READLINK of a non-symlink: EINVAL; SETATTR on a symlink's times. */
 	rq(FUSE_READLINK, FUSE_ROOT_ID);
 	CHECK_INT(call(f.s), -EINVAL);
@@ -1002,8 +1020,11 @@ TEST(fs_setattr_mode_owner_size_times)
 	sa = (struct fuse_setattr_in){ .valid = FATTR_SIZE, .size = 0 };
 	CHECK_INT(setattr_(f.s, FUSE_ROOT_ID, &sa), -EISDIR);
 	/* Times: explicit, then NOW. */
-	sa = (struct fuse_setattr_in){ .valid = FATTR_ATIME | FATTR_MTIME, .atime = 1000000, .atimensec = 5,
-				       .mtime = 2000000, .mtimensec = 7 };
+	sa = (struct fuse_setattr_in){ .valid = FATTR_ATIME | FATTR_MTIME,
+				       .atime = 1000000,
+				       .atimensec = 5,
+				       .mtime = 2000000,
+				       .mtimensec = 7 };
 	CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
 	CHECK_INT(lstat(host_path(&f, "f"), &st), 0);
 	CHECK_INT(st.st_atim.tv_sec, 1000000);
@@ -1018,7 +1039,9 @@ TEST(fs_setattr_mode_owner_size_times)
 	CHECK_INT(setattr_(f.s, e.nodeid, &sa), -EINVAL);
 	/* Owner. */
 	if (geteuid() == 0) {
-		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID, .uid = 99, .gid = 98 };
+		sa = (struct fuse_setattr_in){ .valid = FATTR_UID | FATTR_GID,
+					       .uid = 99,
+					       .gid = 98 };
 		CHECK_INT(setattr_(f.s, e.nodeid, &sa), 0);
 		CHECK_INT(lstat(host_path(&f, "f"), &st), 0);
 		CHECK_INT(st.st_uid, 99);
@@ -1144,7 +1167,8 @@ TEST(fs_guest_sets_no_privileged_xattrs)
 	write_host(host_path(&f, "f"), "");
 	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
 	CHECK_INT(setxattr_(f.s, e.nodeid, "security.capability", caps, sizeof(caps), 0), -EPERM);
-	CHECK_INT(setxattr_(f.s, e.nodeid, "security.selinux", "system_u:object_r:shadow_t:s0", 29, 0),
+	CHECK_INT(setxattr_(f.s, e.nodeid, "security.selinux", "system_u:object_r:shadow_t:s0", 29,
+			    0),
 		  -EPERM);
 	CHECK_INT(setxattr_(f.s, e.nodeid, "security.ima", "x", 1, 0), -EPERM);
 	CHECK_INT(setxattr_(f.s, e.nodeid, "trusted.overlay.redirect", "/etc", 4, 0), -EPERM);
@@ -1156,7 +1180,8 @@ TEST(fs_guest_sets_no_privileged_xattrs)
 	CHECK(r == 0 || r == -EOPNOTSUPP);
 
 	/* Allowed, they reach the host (file capabilities need root). */
-	CHECK(fx_init_opts(&a, (struct fuse_share_opts){ .allow_setid = true }) && do_init(a.s) == 0);
+	CHECK(fx_init_opts(&a, (struct fuse_share_opts){ .allow_setid = true }) &&
+	      do_init(a.s) == 0);
 	write_host(host_path(&a, "f"), "");
 	CHECK_INT(lookup(a.s, FUSE_ROOT_ID, "f", &e), 0);
 	if (geteuid() != 0)
@@ -1195,7 +1220,8 @@ static int readdir_all(struct fuse_server *s, uint64_t node, bool plus, char *na
 				d = (const void *)p;
 				p += FUSE_DIRENT_SIZE(d);
 			}
-			snprintf(names + strlen(names), size - strlen(names), "|%.*s", (int)d->namelen, d->name);
+			snprintf(names + strlen(names), size - strlen(names), "|%.*s",
+				 (int)d->namelen, d->name);
 			off = d->off;
 		}
 	}
@@ -1217,14 +1243,15 @@ TEST(fs_readdir_and_readdirplus)
 	}
 	mkdir(host_path(&f, "sub"), 0755);
 	CHECK_INT(readdir_all(f.s, FUSE_ROOT_ID, false, names, sizeof(names), &with_node), 0);
-	CHECK(strstr(names, "|file-with-a-longish-name-000|") || strstr(names, "|file-with-a-longish-name-000"));
+	CHECK(strstr(names, "|file-with-a-longish-name-000|") ||
+	      strstr(names, "|file-with-a-longish-name-000"));
 	CHECK(strstr(names, "|file-with-a-longish-name-299"));
 	CHECK(strstr(names, "|sub"));
 	CHECK(strstr(names, "|.|") || strstr(names, "|."));
 	int count = 0;
 	for (char *p = names; (p = strchr(p, '|')); p++)
 		count++;
-	CHECK_INT(count, 303); /* 300 files, sub, . and .. once each */
+	CHECK_INT(count, 303);		/* 300 files, sub, . and .. once each */
 	CHECK_INT(live_inodes(f.s), 1); /* plain READDIR looks nothing up */
 
 	CHECK_INT(readdir_all(f.s, FUSE_ROOT_ID, true, names, sizeof(names), &with_node), 0);
@@ -1266,13 +1293,11 @@ TEST(fs_access_uses_caller_credentials)
 		uint32_t uid, gid, mask;
 		int want;
 	} cases[] = {
-		{ 0, 0, R_OK | W_OK, 0 },     /* root reads and writes */
-		{ 0, 0, X_OK, -EACCES },      /* but executes only what someone may */
-		{ 1000, 1, R_OK | W_OK, 0 },  /* owner */
-		{ 1000, 1, X_OK, -EACCES },
-		{ 1001, 2000, R_OK, 0 },      /* group */
-		{ 1001, 2000, W_OK, -EACCES },
-		{ 1001, 1, R_OK, -EACCES },   /* other */
+		{ 0, 0, R_OK | W_OK, 0 },    /* root reads and writes */
+		{ 0, 0, X_OK, -EACCES },     /* but executes only what someone may */
+		{ 1000, 1, R_OK | W_OK, 0 }, /* owner */
+		{ 1000, 1, X_OK, -EACCES },    { 1001, 2000, R_OK, 0 },	   /* group */
+		{ 1001, 2000, W_OK, -EACCES }, { 1001, 1, R_OK, -EACCES }, /* other */
 		{ 1001, 1, F_OK, 0 },
 	};
 	if (geteuid() != 0)
@@ -1326,8 +1351,12 @@ TEST(fs_fallocate_lseek_copy_file_range)
 	add(&ls, sizeof(ls));
 	CHECK_INT(call(f.s), -EINVAL);
 	/* Copy the 4 data bytes to the start of a. */
-	struct fuse_copy_file_range_in cp = { .fh_in = fb, .off_in = 1 << 20, .nodeid_out = a.nodeid,
-					      .fh_out = fa, .off_out = 0, .len = 4 };
+	struct fuse_copy_file_range_in cp = { .fh_in = fb,
+					      .off_in = 1 << 20,
+					      .nodeid_out = a.nodeid,
+					      .fh_out = fa,
+					      .off_out = 0,
+					      .len = 4 };
 	rq(FUSE_COPY_FILE_RANGE, b.nodeid);
 	add(&cp, sizeof(cp));
 	CHECK_INT(call(f.s), 0);
@@ -1413,12 +1442,14 @@ TEST(fs_escape_bad_names)
 	CHECK(fx_ready(&f));
 
 	CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, "d", 0755, &d), 0);
-	const char *bad[] = { "..", ".", "a/b", "/", "../outside", "/etc", "../../etc/passwd", "d/..", "" };
+	const char *bad[] = { "..",   ".", "a/b", "/", "../outside", "/etc", "../../etc/passwd",
+			      "d/..", "" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_INT(lookup(f.s, FUSE_ROOT_ID, bad[i], NULL), -EINVAL);
 		CHECK_INT(lookup(f.s, d.nodeid, bad[i], NULL), -EINVAL);
 		CHECK_INT(mkdir_(f.s, FUSE_ROOT_ID, bad[i], 0755, NULL), -EINVAL);
-		CHECK_INT(create_(f.s, FUSE_ROOT_ID, bad[i], O_WRONLY | O_CREAT, 0644, NULL, NULL), -EINVAL);
+		CHECK_INT(create_(f.s, FUSE_ROOT_ID, bad[i], O_WRONLY | O_CREAT, 0644, NULL, NULL),
+			  -EINVAL);
 		CHECK_INT(name_op(f.s, FUSE_UNLINK, d.nodeid, bad[i]), -EINVAL);
 		CHECK_INT(name_op(f.s, FUSE_RMDIR, d.nodeid, bad[i]), -EINVAL);
 		CHECK_INT(symlink_(f.s, FUSE_ROOT_ID, bad[i], "x", NULL), -EINVAL);
@@ -1462,7 +1493,8 @@ TEST(fs_escape_bad_node_ids)
 
 	write_host(host_path(&f, "f"), "x");
 	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
-	uint64_t bad[] = { 0, 2 + 1000, 0xffffffffULL, UINT64_MAX, (1ULL << 32) | 1, e.nodeid + (1ULL << 32) };
+	uint64_t bad[] = { 0,	       2 + 1000,	 0xffffffffULL,
+			   UINT64_MAX, (1ULL << 32) | 1, e.nodeid + (1ULL << 32) };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_INT(getattr_(f.s, bad[i], NULL), -ESTALE);
 		CHECK_INT(lookup(f.s, bad[i], "f", NULL), -ESTALE);
@@ -1621,7 +1653,8 @@ TEST(fs_truncated_and_oversized_requests)
 		bytes[i] = (struct iovec){ req + i, 1 };
 	for (int i = 0; i < 10; i++)
 		outs[i] = (struct iovec){ rep + i * 13, 13 };
-	CHECK_INT(fuse_server_handle(f.s, bytes, (unsigned)reqlen, outs, 10), sizeof(struct fuse_out_header) + sizeof(struct fuse_attr_out));
+	CHECK_INT(fuse_server_handle(f.s, bytes, (unsigned)reqlen, outs, 10),
+		  sizeof(struct fuse_out_header) + sizeof(struct fuse_attr_out));
 	CHECK_INT(((struct fuse_out_header *)rep)->error, 0);
 	CHECK_INT(((const struct fuse_attr_out *)payload())->attr.size, 10);
 }
@@ -1708,8 +1741,9 @@ TEST(fs_shares_share_one_descriptor_pool)
 TEST(fs_fd_budget_plan_splits_the_limit)
 {
 	husk_error_t err cleanup_error = NULL;
-	struct vm_config cfg = { .cpus = 2, .rng = true, .vsock_cid = 3, .nshares = 2,
-				 .extra_fds = 66 };
+	struct vm_config cfg = {
+		.cpus = 2, .rng = true, .vsock_cid = 3, .nshares = 2, .extra_fds = 66
+	};
 	struct fd_budget b;
 
 	CHECK_INT(fd_budget_plan(&cfg, 1024, 20, &b, &err), 0);
@@ -1854,7 +1888,9 @@ TEST(fs_share_must_be_a_directory)
 
 static int init_dax(struct fuse_server *s)
 {
-	struct fuse_init_in in = { .major = 7, .minor = 38, .max_readahead = 131072,
+	struct fuse_init_in in = { .major = 7,
+				   .minor = 38,
+				   .max_readahead = 131072,
 				   .flags = FUSE_MAX_PAGES | FUSE_MAP_ALIGNMENT | FUSE_INIT_EXT };
 	rq(FUSE_INIT, 0);
 	add(&in, sizeof(in));
@@ -1864,8 +1900,9 @@ static int init_dax(struct fuse_server *s)
 static int setupmapping_(struct fuse_server *s, uint64_t node, uint64_t foff, uint64_t len,
 			 uint64_t flags, uint64_t moff)
 {
-	struct fuse_setupmapping_in in = { .fh = ~0ULL, .foffset = foff, .len = len,
-					   .flags = flags, .moffset = moff };
+	struct fuse_setupmapping_in in = {
+		.fh = ~0ULL, .foffset = foff, .len = len, .flags = flags, .moffset = moff
+	};
 	rq(FUSE_SETUPMAPPING, node);
 	add(&in, sizeof(in));
 	return call(s);
@@ -1894,7 +1931,8 @@ static int mapped(const char *path)
 
 	while (fp && fgets(line, sizeof(line), fp)) {
 		size_t l = strlen(line);
-		if (l > plen && line[l - 1] == '\n' && strncmp(line + l - 1 - plen, path, plen) == 0)
+		if (l > plen && line[l - 1] == '\n' &&
+		    strncmp(line + l - 1 - plen, path, plen) == 0)
 			n++;
 	}
 	if (fp)
@@ -1933,7 +1971,9 @@ TEST(fs_dax_maps_host_pages_into_the_window)
 	write_pattern(big, 3 * MIB);
 	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "big", &e), 0);
 	/* Read-only mapping of the file's second 2 MiB at the window's third. */
-	CHECK_INT(setupmapping_(f.s, e.nodeid, 2 * MIB, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 4 * MIB), 0);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 2 * MIB, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ,
+				4 * MIB),
+		  0);
 	bool same = true;
 	for (size_t i = 0; i < MIB; i++) /* the file ends 1 MiB in */
 		same &= win[4 * MIB + i] == (uint8_t)(((2 * MIB + i) * 7) & 0xff);
@@ -1941,7 +1981,8 @@ TEST(fs_dax_maps_host_pages_into_the_window)
 	CHECK_INT(mapped(big), 1);
 	/* A writable mapping writes the host file in place. */
 	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB,
-				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0), 0);
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0),
+		  0);
 	CHECK_INT(win[4097], (4097 * 7) & 0xff);
 	memcpy(win + 4096, "dax!", 4);
 	char got[5] = { 0 };
@@ -1951,14 +1992,16 @@ TEST(fs_dax_maps_host_pages_into_the_window)
 	CHECK_STR(got, "dax!");
 	CHECK_INT(mapped(big), 2);
 	/* A mapping replaces what was at its place in the window. */
-	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 4 * MIB), 0);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 4 * MIB),
+		  0);
 	CHECK(memcmp(win + 4 * MIB + 4096, "dax!", 4) == 0);
 	/* REMOVEMAPPING leaves holes; then nothing holds the file. */
 	uint64_t both[] = { 0, 2 * MIB, 4 * MIB, 2 * MIB };
 	CHECK_INT(removemapping_(f.s, 2, both), 0);
 	CHECK_INT(mapped(big), 0);
 	/* A reset (or DESTROY) drops every mapping. */
-	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 6 * MIB), 0);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 6 * MIB),
+		  0);
 	CHECK_INT(mapped(big), 1);
 	fuse_server_reset(f.s);
 	CHECK_INT(mapped(big), 0);
@@ -2037,16 +2080,19 @@ TEST(fs_dax_needs_a_window_and_a_writable_share)
 	CHECK(!(((const struct fuse_init_out *)payload())->flags & FUSE_MAP_ALIGNMENT));
 	write_pattern(host_path(&f, "f"), 4096);
 	CHECK_INT(lookup(f.s, FUSE_ROOT_ID, "f", &e), 0);
-	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), -ENOSYS);
+	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0),
+		  -ENOSYS);
 	CHECK_INT(removemapping_(f.s, 1, one), -ENOSYS);
 
 	/* A read-only share maps for reading only. */
-	CHECK(fx_init_opts(&r, (struct fuse_share_opts){ .readonly = true, .dax_window_size = 2 * MIB }) &&
+	CHECK(fx_init_opts(&r, (struct fuse_share_opts){ .readonly = true,
+							 .dax_window_size = 2 * MIB }) &&
 	      init_dax(r.s) == 0);
 	write_pattern(host_path(&r, "f"), 4096);
 	CHECK_INT(lookup(r.s, FUSE_ROOT_ID, "f", &e), 0);
 	CHECK_INT(setupmapping_(r.s, e.nodeid, 0, 2 * MIB,
-				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0), -EROFS);
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0),
+		  -EROFS);
 	CHECK_INT(setupmapping_(r.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), 0);
 
 	/* A window must be whole 2 MiB units. */
@@ -2063,7 +2109,8 @@ TEST(fs_dax_needs_a_window_and_a_writable_share)
 	CHECK_INT(setupmapping_(w.s, e.nodeid, 0, 2 * MIB, FUSE_SETUPMAPPING_FLAG_READ, 0), 0);
 	CHECK_INT(host_mode(&w, "f"), 04755);
 	CHECK_INT(setupmapping_(w.s, e.nodeid, 0, 2 * MIB,
-				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0), 0);
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 0),
+		  0);
 	CHECK_INT(host_mode(&w, "f"), 0755);
 }
 
@@ -2096,9 +2143,18 @@ TEST(fs_share_spec_parses_options_from_the_right)
 	CHECK_STR(sh.dir, "/d");
 	CHECK(sh.readonly);
 	CHECK_INT(sh.dax_mib, 256);
-	const char *bad[] = { "nodir", "=/x", "t=", "t=:ro", "0123456789012345678901234567890123456=/x",
-			      "t=/d:dax=", "t=/d:dax=3", "t=/d:dax=0", "t=/d:dax=-2", "t=/d:dax=2x",
-			      "t=/d:dax=131072", "t=/d:dax=18446744073709551618" };
+	const char *bad[] = { "nodir",
+			      "=/x",
+			      "t=",
+			      "t=:ro",
+			      "0123456789012345678901234567890123456=/x",
+			      "t=/d:dax=",
+			      "t=/d:dax=3",
+			      "t=/d:dax=0",
+			      "t=/d:dax=-2",
+			      "t=/d:dax=2x",
+			      "t=/d:dax=131072",
+			      "t=/d:dax=18446744073709551618" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		CHECK_INT(share_spec_parse(bad[i], buf, sizeof(buf), &sh, &err), -1);
 		husk_error_release(&err);
@@ -2188,8 +2244,8 @@ TEST(fs_syncfs_syncs_changes_at_a_bounded_rate)
 	CHECK_INT(syncfs_(f.s), 0);
 	CHECK_INT(host_syncs, first + 6);
 	for (unsigned i = first + 1; i < first + 6; i++)
-		CHECK(ms_between(&host_sync_at[(i - 1) % SYNCS_KEPT], &host_sync_at[i % SYNCS_KEPT]) >=
-		      FUSE_SERVER_SYNCFS_INTERVAL_MS);
+		CHECK(ms_between(&host_sync_at[(i - 1) % SYNCS_KEPT],
+				 &host_sync_at[i % SYNCS_KEPT]) >= FUSE_SERVER_SYNCFS_INTERVAL_MS);
 }
 
 /* A writable DAX mapping changes files without requests: while one may
@@ -2208,7 +2264,9 @@ TEST(fs_syncfs_with_dax_mappings)
 	CHECK_INT(syncfs_(f.s), 0);
 	CHECK_INT(host_syncs, before);
 	CHECK_INT(setupmapping_(f.s, e.nodeid, 0, 2 * MIB,
-				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE, 2 * MIB), 0);
+				FUSE_SETUPMAPPING_FLAG_READ | FUSE_SETUPMAPPING_FLAG_WRITE,
+				2 * MIB),
+		  0);
 	CHECK_INT(syncfs_(f.s), 0);
 	CHECK_INT(syncfs_(f.s), 0);
 	CHECK_INT(host_syncs, before + 2);

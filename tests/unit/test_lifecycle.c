@@ -34,15 +34,22 @@ static struct oci_config *parse(const char *json, husk_error_t *err)
 TEST(state_record_round_trip)
 {
 	struct oci_kv ann[] = { { "a", "1" }, { "husk.cpus", "2" } };
-	struct oci_state_record r = { .id = "c1", .pid = 42, .pid_start = 123456789ull,
-				      .bundle = "/b", .rootfs = "/b/rootfs",
-				      .created = "2026-11-21T00:00:00.000000001Z", .owner = 0,
-				      .started = true, .cgroup_path = "/husk/c1",
-				      .annotations = ann, .nannotations = 2 };
+	struct oci_state_record r = { .id = "c1",
+				      .pid = 42,
+				      .pid_start = 123456789ull,
+				      .bundle = "/b",
+				      .rootfs = "/b/rootfs",
+				      .created = "2026-11-21T00:00:00.000000001Z",
+				      .owner = 0,
+				      .started = true,
+				      .cgroup_path = "/husk/c1",
+				      .annotations = ann,
+				      .nannotations = 2 };
 	char *json = oci_state_record_to_json(&r);
 	husk_error_t err = NULL;
 	CHECK(json);
-	struct oci_state_record *back = oci_state_record_parse(json, strlen(json), "state.json", &err);
+	struct oci_state_record *back =
+		oci_state_record_parse(json, strlen(json), "state.json", &err);
 	free(json);
 	CHECK(back);
 	CHECK_STR(back->id, "c1");
@@ -96,7 +103,8 @@ TEST(state_record_rejects_tampering)
 			      "\"cgroup_path\":\"\",\"pid\":-1,\"pid_start\":1,\"owner\":0,"
 			      "\"started\":false,\"annotations\":{}}" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		struct oci_state_record *r = oci_state_record_parse(bad[i], strlen(bad[i]), "s", &err);
+		struct oci_state_record *r =
+			oci_state_record_parse(bad[i], strlen(bad[i]), "s", &err);
 		CHECK(!r);
 		CHECK(err && strstr(err->msg, "s: "));
 		husk_error_release(&err);
@@ -145,8 +153,10 @@ TEST(vm_size_from_resources_and_annotations)
 	husk_error_t err = NULL;
 	int cpus;
 	unsigned long mem;
-	struct oci_config *c = parse(BASE "\"linux\":{\"resources\":{\"memory\":{\"limit\":536870912},"
-				       "\"cpu\":{\"quota\":150000,\"period\":100000}}}}", &err);
+	struct oci_config *c = parse(BASE
+				     "\"linux\":{\"resources\":{\"memory\":{\"limit\":536870912},"
+				     "\"cpu\":{\"quota\":150000,\"period\":100000}}}}",
+				     &err);
 	CHECK(c);
 	CHECK_INT(lifecycle_vm_size(c, &cpus, &mem, &err), 0);
 	CHECK_INT(mem, 512 - HUSK_VMM_OVERHEAD_MIB);
@@ -216,7 +226,8 @@ TEST(vm_size_vcpus_are_the_fewest_of_quota_and_cpuset)
 	int cpus;
 	unsigned long mem;
 	struct oci_config *c = parse(BASE "\"linux\":{\"resources\":{\"cpu\":{\"cpus\":\"0\"}}},"
-				     "\"annotations\":{\"husk.cpus\":\"2\"}}", &err);
+					  "\"annotations\":{\"husk.cpus\":\"2\"}}",
+				     &err);
 	CHECK(c);
 	if (host >= 2) {
 		CHECK_INT(lifecycle_vm_size(c, &cpus, &mem, &err), 0);
@@ -233,7 +244,8 @@ TEST(vm_size_at_the_limits_of_the_spec_types)
 	long host = sysconf(_SC_NPROCESSORS_ONLN);
 	int most = host < 1 ? 1 : host > MAX_VCPUS ? MAX_VCPUS : (int)host;
 
-	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807,\"period\":18446744073709551615}"), 1);
+	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807,\"period\":18446744073709551615}"),
+		  1);
 	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807,\"period\":1}"), most);
 	CHECK_INT(vm_size_cpus("{\"quota\":1,\"period\":18446744073709551615}"), 1);
 	CHECK_INT(vm_size_cpus("{\"quota\":9223372036854775807}"), most);
@@ -242,7 +254,8 @@ TEST(vm_size_at_the_limits_of_the_spec_types)
 	int cpus;
 	unsigned long mem = 0;
 	struct oci_config *c = parse(BASE "\"linux\":{\"resources\":{\"memory\":"
-				     "{\"limit\":9223372036854775807}}}}", &err);
+					  "{\"limit\":9223372036854775807}}}}",
+				     &err);
 	CHECK(c);
 	int rc = lifecycle_vm_size(c, &cpus, &mem, &err);
 	oci_config_free(c);
@@ -261,17 +274,22 @@ TEST(cpuset_lists_are_checked_naming_the_field)
 	} bad[] = {
 		{ "{\"cpus\":\"0-\"}", "linux.resources.cpu.cpus: \"0-\" is not a cpuset list" },
 		{ "{\"cpus\":\"a\"}", "linux.resources.cpu.cpus: \"a\" is not a cpuset list" },
-		{ "{\"cpus\":\"0, 1\"}", "linux.resources.cpu.cpus: \"0, 1\" is not a cpuset list" },
+		{ "{\"cpus\":\"0, 1\"}",
+		  "linux.resources.cpu.cpus: \"0, 1\" is not a cpuset list" },
 		{ "{\"cpus\":\"1,\"}", "linux.resources.cpu.cpus: \"1,\" is not a cpuset list" },
-		{ "{\"cpus\":\"3-1\"}", "linux.resources.cpu.cpus: \"3-1\": range 3-1 runs backwards" },
-		{ "{\"cpus\":\"99999\"}", "linux.resources.cpu.cpus: \"99999\": ids go up to 8191" },
+		{ "{\"cpus\":\"3-1\"}",
+		  "linux.resources.cpu.cpus: \"3-1\": range 3-1 runs backwards" },
+		{ "{\"cpus\":\"99999\"}",
+		  "linux.resources.cpu.cpus: \"99999\": ids go up to 8191" },
 		{ "{\"cpus\":3}", "linux.resources.cpu.cpus: must be a string" },
-		{ "{\"mems\":\"0-1-2\"}", "linux.resources.cpu.mems: \"0-1-2\" is not a cpuset list" },
+		{ "{\"mems\":\"0-1-2\"}",
+		  "linux.resources.cpu.mems: \"0-1-2\" is not a cpuset list" },
 	};
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char json[1024];
 		husk_error_t err cleanup_error = NULL;
-		snprintf(json, sizeof(json), BASE "\"linux\":{\"resources\":{\"cpu\":%s}}}", bad[i].cpu);
+		snprintf(json, sizeof(json), BASE "\"linux\":{\"resources\":{\"cpu\":%s}}}",
+			 bad[i].cpu);
 		struct oci_config *c = parse(json, &err);
 		CHECK(!c);
 		CHECK(err && strstr(err->msg, bad[i].msg));
@@ -297,10 +315,11 @@ TEST(cpuset_lists_are_checked_naming_the_field)
 TEST(config_hooks_and_annotations)
 {
 	husk_error_t err = NULL;
-	struct oci_config *c = parse(BASE "\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\","
-				       "\"args\":[\"true\",\"x\"],\"timeout\":5}],\"poststop\":[{\"path\":\"/p\"}]},"
-				       "\"annotations\":{\"k\":\"v\"},\"linux\":{\"cgroupsPath\":\"/a/b\"}}",
-				       &err);
+	struct oci_config *c = parse(
+		BASE "\"hooks\":{\"prestart\":[{\"path\":\"/bin/true\","
+		     "\"args\":[\"true\",\"x\"],\"timeout\":5}],\"poststop\":[{\"path\":\"/p\"}]},"
+		     "\"annotations\":{\"k\":\"v\"},\"linux\":{\"cgroupsPath\":\"/a/b\"}}",
+		&err);
 	CHECK(c);
 	CHECK_INT(c->nhooks[OCI_HOOK_PRESTART], 1);
 	CHECK_STR(c->hooks[OCI_HOOK_PRESTART][0].args[1], "x");
@@ -324,8 +343,9 @@ TEST(config_hooks_and_annotations)
 TEST(exec_process_from_config)
 {
 	husk_error_t err = NULL;
-	const char *config = BASE "\"process\":{\"args\":[\"sh\"],\"cwd\":\"/srv\",\"env\":[\"PATH=/bin\","
-			     "\"A=1\"],\"user\":{\"uid\":5,\"gid\":6}}}";
+	const char *config = BASE
+		"\"process\":{\"args\":[\"sh\"],\"cwd\":\"/srv\",\"env\":[\"PATH=/bin\","
+		"\"A=1\"],\"user\":{\"uid\":5,\"gid\":6}}}";
 	char *const args[] = { "echo", "hi", NULL };
 	const char *env[] = { "A=2", "B=3" };
 	struct oci_exec_overrides o = { .args = args, .env = env, .nenv = 2 };
@@ -343,8 +363,12 @@ TEST(exec_process_from_config)
 	CHECK_STR(p->env[2], "B=3");
 	oci_process_free(p);
 
-	o = (struct oci_exec_overrides){ .args = args, .cwd = "/tmp", .has_user = true, .uid = 1000,
-					 .gid = 1000, .terminal = true };
+	o = (struct oci_exec_overrides){ .args = args,
+					 .cwd = "/tmp",
+					 .has_user = true,
+					 .uid = 1000,
+					 .gid = 1000,
+					 .terminal = true };
 	json = oci_exec_process_json(config, strlen(config), &o, &err);
 	CHECK(json);
 	p = oci_process_parse(json, strlen(json), &err);
@@ -559,9 +583,10 @@ TEST(hooks_come_from_the_config_saved_at_create)
 	write_text(path, json);
 	/* What the container wrote into its bundle afterwards. */
 	snprintf(json, sizeof(json),
-		 BASE "\"process\":{\"args\":[\"true\"],\"cwd\":\"/\"},\"hooks\":{"
-		      "\"startContainer\":[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}],"
-		      "\"poststop\":[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}]}}",
+		 BASE
+		 "\"process\":{\"args\":[\"true\"],\"cwd\":\"/\"},\"hooks\":{"
+		 "\"startContainer\":[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}],"
+		 "\"poststop\":[{\"path\":\"/usr/bin/touch\",\"args\":[\"touch\",\"%s\"]}]}}",
 		 planted, planted);
 	snprintf(path, sizeof(path), "%s/config.json", bundle);
 	write_text(path, json);
@@ -603,7 +628,8 @@ TEST(close_fds_except_keeps_only_what_it_is_told)
 		for (int i = 0; i < 6; i++)
 			if ((fcntl(fds[i], F_GETFD) >= 0) != (i == 1 || i == 4))
 				_exit(20 + i);
-		_exit(fcntl(STDERR_FILENO, F_GETFD) >= 0 && fcntl(STDIN_FILENO, F_GETFD) < 0 ? 0 : 30);
+		_exit(fcntl(STDERR_FILENO, F_GETFD) >= 0 && fcntl(STDIN_FILENO, F_GETFD) < 0 ? 0
+											     : 30);
 	}
 	int status;
 	CHECK_INT(waitpid(child, &status, 0), child);

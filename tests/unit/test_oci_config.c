@@ -169,36 +169,43 @@ TEST(oci_config_errors_name_the_path)
 	CHECK(bad("[\"sh\",\"-c\",\"echo hi\"]", "[]", "process.args: must not be empty"));
 	CHECK(bad("\"args\":", "\"argz\":", "process.args: required"));
 	CHECK(bad("\"terminal\":true", "\"terminal\":1", "process.terminal: must be a boolean"));
-	CHECK(bad("\"uid\":1000", "\"uid\":-1", "process.user.uid: -1 out of range [0, 4294967294]"));
+	CHECK(bad("\"uid\":1000", "\"uid\":-1",
+		  "process.user.uid: -1 out of range [0, 4294967294]"));
 	CHECK(bad("\"uid\":1000", "\"uid\":\"1000\"", "process.user.uid: must be an integer"));
 	CHECK(bad("\"uid\":1000", "\"uid\":1.5", "process.user.uid: must be an integer"));
 	CHECK(bad("[10,20]", "[10,\"x\"]", "process.user.additionalGids[1]: must be an integer"));
 	CHECK(bad("\"umask\":63", "\"umask\":4096", "process.user.umask: 4096 is not a mode"));
 	CHECK(bad("\"A=b=c\"", "\"novalue\"", "process.env[1]: \"novalue\" is not NAME=VALUE"));
-	CHECK(bad("\"cwd\":\"/work\"", "\"cwd\":\"work\"", "process.cwd: must be an absolute path"));
+	CHECK(bad("\"cwd\":\"/work\"", "\"cwd\":\"work\"",
+		  "process.cwd: must be an absolute path"));
 	CHECK(bad("\"effective\":[\"CAP_KILL\"]", "\"effective\":[\"CAP_KILLER\"]",
 		  "process.capabilities.effective[0]: unknown capability \"CAP_KILLER\""));
 	CHECK(bad("\"RLIMIT_CORE\"", "\"RLIMIT_NOFILE\"",
 		  "process.rlimits[1].type: duplicate rlimit \"RLIMIT_NOFILE\""));
-	CHECK(bad("\"soft\":1024", "\"soft\":5000", "process.rlimits[0]: soft limit above the hard limit"));
+	CHECK(bad("\"soft\":1024", "\"soft\":5000",
+		  "process.rlimits[0]: soft limit above the hard limit"));
 	CHECK(bad("\"soft\":1024", "\"soft\":-1", "process.rlimits[0].soft: must not be negative"));
 	CHECK(bad("\"oomScoreAdj\":-500", "\"oomScoreAdj\":-1001",
 		  "process.oomScoreAdj: -1001 out of range [-1000, 1000]"));
-	CHECK(bad("\"height\":40", "\"height\":true", "process.consoleSize.height: must be an integer"));
+	CHECK(bad("\"height\":40", "\"height\":true",
+		  "process.consoleSize.height: must be an integer"));
 	CHECK(bad("\"root\":", "\"rooot\":", "root: required"));
 	CHECK(bad("\"readonly\":true", "\"readonly\":\"yes\"", "root.readonly: must be a boolean"));
 	CHECK(bad("\"hostname\":\"h\"", "\"hostname\":[]", "hostname: must be a string"));
 	CHECK(bad("\"destination\":\"/proc\"", "\"destination\":\"proc\"",
 		  "mounts[0].destination: must be an absolute path"));
-	CHECK(bad("\"nosuid\",\"noexec\"", "\"nosuid\",7", "mounts[1].options[1]: must be a string"));
+	CHECK(bad("\"nosuid\",\"noexec\"", "\"nosuid\",7",
+		  "mounts[1].options[1]: must be a string"));
 	CHECK(bad("{\"type\":\"pid\"}", "{\"type\":\"pids\"}",
 		  "linux.namespaces[0].type: unknown namespace \"pids\""));
 	CHECK(bad("{\"type\":\"mount\"}", "{\"type\":\"pid\"}",
 		  "linux.namespaces[2].type: duplicate namespace \"pid\""));
 	CHECK(bad("ip_forward\":\"1\"", "ip_forward\":1",
 		  "linux.sysctl.net.ipv4.ip_forward: must be a string"));
-	CHECK(bad("[\"/proc/kcore\"]", "[\"/proc/kcore\",null]", "linux.maskedPaths[1]: must be a string"));
-	CHECK(bad("\"limit\":67108864", "\"limit\":\"64m\"", "linux.resources.memory.limit: must be an integer"));
+	CHECK(bad("[\"/proc/kcore\"]", "[\"/proc/kcore\",null]",
+		  "linux.maskedPaths[1]: must be a string"));
+	CHECK(bad("\"limit\":67108864", "\"limit\":\"64m\"",
+		  "linux.resources.memory.limit: must be an integer"));
 	CHECK(bad("\"SCMP_ACT_ERRNO\"", "\"SCMP_ACT_NOPE\"",
 		  "linux.seccomp.defaultAction: unknown action \"SCMP_ACT_NOPE\""));
 	CHECK(bad("\"SCMP_ARCH_X86\"]", "\"SCMP_ARCH_ARM\"]",
@@ -207,7 +214,8 @@ TEST(oci_config_errors_name_the_path)
 		  "linux.seccomp.syscalls[1].args[0].op: unknown operator \"EQ\""));
 	CHECK(bad("\"index\":0", "\"index\":6",
 		  "linux.seccomp.syscalls[1].args[0].index: 6 is not an argument index (0-5)"));
-	CHECK(bad("[\"read\",\"write\"]", "[\"read\",{}]", "linux.seccomp.syscalls[0].names[1]: must be a string"));
+	CHECK(bad("[\"read\",\"write\"]", "[\"read\",{}]",
+		  "linux.seccomp.syscalls[0].names[1]: must be a string"));
 	CHECK(bad("\"linux\":{", "\"linux\":7,\"x\":{", "linux: must be an object"));
 	CHECK(bad("\"machine.slice:libpod:abc\"", "5", "linux.cgroupsPath: must be a string"));
 }
@@ -314,8 +322,10 @@ TEST(oci_config_devices)
 			 "linux.devices[1].path: duplicate device \"/dev/mynull\""));
 	CHECK(bad_device("\"type\":\"c\"", "\"type\":\"x\"",
 			 "linux.devices[0].type: \"x\" is not a device type (c, b, u or p)"));
-	CHECK(bad_device("\"type\":\"c\"", "\"type\":3", "linux.devices[0].type: must be a string"));
-	CHECK(bad_device("\"major\":8,", "", "linux.devices[1].major: required for a type b device"));
+	CHECK(bad_device("\"type\":\"c\"", "\"type\":3",
+			 "linux.devices[0].type: must be a string"));
+	CHECK(bad_device("\"major\":8,", "",
+			 "linux.devices[1].major: required for a type b device"));
 	CHECK(bad_device("\"minor\":3", "\"minor\":-3",
 			 "linux.devices[0].minor: -3 out of range [0, 1048575]"));
 	CHECK(bad_device("\"major\":1,", "\"major\":4096,",
@@ -324,7 +334,8 @@ TEST(oci_config_devices)
 			 "linux.devices[0].fileMode: must be an integer"));
 	CHECK(bad_device("\"uid\":1000", "\"uid\":-1",
 			 "linux.devices[0].uid: -1 out of range [0, 4294967294]"));
-	CHECK(bad_device("\"devices\":[", "\"devices\":7,\"x\":[", "linux.devices: must be an array"));
+	CHECK(bad_device("\"devices\":[", "\"devices\":7,\"x\":[",
+			 "linux.devices: must be an array"));
 }
 
 /* tmpcopyup is husk's to act on, not tmpfs data; the recursive options
@@ -349,7 +360,8 @@ TEST(oci_config_tmpcopyup_and_recursive_options)
 	CHECK(c->mounts[0].tmpcopyup);
 	CHECK_STR(c->mounts[0].data, "mode=755");
 	CHECK(!c->mounts[1].tmpcopyup);
-	CHECK_INT(c->mounts[1].rec_attr_set, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
+	CHECK_INT(c->mounts[1].rec_attr_set,
+		  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME);
 	CHECK_INT(c->mounts[1].rec_attr_clr, MOUNT_ATTR__ATIME);
 	CHECK(c->mounts[1].flags & MS_RDONLY);
 	CHECK_INT(c->mounts[2].rec_attr_set, 0);
@@ -407,7 +419,9 @@ static int bad_in(const char *base, const char *from, const char *to, const char
 	int ok = !c && err && strcmp(err->msg, want) == 0;
 	if (!ok)
 		printf("# '%s' -> '%s': want \"%s\", got \"%s\"\n", from, to, want,
-		       c ? "(parsed)" : err ? err->msg : "(nothing)");
+		       c     ? "(parsed)"
+		       : err ? err->msg
+			     : "(nothing)");
 	oci_config_free(c);
 	husk_error_release(&err);
 	return ok;
@@ -423,10 +437,10 @@ static const struct int_field {
 	uint64_t (*get)(const struct oci_config *c);
 } int_fields[];
 
-#define GETTER(name, expr)                                         \
-	static uint64_t name(const struct oci_config *c)           \
-	{                                                          \
-		return (uint64_t)(expr);                           \
+#define GETTER(name, expr)                               \
+	static uint64_t name(const struct oci_config *c) \
+	{                                                \
+		return (uint64_t)(expr);                 \
 	}
 GETTER(g_uid, c->process.uid)
 GETTER(g_gid, c->process.gid)
@@ -451,27 +465,47 @@ GETTER(g_dev_minor, c->devices[0].minor)
 GETTER(g_dev_mode, c->devices[0].mode)
 
 static const struct int_field int_fields[] = {
-	{ false, "\"uid\":1000", "\"uid\":", "", "process.user.uid", false, 0, UINT32_MAX - 1, g_uid },
-	{ false, "\"gid\":1001", "\"gid\":", "", "process.user.gid", false, 0, UINT32_MAX - 1, g_gid },
-	{ false, "[10,20]", "[10,", "]", "process.user.additionalGids[1]", false, 0, UINT32_MAX - 1, g_agid },
+	{ false, "\"uid\":1000", "\"uid\":", "", "process.user.uid", false, 0, UINT32_MAX - 1,
+	  g_uid },
+	{ false, "\"gid\":1001", "\"gid\":", "", "process.user.gid", false, 0, UINT32_MAX - 1,
+	  g_gid },
+	{ false, "[10,20]", "[10,", "]", "process.user.additionalGids[1]", false, 0, UINT32_MAX - 1,
+	  g_agid },
 	{ false, "\"umask\":63", "\"umask\":", "", "process.user.umask", false, 0, 0777, g_umask },
-	{ false, "\"height\":40", "\"height\":", "", "process.consoleSize", false, 0, 65535, g_height },
-	{ false, "\"width\":100", "\"width\":", "", "process.consoleSize", false, 0, 65535, g_width },
-	{ false, "\"soft\":1024", "\"soft\":", "", "process.rlimits[0]", false, 0, 4096, g_nofile_soft },
-	{ false, "\"hard\":4096", "\"hard\":", "", "process.rlimits[0]", false, 1024, UINT64_MAX, g_nofile_hard },
-	{ false, "\"oomScoreAdj\":-500", "\"oomScoreAdj\":", "", "process.oomScoreAdj", true, -1000, 1000, g_oom },
-	{ false, "\"limit\":67108864", "\"limit\":", "", "linux.resources.memory.limit", true, -1, INT64_MAX, g_mem },
-	{ false, "\"quota\":50000", "\"quota\":", "", "linux.resources.cpu.quota", true, -1, INT64_MAX, g_quota },
-	{ false, "\"period\":100000", "\"period\":", "", "linux.resources.cpu.period", false, 0, UINT64_MAX, g_period },
-	{ false, "\"shares\":512", "\"shares\":", "", "linux.resources.cpu.shares", false, 0, UINT64_MAX, g_shares },
-	{ false, "\"limit\":64", "\"limit\":", "", "linux.resources.pids.limit", true, INT64_MIN, INT64_MAX, g_pids },
-	{ false, "\"defaultErrnoRet\":38", "\"defaultErrnoRet\":", "", "linux.seccomp.defaultErrnoRet", false, 0, 65535, g_errno },
-	{ false, "\"value\":8", "\"value\":", "", "linux.seccomp.syscalls[1].args[0].value", false, 0, UINT64_MAX, g_argval },
-	{ false, "\"index\":0", "\"index\":", "", "linux.seccomp.syscalls[1].args[0].index", false, 0, 5, g_argidx },
-	{ true, "\"uid\":1000", "\"uid\":", "", "linux.devices[0].uid", false, 0, UINT32_MAX - 1, g_dev_uid },
-	{ true, "\"major\":1", "\"major\":", "", "linux.devices[0].major", false, 0, 0xfff, g_dev_major },
-	{ true, "\"minor\":3", "\"minor\":", "", "linux.devices[0].minor", false, 0, 0xfffff, g_dev_minor },
-	{ true, "\"fileMode\":384", "\"fileMode\":", "", "linux.devices[0].fileMode", false, 0, 07777, g_dev_mode },
+	{ false, "\"height\":40", "\"height\":", "", "process.consoleSize", false, 0, 65535,
+	  g_height },
+	{ false, "\"width\":100", "\"width\":", "", "process.consoleSize", false, 0, 65535,
+	  g_width },
+	{ false, "\"soft\":1024", "\"soft\":", "", "process.rlimits[0]", false, 0, 4096,
+	  g_nofile_soft },
+	{ false, "\"hard\":4096", "\"hard\":", "", "process.rlimits[0]", false, 1024, UINT64_MAX,
+	  g_nofile_hard },
+	{ false, "\"oomScoreAdj\":-500", "\"oomScoreAdj\":", "", "process.oomScoreAdj", true, -1000,
+	  1000, g_oom },
+	{ false, "\"limit\":67108864", "\"limit\":", "", "linux.resources.memory.limit", true, -1,
+	  INT64_MAX, g_mem },
+	{ false, "\"quota\":50000", "\"quota\":", "", "linux.resources.cpu.quota", true, -1,
+	  INT64_MAX, g_quota },
+	{ false, "\"period\":100000", "\"period\":", "", "linux.resources.cpu.period", false, 0,
+	  UINT64_MAX, g_period },
+	{ false, "\"shares\":512", "\"shares\":", "", "linux.resources.cpu.shares", false, 0,
+	  UINT64_MAX, g_shares },
+	{ false, "\"limit\":64", "\"limit\":", "", "linux.resources.pids.limit", true, INT64_MIN,
+	  INT64_MAX, g_pids },
+	{ false, "\"defaultErrnoRet\":38", "\"defaultErrnoRet\":", "",
+	  "linux.seccomp.defaultErrnoRet", false, 0, 65535, g_errno },
+	{ false, "\"value\":8", "\"value\":", "", "linux.seccomp.syscalls[1].args[0].value", false,
+	  0, UINT64_MAX, g_argval },
+	{ false, "\"index\":0", "\"index\":", "", "linux.seccomp.syscalls[1].args[0].index", false,
+	  0, 5, g_argidx },
+	{ true, "\"uid\":1000", "\"uid\":", "", "linux.devices[0].uid", false, 0, UINT32_MAX - 1,
+	  g_dev_uid },
+	{ true, "\"major\":1", "\"major\":", "", "linux.devices[0].major", false, 0, 0xfff,
+	  g_dev_major },
+	{ true, "\"minor\":3", "\"minor\":", "", "linux.devices[0].minor", false, 0, 0xfffff,
+	  g_dev_minor },
+	{ true, "\"fileMode\":384", "\"fileMode\":", "", "linux.devices[0].fileMode", false, 0,
+	  07777, g_dev_mode },
 };
 
 /* Each integer field at and beyond its limits, and given what is not an
@@ -481,12 +515,43 @@ static const struct int_field int_fields[] = {
 TEST(oci_config_integer_fields_at_their_limits)
 {
 	static const char *const values[] = {
-		"-1", "0", "1", "-1000", "1000", "-1001", "1001", "65535", "65536", "4095", "4096",
-		"1048575", "1048576", "2147483647", "2147483648", "4294967294",
-		"4294967295", "4294967296", "9223372036854775807", "9223372036854775808",
-		"-9223372036854775808", "-9223372036854775809", "18446744073709551615",
-		"18446744073709551616", "99999999999999999999999999", "-99999999999999999999999999",
-		"00012", "-0", "1.0", "1.5", "1e3", "-1e999", "1e999", "\"5\"", "true", "[]", "{}",
+		"-1",
+		"0",
+		"1",
+		"-1000",
+		"1000",
+		"-1001",
+		"1001",
+		"65535",
+		"65536",
+		"4095",
+		"4096",
+		"1048575",
+		"1048576",
+		"2147483647",
+		"2147483648",
+		"4294967294",
+		"4294967295",
+		"4294967296",
+		"9223372036854775807",
+		"9223372036854775808",
+		"-9223372036854775808",
+		"-9223372036854775809",
+		"18446744073709551615",
+		"18446744073709551616",
+		"99999999999999999999999999",
+		"-99999999999999999999999999",
+		"00012",
+		"-0",
+		"1.0",
+		"1.5",
+		"1e3",
+		"-1e999",
+		"1e999",
+		"\"5\"",
+		"true",
+		"[]",
+		"{}",
 	};
 	char to[128], *base = good_finite();
 
@@ -495,7 +560,8 @@ TEST(oci_config_integer_fields_at_their_limits)
 		for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
 			husk_error_t err = NULL;
 			snprintf(to, sizeof(to), "%s%s%s", x->to, values[v], x->to_end);
-			struct oci_config *c = parse_edited(x->dev ? with_devices : base, x->from, to, &err);
+			struct oci_config *c =
+				parse_edited(x->dev ? with_devices : base, x->from, to, &err);
 			if (!c) {
 				if (!err)
 					free(base);
@@ -522,11 +588,12 @@ TEST(oci_config_integer_fields_at_their_limits)
 				     want <= (int64_t)x->max;
 			} else {
 				unsigned long long want = strtoull(s, &end, 10);
-				ok = !errno && !*end && (s[0] != '-' || !want) && got == want && want <= x->max &&
-				     want >= (uint64_t)x->min;
+				ok = !errno && !*end && (s[0] != '-' || !want) && got == want &&
+				     want <= x->max && want >= (uint64_t)x->min;
 			}
 			if (!ok)
-				printf("# %s = %s: accepted as %llu\n", x->path, s, (unsigned long long)got);
+				printf("# %s = %s: accepted as %llu\n", x->path, s,
+				       (unsigned long long)got);
 			oci_config_free(c);
 			if (!ok)
 				free(base);
@@ -541,16 +608,17 @@ TEST(oci_config_integer_fields_at_their_limits)
 TEST(oci_config_refuses_integers_beyond_64_bits)
 {
 	char *base = good_finite();
-	bool ok = bad_in(base, "\"soft\":1024", "\"soft\":18446744073709551616",
-			 "process.rlimits[0].soft: larger than 18446744073709551615") &&
-		  bad_in(base, "\"value\":8", "\"value\":99999999999999999999999",
-			 "linux.seccomp.syscalls[1].args[0].value: larger than 18446744073709551615") &&
-		  bad_in(base, "\"limit\":64", "\"limit\":-9223372036854775809",
-			 "linux.resources.pids.limit: out of range [-9223372036854775808, 9223372036854775807]") &&
-		  bad_in(base, "\"period\":100000", "\"period\":18446744073709551616",
-			 "linux.resources.cpu.period: larger than 18446744073709551615") &&
-		  bad_in(base, "\"limit\":67108864", "\"limit\":18446744073709551616",
-			 "linux.resources.memory.limit: out of range [-1, 9223372036854775807]");
+	bool ok =
+		bad_in(base, "\"soft\":1024", "\"soft\":18446744073709551616",
+		       "process.rlimits[0].soft: larger than 18446744073709551615") &&
+		bad_in(base, "\"value\":8", "\"value\":99999999999999999999999",
+		       "linux.seccomp.syscalls[1].args[0].value: larger than 18446744073709551615") &&
+		bad_in(base, "\"limit\":64", "\"limit\":-9223372036854775809",
+		       "linux.resources.pids.limit: out of range [-9223372036854775808, 9223372036854775807]") &&
+		bad_in(base, "\"period\":100000", "\"period\":18446744073709551616",
+		       "linux.resources.cpu.period: larger than 18446744073709551615") &&
+		bad_in(base, "\"limit\":67108864", "\"limit\":18446744073709551616",
+		       "linux.resources.memory.limit: out of range [-1, 9223372036854775807]");
 	free(base);
 	CHECK(ok);
 	/* The good config holds 18446744073709551615 (RLIMIT_CORE): with a
@@ -560,8 +628,9 @@ TEST(oci_config_refuses_integers_beyond_64_bits)
 		  "[-9223372036854775808, 18446744073709551615]"));
 	/* Beyond, but in a field husk ignores: as runc, no error. */
 	husk_error_t err = NULL;
-	struct oci_config *c = parse_edited(with_devices, "\"root\"",
-					    "\"x\":[1e999,99999999999999999999,-99999999999999999999],\"root\"", &err);
+	struct oci_config *c = parse_edited(
+		with_devices, "\"root\"",
+		"\"x\":[1e999,99999999999999999999,-99999999999999999999],\"root\"", &err);
 	CHECK(c);
 	oci_config_free(c);
 	/* Exactly at the bounds is fine; digits in strings are no numbers. */
@@ -591,7 +660,8 @@ TEST(oci_config_refuses_errno_ret_that_wraps)
 {
 	CHECK(bad("\"defaultErrnoRet\":38", "\"defaultErrnoRet\":65536",
 		  "linux.seccomp.defaultErrnoRet: 65536 out of range [0, 65535]"));
-	CHECK(bad("\"action\":\"SCMP_ACT_ALLOW\"}", "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":4294967295}",
+	CHECK(bad("\"action\":\"SCMP_ACT_ALLOW\"}",
+		  "\"action\":\"SCMP_ACT_ERRNO\",\"errnoRet\":4294967295}",
 		  "linux.seccomp.syscalls[0].errnoRet: 4294967295 out of range [0, 65535]"));
 }
 
@@ -599,7 +669,8 @@ TEST(oci_config_refuses_errno_ret_that_wraps)
  * recursive free) goes deeper; the error names config.json. */
 TEST(oci_config_refuses_deep_nesting)
 {
-	static const char *const where[] = { "\"annotations\":{\"a\":", "\"unknown\":", "\"process\":{\"env\":" };
+	static const char *const where[] = { "\"annotations\":{\"a\":", "\"unknown\":",
+					     "\"process\":{\"env\":" };
 	size_t depth = 100000;
 	char *json = malloc(2 * depth + 256);
 	CHECK(json);
@@ -614,11 +685,16 @@ TEST(oci_config_refuses_deep_nesting)
 			struct oci_config *c = oci_config_parse(json, len, &err);
 			if (d + 1 + (w != 1) > OCI_JSON_MAX_DEPTH) {
 				CHECK(!c);
-				CHECK(strncmp(err->msg, "config.json: invalid JSON: nested deeper than 32 levels",
+				CHECK(strncmp(err->msg,
+					      "config.json: invalid JSON: nested deeper than 32 levels",
 					      55) == 0);
 			} else {
 				/* Shallow enough: parsed, and refused or not by type. */
-				CHECK(c || strncmp(err->msg, w == 1 ? "" : w == 0 ? "annotations.a" : "process.env", 5) == 0);
+				CHECK(c || strncmp(err->msg,
+						   w == 1   ? ""
+						   : w == 0 ? "annotations.a"
+							    : "process.env",
+						   5) == 0);
 			}
 			oci_config_free(c);
 			husk_error_release(&err);
@@ -665,7 +741,8 @@ TEST(oci_config_refuses_16_mib)
 	char *text = r == 0 ? oci_config_read(path, &len, &err) : NULL;
 	CHECK(!text && err);
 	char want[160];
-	snprintf(want, sizeof(want), "%s: 1099511627776 bytes, too large (the limit is 16 MiB)", path);
+	snprintf(want, sizeof(want), "%s: 1099511627776 bytes, too large (the limit is 16 MiB)",
+		 path);
 	CHECK_STR(err->msg, want);
 	husk_error_release(&err);
 	CHECK(truncate(path, OCI_CONFIG_MAX) == 0);

@@ -46,8 +46,8 @@ TEST(slot_table_refuses_stale_made_up_and_out_of_range_ids)
 	CHECK_INT(slot_table_alloc(&t, &a), 0);
 	uint64_t id = slot_table_id(&t, a);
 	CHECK(slot_table_get(&t, 0) == NULL);
-	CHECK(slot_table_get(&t, 2) == NULL);          /* never handed out */
-	CHECK(slot_table_get(&t, 5) == NULL);          /* beyond the limit */
+	CHECK(slot_table_get(&t, 2) == NULL);	       /* never handed out */
+	CHECK(slot_table_get(&t, 5) == NULL);	       /* beyond the limit */
 	CHECK(slot_table_get(&t, UINT64_MAX) == NULL); /* slot and gen made up */
 	CHECK(slot_table_get(&t, id | (1ULL << 32)) == NULL);
 	slot_table_release(&t, a);

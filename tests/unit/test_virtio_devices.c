@@ -25,9 +25,18 @@
 #define BUF_GPA 0x100000
 
 /* Queue Q's rings, one 64 KiB area each (room for 256 entries). */
-static uint64_t desc_gpa(unsigned q) { return 0x10000 * (q + 1); }
-static uint64_t avail_gpa(unsigned q) { return desc_gpa(q) + 0x1000; }
-static uint64_t used_gpa(unsigned q) { return desc_gpa(q) + 0x2000; }
+static uint64_t desc_gpa(unsigned q)
+{
+	return 0x10000 * (q + 1);
+}
+static uint64_t avail_gpa(unsigned q)
+{
+	return desc_gpa(q) + 0x1000;
+}
+static uint64_t used_gpa(unsigned q)
+{
+	return desc_gpa(q) + 0x2000;
+}
 
 static void reg_write(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
 {
@@ -62,8 +71,8 @@ static bool dev_start(struct virtio_mmio_dev *d, const struct guest_memory *m, u
 	return (reg_read(d, 0x070) & 0xff) == (1 | 2 | 8 | 4);
 }
 
-static void desc(const struct guest_memory *m, unsigned q, uint16_t i, uint64_t addr,
-		 uint32_t len, uint16_t flags, uint16_t next)
+static void desc(const struct guest_memory *m, unsigned q, uint16_t i, uint64_t addr, uint32_t len,
+		 uint16_t flags, uint16_t next)
 {
 	struct virtq_desc *t = guest_mem_ptr(m, desc_gpa(q), 16 * 256);
 	t[i] = (struct virtq_desc){ addr, len, flags, next };
@@ -267,8 +276,8 @@ TEST(virtio_console_overlapping_chain_is_bounded)
 	static const char last[] = "\nKernel panic - the end\n";
 	memcpy(buf + VIRTIO_CONSOLE_CHAIN_MAX - (sizeof(last) - 1), last, sizeof(last) - 1);
 	for (uint16_t i = 0; i < CON_QSIZE; i++)
-		desc(&m, CON_TXQ, i, BUF_GPA, len,
-		     i + 1 < CON_QSIZE ? VIRTQ_DESC_F_NEXT : 0, (uint16_t)(i + 1));
+		desc(&m, CON_TXQ, i, BUF_GPA, len, i + 1 < CON_QSIZE ? VIRTQ_DESC_F_NEXT : 0,
+		     (uint16_t)(i + 1));
 	offer(&m, CON_TXQ, CON_QSIZE, 0);
 	notify(d, CON_TXQ);
 

@@ -47,10 +47,9 @@ TEST(guest_mem_splits_around_mmio_hole)
 	CHECK_INT(guest_mem_init(&m, GUEST_MMIO_HOLE_START + (64 << 20), &err), 0);
 	CHECK_INT(m.nregions, 2);
 	CHECK(guest_mem_ptr(&m, GUEST_MMIO_HOLE_START - 4096, 4096));
-	CHECK(!guest_mem_ptr(&m, GUEST_MMIO_HOLE_START, 1)); /* the hole */
+	CHECK(!guest_mem_ptr(&m, GUEST_MMIO_HOLE_START, 1));	  /* the hole */
 	CHECK(!guest_mem_ptr(&m, GUEST_MMIO_HOLE_START - 8, 16)); /* straddles */
-	CHECK(guest_mem_ptr(&m, GUEST_MMIO_HOLE_END, 64 << 20) ==
-	      m.base + GUEST_MMIO_HOLE_START);
+	CHECK(guest_mem_ptr(&m, GUEST_MMIO_HOLE_END, 64 << 20) == m.base + GUEST_MMIO_HOLE_START);
 	CHECK(!guest_mem_ptr(&m, GUEST_MMIO_HOLE_END + (64 << 20), 1));
 }
 
@@ -80,8 +79,9 @@ static bool fq_init(struct fake_queue *f)
 	f->desc = guest_mem_ptr(&f->mem, DESC_GPA, 16 * QSIZE);
 	f->avail = guest_mem_ptr(&f->mem, AVAIL_GPA, 6 + 2 * QSIZE);
 	f->used = guest_mem_ptr(&f->mem, USED_GPA, 6 + 8 * QSIZE);
-	f->q = (struct virtq){ .size = QSIZE, .desc_gpa = DESC_GPA,
-			       .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA };
+	f->q = (struct virtq){
+		.size = QSIZE, .desc_gpa = DESC_GPA, .avail_gpa = AVAIL_GPA, .used_gpa = USED_GPA
+	};
 	if (virtq_activate(&f->q, 256, &f->mem, &why) < 0)
 		return false;
 	f->q.ready = true;
@@ -94,8 +94,8 @@ static void fq_release(struct fake_queue *f)
 }
 #define cleanup_fq __attribute__((cleanup(fq_release)))
 
-static void fq_desc(struct fake_queue *f, int i, uint64_t addr, uint32_t len,
-		    uint16_t flags, uint16_t next)
+static void fq_desc(struct fake_queue *f, int i, uint64_t addr, uint32_t len, uint16_t flags,
+		    uint16_t next)
 {
 	f->desc[i] = (struct virtq_desc){ addr, len, flags, next };
 }
@@ -158,17 +158,17 @@ TEST(virtq_pop_walks_a_good_chain)
 
 /* Offers a chain starting at HEAD after SETUP wrote descriptors, and checks
  * that popping it fails as malformed. */
-#define EXPECT_MALFORMED(setup)                                          \
-	do {                                                             \
-		cleanup_fq struct fake_queue f;                           \
-		struct virtq_chain *c = malloc(sizeof(*c));              \
-		const char *why = NULL;                                  \
-		CHECK(c && fq_init(&f));                                 \
-		setup;                                                   \
-		int r_ = virtq_pop(&f.q, &f.mem, c, &why);               \
-		free(c);                                                 \
-		CHECK_INT(r_, -1);                                       \
-		CHECK(why != NULL);                                      \
+#define EXPECT_MALFORMED(setup)                             \
+	do {                                                \
+		cleanup_fq struct fake_queue f;             \
+		struct virtq_chain *c = malloc(sizeof(*c)); \
+		const char *why = NULL;                     \
+		CHECK(c &&fq_init(&f));                     \
+		setup;                                      \
+		int r_ = virtq_pop(&f.q, &f.mem, c, &why);  \
+		free(c);                                    \
+		CHECK_INT(r_, -1);                          \
+		CHECK(why != NULL);                         \
 	} while (0)
 
 TEST(virtq_rejects_avail_index_too_far_ahead)
@@ -280,8 +280,13 @@ static void fake_read_config(struct virtio_mmio_dev *d, uint32_t off, uint8_t *d
 	memcpy(data, fake_config + off, len);
 }
 static const struct virtio_device_ops fake_ops = {
-	.name = "fake", .device_id = 42, .features = 1ULL << 3, .nqueues = 1,
-	.queue_max = 64, .read_config = fake_read_config, .config_len = 6,
+	.name = "fake",
+	.device_id = 42,
+	.features = 1ULL << 3,
+	.nqueues = 1,
+	.queue_max = 64,
+	.read_config = fake_read_config,
+	.config_len = 6,
 };
 
 static uint32_t reg_read(struct virtio_mmio_dev *d, uint64_t off)
@@ -370,7 +375,10 @@ TEST(mmio_config_and_odd_accesses_are_bounded)
  * set up through its registers as the Linux driver does. What the guest
  * does while a chain is in service is the serve callback's business. */
 static const struct virtio_device_ops worker_ops = {
-	.name = "worker", .device_id = 43, .nqueues = 1, .queue_max = 256,
+	.name = "worker",
+	.device_id = 43,
+	.nqueues = 1,
+	.queue_max = 256,
 };
 
 static void driver_setup_queue(struct virtio_mmio_dev *d, uint16_t size, uint64_t desc,
@@ -695,8 +703,11 @@ TEST(page_tables_identity_map_first_gib)
  * close(0) took the caller's stdin, and `husk check`'s later descriptors. */
 TEST(vm_failed_setup_leaves_fd_0_alone)
 {
-	struct vm_config c = { .kernel = "/nonexistent/vmlinux", .cpus = 1, .memory_mib = 32,
-			       .console_in = -1, .console_out = -1 };
+	struct vm_config c = { .kernel = "/nonexistent/vmlinux",
+			       .cpus = 1,
+			       .memory_mib = 32,
+			       .console_in = -1,
+			       .console_out = -1 };
 	struct vm_result res;
 	husk_error_t err cleanup_error = NULL;
 	struct stat before, after;

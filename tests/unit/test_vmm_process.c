@@ -19,12 +19,12 @@
 #include "proto/agent_proto.h"
 #include "vmm/fd_budget.h"
 
-#define FAIL(code, ...)                                 \
-	do {                                            \
-		printf("#   child: " __VA_ARGS__);      \
-		printf("\n");                           \
-		fflush(stdout);                         \
-		_exit(code);                            \
+#define FAIL(code, ...)                            \
+	do {                                       \
+		printf("#   child: " __VA_ARGS__); \
+		printf("\n");                      \
+		fflush(stdout);                    \
+		_exit(code);                       \
 	} while (0)
 
 static bool readable(int fd)
@@ -42,7 +42,8 @@ static bool got_error(int c, const char *want)
 	char why[128];
 
 	ssize_t n = read(c, buf, sizeof(buf));
-	return n > 0 && agent_frame_parse(buf, (size_t)n, AGENT_FROM_GUEST, &m, why, sizeof(why)) > 0 &&
+	return n > 0 &&
+	       agent_frame_parse(buf, (size_t)n, AGENT_FROM_GUEST, &m, why, sizeof(why)) > 0 &&
 	       agent_decode_error(&m, &e, why, sizeof(why)) == 0 && strstr(e.message, want);
 }
 
@@ -72,8 +73,8 @@ static int listener(struct sockaddr_un *a, socklen_t *alen)
 	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	struct sockaddr_un any = { .sun_family = AF_UNIX };
 
-	if (l < 0 || bind(l, (struct sockaddr *)&any, sizeof(sa_family_t)) < 0 || listen(l, 4) < 0 ||
-	    getsockname(l, (struct sockaddr *)a, alen) < 0) {
+	if (l < 0 || bind(l, (struct sockaddr *)&any, sizeof(sa_family_t)) < 0 ||
+	    listen(l, 4) < 0 || getsockname(l, (struct sockaddr *)a, alen) < 0) {
 		if (l >= 0)
 			close(l);
 		return -1;
@@ -114,7 +115,8 @@ static void emfile_child(void)
 	if (rounds < 0)
 		FAIL(6, "accepted without a descriptor to spare");
 	if (readable(l))
-		FAIL(7, "the control socket is still readable after %d rounds: the router spins", rounds);
+		FAIL(7, "the control socket is still readable after %d rounds: the router spins",
+		     rounds);
 	if (!got_error(c1, "file descriptors"))
 		FAIL(8, "the refused command got no ERROR");
 

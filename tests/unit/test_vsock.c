@@ -33,11 +33,11 @@
 #define RING_GPA(q) (0x10000ULL * ((q) + 1)) /* desc; avail +4K; used +8K */
 #define RX_BASE 0x100000ULL
 #define RX_STRIDE 0x5000ULL
-#define RX_PAYLOAD 16384 /* data bytes per rx buffer */
+#define RX_PAYLOAD 16384     /* data bytes per rx buffer */
 #define RX_SLOTS (QSIZE / 2) /* two descriptors per slot */
 #define TX_BASE 0x400000ULL
 #define TX_STRIDE 0x11000ULL /* header + 64 KiB of payload + slack */
-#define TX_BATCH 16          /* packets per kick: 3 descriptors each */
+#define TX_BATCH 16	     /* packets per kick: 3 descriptors each */
 
 #define GUEST_BUF (256 * 1024) /* what the test guest advertises */
 
@@ -143,10 +143,16 @@ static struct vsock_hdr mk(uint16_t op, uint32_t gport, uint32_t hport, uint32_t
 			   uint32_t flags, uint32_t fwd_cnt)
 {
 	return (struct vsock_hdr){
-		.src_cid = GUEST_CID, .dst_cid = VSOCK_HOST_CID,
-		.src_port = gport, .dst_port = hport, .len = len,
-		.type = VSOCK_TYPE_STREAM, .op = op, .flags = flags,
-		.buf_alloc = GUEST_BUF, .fwd_cnt = fwd_cnt,
+		.src_cid = GUEST_CID,
+		.dst_cid = VSOCK_HOST_CID,
+		.src_port = gport,
+		.dst_port = hport,
+		.len = len,
+		.type = VSOCK_TYPE_STREAM,
+		.op = op,
+		.flags = flags,
+		.buf_alloc = GUEST_BUF,
+		.fwd_cnt = fwd_cnt,
 	};
 }
 
@@ -158,10 +164,15 @@ static void tx_queue_raw(struct tguest *g, const struct vsock_hdr *h, uint32_t h
 			 uint32_t split, const void *payload, uint32_t len)
 {
 	struct vsock_hdr le = {
-		.src_cid = htole64(h->src_cid), .dst_cid = htole64(h->dst_cid),
-		.src_port = htole32(h->src_port), .dst_port = htole32(h->dst_port),
-		.len = htole32(h->len), .type = htole16(h->type), .op = htole16(h->op),
-		.flags = htole32(h->flags), .buf_alloc = htole32(h->buf_alloc),
+		.src_cid = htole64(h->src_cid),
+		.dst_cid = htole64(h->dst_cid),
+		.src_port = htole32(h->src_port),
+		.dst_port = htole32(h->dst_port),
+		.len = htole32(h->len),
+		.type = htole16(h->type),
+		.op = htole16(h->op),
+		.flags = htole32(h->flags),
+		.buf_alloc = htole32(h->buf_alloc),
 		.fwd_cnt = htole32(h->fwd_cnt),
 	};
 	unsigned k = g->tx_batch++;
@@ -303,8 +314,8 @@ static int guest_setup(struct tguest *g, bool no_dir, unsigned rx_bufs)
 	d->mem = &g->mem;
 	d->loop = &g->loop;
 	d->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	d->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-		    VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK;
+	d->status = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		    VIRTIO_STATUS_DRIVER_OK;
 	d->driver_features = VIRTIO_F_VERSION_1;
 	struct ring *rings[3] = { &g->rx, &g->tx, &g->ev };
 	for (unsigned q = 0; q < 3; q++) {

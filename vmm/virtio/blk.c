@@ -57,8 +57,8 @@ static bool in_range(const struct blk_dev *b, uint64_t sector, uint64_t len)
 	return sector <= b->size / SECTOR && len <= b->size - sector * SECTOR;
 }
 
-static size_t do_io(int fd, bool write, const struct iovec *iov, size_t n,
-		    off_t off, uint8_t *status)
+static size_t do_io(int fd, bool write, const struct iovec *iov, size_t n, off_t off,
+		    uint8_t *status)
 {
 	size_t done = 0;
 
@@ -103,7 +103,8 @@ static void blk_request(struct virtio_mmio_dev *d, struct virtq_chain *c)
 			break;
 		}
 		unsigned n = iov_slice(data, c->in, c->nin, 0, len);
-		written = (uint32_t)do_io(b->fd, false, data, n, (off_t)(h.sector * SECTOR), &status);
+		written =
+			(uint32_t)do_io(b->fd, false, data, n, (off_t)(h.sector * SECTOR), &status);
 		break;
 	}
 	case VIRTIO_BLK_T_OUT: {
@@ -123,11 +124,11 @@ static void blk_request(struct virtio_mmio_dev *d, struct virtq_chain *c)
 	case VIRTIO_BLK_T_GET_ID: {
 		char id[BLK_ID_LEN] = "husk-blk";
 		written = (uint32_t)buf_to_iov(c->in, c->nin, 0, id,
-					       c->in_len - 1 < BLK_ID_LEN ? c->in_len - 1 : BLK_ID_LEN);
+					       c->in_len - 1 < BLK_ID_LEN ? c->in_len - 1
+									  : BLK_ID_LEN);
 		break;
 	}
-	default:
-		status = VIRTIO_BLK_S_UNSUPP;
+	default: status = VIRTIO_BLK_S_UNSUPP;
 	}
 	buf_to_iov(c->in, c->nin, c->in_len - 1, &status, 1);
 	virtq_push(&d->queues[0], c->head, written + 1);
@@ -194,7 +195,8 @@ struct virtio_mmio_dev *virtio_blk_new(const char *path, bool readonly, husk_err
 	b->ops = (struct virtio_device_ops){
 		.name = "blk",
 		.device_id = VIRTIO_ID_BLOCK,
-		.features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_FLUSH | (readonly ? VIRTIO_BLK_F_RO : 0),
+		.features = VIRTIO_BLK_F_SEG_MAX | VIRTIO_BLK_F_FLUSH |
+			    (readonly ? VIRTIO_BLK_F_RO : 0),
 		.nqueues = 1,
 		.queue_max = BLK_QUEUE_MAX,
 		.read_config = blk_read_config,

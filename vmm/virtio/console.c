@@ -20,8 +20,8 @@
 struct console_dev {
 	struct console_log *log;
 	struct event_source input; /* fd -1: no host input */
-	bool watching;             /* input is in the event loop */
-	bool eof;                  /* host input ended; not watched again */
+	bool watching;		   /* input is in the event loop */
+	bool eof;		   /* host input ended; not watched again */
 };
 
 static void watch_input(struct virtio_mmio_dev *d, bool on)
@@ -140,8 +140,7 @@ static const struct virtio_device_ops console_ops = {
 	.release = console_release,
 };
 
-struct virtio_mmio_dev *virtio_console_new(struct console_log *log, int in_fd,
-					   husk_error_t *err)
+struct virtio_mmio_dev *virtio_console_new(struct console_log *log, int in_fd, husk_error_t *err)
 {
 	struct virtio_mmio_dev *d = malloc(sizeof(*d));
 	struct console_dev *c = calloc(1, sizeof(*c));

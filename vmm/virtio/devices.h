@@ -14,19 +14,16 @@
  * past VIRTIO_CONSOLE_CHAIN_MAX bytes in one chain is dropped: Linux's hvc
  * writes at most a page per buffer. */
 #define VIRTIO_CONSOLE_CHAIN_MAX (64 * 1024)
-struct virtio_mmio_dev *virtio_console_new(struct console_log *log, int in_fd,
-					   husk_error_t *err);
+struct virtio_mmio_dev *virtio_console_new(struct console_log *log, int in_fd, husk_error_t *err);
 /* Entropy from the host's getrandom(), at most VIRTIO_RNG_CHAIN_MAX bytes
  * per request (Linux's hwrng asks for a cache line at a time). */
 #define VIRTIO_RNG_CHAIN_MAX (64 * 1024)
 struct virtio_mmio_dev *virtio_rng_new(husk_error_t *err);
 /* Block device backed by the raw file PATH. */
-struct virtio_mmio_dev *virtio_blk_new(const char *path, bool readonly,
-				       husk_error_t *err);
+struct virtio_mmio_dev *virtio_blk_new(const char *path, bool readonly, husk_error_t *err);
 /* vsock with guest CID; guest connections to port P go to the unix socket
  * DIR/P on the host. */
-struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir,
-					 husk_error_t *err);
+struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir, husk_error_t *err);
 /* The same, holding at most MAX_CONNS host connections at once (each is a
  * descriptor); virtio_vsock_new() leaves half of RLIMIT_NOFILE to the rest
  * of the process. */

@@ -25,7 +25,7 @@
 #include "vmm/virtio/fuse_server.h"
 
 #define FS_QUEUE_MAX VIRTQ_MAX_SIZE /* the driver caps a request at this many pages, less 4 */
-#define FS_NQUEUES 2                /* hiprio + one request queue */
+#define FS_NQUEUES 2		    /* hiprio + one request queue */
 #define FS_TAG_MAX 36
 
 struct fs_config {
@@ -43,8 +43,8 @@ struct fs_dev {
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool started;
-	bool kicked;       /* a queue was notified since the worker last looked */
-	bool stop;         /* the VM is going away */
+	bool kicked;	   /* a queue was notified since the worker last looked */
+	bool stop;	   /* the VM is going away */
 	bool reset_server; /* the driver reset the device */
 };
 

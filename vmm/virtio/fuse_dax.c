@@ -115,9 +115,11 @@ int fuse_dax_init(struct fuse_server *s, const char *dir, uint64_t size, husk_er
 	if (!size)
 		return 0;
 	if (size % FUSE_SERVER_DAX_ALIGN || size > FUSE_SERVER_DAX_MAX) {
-		husk_error_set(err, EINVAL, "share %s: DAX window of %llu bytes: want a multiple of 2 MiB, at most %llu GiB",
-			       dir, (unsigned long long)size,
-			       (unsigned long long)(FUSE_SERVER_DAX_MAX >> 30));
+		husk_error_set(
+			err, EINVAL,
+			"share %s: DAX window of %llu bytes: want a multiple of 2 MiB, at most %llu GiB",
+			dir, (unsigned long long)size,
+			(unsigned long long)(FUSE_SERVER_DAX_MAX >> 30));
 		return -1;
 	}
 	/* One alignment unit more than asked for, so an aligned window

@@ -157,8 +157,8 @@ int fuse_drop_privileges(const struct fuse_server *s, int fd)
 	if ((st.st_mode & (S_ISUID | S_ISGID)) &&
 	    fchmod(fd, st.st_mode & 07777 & ~(mode_t)(S_ISUID | S_ISGID)) < 0 && errno != EPERM)
 		return -errno;
-	if (fremovexattr(fd, "security.capability") < 0 && errno != ENODATA && errno != EOPNOTSUPP &&
-	    errno != EPERM)
+	if (fremovexattr(fd, "security.capability") < 0 && errno != ENODATA &&
+	    errno != EOPNOTSUPP && errno != EPERM)
 		return -errno;
 	return 0;
 }

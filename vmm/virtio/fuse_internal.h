@@ -33,8 +33,8 @@
 
 /* The node id is the slot table's id: slot and reuse count. */
 struct fuse_node {
-	int fd;           /* O_PATH | O_NOFOLLOW */
-	uint32_t next;    /* hash chain: slot + 1, 0 ends it */
+	int fd;		  /* O_PATH | O_NOFOLLOW */
+	uint32_t next;	  /* hash chain: slot + 1, 0 ends it */
 	uint64_t nlookup; /* references the guest holds: lookups minus forgets */
 	dev_t dev;
 	ino_t ino;
@@ -50,7 +50,7 @@ struct fuse_handle {
 struct fuse_server {
 	bool readonly, cache_always, allow_devices, can_chown, allow_setid;
 	const atomic_bool *sealed; /* read-only once true (fuse_server.h) */
-	int proc_fd; /* /proc/self/fd, to reopen O_PATH descriptors */
+	int proc_fd;		   /* /proc/self/fd, to reopen O_PATH descriptors */
 	bool initialized;
 	uint32_t minor;
 
@@ -99,8 +99,8 @@ struct fuse_server {
 struct fuse_req {
 	struct fuse_in_header in;
 	const uint8_t *arg; /* the arguments, copied out of guest memory */
-	size_t arglen;      /* their length (WRITE: the fixed part only) */
-	size_t datalen;     /* WRITE: the data bytes that follow */
+	size_t arglen;	    /* their length (WRITE: the fixed part only) */
+	size_t datalen;	    /* WRITE: the data bytes that follow */
 	const struct iovec *req, *rep;
 	unsigned nreq, nrep;
 	size_t replen; /* room for the reply, header included */
@@ -111,10 +111,10 @@ struct fuse_req {
 };
 
 /* The node a request names, or the request fails with ESTALE. */
-#define NODE(s, r, n)                                 \
+#define NODE(s, r, n)                                             \
 	struct fuse_node *n = fuse_node_get((s), (r)->in.nodeid); \
-	if (!n)                                       \
-		return -ESTALE
+	if (!n)                                                   \
+	return -ESTALE
 
 /* fuse_server.c: the arguments of the request being served. */
 int fuse_take_string(const struct fuse_req *r, size_t *pos, size_t max, const char **out);
@@ -134,8 +134,7 @@ int fuse_handle_new(struct fuse_server *s, int fd, bool dir, bool writable, uint
 void fuse_handle_free(struct fuse_server *s, struct fuse_handle *h);
 void fuse_fill_entry(const struct fuse_server *s, struct fuse_entry_out *e,
 		     const struct fuse_node *n, const struct stat *st);
-int fuse_lookup_at(struct fuse_server *s, int dirfd, const char *name,
-		   struct fuse_entry_out *e);
+int fuse_lookup_at(struct fuse_server *s, int dirfd, const char *name, struct fuse_entry_out *e);
 
 /* fuse_host.c: reaching host files, and the guest's privilege rules. */
 dev_t fuse_decode_dev(uint32_t d);

@@ -92,8 +92,9 @@ int fuse_op_create(struct fuse_server *s, struct fuse_req *r)
 	/* Always O_EXCL, so an existing FIFO or device is never opened (it
 	 * could block the server or reach a host device); an existing file
 	 * is then opened the way OPEN does, after a look at its type. */
-	cleanup_close int fd = fuse_open_beneath(dir->fd, name, flags | O_CREAT | O_EXCL,
-						 fuse_setid_filter(s, S_IFREG, in->mode & 07777, 0));
+	cleanup_close int fd =
+		fuse_open_beneath(dir->fd, name, flags | O_CREAT | O_EXCL,
+				  fuse_setid_filter(s, S_IFREG, in->mode & 07777, 0));
 	bool created = fd >= 0;
 	if (!created) {
 		if (errno != EEXIST || (in->flags & O_EXCL))
@@ -104,7 +105,9 @@ int fuse_op_create(struct fuse_server *s, struct fuse_req *r)
 		if ((err = fuse_stat_fd(path, &st)) < 0)
 			return err;
 		if (!S_ISREG(st.st_mode))
-			return S_ISDIR(st.st_mode) ? -EISDIR : S_ISLNK(st.st_mode) ? -ELOOP : -EACCES;
+			return S_ISDIR(st.st_mode)   ? -EISDIR
+			       : S_ISLNK(st.st_mode) ? -ELOOP
+						     : -EACCES;
 		if ((fd = fuse_reopen(s, path, flags)) < 0)
 			return fd;
 		if ((writable || (in->flags & O_TRUNC)) && (err = fuse_drop_privileges(s, fd)) < 0)
@@ -245,7 +248,9 @@ int fuse_op_opendir(struct fuse_server *s, struct fuse_req *r)
 	int fd = openat(n->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	*o = (struct fuse_open_out){ .open_flags = s->cache_always ? FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR : 0 };
+	*o = (struct fuse_open_out){ .open_flags = s->cache_always
+							   ? FOPEN_KEEP_CACHE | FOPEN_CACHE_DIR
+							   : 0 };
 	r->out = o;
 	r->outlen = sizeof(*o);
 	return fuse_handle_new(s, fd, true, false, &o->fh);
@@ -309,7 +314,8 @@ int fuse_op_readdir(struct fuse_server *s, struct fuse_req *r)
 				goto full; /* the next request starts at this entry */
 			uint8_t *rec = s->scratch + used;
 			memset(rec, 0, reclen);
-			struct fuse_dirent *fd = (struct fuse_dirent *)(rec + fixed - FUSE_NAME_OFFSET);
+			struct fuse_dirent *fd =
+				(struct fuse_dirent *)(rec + fixed - FUSE_NAME_OFFSET);
 			fd->ino = d->d_ino;
 			fd->off = (uint64_t)d->d_off;
 			fd->namelen = (uint32_t)namelen;
@@ -338,7 +344,8 @@ int fuse_op_fallocate(struct fuse_server *s, struct fuse_req *r)
 		return -EBADF;
 	if (in->offset > INT64_MAX || in->length > INT64_MAX)
 		return -EINVAL;
-	return fallocate(h->fd, (int)in->mode, (off_t)in->offset, (off_t)in->length) < 0 ? -errno : 0;
+	return fallocate(h->fd, (int)in->mode, (off_t)in->offset, (off_t)in->length) < 0 ? -errno
+											 : 0;
 }
 
 int fuse_op_lseek(struct fuse_server *s, struct fuse_req *r)

@@ -16,7 +16,8 @@
 
 static uint32_t bucket(dev_t dev, ino_t ino)
 {
-	uint64_t h = ((uint64_t)ino ^ ((uint64_t)dev * 0x9e3779b97f4a7c15ULL)) * 0x9e3779b97f4a7c15ULL;
+	uint64_t h =
+		((uint64_t)ino ^ ((uint64_t)dev * 0x9e3779b97f4a7c15ULL)) * 0x9e3779b97f4a7c15ULL;
 	return (uint32_t)(h >> (64 - BUCKET_BITS));
 }
 
@@ -183,8 +184,7 @@ void fuse_fill_entry(const struct fuse_server *s, struct fuse_entry_out *e,
 }
 
 /* NAME beneath directory DIRFD: its node, with one more reference. */
-int fuse_lookup_at(struct fuse_server *s, int dirfd, const char *name,
-		   struct fuse_entry_out *e)
+int fuse_lookup_at(struct fuse_server *s, int dirfd, const char *name, struct fuse_entry_out *e)
 {
 	struct stat st;
 	struct fuse_node *n;

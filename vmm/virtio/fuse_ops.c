@@ -115,8 +115,10 @@ static int set_times(const struct fuse_server *s, const struct fuse_node *n,
 		ts[1].tv_nsec = UTIME_NOW;
 	else if (a->valid & FATTR_MTIME)
 		ts[1] = (struct timespec){ (time_t)a->mtime, a->mtimensec };
-	if ((!(a->valid & FATTR_ATIME_NOW) && (a->valid & FATTR_ATIME) && a->atimensec >= 1000000000) ||
-	    (!(a->valid & FATTR_MTIME_NOW) && (a->valid & FATTR_MTIME) && a->mtimensec >= 1000000000))
+	if ((!(a->valid & FATTR_ATIME_NOW) && (a->valid & FATTR_ATIME) &&
+	     a->atimensec >= 1000000000) ||
+	    (!(a->valid & FATTR_MTIME_NOW) && (a->valid & FATTR_MTIME) &&
+	     a->mtimensec >= 1000000000))
 		return -EINVAL;
 	if (utimensat(n->fd, "", ts, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == 0)
 		return 0;
@@ -188,8 +190,7 @@ int fuse_op_readlink(struct fuse_server *s, struct fuse_req *r)
 	if (!S_ISLNK(n->type))
 		return -EINVAL;
 	size_t room = r->replen - HDR_OUT;
-	ssize_t len = readlinkat(n->fd, "", (char *)s->scratch,
-				 room < PATH_MAX ? room : PATH_MAX);
+	ssize_t len = readlinkat(n->fd, "", (char *)s->scratch, room < PATH_MAX ? room : PATH_MAX);
 	if (len < 0)
 		return -errno;
 	r->out = s->scratch;
@@ -206,7 +207,8 @@ int fuse_op_symlink(struct fuse_server *s, struct fuse_req *r)
 
 	NODE(s, r, dir);
 	if ((err = fuse_take_name(r, &pos, &name)) < 0 ||
-	    (err = fuse_take_string(r, &pos, PATH_MAX - 1, &target)) < 0 || (err = fuse_args_end(r, pos)) < 0)
+	    (err = fuse_take_string(r, &pos, PATH_MAX - 1, &target)) < 0 ||
+	    (err = fuse_args_end(r, pos)) < 0)
 		return err;
 	/* The target is only stored: the host never follows it. */
 	if (symlinkat(target, dir->fd, name) < 0)
@@ -230,8 +232,7 @@ int fuse_op_mknod(struct fuse_server *s, struct fuse_req *r)
 	switch (type) {
 	case S_IFREG:
 	case S_IFIFO:
-	case S_IFSOCK:
-		break;
+	case S_IFSOCK: break;
 	case S_IFCHR:
 	case S_IFBLK:
 		rdev = fuse_decode_dev(m->rdev);
@@ -239,8 +240,7 @@ int fuse_op_mknod(struct fuse_server *s, struct fuse_req *r)
 		if (!s->allow_devices && !(type == S_IFCHR && rdev == 0))
 			return -EPERM;
 		break;
-	default:
-		return -EINVAL;
+	default: return -EINVAL;
 	}
 	if (mknodat(dir->fd, name, type | fuse_setid_filter(s, type, m->mode & 07777, 0), rdev) < 0)
 		return -errno;
@@ -295,8 +295,8 @@ static int do_rename(struct fuse_server *s, struct fuse_req *r, uint64_t newdir,
 	struct fuse_node *nd = fuse_node_get(s, newdir);
 	if (!nd)
 		return -ESTALE;
-	if ((err = fuse_take_name(r, &pos, &oldname)) < 0 || (err = fuse_take_name(r, &pos, &newname)) < 0 ||
-	    (err = fuse_args_end(r, pos)) < 0)
+	if ((err = fuse_take_name(r, &pos, &oldname)) < 0 ||
+	    (err = fuse_take_name(r, &pos, &newname)) < 0 || (err = fuse_args_end(r, pos)) < 0)
 		return err;
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT))
 		return -EINVAL;
@@ -355,10 +355,15 @@ int fuse_op_statfs(struct fuse_server *s, struct fuse_req *r)
 	if (fstatfs(n->fd, &st) < 0)
 		return -errno;
 	*o = (struct fuse_statfs_out){ .st = {
-		.blocks = st.f_blocks, .bfree = st.f_bfree, .bavail = st.f_bavail,
-		.files = st.f_files, .ffree = st.f_ffree, .bsize = (uint32_t)st.f_bsize,
-		.namelen = (uint32_t)st.f_namelen, .frsize = (uint32_t)st.f_frsize,
-	} };
+					       .blocks = st.f_blocks,
+					       .bfree = st.f_bfree,
+					       .bavail = st.f_bavail,
+					       .files = st.f_files,
+					       .ffree = st.f_ffree,
+					       .bsize = (uint32_t)st.f_bsize,
+					       .namelen = (uint32_t)st.f_namelen,
+					       .frsize = (uint32_t)st.f_frsize,
+				       } };
 	r->out = o;
 	r->outlen = sizeof(*o);
 	return 0;
@@ -383,7 +388,7 @@ int fuse_op_access(struct fuse_server *s, struct fuse_req *r)
 		bool x_ok = S_ISDIR(st.st_mode) || (st.st_mode & 0111);
 		return (mask & X_OK) && !x_ok ? -EACCES : 0;
 	}
-	uint32_t bits = r->in.uid == st.st_uid ? st.st_mode >> 6
+	uint32_t bits = r->in.uid == st.st_uid	 ? st.st_mode >> 6
 			: r->in.gid == st.st_gid ? st.st_mode >> 3
 						 : st.st_mode;
 	return (bits & mask) == mask ? 0 : -EACCES;
@@ -455,7 +460,8 @@ int fuse_op_getxattr(struct fuse_server *s, struct fuse_req *r)
 	int err;
 
 	NODE(s, r, n);
-	if ((err = fuse_take_string(r, &pos, XATTR_NAME_MAX, &name)) < 0 || (err = fuse_args_end(r, pos)) < 0)
+	if ((err = fuse_take_string(r, &pos, XATTR_NAME_MAX, &name)) < 0 ||
+	    (err = fuse_args_end(r, pos)) < 0)
 		return err;
 	if (in->size == 0 && r->replen < HDR_OUT + sizeof(struct fuse_getxattr_out))
 		return -EINVAL;
@@ -487,7 +493,8 @@ int fuse_op_removexattr(struct fuse_server *s, struct fuse_req *r)
 	int err;
 
 	NODE(s, r, n);
-	if ((err = fuse_take_string(r, &pos, XATTR_NAME_MAX, &name)) < 0 || (err = fuse_args_end(r, pos)) < 0)
+	if ((err = fuse_take_string(r, &pos, XATTR_NAME_MAX, &name)) < 0 ||
+	    (err = fuse_args_end(r, pos)) < 0)
 		return err;
 	if ((err = xattr_path(n, path)) < 0)
 		return err;
@@ -513,7 +520,8 @@ int fuse_op_syncfs(struct fuse_server *s, struct fuse_req *r)
 	next.tv_nsec %= 1000000000L;
 	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
 		;
-	cleanup_close int fd = openat(fuse_node_at(s, 0)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cleanup_close int fd =
+		openat(fuse_node_at(s, 0)->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/* Cleared first: changes made from here on need the next sync. */

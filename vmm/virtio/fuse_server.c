@@ -70,7 +70,8 @@ static int fuse_op_init(struct fuse_server *s, struct fuse_req *r)
 	struct fuse_init_in in = { 0 };
 
 	memcpy(&in, r->arg, r->arglen < sizeof(in) ? r->arglen : sizeof(in));
-	*o = (struct fuse_init_out){ .major = FUSE_KERNEL_VERSION, .minor = FUSE_KERNEL_MINOR_VERSION };
+	*o = (struct fuse_init_out){ .major = FUSE_KERNEL_VERSION,
+				     .minor = FUSE_KERNEL_MINOR_VERSION };
 	r->out = o;
 	if (in.major > FUSE_KERNEL_VERSION) {
 		/* The kernel then asks again in our major version. */
@@ -145,8 +146,10 @@ struct op {
 static const struct op ops[] = {
 	[FUSE_LOOKUP] = { fuse_op_lookup, 2, ENTRY_OUT, 0 },
 	[FUSE_FORGET] = { fuse_op_forget, sizeof(struct fuse_forget_in), 0, OP_NO_REPLY },
-	[FUSE_GETATTR] = { fuse_op_getattr, sizeof(struct fuse_getattr_in), sizeof(struct fuse_attr_out), 0 },
-	[FUSE_SETATTR] = { fuse_op_setattr, sizeof(struct fuse_setattr_in), sizeof(struct fuse_attr_out), OP_MODIFIES },
+	[FUSE_GETATTR] = { fuse_op_getattr, sizeof(struct fuse_getattr_in),
+			   sizeof(struct fuse_attr_out), 0 },
+	[FUSE_SETATTR] = { fuse_op_setattr, sizeof(struct fuse_setattr_in),
+			   sizeof(struct fuse_attr_out), OP_MODIFIES },
 	[FUSE_READLINK] = { fuse_op_readlink, 0, 0, 0 },
 	[FUSE_SYMLINK] = { fuse_op_symlink, 4, ENTRY_OUT, OP_MODIFIES },
 	[FUSE_MKNOD] = { fuse_op_mknod, sizeof(struct fuse_mknod_in) + 2, ENTRY_OUT, OP_MODIFIES },
@@ -157,7 +160,8 @@ static const struct op ops[] = {
 	[FUSE_LINK] = { fuse_op_link, sizeof(struct fuse_link_in) + 2, ENTRY_OUT, OP_MODIFIES },
 	[FUSE_OPEN] = { fuse_op_open, sizeof(struct fuse_open_in), OPEN_OUT, 0 },
 	[FUSE_READ] = { fuse_op_read, sizeof(struct fuse_read_in), 0, 0 },
-	[FUSE_WRITE] = { fuse_op_write, sizeof(struct fuse_write_in), sizeof(struct fuse_write_out), OP_MODIFIES },
+	[FUSE_WRITE] = { fuse_op_write, sizeof(struct fuse_write_in), sizeof(struct fuse_write_out),
+			 OP_MODIFIES },
 	[FUSE_STATFS] = { fuse_op_statfs, 0, sizeof(struct fuse_statfs_out), 0 },
 	[FUSE_RELEASE] = { fuse_op_release, sizeof(struct fuse_release_in), 0, 0 },
 	[FUSE_FSYNC] = { fuse_op_fsync, sizeof(struct fuse_fsync_in), 0, 0 },
@@ -172,18 +176,22 @@ static const struct op ops[] = {
 	[FUSE_RELEASEDIR] = { fuse_op_release, sizeof(struct fuse_release_in), 0, 0 },
 	[FUSE_FSYNCDIR] = { fuse_op_fsync, sizeof(struct fuse_fsync_in), 0, 0 },
 	[FUSE_ACCESS] = { fuse_op_access, sizeof(struct fuse_access_in), 0, 0 },
-	[FUSE_CREATE] = { fuse_op_create, sizeof(struct fuse_create_in) + 2, ENTRY_OUT + OPEN_OUT, OP_MODIFIES },
+	[FUSE_CREATE] = { fuse_op_create, sizeof(struct fuse_create_in) + 2, ENTRY_OUT + OPEN_OUT,
+			  OP_MODIFIES },
 	[FUSE_DESTROY] = { fuse_op_destroy, 0, 0, 0 },
-	[FUSE_BATCH_FORGET] = { fuse_op_batch_forget, sizeof(struct fuse_batch_forget_in), 0, OP_NO_REPLY },
+	[FUSE_BATCH_FORGET] = { fuse_op_batch_forget, sizeof(struct fuse_batch_forget_in), 0,
+				OP_NO_REPLY },
 	[FUSE_FALLOCATE] = { fuse_op_fallocate, sizeof(struct fuse_fallocate_in), 0, OP_MODIFIES },
 	[FUSE_READDIRPLUS] = { fuse_op_readdir, sizeof(struct fuse_read_in), 0, 0 },
 	[FUSE_RENAME2] = { fuse_op_rename2, sizeof(struct fuse_rename2_in) + 4, 0, OP_MODIFIES },
-	[FUSE_LSEEK] = { fuse_op_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out), 0 },
+	[FUSE_LSEEK] = { fuse_op_lseek, sizeof(struct fuse_lseek_in), sizeof(struct fuse_lseek_out),
+			 0 },
 	[FUSE_COPY_FILE_RANGE] = { fuse_op_copy_file_range, sizeof(struct fuse_copy_file_range_in),
 				   sizeof(struct fuse_write_out), OP_MODIFIES },
 	[FUSE_SYNCFS] = { fuse_op_syncfs, sizeof(struct fuse_syncfs_in), 0, 0 },
 	[FUSE_SETUPMAPPING] = { fuse_op_setupmapping, sizeof(struct fuse_setupmapping_in), 0, 0 },
-	[FUSE_REMOVEMAPPING] = { fuse_op_removemapping, sizeof(struct fuse_removemapping_in), 0, 0 },
+	[FUSE_REMOVEMAPPING] = { fuse_op_removemapping, sizeof(struct fuse_removemapping_in), 0,
+				 0 },
 };
 
 size_t fuse_server_handle(struct fuse_server *s, const struct iovec *req, unsigned nreq,
@@ -345,8 +353,8 @@ struct fuse_server *fuse_server_new(const struct fuse_share_opts *opts, husk_err
 		s->fds = &s->own_fds;
 	}
 	if (max_nodes < 2) {
-		husk_error_set(err, EINVAL, "share %s: room for %u inodes: want 2 at least", opts->dir,
-			       max_nodes);
+		husk_error_set(err, EINVAL, "share %s: room for %u inodes: want 2 at least",
+			       opts->dir, max_nodes);
 		goto fail;
 	}
 

@@ -11,19 +11,33 @@
 #include "vmm/kvm.h"
 
 enum {
-	REG_MAGIC = 0x000, REG_VERSION = 0x004, REG_DEVICE_ID = 0x008,
-	REG_VENDOR_ID = 0x00c, REG_DEVICE_FEATURES = 0x010,
-	REG_DEVICE_FEATURES_SEL = 0x014, REG_DRIVER_FEATURES = 0x020,
-	REG_DRIVER_FEATURES_SEL = 0x024, REG_QUEUE_SEL = 0x030,
-	REG_QUEUE_NUM_MAX = 0x034, REG_QUEUE_NUM = 0x038,
-	REG_QUEUE_READY = 0x044, REG_QUEUE_NOTIFY = 0x050,
-	REG_INTERRUPT_STATUS = 0x060, REG_INTERRUPT_ACK = 0x064,
-	REG_STATUS = 0x070, REG_QUEUE_DESC_LOW = 0x080,
-	REG_QUEUE_DESC_HIGH = 0x084, REG_QUEUE_DRIVER_LOW = 0x090,
-	REG_QUEUE_DRIVER_HIGH = 0x094, REG_QUEUE_DEVICE_LOW = 0x0a0,
-	REG_QUEUE_DEVICE_HIGH = 0x0a4, REG_SHM_SEL = 0x0ac,
-	REG_SHM_LEN_LOW = 0x0b0, REG_SHM_LEN_HIGH = 0x0b4,
-	REG_SHM_BASE_LOW = 0x0b8, REG_SHM_BASE_HIGH = 0x0bc,
+	REG_MAGIC = 0x000,
+	REG_VERSION = 0x004,
+	REG_DEVICE_ID = 0x008,
+	REG_VENDOR_ID = 0x00c,
+	REG_DEVICE_FEATURES = 0x010,
+	REG_DEVICE_FEATURES_SEL = 0x014,
+	REG_DRIVER_FEATURES = 0x020,
+	REG_DRIVER_FEATURES_SEL = 0x024,
+	REG_QUEUE_SEL = 0x030,
+	REG_QUEUE_NUM_MAX = 0x034,
+	REG_QUEUE_NUM = 0x038,
+	REG_QUEUE_READY = 0x044,
+	REG_QUEUE_NOTIFY = 0x050,
+	REG_INTERRUPT_STATUS = 0x060,
+	REG_INTERRUPT_ACK = 0x064,
+	REG_STATUS = 0x070,
+	REG_QUEUE_DESC_LOW = 0x080,
+	REG_QUEUE_DESC_HIGH = 0x084,
+	REG_QUEUE_DRIVER_LOW = 0x090,
+	REG_QUEUE_DRIVER_HIGH = 0x094,
+	REG_QUEUE_DEVICE_LOW = 0x0a0,
+	REG_QUEUE_DEVICE_HIGH = 0x0a4,
+	REG_SHM_SEL = 0x0ac,
+	REG_SHM_LEN_LOW = 0x0b0,
+	REG_SHM_LEN_HIGH = 0x0b4,
+	REG_SHM_BASE_LOW = 0x0b8,
+	REG_SHM_BASE_HIGH = 0x0bc,
 	REG_CONFIG_GENERATION = 0x0fc,
 	REG_CONFIG = 0x100,
 };
@@ -33,8 +47,7 @@ enum {
 #define INT_USED_BUFFER 1
 #define INT_CONFIG_CHANGE 2
 
-void virtio_mmio_init(struct virtio_mmio_dev *d,
-		      const struct virtio_device_ops *ops, void *priv)
+void virtio_mmio_init(struct virtio_mmio_dev *d, const struct virtio_device_ops *ops, void *priv)
 {
 	*d = (struct virtio_mmio_dev){ .ops = ops, .priv = priv, .irqfd = -1 };
 	pthread_mutex_init(&d->lock, NULL);
@@ -67,8 +80,9 @@ void virtio_mmio_fail(struct virtio_mmio_dev *d, const char *why)
 	if (d->broken)
 		return;
 	d->broken = true;
-	log_warn("virtio-%s: the guest driver sent malformed input (%s); device stopped until reset",
-		 d->ops->name, why);
+	log_warn(
+		"virtio-%s: the guest driver sent malformed input (%s); device stopped until reset",
+		d->ops->name, why);
 	d->status |= VIRTIO_STATUS_NEEDS_RESET;
 	if (d->status & VIRTIO_STATUS_DRIVER_OK)
 		raise_irq(d, INT_CONFIG_CHANGE);
@@ -127,9 +141,8 @@ static void on_notify(struct event_source *src, uint32_t events)
 	pthread_mutex_unlock(&d->lock);
 }
 
-int virtio_mmio_attach(struct virtio_mmio_dev *d, int vm_fd, uint64_t base,
-		       uint32_t irq, const struct guest_memory *mem,
-		       struct event_loop *loop, husk_error_t *err)
+int virtio_mmio_attach(struct virtio_mmio_dev *d, int vm_fd, uint64_t base, uint32_t irq,
+		       const struct guest_memory *mem, struct event_loop *loop, husk_error_t *err)
 {
 	d->vm_fd = vm_fd;
 	d->base = base;
@@ -148,8 +161,7 @@ int virtio_mmio_attach(struct virtio_mmio_dev *d, int vm_fd, uint64_t base,
 		*src = (struct event_source){ on_notify, d,
 					      eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) };
 		if (src->fd < 0)
-			return husk_error_set(err, errno, "virtio-%s notify eventfd",
-					      d->ops->name);
+			return husk_error_set(err, errno, "virtio-%s notify eventfd", d->ops->name);
 		/* The driver writes the queue index to QueueNotify; KVM
 		 * turns a write of exactly that value into an eventfd
 		 * signal without leaving the kernel. */
@@ -161,8 +173,7 @@ int virtio_mmio_attach(struct virtio_mmio_dev *d, int vm_fd, uint64_t base,
 			.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
 		};
 		if (KVM_IOCTL(vm_fd, KVM_IOEVENTFD, &io) < 0)
-			return husk_error_set(err, errno, "virtio-%s: KVM_IOEVENTFD",
-					      d->ops->name);
+			return husk_error_set(err, errno, "virtio-%s: KVM_IOEVENTFD", d->ops->name);
 		if (event_loop_add(loop, src, EPOLLIN, err) < 0)
 			return -1;
 	}
@@ -198,8 +209,9 @@ static uint32_t read_reg(struct virtio_mmio_dev *d, uint64_t off)
 	case REG_DEVICE_ID: return d->ops->device_id;
 	case REG_VENDOR_ID: return HUSK_VENDOR_ID;
 	case REG_DEVICE_FEATURES:
-		return d->device_features_sel == 0 ? (uint32_t)features
-		       : d->device_features_sel == 1 ? (uint32_t)(features >> 32) : 0;
+		return d->device_features_sel == 0   ? (uint32_t)features
+		       : d->device_features_sel == 1 ? (uint32_t)(features >> 32)
+						     : 0;
 	case REG_QUEUE_NUM_MAX: return q ? d->ops->queue_max : 0;
 	case REG_QUEUE_READY: return q ? q->ready : 0;
 	case REG_INTERRUPT_STATUS: return d->interrupt_status;
@@ -215,8 +227,7 @@ static uint32_t read_reg(struct virtio_mmio_dev *d, uint64_t off)
 
 static void set_addr_half(uint64_t *addr, uint32_t v, bool high)
 {
-	*addr = high ? (*addr & 0xffffffffULL) | ((uint64_t)v << 32)
-		     : (*addr & ~0xffffffffULL) | v;
+	*addr = high ? (*addr & 0xffffffffULL) | ((uint64_t)v << 32) : (*addr & ~0xffffffffULL) | v;
 }
 
 static void write_status(struct virtio_mmio_dev *d, uint32_t v)
@@ -230,12 +241,10 @@ static void write_status(struct virtio_mmio_dev *d, uint32_t v)
 	if ((v & VIRTIO_STATUS_FEATURES_OK) && !(d->status & VIRTIO_STATUS_FEATURES_OK)) {
 		/* Features the device did not offer, or a legacy driver:
 		 * refuse by not keeping FEATURES_OK (the driver checks). */
-		if ((d->driver_features & ~offered) ||
-		    !(d->driver_features & VIRTIO_F_VERSION_1))
+		if ((d->driver_features & ~offered) || !(d->driver_features & VIRTIO_F_VERSION_1))
 			v &= ~(uint32_t)VIRTIO_STATUS_FEATURES_OK;
 	}
-	bool going_live = (v & VIRTIO_STATUS_DRIVER_OK) &&
-			  !(d->status & VIRTIO_STATUS_DRIVER_OK);
+	bool going_live = (v & VIRTIO_STATUS_DRIVER_OK) && !(d->status & VIRTIO_STATUS_DRIVER_OK);
 	d->status = v | (d->status & VIRTIO_STATUS_NEEDS_RESET);
 	if (going_live && d->ops->activate && !d->broken)
 		d->ops->activate(d);
@@ -257,7 +266,8 @@ static void write_reg(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
 		if (d->driver_features_sel == 0)
 			d->driver_features = (d->driver_features & ~0xffffffffULL) | v;
 		else if (d->driver_features_sel == 1)
-			d->driver_features = (d->driver_features & 0xffffffffULL) | ((uint64_t)v << 32);
+			d->driver_features = (d->driver_features & 0xffffffffULL) |
+					     ((uint64_t)v << 32);
 		break;
 	case REG_QUEUE_SEL: d->queue_sel = v; break;
 	case REG_SHM_SEL: d->shm_sel = v; break;
@@ -265,15 +275,18 @@ static void write_reg(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
 		if (q_writable)
 			q->size = v > 0xffff ? 0 : (uint16_t)v;
 		break;
-	case REG_QUEUE_DESC_LOW: case REG_QUEUE_DESC_HIGH:
+	case REG_QUEUE_DESC_LOW:
+	case REG_QUEUE_DESC_HIGH:
 		if (q_writable)
 			set_addr_half(&q->desc_gpa, v, off == REG_QUEUE_DESC_HIGH);
 		break;
-	case REG_QUEUE_DRIVER_LOW: case REG_QUEUE_DRIVER_HIGH:
+	case REG_QUEUE_DRIVER_LOW:
+	case REG_QUEUE_DRIVER_HIGH:
 		if (q_writable)
 			set_addr_half(&q->avail_gpa, v, off == REG_QUEUE_DRIVER_HIGH);
 		break;
-	case REG_QUEUE_DEVICE_LOW: case REG_QUEUE_DEVICE_HIGH:
+	case REG_QUEUE_DEVICE_LOW:
+	case REG_QUEUE_DEVICE_HIGH:
 		if (q_writable)
 			set_addr_half(&q->used_gpa, v, off == REG_QUEUE_DEVICE_HIGH);
 		break;
@@ -290,8 +303,9 @@ static void write_reg(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
 			/* Not while a worker serves one of its chains: the
 			 * layout would then be writable under that chain. */
 			if (q->held)
-				log_debug("virtio-%s: queue %u not disabled: a request on it is in service",
-					  d->ops->name, d->queue_sel);
+				log_debug(
+					"virtio-%s: queue %u not disabled: a request on it is in service",
+					d->ops->name, d->queue_sel);
 			else
 				virtq_disable(q);
 		}
@@ -312,8 +326,7 @@ static void write_reg(struct virtio_mmio_dev *d, uint64_t off, uint32_t v)
 	}
 }
 
-void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len,
-		    bool is_write)
+void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write)
 {
 	struct virtio_mmio_dev *d = dev;
 

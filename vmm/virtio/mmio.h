@@ -42,10 +42,10 @@ struct virtio_device_ops {
 	unsigned nqueues;
 	uint16_t queue_max;
 	/* Config space reads and writes; OFFSET + LEN is within config_len. */
-	void (*read_config)(struct virtio_mmio_dev *d, uint32_t offset,
-			    uint8_t *data, uint32_t len);
-	void (*write_config)(struct virtio_mmio_dev *d, uint32_t offset,
-			     const uint8_t *data, uint32_t len);
+	void (*read_config)(struct virtio_mmio_dev *d, uint32_t offset, uint8_t *data,
+			    uint32_t len);
+	void (*write_config)(struct virtio_mmio_dev *d, uint32_t offset, const uint8_t *data,
+			     uint32_t len);
 	uint32_t config_len;
 	/* The driver made buffers available on queue Q (event loop thread). */
 	void (*queue_notify)(struct virtio_mmio_dev *d, unsigned q);
@@ -89,13 +89,11 @@ struct virtio_mmio_dev {
 };
 
 /* Initializes D for OPS with private state PRIV. */
-void virtio_mmio_init(struct virtio_mmio_dev *d,
-		      const struct virtio_device_ops *ops, void *priv);
+void virtio_mmio_init(struct virtio_mmio_dev *d, const struct virtio_device_ops *ops, void *priv);
 
 /* Wires D at BASE with IRQ: irqfd, one ioeventfd per queue on the loop. */
-int virtio_mmio_attach(struct virtio_mmio_dev *d, int vm_fd, uint64_t base,
-		       uint32_t irq, const struct guest_memory *mem,
-		       struct event_loop *loop, husk_error_t *err);
+int virtio_mmio_attach(struct virtio_mmio_dev *d, int vm_fd, uint64_t base, uint32_t irq,
+		       const struct guest_memory *mem, struct event_loop *loop, husk_error_t *err);
 
 void virtio_mmio_release(struct virtio_mmio_dev *d);
 
@@ -113,8 +111,7 @@ int virtio_mmio_serve_unlocked(struct virtio_mmio_dev *d, unsigned q, struct vir
 			       virtio_serve_fn serve, void *arg);
 
 /* The io_bus handler for the device's 4 KiB window. */
-void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len,
-		    bool is_write);
+void virtio_mmio_io(void *dev, uint64_t offset, uint8_t *data, uint32_t len, bool is_write);
 
 /* For devices, with dev->lock held: tell the driver that queue Q has used
  * buffers (if it wants to know); mark the device broken after malformed

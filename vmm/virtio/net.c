@@ -84,10 +84,10 @@ struct net_dev {
 	struct event_source tap; /* fd: the device's own dup of the tap */
 	bool in_loop, polling;
 	struct net_config config;
-	struct virtio_device_ops ops; /* per device: features depend on the NIC */
-	uint8_t *pkt;                 /* NET_BUF_MAX bytes: the rx bounce buffer */
-	size_t pending;               /* bytes of a frame waiting for buffers, or 0 */
-	struct virtq_chain *chain;    /* scratch, too big for the stack */
+	struct virtio_device_ops ops;		 /* per device: features depend on the NIC */
+	uint8_t *pkt;				 /* NET_BUF_MAX bytes: the rx bounce buffer */
+	size_t pending;				 /* bytes of a frame waiting for buffers, or 0 */
+	struct virtq_chain *chain;		 /* scratch, too big for the stack */
 	struct iovec tx_iov[1 + VIRTQ_MAX_SEGS]; /* the checked header + frame */
 	uint16_t heads[VIRTQ_MAX_SIZE];
 	uint32_t lens[VIRTQ_MAX_SIZE];
@@ -117,14 +117,10 @@ static bool tx_header_ok(const struct virtio_mmio_dev *d, const struct virtio_ne
 	if ((h->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) && !negotiated(d, VIRTIO_NET_F_CSUM))
 		return false;
 	switch (h->gso_type) {
-	case VIRTIO_NET_HDR_GSO_NONE:
-		return true;
-	case VIRTIO_NET_HDR_GSO_TCPV4:
-		return negotiated(d, VIRTIO_NET_F_HOST_TSO4);
-	case VIRTIO_NET_HDR_GSO_TCPV6:
-		return negotiated(d, VIRTIO_NET_F_HOST_TSO6);
-	default: /* UFO, ECN: never offered */
-		return false;
+	case VIRTIO_NET_HDR_GSO_NONE: return true;
+	case VIRTIO_NET_HDR_GSO_TCPV4: return negotiated(d, VIRTIO_NET_F_HOST_TSO4);
+	case VIRTIO_NET_HDR_GSO_TCPV6: return negotiated(d, VIRTIO_NET_F_HOST_TSO6);
+	default: /* UFO, ECN: never offered */ return false;
 	}
 }
 
@@ -133,8 +129,7 @@ static void tx_one(struct net_dev *n, const struct virtq_chain *c)
 	struct virtio_net_hdr_v1 h;
 
 	if (c->out_len < TAP_VNET_HDR_LEN + ETH_HLEN || c->out_len > NET_BUF_MAX ||
-	    iov_to_buf(c->out, c->nout, 0, &h, sizeof(h)) != sizeof(h) ||
-	    !tx_header_ok(n->d, &h)) {
+	    iov_to_buf(c->out, c->nout, 0, &h, sizeof(h)) != sizeof(h) || !tx_header_ok(n->d, &h)) {
 		n->tx_dropped++;
 		return;
 	}
@@ -223,8 +218,7 @@ static enum rx_result rx_deliver(struct net_dev *n)
 	}
 	/* The tap leaves num_buffers alone; it is the device's to fill. */
 	uint16_t nb = (uint16_t)used;
-	buf_to_iov(hdr_iov, nhdr, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb,
-		   sizeof(nb));
+	buf_to_iov(hdr_iov, nhdr, offsetof(struct virtio_net_hdr_v1, num_buffers), &nb, sizeof(nb));
 	for (unsigned i = 0; i < used; i++)
 		virtq_push(q, n->heads[i], n->lens[i]);
 	n->pending = 0;
@@ -371,7 +365,8 @@ struct virtio_mmio_dev *virtio_net_new(const struct virtio_net_opts *o, husk_err
 
 	if (n)
 		n->tap.fd = -1;
-	if (!n || !d || !(n->pkt = malloc(NET_BUF_MAX)) || !(n->chain = malloc(sizeof(*n->chain)))) {
+	if (!n || !d || !(n->pkt = malloc(NET_BUF_MAX)) ||
+	    !(n->chain = malloc(sizeof(*n->chain)))) {
 		net_free(n);
 		free(d);
 		husk_error_set(err, ENOMEM, "virtio-net");

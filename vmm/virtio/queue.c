@@ -2,8 +2,8 @@
 
 #include <string.h>
 
-int virtq_activate(struct virtq *q, uint16_t max_size,
-		   const struct guest_memory *m, const char **why)
+int virtq_activate(struct virtq *q, uint16_t max_size, const struct guest_memory *m,
+		   const char **why)
 {
 	uint64_t n = q->size;
 
@@ -64,8 +64,8 @@ bool virtq_unhold(struct virtq *q, const struct virtq_chain *c)
 	return q->ready && q->used;
 }
 
-int virtq_pop(struct virtq *q, const struct guest_memory *m,
-	      struct virtq_chain *c, const char **why)
+int virtq_pop(struct virtq *q, const struct guest_memory *m, struct virtq_chain *c,
+	      const char **why)
 {
 	if (!q->ready || !q->avail || !q->num)
 		return 0;
@@ -149,14 +149,13 @@ bool virtq_should_notify(const struct virtq *q)
 {
 	/* The driver's flag is read after the index was published. */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	return !(__atomic_load_n(&q->avail->flags, __ATOMIC_RELAXED) &
-		 VIRTQ_AVAIL_F_NO_INTERRUPT);
+	return !(__atomic_load_n(&q->avail->flags, __ATOMIC_RELAXED) & VIRTQ_AVAIL_F_NO_INTERRUPT);
 }
 
 /* Copies between the buffers and BUF in either direction, from offset SKIP
  * of the buffers, bounded by both sides. */
-static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip,
-		       char *buf, size_t len, bool into_iov)
+static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip, char *buf, size_t len,
+		       bool into_iov)
 {
 	size_t done = 0;
 
@@ -179,21 +178,18 @@ static size_t iov_copy(const struct iovec *iov, unsigned n, size_t skip,
 	return done;
 }
 
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf,
-		  size_t len)
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len)
 {
 	return iov_copy(iov, n, skip, buf, len, false);
 }
 
-size_t buf_to_iov(const struct iovec *iov, unsigned n, size_t skip,
-		  const void *buf, size_t len)
+size_t buf_to_iov(const struct iovec *iov, unsigned n, size_t skip, const void *buf, size_t len)
 {
 	/* The buffer is only read in this direction. */
 	return iov_copy(iov, n, skip, (char *)buf, len, true);
 }
 
-unsigned iov_slice(struct iovec *dst, const struct iovec *src, unsigned n,
-		   size_t skip, size_t len)
+unsigned iov_slice(struct iovec *dst, const struct iovec *src, unsigned n, size_t skip, size_t len)
 {
 	unsigned k = 0;
 

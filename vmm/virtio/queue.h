@@ -84,8 +84,8 @@ struct virtq_chain {
 
 /* Checks SIZE and the three ring addresses against M and maps them; -1 with
  * *why set when the driver's configuration is invalid. */
-int virtq_activate(struct virtq *q, uint16_t max_size,
-		   const struct guest_memory *m, const char **why);
+int virtq_activate(struct virtq *q, uint16_t max_size, const struct guest_memory *m,
+		   const char **why);
 
 /* Forgets the driver's configuration and the rings; chains still held are
  * orphaned (virtq_unhold() says so). */
@@ -97,8 +97,8 @@ void virtq_disable(struct virtq *q);
 
 /* Takes the next available chain: 1 when one was taken, 0 when none is
  * available, -1 (with *why) when the ring or chain is malformed. */
-int virtq_pop(struct virtq *q, const struct guest_memory *m,
-	      struct virtq_chain *c, const char **why);
+int virtq_pop(struct virtq *q, const struct guest_memory *m, struct virtq_chain *c,
+	      const char **why);
 
 /* Gives back the chain virtq_pop() just returned, unused (a device that
  * found it had nothing to put in it). Its available-ring entry is still
@@ -123,14 +123,11 @@ bool virtq_should_notify(const struct virtq *q);
 
 /* Copies between a chain's buffers and a flat buffer, bounded by both;
  * return the number of bytes copied. */
-size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf,
-		  size_t len);
-size_t buf_to_iov(const struct iovec *iov, unsigned n, size_t skip,
-		  const void *buf, size_t len);
+size_t iov_to_buf(const struct iovec *iov, unsigned n, size_t skip, void *buf, size_t len);
+size_t buf_to_iov(const struct iovec *iov, unsigned n, size_t skip, const void *buf, size_t len);
 
 /* Points DST at LEN bytes of SRC's N buffers from offset SKIP (all within
  * the buffers); returns how many entries it used, at most N. */
-unsigned iov_slice(struct iovec *dst, const struct iovec *src, unsigned n,
-		   size_t skip, size_t len);
+unsigned iov_slice(struct iovec *dst, const struct iovec *src, unsigned n, size_t skip, size_t len);
 
 #endif

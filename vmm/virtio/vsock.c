@@ -59,7 +59,7 @@
  * would wait forever. */
 #define CREDIT_UPDATE_AT (VSOCK_BUF_ALLOC / 2)
 #define MAX_RX_PAYLOAD (64 * 1024) /* per packet, Linux's own limit */
-#define READS_PER_EVENT 16         /* rx packets per socket event: fairness */
+#define READS_PER_EVENT 16	   /* rx packets per socket event: fairness */
 #define RST_RING 64
 #define HASH_BUCKETS 256
 
@@ -97,8 +97,8 @@ struct vsock_conn {
 
 	/* Host to guest. */
 	uint32_t peer_buf_alloc, peer_fwd_cnt; /* the guest's last header */
-	uint32_t tx_cnt;                       /* bytes sent to the guest */
-	bool host_eof; /* read() returned 0 and the guest was told */
+	uint32_t tx_cnt;		       /* bytes sent to the guest */
+	bool host_eof;			       /* read() returned 0 and the guest was told */
 	bool host_hup; /* the host peer closed both directions, guest told */
 };
 
@@ -117,8 +117,8 @@ struct vsock_dev {
 	struct vsock_conn *ctrl_head, *ctrl_tail;
 	struct rst_entry rst[RST_RING];
 	unsigned rst_head, rst_len;
-	bool rx_starved; /* no rx buffer: wait for the driver's rx notify */
-	bool rx_pushed;  /* rx buffers used since the last interrupt */
+	bool rx_starved;		       /* no rx buffer: wait for the driver's rx notify */
+	bool rx_pushed;			       /* rx buffers used since the last interrupt */
 	struct virtq_chain rx_chain, tx_chain; /* ~8 KiB each: not on the stack */
 };
 
@@ -154,8 +154,8 @@ static bool sock_hung_up(int fd)
 
 /* A packet from the host to the guest, in wire order. */
 static struct vsock_hdr hdr_to_guest(const struct vsock_dev *v, uint32_t guest_port,
-				     uint32_t host_port, uint16_t type, uint16_t op,
-				     uint32_t flags, uint32_t len, uint32_t fwd_cnt)
+				     uint32_t host_port, uint16_t type, uint16_t op, uint32_t flags,
+				     uint32_t len, uint32_t fwd_cnt)
 {
 	return (struct vsock_hdr){
 		.src_cid = htole64(VSOCK_HOST_CID),
@@ -178,8 +178,7 @@ static unsigned hash_of(uint32_t guest_port, uint32_t host_port)
 	return ((guest_port * 0x9e3779b1u) ^ host_port) % HASH_BUCKETS;
 }
 
-static struct vsock_conn *conn_find(struct vsock_dev *v, uint32_t guest_port,
-				    uint32_t host_port)
+static struct vsock_conn *conn_find(struct vsock_dev *v, uint32_t guest_port, uint32_t host_port)
 {
 	for (struct vsock_conn *c = v->hash[hash_of(guest_port, host_port)]; c; c = c->hash_next)
 		if (c->guest_port == guest_port && c->host_port == host_port)
@@ -230,8 +229,7 @@ static void ctrl_del(struct vsock_dev *v, struct vsock_conn *c)
 
 static bool ctrl_pending(const struct vsock_conn *c)
 {
-	return c->state == CONN_RESET || c->need_response || c->need_shutdown ||
-	       c->need_credit;
+	return c->state == CONN_RESET || c->need_response || c->need_shutdown || c->need_credit;
 }
 
 /* A free slot, or NULL at the connection limit (or out of memory). */
@@ -333,8 +331,8 @@ static bool wants_read(const struct virtio_mmio_dev *d, const struct vsock_conn 
 {
 	const struct vsock_dev *v = d->priv;
 
-	return c->state == CONN_OPEN && !c->need_response && !c->host_eof &&
-	       !c->guest_shut_rcv && !v->rx_starved && peer_credit(c) > 0;
+	return c->state == CONN_OPEN && !c->need_response && !c->host_eof && !c->guest_shut_rcv &&
+	       !v->rx_starved && peer_credit(c) > 0;
 }
 
 /* Brings C's registration in the event loop in line with what it can do
@@ -448,8 +446,8 @@ static void conn_write(struct virtio_mmio_dev *d, struct vsock_conn *c,
 	if (len == 0)
 		return;
 	if (c->buf_len == 0) {
-		ssize_t n = sock_send(c->src.fd, iov,
-				      iov_slice(iov, ch->out, ch->nout, HDR_LEN, len));
+		ssize_t n =
+			sock_send(c->src.fd, iov, iov_slice(iov, ch->out, ch->nout, HDR_LEN, len));
 		if (n < 0 && errno != EAGAIN) {
 			conn_reset(d, c);
 			return;
@@ -507,12 +505,11 @@ static void rx_put(struct virtio_mmio_dev *d, const struct virtq_chain *ch,
 }
 
 /* A packet on C in rx buffer CH; it tells the guest fwd_cnt as well. */
-static void conn_put(struct virtio_mmio_dev *d, struct vsock_conn *c,
-		     const struct virtq_chain *ch, uint16_t op, uint32_t flags,
-		     uint32_t len)
+static void conn_put(struct virtio_mmio_dev *d, struct vsock_conn *c, const struct virtq_chain *ch,
+		     uint16_t op, uint32_t flags, uint32_t len)
 {
-	struct vsock_hdr h = hdr_to_guest(d->priv, c->guest_port, c->host_port,
-					  VSOCK_TYPE_STREAM, op, flags, len, c->fwd_cnt);
+	struct vsock_hdr h = hdr_to_guest(d->priv, c->guest_port, c->host_port, VSOCK_TYPE_STREAM,
+					  op, flags, len, c->fwd_cnt);
 
 	c->fwd_cnt_sent = c->fwd_cnt;
 	c->need_credit = false;
@@ -533,8 +530,8 @@ static void conn_read(struct virtio_mmio_dev *d, struct vsock_conn *c)
 		uint32_t max = min_u32(peer_credit(c), MAX_RX_PAYLOAD);
 		if (room > max)
 			room = max;
-		ssize_t n = readv(c->src.fd, iov,
-				  (int)iov_slice(iov, ch->in, ch->nin, HDR_LEN, room));
+		ssize_t n =
+			readv(c->src.fd, iov, (int)iov_slice(iov, ch->in, ch->nin, HDR_LEN, room));
 		if (n < 0) {
 			virtq_unpop(&d->queues[VSOCK_RX_QUEUE]);
 			if (errno != EAGAIN && errno != EINTR)
@@ -572,8 +569,8 @@ static void rx_pump(struct virtio_mmio_dev *d)
 			break;
 		if (v->rst_len) {
 			const struct rst_entry *e = &v->rst[v->rst_head];
-			struct vsock_hdr h = hdr_to_guest(v, e->guest_port, e->host_port,
-							  e->type, VSOCK_OP_RST, 0, 0, 0);
+			struct vsock_hdr h = hdr_to_guest(v, e->guest_port, e->host_port, e->type,
+							  VSOCK_OP_RST, 0, 0, 0);
 			rx_put(d, ch, &h, 0);
 			v->rst_head = (v->rst_head + 1) % RST_RING;
 			v->rst_len--;
@@ -604,7 +601,8 @@ static void rx_pump(struct virtio_mmio_dev *d)
 
 static void on_conn_event(struct event_source *src, uint32_t events)
 {
-	struct vsock_conn *c = (struct vsock_conn *)((char *)src - offsetof(struct vsock_conn, src));
+	struct vsock_conn *c =
+		(struct vsock_conn *)((char *)src - offsetof(struct vsock_conn, src));
 	struct virtio_mmio_dev *d = src->ctx;
 
 	pthread_mutex_lock(&d->lock);
@@ -643,8 +641,7 @@ out:
 
 /* Answers a packet the device will not take with an RST, closing the
  * connection it names if there is one. An RST is never answered. */
-static void reject(struct virtio_mmio_dev *d, struct vsock_conn *c,
-		   const struct vsock_hdr *h)
+static void reject(struct virtio_mmio_dev *d, struct vsock_conn *c, const struct vsock_hdr *h)
 {
 	struct vsock_dev *v = d->priv;
 
@@ -659,7 +656,9 @@ static void reject(struct virtio_mmio_dev *d, struct vsock_conn *c,
 		return;
 	}
 	v->rst[(v->rst_head + v->rst_len++) % RST_RING] = (struct rst_entry){
-		.guest_port = h->src_port, .host_port = h->dst_port, .type = h->type,
+		.guest_port = h->src_port,
+		.host_port = h->dst_port,
+		.type = h->type,
 	};
 }
 
@@ -752,20 +751,15 @@ static void tx_packet(struct virtio_mmio_dev *d, const struct virtq_chain *ch)
 	c->peer_buf_alloc = h.buf_alloc;
 	c->peer_fwd_cnt = h.fwd_cnt;
 	switch (h.op) {
-	case VSOCK_OP_RST:
-		conn_free(d, c);
-		return;
-	case VSOCK_OP_SHUTDOWN:
-		guest_shutdown(d, c, h.flags);
-		break;
+	case VSOCK_OP_RST: conn_free(d, c); return;
+	case VSOCK_OP_SHUTDOWN: guest_shutdown(d, c, h.flags); break;
 	case VSOCK_OP_RW:
 		if (c->guest_shut_send)
 			reject(d, c, &h); /* data after SHUTDOWN SEND */
 		else
 			conn_write(d, c, ch, h.len);
 		break;
-	case VSOCK_OP_CREDIT_UPDATE:
-		break; /* the credit fields were taken above */
+	case VSOCK_OP_CREDIT_UPDATE: break; /* the credit fields were taken above */
 	case VSOCK_OP_CREDIT_REQUEST:
 		c->need_credit = true;
 		ctrl_add(v, c);
@@ -811,8 +805,7 @@ static void vsock_notify(struct virtio_mmio_dev *d, unsigned q)
 	rx_pump(d);
 }
 
-static void vsock_read_config(struct virtio_mmio_dev *d, uint32_t off, uint8_t *data,
-			      uint32_t len)
+static void vsock_read_config(struct virtio_mmio_dev *d, uint32_t off, uint8_t *data, uint32_t len)
 {
 	struct vsock_dev *v = d->priv;
 	uint64_t cid = htole64(v->guest_cid);
@@ -867,8 +860,7 @@ static unsigned conn_limit(void)
 	return VSOCK_MAX_CONNS;
 }
 
-struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir,
-					 husk_error_t *err)
+struct virtio_mmio_dev *virtio_vsock_new(uint32_t guest_cid, const char *dir, husk_error_t *err)
 {
 	return virtio_vsock_new_limited(guest_cid, dir, conn_limit(), err);
 }
@@ -880,7 +872,8 @@ struct virtio_mmio_dev *virtio_vsock_new_limited(uint32_t guest_cid, const char 
 
 	/* 0-2 are reserved (hypervisor, loopback, host), -1 is "any". */
 	if (guest_cid <= VSOCK_HOST_CID || guest_cid == UINT32_MAX) {
-		husk_error_set(err, 0, "virtio-vsock: guest CID %" PRIu32 " is reserved", guest_cid);
+		husk_error_set(err, 0, "virtio-vsock: guest CID %" PRIu32 " is reserved",
+			       guest_cid);
 		return NULL;
 	}
 	if (dir && strlen(dir) + sizeof("/4294967295") > sizeof(addr.sun_path)) {
