@@ -29,7 +29,7 @@ const struct cli_command cmd_create_cli = {
 	.flags = create_flags,
 };
 
-int check_preserve_fds(const char *v, husk_error_t *err)
+int lifecycle_check_preserve_fds(const char *v, husk_error_t *err)
 {
 	if (v && strcmp(v, "0") != 0)
 		return husk_error_set(
@@ -46,7 +46,7 @@ int cmd_create(const struct husk_globals *g, int argc, char **argv, husk_error_t
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
 #define V(n) cli_value(&cmd_create_cli, &a, n)
-	if (check_preserve_fds(V("preserve-fds"), err) < 0)
+	if (lifecycle_check_preserve_fds(V("preserve-fds"), err) < 0)
 		return -1;
 	struct create_opts o = { .id = a.argv[0],
 				 .bundle = V("bundle"),

@@ -252,7 +252,7 @@ static int exec_main(const struct husk_globals *g, const struct cli_args *ap, hu
 	int rc;
 #define V(n) cli_value(&cmd_exec_cli, &a, n)
 	bool detach = cli_switch(&cmd_exec_cli, &a, "detach");
-	if (check_preserve_fds(V("preserve-fds"), err) < 0)
+	if (lifecycle_check_preserve_fds(V("preserve-fds"), err) < 0)
 		return -1;
 	if (V("cgroup"))
 		return husk_error_set(err, 0, "--cgroup: not yet supported by husk");

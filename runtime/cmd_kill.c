@@ -33,7 +33,7 @@ int cmd_kill(const struct husk_globals *g, int argc, char **argv, husk_error_t *
 	int rc = cli_parse_command(&cmd_kill_cli, argc, argv, &a, err);
 	if (rc != 0)
 		return rc < 0 ? rc : 0;
-	if (a.argc > 1 && parse_signal(a.argv[1], &sig, err) < 0)
+	if (a.argc > 1 && lifecycle_parse_signal(a.argv[1], &sig, err) < 0)
 		return -1;
 	if (container_load(g->root, a.argv[0], false, &c, err) < 0)
 		return -1;

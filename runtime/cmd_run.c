@@ -63,7 +63,7 @@ int cmd_run(const struct husk_globals *g, int argc, char **argv, husk_error_t *e
 	bool detach = cli_switch(&cmd_run_cli, &a, "detach"),
 	     keep = cli_switch(&cmd_run_cli, &a, "keep");
 	const char *id = a.argv[0];
-	if (check_preserve_fds(V("preserve-fds"), err) < 0)
+	if (lifecycle_check_preserve_fds(V("preserve-fds"), err) < 0)
 		return -1;
 	struct create_opts o = { .id = id,
 				 .bundle = V("bundle"),

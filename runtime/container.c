@@ -223,7 +223,7 @@ char *container_read_file(const struct container *c, const char *name, size_t ma
 	return buf;
 }
 
-unsigned long long process_start_time(pid_t pid)
+unsigned long long container_pid_start_time(pid_t pid)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
@@ -254,7 +254,7 @@ enum container_status container_status(const struct container *c, pid_t *pid)
 	*pid = 0;
 	if (c->rec->pid == 0) /* create died before it saved one */
 		return CONTAINER_STOPPED;
-	unsigned long long t = process_start_time(c->rec->pid);
+	unsigned long long t = container_pid_start_time(c->rec->pid);
 	if (t == 0 || t != c->rec->pid_start)
 		return CONTAINER_STOPPED;
 	*pid = c->rec->pid;
@@ -351,7 +351,7 @@ void container_sock_path(const struct container *c, const char *name, char *out,
 	snprintf(out, len, "/proc/self/fd/%d/%s", c->dirfd, name);
 }
 
-void rfc3339_now(char *out, size_t len)
+void container_time_now(char *out, size_t len)
 {
 	struct timespec ts;
 	struct tm tm;

@@ -83,7 +83,7 @@ void container_free(struct container *c);
 
 /* The start time of PID (clock ticks since boot), 0 when PID is gone or a
  * zombie. */
-unsigned long long process_start_time(pid_t pid);
+unsigned long long container_pid_start_time(pid_t pid);
 
 /* "/proc/self/fd/N/NAME" for a socket in the state directory: unix socket
  * paths are limited to 108 bytes, and --root paths from containerd are
@@ -91,6 +91,6 @@ unsigned long long process_start_time(pid_t pid);
 void container_sock_path(const struct container *c, const char *name, char *out, size_t len);
 
 /* The current time as runc writes it: RFC 3339 with nanoseconds, UTC. */
-void rfc3339_now(char *out, size_t len);
+void container_time_now(char *out, size_t len);
 
 #endif

@@ -137,7 +137,7 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 	return 0;
 }
 
-int parse_signal(const char *s, int *sig, husk_error_t *err)
+int lifecycle_parse_signal(const char *s, int *sig, husk_error_t *err)
 {
 	char up[32];
 	size_t i;
@@ -216,8 +216,8 @@ static int run_hook(const struct oci_hook *h, const char *kind, const char *stat
 			      WTERMSIG(st));
 }
 
-int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struct container *c,
-	      const char *status, pid_t pid, husk_error_t *err)
+int lifecycle_run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind,
+			const struct container *c, const char *status, pid_t pid, husk_error_t *err)
 {
 	if (!cfg->nhooks[kind])
 		return 0;
@@ -536,7 +536,7 @@ static int create_record(struct create *cr, husk_error_t *err)
 	struct container *c = cr->c;
 	char created[64];
 
-	rfc3339_now(created, sizeof(created));
+	container_time_now(created, sizeof(created));
 	c->rec = calloc(1, sizeof(*c->rec));
 	if (!c->rec || !(c->rec->id = strdup(cr->o->id)) ||
 	    !(c->rec->bundle = strdup(cr->bundle)) || !(c->rec->rootfs = strdup(cr->rootfs)) ||
@@ -718,7 +718,7 @@ static int create_wait_ready(struct create *cr, husk_error_t *err)
 		return husk_error_set(err, 0, "%s",
 				      got ? msg : "the container process died while starting");
 	cr->c->rec->pid = cr->child;
-	cr->c->rec->pid_start = process_start_time(cr->child);
+	cr->c->rec->pid_start = container_pid_start_time(cr->child);
 	if (cr->cg && cgroup_release_kthreads(cr->cg, err) < 0)
 		return -1;
 	return 0;
@@ -747,9 +747,9 @@ static int create_publish(struct create *cr, husk_error_t *err)
 	if (container_save(c, err) < 0 || create_say_go(cr->sync[0], err) < 0 ||
 	    (cr->o->pid_file && pid_file_write(cr->o->pid_file, child, err) < 0) ||
 	    container_relock(c, false, err) < 0 ||
-	    run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
-	    run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
-	    run_hooks(cfg, OCI_HOOK_CREATE_CONTAINER, c, "creating", child, err) < 0)
+	    lifecycle_run_hooks(cfg, OCI_HOOK_PRESTART, c, "creating", child, err) < 0 ||
+	    lifecycle_run_hooks(cfg, OCI_HOOK_CREATE_RUNTIME, c, "creating", child, err) < 0 ||
+	    lifecycle_run_hooks(cfg, OCI_HOOK_CREATE_CONTAINER, c, "creating", child, err) < 0)
 		return -1;
 	return 0;
 }
@@ -841,7 +841,8 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 	 * container may have changed, and is checked again. */
 	if (cfg->nhooks[OCI_HOOK_START_CONTAINER]) {
 		if (container_relock(c, false, err) < 0 ||
-		    run_hooks(cfg, OCI_HOOK_START_CONTAINER, c, "created", pid, err) < 0 ||
+		    lifecycle_run_hooks(cfg, OCI_HOOK_START_CONTAINER, c, "created", pid, err) <
+			    0 ||
 		    container_relock(c, true, err) < 0)
 			goto out;
 		s = container_status(c, &pid);
@@ -873,7 +874,7 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 	if (cfg->nhooks[OCI_HOOK_POSTSTART] && container_relock(c, false, &hook_err) < 0) {
 		log_warn("%s", hook_err->msg);
 		husk_error_release(&hook_err);
-	} else if (run_hooks(cfg, OCI_HOOK_POSTSTART, c, "running", pid, &hook_err) < 0) {
+	} else if (lifecycle_run_hooks(cfg, OCI_HOOK_POSTSTART, c, "running", pid, &hook_err) < 0) {
 		log_warn("%s", hook_err->msg);
 		husk_error_release(&hook_err);
 	}
@@ -908,8 +909,8 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 		}
 		/* Not our child (create returned long ago): wait until it is
 		 * gone or a zombie for its parent to reap. */
-		for (int i = 0; i < 1000 && process_start_time(c->rec->pid) == c->rec->pid_start;
-		     i++)
+		for (int i = 0;
+		     i < 1000 && container_pid_start_time(c->rec->pid) == c->rec->pid_start; i++)
 			usleep(10000);
 	}
 	/* A cgroup that was there before create holds what others put there:
@@ -938,7 +939,8 @@ int lifecycle_destroy(struct container *c, husk_error_t *err)
 	}
 	/* No pid: create never got as far as the prestart hooks, so there is
 	 * nothing for poststop to undo. */
-	if (cfg && c->rec->pid && run_hooks(cfg, OCI_HOOK_POSTSTOP, c, "stopped", 0, &hook_err) < 0)
+	if (cfg && c->rec->pid &&
+	    lifecycle_run_hooks(cfg, OCI_HOOK_POSTSTOP, c, "stopped", 0, &hook_err) < 0)
 		log_warn("%s", hook_err->msg);
 	husk_error_release(&hook_err);
 	oci_config_free(cfg);

@@ -60,15 +60,16 @@ int lifecycle_vm_size(const struct oci_config *cfg, int *cpus, unsigned long *me
 		      husk_error_t *err);
 
 /* --preserve-fds: only 0 (host fds cannot cross into the VM). */
-int check_preserve_fds(const char *v, husk_error_t *err);
+int lifecycle_check_preserve_fds(const char *v, husk_error_t *err);
 
 /* runc's signal syntax: "9", "KILL", "SIGKILL", any case. */
-int parse_signal(const char *s, int *sig, husk_error_t *err);
+int lifecycle_parse_signal(const char *s, int *sig, husk_error_t *err);
 
 /* Runs CFG's hooks of KIND with the state on stdin, as the runtime-spec
  * says; the first failure stops them. */
-int run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind, const struct container *c,
-	      const char *status, pid_t pid, husk_error_t *err);
+int lifecycle_run_hooks(const struct oci_config *cfg, enum oci_hook_kind kind,
+			const struct container *c, const char *status, pid_t pid,
+			husk_error_t *err);
 
 /* create keeps config.json as it read it in the state directory, under
  * this name; the bundle may be written by the container after create, so

@@ -208,7 +208,7 @@ TEST(start_waits_for_a_silent_guest_without_the_lock_and_within_its_bound)
 	c->rec->created = strdup("t");
 	c->rec->cgroup_path = strdup("");
 	c->rec->pid = vmm;
-	c->rec->pid_start = process_start_time(vmm);
+	c->rec->pid_start = container_pid_start_time(vmm);
 	CHECK_INT(container_save(c, &err), 0);
 	/* start reads the config create saved, not the bundle's. */
 	CHECK_INT(container_write_new(c, HUSK_SAVED_CONFIG, config, strlen(config), &err), 0);

@@ -132,19 +132,19 @@ TEST(signal_names_follow_runc)
 {
 	husk_error_t err = NULL;
 	int sig = 0;
-	CHECK_INT(parse_signal("9", &sig, &err), 0);
+	CHECK_INT(lifecycle_parse_signal("9", &sig, &err), 0);
 	CHECK_INT(sig, SIGKILL);
-	CHECK_INT(parse_signal("KILL", &sig, &err), 0);
+	CHECK_INT(lifecycle_parse_signal("KILL", &sig, &err), 0);
 	CHECK_INT(sig, SIGKILL);
-	CHECK_INT(parse_signal("sigterm", &sig, &err), 0);
+	CHECK_INT(lifecycle_parse_signal("sigterm", &sig, &err), 0);
 	CHECK_INT(sig, SIGTERM);
-	CHECK_INT(parse_signal("USR1", &sig, &err), 0);
+	CHECK_INT(lifecycle_parse_signal("USR1", &sig, &err), 0);
 	CHECK_INT(sig, SIGUSR1);
-	CHECK_INT(parse_signal("FOO", &sig, &err), -1);
+	CHECK_INT(lifecycle_parse_signal("FOO", &sig, &err), -1);
 	husk_error_release(&err);
-	CHECK_INT(parse_signal("0", &sig, &err), -1);
+	CHECK_INT(lifecycle_parse_signal("0", &sig, &err), -1);
 	husk_error_release(&err);
-	CHECK_INT(parse_signal("9x", &sig, &err), -1);
+	CHECK_INT(lifecycle_parse_signal("9x", &sig, &err), -1);
 	husk_error_release(&err);
 }
 
@@ -401,7 +401,7 @@ TEST(state_store_create_load_remove)
 	c->rec->created = strdup("t");
 	c->rec->cgroup_path = strdup("");
 	c->rec->pid = getpid();
-	c->rec->pid_start = process_start_time(getpid());
+	c->rec->pid_start = container_pid_start_time(getpid());
 	CHECK(c->rec->pid_start != 0);
 	CHECK_INT(container_save(c, &err), 0);
 	container_free(c);
@@ -487,7 +487,7 @@ TEST(destroy_of_a_paused_container_thaws_and_does_not_stall)
 	c->rec->cgroup_path = strdup(cgpath);
 	c->rec->started = true;
 	c->rec->pid = child;
-	c->rec->pid_start = process_start_time(child);
+	c->rec->pid_start = container_pid_start_time(child);
 	CHECK_INT(container_save(c, &err), 0);
 	pid_t pid;
 	CHECK_INT(container_status(c, &pid), CONTAINER_PAUSED);
@@ -539,7 +539,7 @@ static struct container *fake_container(const char *root, const char *id, const 
 	c->rec->created = strdup("t");
 	c->rec->cgroup_path = strdup("");
 	c->rec->pid = *child;
-	c->rec->pid_start = process_start_time(*child);
+	c->rec->pid_start = container_pid_start_time(*child);
 	if (container_save(c, &err) < 0) {
 		container_free(c);
 		return NULL;
@@ -770,7 +770,7 @@ TEST(destroy_leaves_a_cgroup_husk_did_not_create)
 		 "\"rootfs\":\"/nonexistent-bundle/rootfs\",\"created\":\"t\",\"owner\":0,"
 		 "\"started\":true,\"cgroup_path\":\"%s\",\"cgroup_created\":false,"
 		 "\"annotations\":{}}",
-		 (int)vmm, process_start_time(vmm), cgpath);
+		 (int)vmm, container_pid_start_time(vmm), cgpath);
 	snprintf(file, sizeof(file), "%s/s1/state.json", root);
 	FILE *f = fopen(file, "we");
 	CHECK(f);
