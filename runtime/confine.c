@@ -224,7 +224,7 @@ static const char *const allowed[] = {
 	"poll", "ppoll",
 	/* descriptor I/O */
 	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv", "pwritev",
-	"preadv2", "pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3", "fcntl",
+	"preadv2", "pwritev2", "lseek", "close", "close_range", "dup", "dup2", "dup3",
 	"pipe", "pipe2", "copy_file_range",
 	/* files: virtio-fs and set-up leftovers */
 	"open", "openat", "openat2", "newfstatat", "fstat", "stat", "lstat", "statx", "statfs",
@@ -273,6 +273,18 @@ static const unsigned long ioctls[] = {
 };
 /* clang-format on */
 
+/* fcntl commands: descriptor and status flags, duplicates, locks, pipe
+ * sizes and seals. Not F_SETOWN, F_SETOWN_EX or F_SETSIG, which would have
+ * the kernel signal any process the VMM names (SIGIO to a host daemon,
+ * say), nor leases or directory notification, which it never takes. */
+/* clang-format off */
+static const int fcntls[] = {
+	F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_DUPFD, F_DUPFD_CLOEXEC,
+	F_GETLK, F_SETLK, F_SETLKW, F_OFD_GETLK, F_OFD_SETLK, F_OFD_SETLKW,
+	F_GETPIPE_SZ, F_SETPIPE_SZ, F_ADD_SEALS, F_GET_SEALS, F_GETOWN,
+};
+/* clang-format on */
+
 /* prctl options: thread names, and queries. */
 /* clang-format off */
 static const int prctls[] = {
@@ -310,9 +322,9 @@ static int add_all(scmp_filter_ctx ctx, husk_error_t *err)
 
 	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++) {
 		int nr = seccomp_syscall_resolve_name(allowed[i]);
+		/* Newer than this libseccomp, and so than the kernel it targets. */
 		if (nr == __NR_SCMP_ERROR)
-			continue; /* newer than this libseccomp, and so than the kernel it targets
-				   */
+			continue;
 		if (rule(ctx, A, nr, allowed[i], 0, NULL, err) < 0)
 			return -1;
 	}
@@ -334,6 +346,11 @@ static int add_all(scmp_filter_ctx ctx, husk_error_t *err)
 	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
 		struct scmp_arg_cmp req = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, ioctls[i]);
 		if (rule(ctx, A, SCMP_SYS(ioctl), "ioctl", 1, &req, err) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < sizeof(fcntls) / sizeof(fcntls[0]); i++) {
+		struct scmp_arg_cmp cmd = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntls[i]);
+		if (rule(ctx, A, SCMP_SYS(fcntl), "fcntl", 1, &cmd, err) < 0)
 			return -1;
 	}
 	for (size_t i = 0; i < sizeof(prctls) / sizeof(prctls[0]); i++) {

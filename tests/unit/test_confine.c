@@ -410,8 +410,15 @@ static void seccomp_allowed_child(void *arg)
 		FAIL_CHILD(6, "mmap: %s", strerror(errno));
 	int fd = openat(AT_FDCWD, "/proc/self/status", O_RDONLY | O_CLOEXEC);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || close(fd) < 0)
+	if (fd < 0 || fstat(fd, &st) < 0)
 		FAIL_CHILD(7, "open/fstat: %s", strerror(errno));
+	/* The fcntl commands the VMM and libc use. */
+	struct flock lk = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	int flags = fcntl(fd, F_GETFL), dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 || dup_fd < 0 ||
+	    fcntl(dup_fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_GETFD) < 0 ||
+	    fcntl(fd, F_OFD_GETLK, &lk) < 0 || close(dup_fd) < 0 || close(fd) < 0)
+		FAIL_CHILD(9, "fcntl: %s", strerror(errno));
 	free(malloc(10 << 20));
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
@@ -528,7 +535,18 @@ TEST(confine_seccomp_lets_a_vcpu_run)
 	CHECK(CHILD_OK(st));
 }
 
-enum forbidden { F_MOUNT, F_INET, F_EXEC_MAP, F_TIOCSTI, F_KILL_OTHER, F_FORK, F_UNSHARE };
+enum forbidden {
+	F_MOUNT,
+	F_INET,
+	F_EXEC_MAP,
+	F_TIOCSTI,
+	F_KILL_OTHER,
+	F_FORK,
+	F_UNSHARE,
+	F_SIGIO_OWNER,
+	F_SIGIO_OWNER_EX,
+	F_SIGIO_SIGNAL,
+};
 
 static void seccomp_forbidden_child(void *arg)
 {
@@ -548,6 +566,15 @@ static void seccomp_forbidden_child(void *arg)
 	case F_KILL_OTHER: kill(getppid(), 0); break;
 	case F_FORK: fork(); break;
 	case F_UNSHARE: unshare(CLONE_NEWNET); break;
+	/* Owners and signals for SIGIO: the kernel would signal whatever
+	 * process the VMM names. */
+	case F_SIGIO_OWNER: fcntl(0, F_SETOWN, getppid()); break;
+	case F_SIGIO_OWNER_EX: {
+		struct f_owner_ex owner = { .type = F_OWNER_PID, .pid = getppid() };
+		fcntl(0, F_SETOWN_EX, &owner);
+		break;
+	}
+	case F_SIGIO_SIGNAL: fcntl(0, F_SETSIG, SIGKILL); break;
 	}
 	_exit(2); /* still alive */
 }
@@ -564,6 +591,9 @@ TEST(confine_seccomp_kills_on_anything_else)
 		{ F_TIOCSTI, "ioctl(TIOCSTI)" },
 		{ F_KILL_OTHER, "kill(parent)" },
 		{ F_UNSHARE, "unshare" },
+		{ F_SIGIO_OWNER, "fcntl(F_SETOWN)" },
+		{ F_SIGIO_OWNER_EX, "fcntl(F_SETOWN_EX)" },
+		{ F_SIGIO_SIGNAL, "fcntl(F_SETSIG)" },
 #if !SANITIZED
 		/* The sanitizer's leak check needs a non-thread clone. */
 		{ F_FORK, "fork" },
