@@ -161,11 +161,16 @@ fuzz-config: $(BUILD)/fuzz/fuzz_config
 
 # Helpers the integration tests run (tests/tools/): recvtty receives a
 # container's console over --console-socket; reaper waits for a container's
-# process as a subreaper and says how it ended.
-TEST_TOOLS := $(BUILD)/tools/recvtty $(BUILD)/tools/reaper
+# process as a subreaper and says how it ended. jail-probe confines itself
+# as the VMM does (it links husk's own confinement) and tries to escape.
+TEST_TOOLS := $(BUILD)/tools/recvtty $(BUILD)/tools/reaper $(BUILD)/tools/jail-probe
 $(BUILD)/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TOOL_CFLAGS) -pie -o $@ $<
+
+$(BUILD)/tools/jail-probe: tests/tools/jail-probe.c $(BUILD)/libhusk.a
+	@mkdir -p $(dir $@)
+	$(CC) $(TOOL_CFLAGS) $(PKG_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libhusk.a $(PKG_LIBS)
 
 test-tools: $(TEST_TOOLS)
 
