@@ -48,9 +48,12 @@ int confine_namespaces(const struct oci_config *c, husk_error_t *err)
 		break;
 	}
 	/* The VMM's own: its mounts (none yet) stay out of the host, and it
-	 * shares no System V IPC or host name with anything. */
-	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS) < 0)
-		return husk_error_set(err, errno, "VMM mount, IPC and UTS namespaces");
+	 * shares no System V IPC or host name with anything. A cgroup
+	 * namespace rooted at the cgroup it was just put in: on cgroup v2 the
+	 * kernel refuses to move it anywhere outside that (the root's device
+	 * and resource limits are none). v1 has no such check. */
+	if (unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) < 0)
+		return husk_error_set(err, errno, "VMM mount, IPC, UTS and cgroup namespaces");
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
 		return husk_error_set(err, errno, "VMM mount namespace: make / a slave");
 	return 0;

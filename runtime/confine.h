@@ -43,8 +43,9 @@
  * (unshare) when the entry has no path: the VMM's network devices then live
  * there, and a new one has loopback only. No network entry: the host's, as
  * runc does. Then, always: new mount (made a recursive slave, so mounts
- * made by the VMM never reach the host while the host's still arrive), IPC
- * and UTS namespaces for the VMM itself. The spec's mount, IPC, UTS,
+ * made by the VMM never reach the host while the host's still arrive), IPC,
+ * UTS and cgroup namespaces for the VMM itself (called once it is in its
+ * cgroup, which becomes the root of its view). The spec's mount, IPC, UTS,
  * cgroup, time, pid and user namespaces are the guest's business. */
 int confine_namespaces(const struct oci_config *c, husk_error_t *err);
 

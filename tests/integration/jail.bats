@@ -55,6 +55,12 @@ refused() {
 	refused other-vmm-memory
 	refused exec
 	refused inet-socket
+	# Out of its cgroup to the root, where no device or resource limit
+	# holds: its cgroup namespace forbids it where the kernel checks that
+	# (v2; v1 does not).
+	if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+		refused cgroup-root
+	fi
 	# Nothing the probe did outlives it.
 	[ ! -e /etc/.husk-jail-probe ]
 	[ ! -e /tmp/.husk-jail-probe-blk ]

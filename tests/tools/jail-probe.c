@@ -193,9 +193,13 @@ static int probe_cgroup_root(char *what, size_t len)
 		int fd = open(roots[i], O_WRONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;
-		/* Not written: this process would leave the test's cgroup. */
+		/* Written for real ("0": this process), which only this
+		 * short-lived child would suffer. */
+		int e = write(fd, "0", 1) == 1 ? 0 : errno;
 		close(fd);
-		snprintf(what, len, "opened %s to write (joining the root cgroup)", roots[i]);
+		if (e)
+			return e;
+		snprintf(what, len, "joined the root cgroup through %s", roots[i]);
 		return 0;
 	}
 	return errno;

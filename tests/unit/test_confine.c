@@ -211,8 +211,8 @@ static void ns_child(void *arg)
 	}
 	if (r < 0)
 		FAIL_CHILD(3, "%s", err->msg);
-	static const char *const own[] = { "mnt", "ipc", "uts" };
-	for (int i = 0; i < 3; i++) {
+	static const char *const own[] = { "mnt", "ipc", "uts", "cgroup" };
+	for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++) {
 		ns_link(getpid(), own[i], mine, sizeof(mine));
 		ns_link(t->parent, own[i], theirs, sizeof(theirs));
 		if (strcmp(mine, theirs) == 0)
