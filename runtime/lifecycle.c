@@ -42,6 +42,7 @@
 #include "base/fileio.h"
 #include "runtime/control.h"
 #include "runtime/guest_assets.h"
+#include "runtime/jail.h"
 #include "base/log.h"
 #include "oci/state.h"
 #include "runtime/network.h"
@@ -243,6 +244,8 @@ struct child_ctx {
 	char state_dir[PATH_MAX];
 	const struct bind_plan *binds;
 	char binds_dir[PATH_MAX]; /* <state_dir>/binds: the bind share's tmpfs goes on it */
+	char jail_root[PATH_MAX]; /* <state_dir>/jail, or "": no jail (runtime/jail.h) */
+	char jail_shares[VM_MAX_SHARES][16];
 };
 
 static void child_fail(struct child_ctx *cx, husk_error_t *err)
@@ -311,6 +314,36 @@ static int netns_cleanup(const char *path, husk_error_t *err)
 	return r;
 }
 
+/* Into the jail, with CAP_SYS_ADMIN still there: from here the VM is
+ * built from the paths inside, and the state directory (where the guest's
+ * vsock connections to host ports go) is the jail's /state; *DIRFD is
+ * reopened there. */
+static int child_jail(struct child_ctx *cx, int *dirfd, husk_error_t *err)
+{
+	struct vm_config *vm = &cx->vp.vm;
+	struct jail_spec j = { .root = cx->jail_root,
+			       .kernel = vm->kernel,
+			       .initrd = vm->initrd,
+			       .kvm = "/dev/kvm",
+			       .state_dir = cx->state_dir,
+			       .nshares = (unsigned)vm->nshares };
+
+	for (int i = 0; i < vm->nshares; i++)
+		j.shares[i] = vm->shares[i].dir;
+	if (jail_enter(&j, err) < 0)
+		return -1;
+	vm->kernel = "/kernel";
+	vm->initrd = "/initrd";
+	for (int i = 0; i < vm->nshares; i++) {
+		jail_share_path((unsigned)i, cx->jail_shares[i], sizeof(cx->jail_shares[i]));
+		vm->shares[i].dir = cx->jail_shares[i];
+	}
+	close(*dirfd);
+	if ((*dirfd = open("/state", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return husk_error_set(err, errno, "jail: open /state");
+	return 0;
+}
+
 static _Noreturn void child_main(struct child_ctx *cx)
 {
 	husk_error_t err = NULL;
@@ -376,6 +409,11 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	/* Beyond the hard limit needs CAP_SYS_RESOURCE: before it goes. The
 	 * VM plans its descriptors from what this got. */
 	fd_budget_raise_nofile();
+	if (cx->jail_root[0]) {
+		if (child_jail(cx, &dirfd, &err) < 0)
+			goto fail;
+		snprintf(vsock_dir, sizeof(vsock_dir), "/proc/self/fd/%d", dirfd);
+	}
 	if (confine_capabilities(&err) < 0)
 		goto fail;
 	cx->vp.vm.before_run = child_before_run;
@@ -675,6 +713,15 @@ static int create_vmm(struct create *cr, husk_error_t *err)
 		cx.vp.vm.shares[cx.vp.vm.nshares++] = (struct vm_share){
 			.tag = BINDS_TAG, .dir = cx.binds_dir, .readonly = cr->binds.all_readonly
 		};
+	}
+	if (jail_wanted()) {
+		/* Empty on the host; the child's jail goes on it, in its own
+		 * mount namespace, and delete removes it with the state. */
+		if (snprintf(cx.jail_root, sizeof(cx.jail_root), "%s/jail", cx.state_dir) >=
+		    (int)sizeof(cx.jail_root))
+			return husk_error_set(err, ENAMETOOLONG, "%s/jail", cx.state_dir);
+		if (mkdirat(c->dirfd, "jail", 0700) < 0)
+			return husk_error_set(err, errno, "%s", cx.jail_root);
 	}
 	cx.binds = &cr->binds;
 	cx.vp.binds = cr->binds.tags;

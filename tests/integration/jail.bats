@@ -3,7 +3,7 @@
 # confines itself exactly as create's VMM does and then acts as a VMM the
 # guest took over would, one escape attempt per probe. Each escape listed
 # here must be refused. What the probe still reaches is printed (the jail's
-# next steps: a root of its own, an unprivileged uid, a cgroup namespace)
+# next steps: its own memory through /proc/self/mem, an unprivileged uid)
 # and is not yet asserted.
 
 load helpers
@@ -14,8 +14,9 @@ setup() {
 	PROBE=$(need_tool jail-probe)
 }
 
-# probe_verdicts: runs the probe against a root-only socket and file of the
-# test's; $output holds one "refused|reached NAME: ..." line per probe.
+# probe_verdicts [--jail]: runs the probe against a root-only socket and
+# file of the test's; $output holds one "refused|reached NAME: ..." line
+# per probe.
 probe_verdicts() {
 	mkdir -m 0700 "$WORK/private"
 	echo secret >"$WORK/private/file"
@@ -30,7 +31,7 @@ while True:
     s.accept()[0].close()
 ' "$WORK/private/sock"
 	wait_until 10 test -S "$WORK/private/sock"
-	run "$PROBE" --socket "$WORK/private/sock" --file "$WORK/private/file"
+	run "$PROBE" "$@" --socket "$WORK/private/sock" --file "$WORK/private/file"
 	[ "$status" -eq 0 ]
 	echo "$output" | sed 's/^/# /' >&3
 	[ "$(echo "$output" | grep -c '^\(refused\|reached\) ')" -eq 13 ]
@@ -64,4 +65,21 @@ refused() {
 	# Nothing the probe did outlives it.
 	[ ! -e /etc/.husk-jail-probe ]
 	[ ! -e /tmp/.husk-jail-probe-blk ]
+}
+
+# create puts the VMM in a root of its own (runtime/jail.h; HUSK_JAIL=0
+# turns it off): the host's files, sockets and /sys are not there.
+@test "jail: in its own root, a taken-over VMM reaches no host file, socket, device node or cgroup" {
+	probe_verdicts --jail
+	refused write-etc
+	refused read-host-file
+	refused connect-unix
+	refused mknod-block
+	refused cgroup-root
+	refused kill-other
+	refused sigio-owner
+	refused other-vmm-memory
+	refused exec
+	[ ! -e /etc/.husk-jail-probe ]
+	[ -z "$(find /tmp -maxdepth 1 -name 'husk-jail-probe.*')" ]
 }

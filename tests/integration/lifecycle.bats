@@ -187,7 +187,7 @@ load helpers
 	wait "$reaper_pid"
 }
 
-@test "the VMM runs confined: seccomp, no_new_privs, capabilities, rlimits, oom_score_adj, cgroup, no dumps" {
+@test "the VMM runs confined: seccomp, no_new_privs, capabilities, rlimits, oom_score_adj, cgroup, no dumps, its jail" {
 	require_containers
 	[ "$RUNTIME" = husk ] || skip "the VMM's confinement is husk's own"
 	make_bundle "$WORK/b" sleep 1000
@@ -228,6 +228,11 @@ load helpers
 			grep -qE "^[0-9]+:([a-z_]+,)*$c(,[a-z_]+)*:/$TEST_ID-b\$" "/proc/$pid/cgroup"
 		done
 	fi
+	# Its root is the jail (runtime/jail.h): the kernel, the initrd, KVM,
+	# the state directory, the share and a /proc of its own, read-only,
+	# and nothing of the host's.
+	[ "$(ls "/proc/$pid/root" | tr '\n' ' ')" = "dev initrd kernel proc share0 state " ]
+	grep -qE '^[0-9]+ [0-9]+ [0-9:]+ / / ro,.* - tmpfs husk-jail ' "/proc/$pid/mountinfo"
 	# Not dumpable: a process of its uid with its capabilities (so not
 	# CAP_SYS_PTRACE), as another VMM is, reads none of its memory.
 	run setpriv --inh-caps=-all --bounding-set=-all,+chown,+dac_override,+dac_read_search,+fowner,+fsetid,+mknod,+setfcap \

@@ -8,7 +8,9 @@
  * the hostile VMM. Another child, confined the same way, stands for a
  * second container's VMM to attack.
  *
- * Usage: jail-probe [--socket PATH] [--file PATH]
+ * Usage: jail-probe [--jail] [--socket PATH] [--file PATH]
+ *   --jail    confine as create does (unless HUSK_JAIL=0): in a root of
+ *             its own (runtime/jail.h), holding nothing here
  *   --socket  a root-only unix socket to try to connect to (containerd's,
  *             another container's ctl)
  *   --file    a root-only host file to try to read
@@ -33,10 +35,12 @@
 #include "base/fileio.h"
 #include "oci/config.h"
 #include "runtime/confine.h"
+#include "runtime/jail.h"
 
 static const char *socket_path = "/run/containerd/containerd.sock";
 static const char *file_path = "/etc/shadow";
 static pid_t victim;
+static char *jail_root; /* --jail: the directory each probe's jail is built on */
 
 /* The VMM's confinement, in create's order, for the calling process. */
 static void confine_like_the_vmm(void)
@@ -53,8 +57,9 @@ static void confine_like_the_vmm(void)
 	}
 	setsid();
 	if (confine_namespaces(&no_namespaces, &err) < 0 || confine_rlimits(&no_limits, &err) < 0 ||
-	    confine_no_dump(&err) < 0 || confine_capabilities(&err) < 0 ||
-	    confine_seccomp(&err) < 0) {
+	    confine_no_dump(&err) < 0 ||
+	    (jail_root && jail_enter(&(struct jail_spec){ .root = jail_root }, &err) < 0) ||
+	    confine_capabilities(&err) < 0 || confine_seccomp(&err) < 0) {
 		fprintf(stderr, "jail-probe: confine: %s\n", err->msg);
 		_exit(3);
 	}
@@ -270,12 +275,19 @@ static void run_probe(size_t i)
 int main(int argc, char **argv)
 {
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
+		if (strcmp(argv[i], "--jail") == 0) {
+			static char tmpl[] = "/tmp/husk-jail-probe.XXXXXX";
+			if (!(jail_root = mkdtemp(tmpl))) {
+				perror("jail-probe: mkdtemp");
+				return 2;
+			}
+		} else if (strcmp(argv[i], "--socket") == 0 && i + 1 < argc) {
 			socket_path = argv[++i];
 		} else if (strcmp(argv[i], "--file") == 0 && i + 1 < argc) {
 			file_path = argv[++i];
 		} else {
-			fprintf(stderr, "usage: jail-probe [--socket PATH] [--file PATH]\n");
+			fprintf(stderr,
+				"usage: jail-probe [--jail] [--socket PATH] [--file PATH]\n");
 			return 2;
 		}
 	}
@@ -307,6 +319,8 @@ int main(int argc, char **argv)
 	/* What a probe that got through left behind. */
 	unlink("/etc/.husk-jail-probe");
 	unlink("/tmp/.husk-jail-probe-blk");
+	if (jail_root)
+		rmdir(jail_root);
 	close(hold[1]);
 	kill(victim, SIGKILL);
 	waitpid(victim, NULL, 0);

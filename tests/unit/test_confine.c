@@ -29,6 +29,7 @@
 
 #include "base/cleanup.h"
 #include "runtime/confine.h"
+#include "runtime/jail.h"
 #include "tests/unit/tap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -610,4 +611,90 @@ TEST(confine_seccomp_kills_on_anything_else)
 			CHECK(false);
 		}
 	}
+}
+
+/* ---- the jail (runtime/jail.c) ---- */
+
+struct jail_case {
+	char dir[64]; /* scratch: root/, share/, state/, kernel */
+};
+
+static void jail_child(void *arg)
+{
+	struct jail_case *t = arg;
+	static const struct oci_config none;
+	husk_error_t err cleanup_error = NULL;
+	char root[96], share[96], state[96], kernel[96], buf[8];
+
+	snprintf(root, sizeof(root), "%s/root", t->dir);
+	snprintf(share, sizeof(share), "%s/share", t->dir);
+	snprintf(state, sizeof(state), "%s/state", t->dir);
+	snprintf(kernel, sizeof(kernel), "%s/kernel", t->dir);
+	struct jail_spec j = { .root = root,
+			       .kernel = kernel,
+			       .state_dir = state,
+			       .shares = { share },
+			       .nshares = 1 };
+	if (confine_namespaces(&none, &err) < 0 || jail_enter(&j, &err) < 0)
+		FAIL_CHILD(1, "%s", err->msg);
+	/* What it was given, at the paths jail.h names. */
+	int fd = open("/kernel", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || read(fd, buf, 6) != 6 || memcmp(buf, "vmlinu", 6) != 0)
+		FAIL_CHILD(2, "/kernel: %s", strerror(errno));
+	close(fd);
+	if (access("/share0/in-share", F_OK) < 0 || access("/state/in-state", F_OK) < 0 ||
+	    access("/proc/self/fd/0", F_OK) < 0)
+		FAIL_CHILD(3, "share, state or /proc/self/fd: %s", strerror(errno));
+	/* Nothing else: no host file, and ".." from a share ends in the
+	 * jail, not in the host directory that holds the share. */
+	if (access("/etc/passwd", F_OK) == 0 || access(kernel, F_OK) == 0)
+		FAIL_CHILD(4, "a host path is still there");
+	int sfd = open("/share0", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (sfd < 0 || faccessat(sfd, "../kernel", F_OK, 0) < 0 ||
+	    faccessat(sfd, "../share/in-share", F_OK, 0) == 0)
+		FAIL_CHILD(5, "\"..\" from the share leaves the jail");
+	close(sfd);
+	/* Once its capabilities are the VMM's, processes it may not trace do
+	 * not show; its root takes nothing. */
+	if (confine_capabilities(&err) < 0)
+		FAIL_CHILD(8, "%s", err->msg);
+	if (access("/proc/1/status", F_OK) == 0 && getpid() != 1)
+		FAIL_CHILD(6, "/proc shows pid 1");
+	if (mkdir("/new", 0700) == 0 || errno != EROFS)
+		FAIL_CHILD(7, "mkdir in the jail's root: %s", strerror(errno));
+	_exit(0);
+}
+
+TEST(jail_holds_only_what_it_was_given)
+{
+	if (geteuid() != 0)
+		SKIP("needs root");
+	struct jail_case t;
+	snprintf(t.dir, sizeof(t.dir), "/tmp/husk-test-jail.XXXXXX");
+	CHECK(mkdtemp(t.dir) != NULL);
+	char p[128];
+	static const char *const dirs[] = { "root", "share", "state" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", t.dir, dirs[i]);
+		CHECK_INT(mkdir(p, 0700), 0);
+	}
+	static const char *const files[] = { "share/in-share", "state/in-state", "kernel" };
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", t.dir, files[i]);
+		int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+		CHECK(fd >= 0 && write(fd, "vmlinux", 7) == 7);
+		close(fd);
+	}
+	int st = in_child(jail_child, &t);
+	show_status(st);
+	CHECK(CHILD_OK(st));
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", t.dir, files[i]);
+		unlink(p);
+	}
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", t.dir, dirs[i]);
+		CHECK_INT(rmdir(p), 0);
+	}
+	CHECK_INT(rmdir(t.dir), 0);
 }

@@ -1,0 +1,107 @@
+/* The VMM's jail: see jail.h. */
+#include "runtime/jail.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#define OLD_ROOT ".old-root"
+
+void jail_share_path(unsigned n, char *out, size_t len)
+{
+	snprintf(out, len, "/share%u", n);
+}
+
+bool jail_wanted(void)
+{
+	const char *v = getenv("HUSK_JAIL");
+	return !v || strcmp(v, "0") != 0;
+}
+
+/* Binds SRC (a directory, or a file when !DIR) on NAME under ROOT, made
+ * first. REC: with the mounts beneath SRC. */
+static int bind_into(const char *root, const char *name, const char *src, bool dir, bool rec,
+		     husk_error_t *err)
+{
+	char dst[PATH_MAX];
+	if (snprintf(dst, sizeof(dst), "%s/%s", root, name) >= (int)sizeof(dst))
+		return husk_error_set(err, ENAMETOOLONG, "jail: %s/%s", root, name);
+	if (dir) {
+		if (mkdir(dst, 0700) < 0)
+			return husk_error_set(err, errno, "jail: mkdir %s", dst);
+	} else {
+		int fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return husk_error_set(err, errno, "jail: create %s", dst);
+		close(fd);
+	}
+	if (mount(src, dst, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
+		return husk_error_set(err, errno, "jail: bind %s on %s", src, dst);
+	return 0;
+}
+
+static int mount_proc(const char *root, husk_error_t *err)
+{
+	char dst[PATH_MAX];
+	snprintf(dst, sizeof(dst), "%s/proc", root);
+	if (mkdir(dst, 0555) < 0)
+		return husk_error_set(err, errno, "jail: mkdir %s", dst);
+	/* The FUSE server reopens its descriptors through /proc/self/fd.
+	 * invisible (Linux 5.8): no process it may not ptrace shows at all;
+	 * 2 before. gid: the group that would see them all anyway is root's
+	 * by default, which the VMM is in; nogroup's it is not. */
+	unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+	if (mount("proc", dst, "proc", flags, "hidepid=invisible,gid=65534") < 0 &&
+	    (errno != EINVAL || mount("proc", dst, "proc", flags, "hidepid=2,gid=65534") < 0))
+		return husk_error_set(err, errno, "jail: mount proc on %s", dst);
+	return 0;
+}
+
+int jail_enter(const struct jail_spec *spec, husk_error_t *err)
+{
+	const char *root = spec->root;
+	char path[PATH_MAX];
+
+	if (mount("husk-jail", root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  "mode=0755,size=64k,nr_inodes=64") < 0)
+		return husk_error_set(err, errno, "jail: tmpfs on %s", root);
+	if ((spec->kernel && bind_into(root, "kernel", spec->kernel, false, false, err) < 0) ||
+	    (spec->initrd && bind_into(root, "initrd", spec->initrd, false, false, err) < 0) ||
+	    (spec->state_dir && bind_into(root, "state", spec->state_dir, true, false, err) < 0))
+		return -1;
+	if (spec->kvm) {
+		snprintf(path, sizeof(path), "%s/dev", root);
+		if (mkdir(path, 0755) < 0)
+			return husk_error_set(err, errno, "jail: mkdir %s", path);
+		if (bind_into(root, "dev/kvm", spec->kvm, false, false, err) < 0)
+			return -1;
+	}
+	for (unsigned i = 0; i < spec->nshares; i++) {
+		char name[32];
+		jail_share_path(i, name, sizeof(name));
+		if (bind_into(root, name + 1, spec->shares[i], true, true, err) < 0)
+			return -1;
+	}
+	if (mount_proc(root, err) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/" OLD_ROOT, root);
+	if (mkdir(path, 0700) < 0)
+		return husk_error_set(err, errno, "jail: mkdir %s", path);
+	if (syscall(SYS_pivot_root, root, path) < 0)
+		return husk_error_set(err, errno, "jail: pivot_root to %s", root);
+	/* Detached, the host's tree is gone from this namespace: nothing
+	 * by path reaches it, and ".." from a share stops at the jail. */
+	if (chdir("/") < 0 || umount2("/" OLD_ROOT, MNT_DETACH) < 0 || rmdir("/" OLD_ROOT) < 0)
+		return husk_error_set(err, errno, "jail: let go of the host's root");
+	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		  NULL) < 0)
+		return husk_error_set(err, errno, "jail: make its root read-only");
+	return 0;
+}
