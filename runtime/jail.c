@@ -25,9 +25,16 @@ bool jail_wanted(void)
 	return !v || strcmp(v, "0") != 0;
 }
 
+enum bind_how {
+	BIND_RW = 0,
+	BIND_REC = 1,	 /* with the mounts beneath SRC */
+	BIND_RDONLY = 2, /* read-only (the mounts beneath, if any, keep theirs) */
+	BIND_DEVICE = 4, /* a device node: not nodev */
+};
+
 /* Binds SRC (a directory, or a file when !DIR) on NAME under ROOT, made
- * first. REC: with the mounts beneath SRC. */
-static int bind_into(const char *root, const char *name, const char *src, bool dir, bool rec,
+ * first. */
+static int bind_into(const char *root, const char *name, const char *src, bool dir, unsigned how,
 		     husk_error_t *err)
 {
 	char dst[PATH_MAX];
@@ -42,8 +49,15 @@ static int bind_into(const char *root, const char *name, const char *src, bool d
 			return husk_error_set(err, errno, "jail: create %s", dst);
 		close(fd);
 	}
-	if (mount(src, dst, NULL, MS_BIND | (rec ? MS_REC : 0), NULL) < 0)
+	if (mount(src, dst, NULL, MS_BIND | ((how & BIND_REC) ? MS_REC : 0), NULL) < 0)
 		return husk_error_set(err, errno, "jail: bind %s on %s", src, dst);
+	/* A bind takes its source's flags; read-only, and the rest, need a
+	 * remount of the bind. */
+	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID |
+			      ((how & BIND_DEVICE) ? 0 : MS_NODEV) |
+			      ((how & BIND_RDONLY) ? MS_RDONLY | MS_NOEXEC : 0);
+	if (mount(NULL, dst, NULL, flags, NULL) < 0)
+		return husk_error_set(err, errno, "jail: remount %s", dst);
 	return 0;
 }
 
@@ -72,21 +86,28 @@ int jail_enter(const struct jail_spec *spec, husk_error_t *err)
 	if (mount("husk-jail", root, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  "mode=0755,size=64k,nr_inodes=64") < 0)
 		return husk_error_set(err, errno, "jail: tmpfs on %s", root);
-	if ((spec->kernel && bind_into(root, "kernel", spec->kernel, false, false, err) < 0) ||
-	    (spec->initrd && bind_into(root, "initrd", spec->initrd, false, false, err) < 0) ||
-	    (spec->state_dir && bind_into(root, "state", spec->state_dir, true, false, err) < 0))
+	/* Read-only: the kernel and initrd are every container's, and the
+	 * VMM only connects to the sockets in the state directory (a
+	 * read-only mount does not stop a connect). */
+	if ((spec->kernel &&
+	     bind_into(root, "kernel", spec->kernel, false, BIND_RDONLY, err) < 0) ||
+	    (spec->initrd &&
+	     bind_into(root, "initrd", spec->initrd, false, BIND_RDONLY, err) < 0) ||
+	    (spec->state_dir &&
+	     bind_into(root, "state", spec->state_dir, true, BIND_RDONLY, err) < 0))
 		return -1;
 	if (spec->kvm) {
 		snprintf(path, sizeof(path), "%s/dev", root);
 		if (mkdir(path, 0755) < 0)
 			return husk_error_set(err, errno, "jail: mkdir %s", path);
-		if (bind_into(root, "dev/kvm", spec->kvm, false, false, err) < 0)
+		if (bind_into(root, "dev/kvm", spec->kvm, false, BIND_DEVICE, err) < 0)
 			return -1;
 	}
 	for (unsigned i = 0; i < spec->nshares; i++) {
 		char name[32];
 		jail_share_path(i, name, sizeof(name));
-		if (bind_into(root, name + 1, spec->shares[i], true, true, err) < 0)
+		unsigned how = BIND_REC | (spec->share_readonly[i] ? BIND_RDONLY : 0);
+		if (bind_into(root, name + 1, spec->shares[i], true, how, err) < 0)
 			return -1;
 	}
 	if (mount_proc(root, err) < 0)

@@ -16,10 +16,11 @@
  * share. */
 struct jail_spec {
 	const char *root;
-	const char *kernel, *initrd;	   /* files, bound to /kernel and /initrd */
-	const char *kvm;		   /* the KVM device, bound to /dev/kvm */
-	const char *state_dir;		   /* bound, without its submounts, to /state */
-	const char *shares[VM_MAX_SHARES]; /* bound with their submounts to /shareN */
+	const char *kernel, *initrd;	    /* files, bound to /kernel and /initrd */
+	const char *kvm;		    /* the KVM device, bound to /dev/kvm */
+	const char *state_dir;		    /* bound, without its submounts, to /state */
+	const char *shares[VM_MAX_SHARES];  /* bound with their submounts to /shareN */
+	bool share_readonly[VM_MAX_SHARES]; /* the bind read-only (its submounts keep theirs) */
 	unsigned nshares;
 };
 
@@ -27,7 +28,8 @@ struct jail_spec {
 void jail_share_path(unsigned n, char *out, size_t len);
 
 /* Builds the jail and makes it this process's root: a small read-only
- * tmpfs, the bind mounts of SPEC, a procfs of its own that shows no
+ * tmpfs, the bind mounts of SPEC (nosuid, nodev but /dev/kvm; the kernel,
+ * the initrd and the state directory read-only), a procfs of its own that shows no
  * process this one may not ptrace (hidepid=invisible), then pivot_root
  * with the old root detached. Needs CAP_SYS_ADMIN and a private mount
  * namespace (confine_namespaces). The caller then opens everything by

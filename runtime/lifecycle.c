@@ -328,8 +328,10 @@ static int child_jail(struct child_ctx *cx, int *dirfd, husk_error_t *err)
 			       .state_dir = cx->state_dir,
 			       .nshares = (unsigned)vm->nshares };
 
-	for (int i = 0; i < vm->nshares; i++)
+	for (int i = 0; i < vm->nshares; i++) {
 		j.shares[i] = vm->shares[i].dir;
+		j.share_readonly[i] = vm->shares[i].readonly;
+	}
 	if (jail_enter(&j, err) < 0)
 		return -1;
 	vm->kernel = "/kernel";

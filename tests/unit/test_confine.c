@@ -662,6 +662,13 @@ static void jail_child(void *arg)
 		FAIL_CHILD(6, "/proc shows pid 1");
 	if (mkdir("/new", 0700) == 0 || errno != EROFS)
 		FAIL_CHILD(7, "mkdir in the jail's root: %s", strerror(errno));
+	/* Every container's kernel, and the state directory, only to read;
+	 * the share as it was given. */
+	if (open("/kernel", O_WRONLY | O_CLOEXEC) >= 0 || errno != EROFS ||
+	    mkdir("/state/new", 0700) == 0 || errno != EROFS)
+		FAIL_CHILD(9, "/kernel or /state is writable");
+	if (mkdir("/share0/new", 0700) < 0 || rmdir("/share0/new") < 0)
+		FAIL_CHILD(10, "the share is not writable: %s", strerror(errno));
 	_exit(0);
 }
 
