@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -51,11 +52,24 @@ static int bind_into(const char *root, const char *name, const char *src, bool d
 	}
 	if (mount(src, dst, NULL, MS_BIND | ((how & BIND_REC) ? MS_REC : 0), NULL) < 0)
 		return husk_error_set(err, errno, "jail: bind %s on %s", src, dst);
-	/* A bind takes its source's flags; read-only, and the rest, need a
-	 * remount of the bind. */
+	/* A bind takes its source's flags; ours need a remount, which sets
+	 * every flag anew: the source's are kept (a read-only volume must not
+	 * come out writable). */
+	struct statvfs sv;
+	if (statvfs(dst, &sv) < 0)
+		return husk_error_set(err, errno, "jail: statvfs %s", dst);
+	static const struct {
+		unsigned long st, ms;
+	} keep[] = { { ST_RDONLY, MS_RDONLY },	  { ST_NOSUID, MS_NOSUID },
+		     { ST_NODEV, MS_NODEV },	  { ST_NOEXEC, MS_NOEXEC },
+		     { ST_NOATIME, MS_NOATIME },  { ST_NODIRATIME, MS_NODIRATIME },
+		     { ST_RELATIME, MS_RELATIME } };
 	unsigned long flags = MS_REMOUNT | MS_BIND | MS_NOSUID |
 			      ((how & BIND_DEVICE) ? 0 : MS_NODEV) |
 			      ((how & BIND_RDONLY) ? MS_RDONLY | MS_NOEXEC : 0);
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (sv.f_flag & keep[i].st)
+			flags |= keep[i].ms;
 	if (mount(NULL, dst, NULL, flags, NULL) < 0)
 		return husk_error_set(err, errno, "jail: remount %s", dst);
 	return 0;

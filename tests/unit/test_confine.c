@@ -624,18 +624,25 @@ static void jail_child(void *arg)
 	struct jail_case *t = arg;
 	static const struct oci_config none;
 	husk_error_t err cleanup_error = NULL;
-	char root[96], share[96], state[96], kernel[96], buf[8];
+	char root[96], share[96], state[96], kernel[96], roshare[96], buf[8];
 
 	snprintf(root, sizeof(root), "%s/root", t->dir);
 	snprintf(share, sizeof(share), "%s/share", t->dir);
 	snprintf(state, sizeof(state), "%s/state", t->dir);
 	snprintf(kernel, sizeof(kernel), "%s/kernel", t->dir);
+	snprintf(roshare, sizeof(roshare), "%s/roshare", t->dir);
 	struct jail_spec j = { .root = root,
 			       .kernel = kernel,
 			       .state_dir = state,
-			       .shares = { share },
-			       .nshares = 1 };
-	if (confine_namespaces(&none, &err) < 0 || jail_enter(&j, &err) < 0)
+			       .shares = { share, roshare },
+			       .nshares = 2 };
+	if (confine_namespaces(&none, &err) < 0)
+		FAIL_CHILD(1, "%s", err->msg);
+	/* A share that is a read-only mount on the host (a :ro volume). */
+	if (mount(roshare, roshare, NULL, MS_BIND, NULL) < 0 ||
+	    mount(NULL, roshare, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0)
+		FAIL_CHILD(11, "read-only bind: %s", strerror(errno));
+	if (jail_enter(&j, &err) < 0)
 		FAIL_CHILD(1, "%s", err->msg);
 	/* What it was given, at the paths jail.h names. */
 	int fd = open("/kernel", O_RDONLY | O_CLOEXEC);
@@ -669,6 +676,8 @@ static void jail_child(void *arg)
 		FAIL_CHILD(9, "/kernel or /state is writable");
 	if (mkdir("/share0/new", 0700) < 0 || rmdir("/share0/new") < 0)
 		FAIL_CHILD(10, "the share is not writable: %s", strerror(errno));
+	if (mkdir("/share1/new", 0700) == 0 || errno != EROFS)
+		FAIL_CHILD(12, "a read-only share came out writable");
 	_exit(0);
 }
 
@@ -680,8 +689,8 @@ TEST(jail_holds_only_what_it_was_given)
 	snprintf(t.dir, sizeof(t.dir), "/tmp/husk-test-jail.XXXXXX");
 	CHECK(mkdtemp(t.dir) != NULL);
 	char p[128];
-	static const char *const dirs[] = { "root", "share", "state" };
-	for (size_t i = 0; i < 3; i++) {
+	static const char *const dirs[] = { "root", "share", "state", "roshare" };
+	for (size_t i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s/%s", t.dir, dirs[i]);
 		CHECK_INT(mkdir(p, 0700), 0);
 	}
@@ -699,7 +708,7 @@ TEST(jail_holds_only_what_it_was_given)
 		snprintf(p, sizeof(p), "%s/%s", t.dir, files[i]);
 		unlink(p);
 	}
-	for (size_t i = 0; i < 3; i++) {
+	for (size_t i = 0; i < 4; i++) {
 		snprintf(p, sizeof(p), "%s/%s", t.dir, dirs[i]);
 		CHECK_INT(rmdir(p), 0);
 	}
