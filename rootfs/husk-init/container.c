@@ -263,11 +263,23 @@ static int open_in_root(const char *dest, bool file, const char *what)
 				if (r < 0 && errno != EEXIST)
 					die(1, "%s: create %s: %s", what, prefix, strerror(errno));
 				next = resolve_in_root(prefix);
-				if (next < 0 && errno == ENOENT) {
+				ssize_t n = -1;
+				if (next < 0 && errno == ENOENT)
+					n = readlinkat(parent, name, link, sizeof(link) - 1);
+				/* Made, yet neither there nor a symlink: another
+				 * guest sharing this rootfs made it after this one
+				 * had cached its absence, for the share's entry
+				 * timeout (a second). Wait that out. */
+				for (int t = 0; next < 0 && n < 0 && errno == ENOENT && t < 30;
+				     t++) {
+					usleep(100 * 1000);
+					if ((next = resolve_in_root(prefix)) < 0 && errno == ENOENT)
+						n = readlinkat(parent, name, link,
+							       sizeof(link) - 1);
+				}
+				if (next < 0 && (n >= 0 || errno == ENOENT)) {
 					/* Something is there and leads nowhere: a
 					 * dangling symlink. Go on from its target. */
-					ssize_t n =
-						readlinkat(parent, name, link, sizeof(link) - 1);
 					if (n < 0)
 						die(1, "%s: %s: %s", what, prefix, strerror(errno));
 					link[n] = '\0';
