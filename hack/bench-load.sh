@@ -27,9 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# A bundle of its own for each container, as clients give them. (One
-# rootfs shared by many containers that boot at once races in husk-init's
-# making of mount points: issue 15's closing note.)
+# A bundle of its own for each container, as clients give them.
 mkdir -p "$work/bundle/rootfs/bin"
 cp /bin/busybox "$work/bundle/rootfs/bin/busybox"
 for a in sh sleep true; do ln -s busybox "$work/bundle/rootfs/bin/$a"; done
