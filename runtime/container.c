@@ -72,20 +72,35 @@ static int read_record(struct container *c, husk_error_t *err)
 	return 0;
 }
 
+/* A container for ROOT/ID with nothing open yet: the id checked, the
+ * directory's path made. */
+static struct container *container_alloc(const char *root, const char *id, husk_error_t *err)
+{
+	if (container_validate_id(id, err) < 0)
+		return NULL;
+	struct container *c = calloc(1, sizeof(*c));
+	if (!c) {
+		husk_error_set(err, ENOMEM, "container");
+		return NULL;
+	}
+	c->dirfd = -1;
+	if (snprintf(c->dir, sizeof(c->dir), "%s/%s", root, id) >= (int)sizeof(c->dir)) {
+		container_free(c);
+		husk_error_set(err, ENAMETOOLONG, "%s/%s", root, id);
+		return NULL;
+	}
+	return c;
+}
+
 int container_new(const char *root, const char *id, struct container **out, husk_error_t *err)
 {
 	if (container_validate_id(id, err) < 0)
 		return -1;
 	if (mkdir_p(root, 0700) < 0)
 		return husk_error_set(err, errno, "mkdir %s", root);
-	struct container *c = calloc(1, sizeof(*c));
+	struct container *c = container_alloc(root, id, err);
 	if (!c)
-		return husk_error_set(err, ENOMEM, "container");
-	c->dirfd = -1;
-	if (snprintf(c->dir, sizeof(c->dir), "%s/%s", root, id) >= (int)sizeof(c->dir)) {
-		container_free(c);
-		return husk_error_set(err, ENAMETOOLONG, "%s/%s", root, id);
-	}
+		return -1;
 	if (mkdir(c->dir, 0700) < 0) {
 		int e = errno;
 		container_free(c);
@@ -108,16 +123,9 @@ int container_new(const char *root, const char *id, struct container **out, husk
 int container_load(const char *root, const char *id, bool exclusive, struct container **out,
 		   husk_error_t *err)
 {
-	if (container_validate_id(id, err) < 0)
-		return -1;
-	struct container *c = calloc(1, sizeof(*c));
+	struct container *c = container_alloc(root, id, err);
 	if (!c)
-		return husk_error_set(err, ENOMEM, "container");
-	c->dirfd = -1;
-	if (snprintf(c->dir, sizeof(c->dir), "%s/%s", root, id) >= (int)sizeof(c->dir)) {
-		container_free(c);
-		return husk_error_set(err, ENAMETOOLONG, "%s/%s", root, id);
-	}
+		return -1;
 	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->dirfd < 0) {
 		int e = errno;
@@ -300,15 +308,9 @@ static int remove_tree_at(int dirfd)
 
 int container_remove_unsaved(const char *root, const char *id, husk_error_t *err)
 {
-	struct container *c = NULL;
-	if (container_validate_id(id, err) < 0)
+	struct container *c = container_alloc(root, id, err);
+	if (!c)
 		return -1;
-	if (!(c = calloc(1, sizeof(*c))))
-		return husk_error_set(err, ENOMEM, "container");
-	if (snprintf(c->dir, sizeof(c->dir), "%s/%s", root, id) >= (int)sizeof(c->dir)) {
-		container_free(c);
-		return husk_error_set(err, ENAMETOOLONG, "%s/%s", root, id);
-	}
 	c->dirfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (c->dirfd < 0) {
 		int e = errno;
