@@ -148,22 +148,32 @@ _blocked_child() {
 # --force must then remove the container it left, cgroup and all, so the
 # id can be used again. Killed later, once the VMM runs, is the container's
 # ordinary life (state, delete); killed earlier, nothing was forked.
+
+# held_create NAME: create of $CT from $WORK/bundle in the background,
+# stdio on $WORK/NAME.out and .err; returns once its VMM waits on the FIFO
+# $WORK/netns ($HELD_PID: create's pid), or fails, letting it go.
+held_create() {
+	HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd \
+		"$HUSK" --root "$WORK/root" create --bundle "$WORK/bundle" "$CT" \
+		</dev/null >"$WORK/$1.out" 2>"$WORK/$1.err" 3>&- &
+	HELD_PID=$!
+	echo "$HELD_PID" >>"$WORK/.bg"
+	if ! wait_until 20 _blocked_child "$HELD_PID" >/dev/null; then
+		timeout 5 sh -c ': >"$1"' _ "$WORK/netns" || true
+		echo "create's child never waited on the FIFO:" >&2
+		cat "$WORK/$1.err" >&2
+		return 1
+	fi
+}
+
 @test "create killed between forking the VMM and its 'ok': the VMM dies, delete --force leaves nothing" {
 	local b=$WORK/bundle fifo=$WORK/netns vmm create_pid
 	host_bundle "$b"
 	mkfifo "$fifo"
 	touch "$WORK/kernel" "$WORK/initrd"
 	bundle_edit "$b" '.linux.namespaces = [{type: "network", path: $p}]' --arg p "$fifo"
-	HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd \
-		"$HUSK" --root "$WORK/root" create --bundle "$b" "$CT" \
-		</dev/null >"$WORK/create.out" 2>"$WORK/create.err" 3>&- &
-	create_pid=$!
-	echo "$create_pid" >>"$WORK/.bg"
-	if ! wait_until 20 _blocked_child "$create_pid" >/dev/null; then
-		timeout 5 sh -c ': >"$1"' _ "$fifo" || true
-		echo "create's child never waited on the FIFO" >&2
-		return 1
-	fi
+	held_create create
+	create_pid=$HELD_PID
 	vmm=$(_blocked_child "$create_pid")
 	kill -KILL "$create_pid"
 	wait "$create_pid" || true
@@ -178,15 +188,8 @@ _blocked_child() {
 	[ ! -e "$WORK/root/$CT" ]
 	[ -z "$(find /sys/fs/cgroup -type d -name "*$TEST_ID*")" ]
 	# The id is free again: a second create gets as far as the FIFO.
-	HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd \
-		"$HUSK" --root "$WORK/root" create --bundle "$b" "$CT" \
-		</dev/null >"$WORK/create2.out" 2>"$WORK/create2.err" 3>&- &
-	create_pid=$!
-	echo "$create_pid" >>"$WORK/.bg"
-	wait_until 20 _blocked_child "$create_pid" >/dev/null || {
-		cat "$WORK/create2.err" >&2
-		return 1
-	}
+	held_create create2
+	create_pid=$HELD_PID
 	: >"$fifo"
 	local rc=0
 	wait "$create_pid" || rc=$?
