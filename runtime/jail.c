@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #define OLD_ROOT ".old-root"
+#define PROC_STAGE ".proc"
 
 void jail_share_path(unsigned n, char *out, size_t len)
 {
@@ -75,20 +76,34 @@ static int bind_into(const char *root, const char *name, const char *src, bool d
 	return 0;
 }
 
-static int mount_proc(const char *root, husk_error_t *err)
+/* /proc/self/fd, and nothing else of /proc: the FUSE server reopens its
+ * descriptors through it. A whole procfs would also hold /proc/self/mem, which writes
+ * through page protections: a taken-over VMM would patch its own code
+ * despite the no-PROT_EXEC rule. The fd directory is a bind mount, so
+ * ".." from it ends in the jail's /proc/self, not in procfs. */
+static int mount_proc_self(const char *root, husk_error_t *err)
 {
-	char dst[PATH_MAX];
-	snprintf(dst, sizeof(dst), "%s/proc", root);
-	if (mkdir(dst, 0555) < 0)
-		return husk_error_set(err, errno, "jail: mkdir %s", dst);
-	/* The FUSE server reopens its descriptors through /proc/self/fd.
+	static const char *const dirs[] = { "proc", "proc/self", PROC_STAGE };
+	char path[PATH_MAX];
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, dirs[i]);
+		if (mkdir(path, 0555) < 0)
+			return husk_error_set(err, errno, "jail: mkdir %s", path);
+	}
+	/* Staged out of sight and detached once the fd directory is bound.
 	 * invisible (Linux 5.8): no process it may not ptrace shows at all;
-	 * 2 before. gid: the group that would see them all anyway is root's
-	 * by default, which the VMM is in; nogroup's it is not. */
+	 * 2 before. */
+	snprintf(path, sizeof(path), "%s/" PROC_STAGE, root);
 	unsigned long flags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-	if (mount("proc", dst, "proc", flags, "hidepid=invisible,gid=65534") < 0 &&
-	    (errno != EINVAL || mount("proc", dst, "proc", flags, "hidepid=2,gid=65534") < 0))
-		return husk_error_set(err, errno, "jail: mount proc on %s", dst);
+	if (mount("proc", path, "proc", flags, "hidepid=invisible,gid=65534") < 0 &&
+	    (errno != EINVAL || mount("proc", path, "proc", flags, "hidepid=2,gid=65534") < 0))
+		return husk_error_set(err, errno, "jail: mount proc on %s", path);
+	char fd_dir[PATH_MAX + 16];
+	snprintf(fd_dir, sizeof(fd_dir), "%s/self/fd", path);
+	if (bind_into(root, "proc/self/fd", fd_dir, true, BIND_RDONLY, err) < 0)
+		return -1;
+	if (umount2(path, MNT_DETACH) < 0 || rmdir(path) < 0)
+		return husk_error_set(err, errno, "jail: let go of %s", path);
 	return 0;
 }
 
@@ -124,7 +139,7 @@ int jail_enter(const struct jail_spec *spec, husk_error_t *err)
 		if (bind_into(root, name + 1, spec->shares[i], true, how, err) < 0)
 			return -1;
 	}
-	if (mount_proc(root, err) < 0)
+	if (mount_proc_self(root, err) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "%s/" OLD_ROOT, root);
 	if (mkdir(path, 0700) < 0)

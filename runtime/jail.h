@@ -29,9 +29,8 @@ void jail_share_path(unsigned n, char *out, size_t len);
 
 /* Builds the jail and makes it this process's root: a small read-only
  * tmpfs, the bind mounts of SPEC (nosuid, nodev but /dev/kvm; the kernel,
- * the initrd and the state directory read-only), a procfs of its own that shows no
- * process this one may not ptrace (hidepid=invisible), then pivot_root
- * with the old root detached. Needs CAP_SYS_ADMIN and a private mount
+ * the initrd and the state directory read-only), of /proc only
+ * /proc/self/fd (no /proc/self/mem, no other process), then pivot_root with the old root detached. Needs CAP_SYS_ADMIN and a private mount
  * namespace (confine_namespaces). The caller then opens everything by
  * its path inside. */
 int jail_enter(const struct jail_spec *spec, husk_error_t *err);

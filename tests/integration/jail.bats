@@ -2,9 +2,9 @@
 # The VMM's jail (issue 15), without a guest: tests/tools/jail-probe
 # confines itself exactly as create's VMM does and then acts as a VMM the
 # guest took over would, one escape attempt per probe. Each escape listed
-# here must be refused. What the probe still reaches is printed (the jail's
-# next steps: its own memory through /proc/self/mem, an unprivileged uid)
-# and is not yet asserted.
+# here must be refused. What the probe still reaches is printed (without
+# the jail, its own memory through /proc/self/mem; the jail's next step:
+# an unprivileged uid) and is not yet asserted.
 
 load helpers
 
@@ -79,6 +79,9 @@ refused() {
 	refused kill-other
 	refused sigio-owner
 	refused other-vmm-memory
+	# Its own memory, which /proc/self/mem writes through page
+	# protections: the jail's /proc has only self/fd.
+	refused own-memory
 	refused exec
 	[ ! -e /etc/.husk-jail-probe ]
 	[ -z "$(find /tmp -maxdepth 1 -name 'husk-jail-probe.*')" ]

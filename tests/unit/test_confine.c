@@ -667,6 +667,19 @@ static void jail_child(void *arg)
 		FAIL_CHILD(8, "%s", err->msg);
 	if (access("/proc/1/status", F_OK) == 0 && getpid() != 1)
 		FAIL_CHILD(6, "/proc shows pid 1");
+	/* Of /proc only what the VMM uses: no /proc/self/mem (it writes
+	 * through page protections), and ".." from the fd directory stays in
+	 * the jail. A descriptor still reopens through its magic link. */
+	if (access("/proc/self/mem", F_OK) == 0 || access("/proc/self/fd/../mem", F_OK) == 0)
+		FAIL_CHILD(13, "/proc/self holds more than fd");
+	char magic[64];
+	int sh = open("/share0/in-share", O_PATH | O_CLOEXEC);
+	snprintf(magic, sizeof(magic), "/proc/self/fd/%d", sh);
+	int reopened = open(magic, O_RDWR | O_CLOEXEC);
+	if (sh < 0 || reopened < 0 || read(reopened, buf, 3) != 3)
+		FAIL_CHILD(14, "reopen through %s: %s", magic, strerror(errno));
+	close(reopened);
+	close(sh);
 	if (mkdir("/new", 0700) == 0 || errno != EROFS)
 		FAIL_CHILD(7, "mkdir in the jail's root: %s", strerror(errno));
 	/* Every container's kernel, and the state directory, only to read;
