@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/ioctl.h>
@@ -15,6 +16,9 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <linux/seccomp.h>
+#include <linux/filter.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -388,6 +392,13 @@ static int add_all(scmp_filter_ctx ctx, husk_error_t *err)
 	if (rule(ctx, A, SCMP_SYS(prlimit64), "prlimit64", 1, &pid0, err) < 0)
 		return -1;
 
+	/* A thread narrowing itself (confine_thread()): a filter of its own,
+	 * no flags (not TSYNC onto the others, no listener). */
+	struct scmp_arg_cmp own_filter[] = { SCMP_A0(SCMP_CMP_EQ, SECCOMP_SET_MODE_FILTER),
+					     SCMP_A1(SCMP_CMP_EQ, 0) };
+	if (rule(ctx, A, SCMP_SYS(seccomp), "seccomp", 2, own_filter, err) < 0)
+		return -1;
+
 	if (SANITIZED && (rule(ctx, A, SCMP_SYS(ptrace), "ptrace", 0, NULL, err) < 0 ||
 			  rule(ctx, A, SCMP_SYS(wait4), "wait4", 0, NULL, err) < 0 ||
 			  rule(ctx, A, SCMP_SYS(getdents), "getdents", 0, NULL, err) < 0))
@@ -411,5 +422,141 @@ int confine_seccomp(husk_error_t *err)
 		return husk_error_set(err, -r, "VMM seccomp filter: thread sync");
 	if ((r = seccomp_load(ctx)) < 0)
 		return husk_error_set(err, -r, "VMM seccomp filter: load");
+	return 0;
+}
+
+/* ---- seccomp per thread class ---- */
+
+/* On top of the process's filter, each class of thread is refused what it
+ * never does, so that a bug in one (a vCPU exit handler, the FUSE server)
+ * gives the guest only that thread's reach. The lists deny rather than
+ * allow: the process's allow-list already bounds every thread, and what is
+ * left beside these is each class's real work. A vCPU thread runs KVM_RUN
+ * and the device register accesses it exits for (which may reset or start
+ * a device: epoll_ctl, close, eventfd writes, the tap's offloads); no path,
+ * no socket, no new thread, no VM set-up. An FS worker serves its share by
+ * path and descriptor, and signals the guest through an eventfd; no
+ * socket, no ioctl, no new thread, no signal. */
+/* clang-format off */
+static const char *const vcpu_denied[] = {
+	"open", "openat", "openat2", "stat", "lstat", "access", "faccessat", "faccessat2",
+	"readlink", "readlinkat", "getdents64", "statfs", "mkdirat", "unlinkat", "renameat2",
+	"linkat", "symlinkat", "mknodat", "fchmod", "fchmodat", "fchown", "fchownat", "utimensat",
+	"ftruncate", "fallocate", "syncfs", "copy_file_range", "setxattr", "getxattr",
+	"listxattr", "removexattr", "fsetxattr", "fgetxattr", "flistxattr", "fremovexattr",
+	"socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "clone",
+};
+static const unsigned long vcpu_denied_ioctls[] = {
+	KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR,
+	KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_IRQFD, KVM_IOEVENTFD,
+	KVM_SET_GSI_ROUTING, KVM_ENABLE_CAP, KVM_SET_IRQCHIP, KVM_SET_PIT2, KVM_SET_CLOCK,
+	KVM_SET_REGS, KVM_SET_SREGS, KVM_SET_FPU, KVM_SET_MSRS, KVM_SET_LAPIC, KVM_SET_CPUID2,
+	KVM_SET_VCPU_EVENTS, KVM_SET_MP_STATE, KVM_SET_XSAVE, KVM_SET_XCRS, KVM_SET_DEBUGREGS,
+	KVM_SET_SIGNAL_MASK, TUNSETVNETHDRSZ, TCSETS, TCSETSW, TCSETSF, TIOCSWINSZ,
+};
+static const char *const fs_worker_denied[] = {
+	"socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "sendmsg",
+	"recvmsg", "sendto", "recvfrom", "sendmmsg", "recvmmsg", "ioctl", "clone", "kill",
+	"tgkill",
+};
+/* clang-format on */
+
+/* Each class's filter as BPF, compiled before the process filter (which
+ * leaves no way to make a memfd) and loaded by the thread itself. */
+static struct sock_fprog thread_filters[VMM_THREAD_CLASSES];
+
+static int deny_names(scmp_filter_ctx ctx, const char *const *names, size_t n, husk_error_t *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(names[i]);
+		if (nr == __NR_SCMP_ERROR)
+			continue;
+		if (rule(ctx, SCMP_ACT_KILL_PROCESS, nr, names[i], 0, NULL, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int class_rules(scmp_filter_ctx ctx, enum vmm_thread_class cls, husk_error_t *err)
+{
+	switch (cls) {
+	case VMM_THREAD_VCPU:
+		if (deny_names(ctx, vcpu_denied, sizeof(vcpu_denied) / sizeof(vcpu_denied[0]),
+			       err) < 0)
+			return -1;
+		for (size_t i = 0; i < sizeof(vcpu_denied_ioctls) / sizeof(vcpu_denied_ioctls[0]);
+		     i++) {
+			struct scmp_arg_cmp req =
+				SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, vcpu_denied_ioctls[i]);
+			if (rule(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(ioctl), "ioctl", 1, &req,
+				 err) < 0)
+				return -1;
+		}
+		return 0;
+	case VMM_THREAD_FS_WORKER:
+		return deny_names(ctx, fs_worker_denied,
+				  sizeof(fs_worker_denied) / sizeof(fs_worker_denied[0]), err);
+	case VMM_THREAD_CLASSES: break;
+	}
+	return husk_error_set(err, EINVAL, "no thread class %d", (int)cls);
+}
+
+/* CLS's filter, compiled and exported as BPF into thread_filters[CLS]. */
+static int compile_class(enum vmm_thread_class cls, husk_error_t *err)
+{
+	scmp_filter_ctx ctx
+		__attribute__((cleanup(seccomp_releasep))) = seccomp_init(SCMP_ACT_ALLOW);
+	int r;
+
+	if (!ctx)
+		return husk_error_set(err, ENOMEM, "seccomp filter");
+	/* no_new_privs is the process's already; libseccomp would set it
+	 * again through prctl, which the process filter refuses. */
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0)) < 0)
+		return husk_error_set(err, -r, "seccomp filter attribute");
+	if (class_rules(ctx, cls, err) < 0)
+		return -1;
+	cleanup_close int fd = memfd_create("husk-seccomp", MFD_CLOEXEC);
+	if (fd < 0)
+		return husk_error_set(err, errno, "memfd for a seccomp filter");
+	if ((r = seccomp_export_bpf(ctx, fd)) < 0)
+		return husk_error_set(err, -r, "export a seccomp filter");
+	off_t size = lseek(fd, 0, SEEK_CUR);
+	if (size <= 0 || size % (off_t)sizeof(struct sock_filter) != 0 ||
+	    size / (off_t)sizeof(struct sock_filter) > BPF_MAXINSNS)
+		return husk_error_set(err, EINVAL, "exported seccomp filter of %lld bytes",
+				      (long long)size);
+	struct sock_filter *prog = malloc((size_t)size);
+	if (!prog)
+		return husk_error_set(err, ENOMEM, "seccomp filter");
+	if (pread(fd, prog, (size_t)size, 0) != size) {
+		free(prog);
+		return husk_error_set(err, errno, "read back a seccomp filter");
+	}
+	free(thread_filters[cls].filter);
+	thread_filters[cls] = (struct sock_fprog){
+		.len = (unsigned short)(size / (off_t)sizeof(struct sock_filter)), .filter = prog
+	};
+	return 0;
+}
+
+int confine_thread_filters_prepare(husk_error_t *err)
+{
+	for (int cls = 0; cls < VMM_THREAD_CLASSES; cls++)
+		if (compile_class((enum vmm_thread_class)cls, err) < 0)
+			return husk_error_wrap(err, "thread class %d", cls);
+	return 0;
+}
+
+int confine_thread(enum vmm_thread_class cls, husk_error_t *err)
+{
+	static const char *const names[] = {
+		[VMM_THREAD_VCPU] = "vCPU", [VMM_THREAD_FS_WORKER] = "virtio-fs worker"
+	};
+	if ((unsigned)cls >= VMM_THREAD_CLASSES || !thread_filters[cls].filter)
+		return husk_error_set(err, EINVAL, "no seccomp filter for thread class %d",
+				      (int)cls);
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &thread_filters[cls]) < 0)
+		return husk_error_set(err, errno, "%s thread's seccomp filter", names[cls]);
 	return 0;
 }

@@ -11,6 +11,8 @@
  *                            limit, while CAP_SYS_RESOURCE is there
  *   confine_capabilities()   only what the virtio-fs server needs
  *   confine_seccomp()        a kill-by-default allow-list
+ *   confine_thread()         each vCPU thread and virtio-fs worker, on
+ *                            itself: what its class never does, refused
  *
  * The guest kernel is the container's real boundary: the workload's user,
  * capabilities, seccomp profile, rlimits and every namespace are applied by
@@ -38,6 +40,7 @@
 
 #include "base/error.h"
 #include "oci/config.h"
+#include "vmm/thread_class.h"
 
 /* Network: setns() into linux.namespaces[type=network].path, or a new one
  * (unshare) when the entry has no path: the VMM's network devices then live
@@ -106,5 +109,11 @@ int confine_capabilities(husk_error_t *err);
  * (SCMP_ACT_KILL_PROCESS, SIGSYS) on any other; the list and the reason
  * for each restriction are in confine.c. Also sets no_new_privs. */
 int confine_seccomp(husk_error_t *err);
+
+/* Compiles each thread class's own filter (confine.c says what each
+ * refuses), before confine_seccomp(); then confine_thread(), given to
+ * vm_config.confine_thread, loads CLS's on the calling thread. */
+int confine_thread_filters_prepare(husk_error_t *err);
+int confine_thread(enum vmm_thread_class cls, husk_error_t *err);
 
 #endif

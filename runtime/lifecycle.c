@@ -271,7 +271,7 @@ static int child_before_run(void *arg, husk_error_t *err)
 	struct child_ctx *cx = arg;
 	if (prctl(PR_SET_PDEATHSIG, 0) < 0)
 		return husk_error_set(err, errno, "prctl PR_SET_PDEATHSIG");
-	if (confine_seccomp(err) < 0)
+	if (confine_thread_filters_prepare(err) < 0 || confine_seccomp(err) < 0)
 		return -1;
 	if (write(cx->sync_fd, "ok", 2) != 2)
 		return husk_error_set(err, errno, "tell create the container is up");
@@ -420,6 +420,7 @@ static _Noreturn void child_main(struct child_ctx *cx)
 		goto fail;
 	cx->vp.vm.before_run = child_before_run;
 	cx->vp.vm.before_run_arg = cx;
+	cx->vp.vm.confine_thread = confine_thread;
 	int status = vmm_process_run(&cx->vp, &err);
 	if (err)
 		goto fail;

@@ -303,7 +303,19 @@ static void *vcpu_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, VCPU_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	/* Named for ps and /proc/PID/task: which thread is which class. */
+	char name[16];
+	snprintf(name, sizeof(name), "vcpu%d", v->id);
+	pthread_setname_np(pthread_self(), name);
 
+	if (vm->cfg->confine_thread) {
+		husk_error_t err = NULL;
+		if (vm->cfg->confine_thread(VMM_THREAD_VCPU, &err) < 0) {
+			vm_request_stop(vm, VM_OUTCOME_ERROR, "vCPU %d: %s", v->id, err->msg);
+			husk_error_release(&err);
+			return NULL;
+		}
+	}
 	for (;;) {
 		if (!vm_vcpu_may_run(vm, v->id))
 			break;

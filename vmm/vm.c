@@ -352,7 +352,8 @@ static int add_devices(struct vm *vm, husk_error_t *err)
 						.sealed = sh->sealed,
 						.dax_window_size = sh->dax_mib << 20,
 						.fd_pool = &vm->share_fds };
-		struct virtio_mmio_dev *fs = virtio_fs_new_share(sh->tag, &opts, err);
+		struct virtio_mmio_dev *fs =
+			virtio_fs_new_share(sh->tag, &opts, cfg->confine_thread, err);
 		if (!fs || vm_add_virtio(vm, fs, err) < 0)
 			return -1;
 	}

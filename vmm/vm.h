@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "base/error.h"
+#include "vmm/thread_class.h"
 #include "vmm/x86_boot.h" /* MAX_VCPUS, the most cpus a VM takes */
 
 #define VM_MAX_SHARES 8
@@ -77,6 +78,10 @@ struct vm_config {
 	 * that must follow set-up (seccomp, capabilities). NULL: none. */
 	int (*before_run)(void *arg, husk_error_t *err);
 	void *before_run_arg;
+	/* Called by each vCPU thread and virtio-fs worker on itself, after
+	 * before_run and before its first guest work (thread_class.h). NULL:
+	 * every thread keeps the process's confinement only. */
+	vmm_thread_confine_fn confine_thread;
 };
 
 enum vm_outcome {

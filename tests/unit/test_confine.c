@@ -613,6 +613,103 @@ TEST(confine_seccomp_kills_on_anything_else)
 	}
 }
 
+/* ---- seccomp per thread class ---- */
+
+enum class_act {
+	A_OPEN,	     /* a path */
+	A_SOCKET,    /* a unix socket */
+	A_CREATE_VM, /* VM set-up */
+	A_FIONREAD,  /* any ioctl */
+	A_THREAD,    /* a new thread */
+	A_HARMLESS,  /* what its work needs: an eventfd write, a clock read */
+};
+
+struct class_case {
+	enum vmm_thread_class cls;
+	enum class_act act;
+};
+
+static void *class_thread(void *arg)
+{
+	const struct class_case *c = arg;
+	husk_error_t err cleanup_error = NULL;
+	int n = 0, efd = eventfd(0, EFD_CLOEXEC);
+	uint64_t one = 1;
+	struct timespec ts;
+	pthread_t t;
+
+	if (confine_thread(c->cls, &err) < 0)
+		return (void *)(intptr_t)30;
+	switch (c->act) {
+	case A_OPEN: open("/", O_PATH | O_CLOEXEC); break;
+	case A_SOCKET: socket(AF_UNIX, SOCK_STREAM, 0); break;
+	case A_CREATE_VM: ioctl(efd, KVM_CREATE_VM, 0); break;
+	case A_FIONREAD: ioctl(efd, FIONREAD, &n); break;
+	case A_THREAD:
+		if (pthread_create(&t, NULL, class_thread, NULL) == 0)
+			pthread_join(t, NULL);
+		break;
+	case A_HARMLESS:
+		if (write(efd, &one, sizeof(one)) != sizeof(one) ||
+		    clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+			return (void *)(intptr_t)31;
+		close(efd);
+		return NULL;
+	}
+	return NULL; /* alive: the case says whether it should be */
+}
+
+static void class_child(void *arg)
+{
+	husk_error_t err cleanup_error = NULL;
+	pthread_t t;
+	void *ret;
+
+	if (confine_thread_filters_prepare(&err) < 0 || confine_seccomp(&err) < 0)
+		FAIL_CHILD(1, "%s", err->msg);
+	if (pthread_create(&t, NULL, class_thread, arg) != 0 || pthread_join(t, &ret) != 0)
+		FAIL_CHILD(2, "thread");
+	if (ret)
+		_exit((int)(intptr_t)ret);
+	/* The thread's filter was its own: this thread still may. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || open("/", O_PATH | O_CLOEXEC) < 0)
+		FAIL_CHILD(3, "the process lost what only a thread gave up: %s", strerror(errno));
+	_exit(0);
+}
+
+TEST(confine_thread_class_refuses_what_the_class_never_does)
+{
+	static const struct {
+		struct class_case c;
+		bool killed;
+		const char *name;
+	} cases[] = {
+		{ { VMM_THREAD_VCPU, A_OPEN }, true, "vCPU: open" },
+		{ { VMM_THREAD_VCPU, A_SOCKET }, true, "vCPU: socket" },
+		{ { VMM_THREAD_VCPU, A_CREATE_VM }, true, "vCPU: KVM_CREATE_VM" },
+		{ { VMM_THREAD_VCPU, A_THREAD }, true, "vCPU: thread" },
+		{ { VMM_THREAD_VCPU, A_FIONREAD }, false, "vCPU: FIONREAD" },
+		{ { VMM_THREAD_VCPU, A_HARMLESS }, false, "vCPU: eventfd, clock" },
+		{ { VMM_THREAD_FS_WORKER, A_SOCKET }, true, "FS worker: socket" },
+		{ { VMM_THREAD_FS_WORKER, A_FIONREAD }, true, "FS worker: ioctl" },
+		{ { VMM_THREAD_FS_WORKER, A_THREAD }, true, "FS worker: thread" },
+		{ { VMM_THREAD_FS_WORKER, A_OPEN }, false, "FS worker: open" },
+		{ { VMM_THREAD_FS_WORKER, A_HARMLESS }, false, "FS worker: eventfd, clock" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct class_case c = cases[i].c;
+		int st = in_child(class_child, &c);
+		bool killed = WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS;
+		bool ok = cases[i].killed ? killed : CHILD_OK(st);
+		if (!ok) {
+			printf("# %s: ", cases[i].name);
+			show_status(st);
+		}
+		CHECK(ok);
+	}
+}
+
 /* ---- the jail (runtime/jail.c) ---- */
 
 struct jail_case {

@@ -9,6 +9,7 @@
 
 #include "vmm/virtio/mmio.h"
 #include "vmm/console_log.h"
+#include "vmm/thread_class.h"
 
 /* Console: guest output to LOG, host input from IN_FD (-1: none). Output
  * past VIRTIO_CONSOLE_CHAIN_MAX bytes in one chain is dropped: Linux's hvc
@@ -33,10 +34,12 @@ struct virtio_mmio_dev *virtio_vsock_new_limited(uint32_t guest_cid, const char 
  * bytes), served inside the VMM (fs.c, fuse_server.h). */
 struct virtio_mmio_dev *virtio_fs_new(const char *tag, const char *dir, bool readonly,
 				      husk_error_t *err);
-/* The same with every share option (caching, device nodes, table sizes). */
+/* The same with every share option (caching, device nodes, table sizes);
+ * CONFINE, when set, is called by the worker on itself before it serves
+ * its first request (thread_class.h). */
 struct fuse_share_opts;
 struct virtio_mmio_dev *virtio_fs_new_share(const char *tag, const struct fuse_share_opts *opts,
-					    husk_error_t *err);
+					    vmm_thread_confine_fn confine, husk_error_t *err);
 
 /* virtio-net over the tap TAP_FD (the device keeps a dup of it), with MAC,
  * MTU (0: not offered) and, when OFFLOAD, checksum and TSO offloads. */

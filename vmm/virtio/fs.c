@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "vmm/virtio/devices.h"
 #include "vmm/virtio/fuse_server.h"
 
@@ -46,6 +47,8 @@ struct fs_dev {
 	bool kicked;	   /* a queue was notified since the worker last looked */
 	bool stop;	   /* the VM is going away */
 	bool reset_server; /* the driver reset the device */
+	bool confined;	   /* the worker loaded its thread class's filter */
+	vmm_thread_confine_fn confine;
 };
 
 static void fs_notify(struct virtio_mmio_dev *d, unsigned q)
@@ -86,6 +89,26 @@ static bool serve_queue(struct virtio_mmio_dev *d, unsigned q)
 	return served;
 }
 
+/* The worker's own filter, once: when it first has work, which is after
+ * the process filter (the worker exists before it, and a filter of its
+ * own would keep the process's from reaching every thread). */
+static bool confine_worker(struct virtio_mmio_dev *d)
+{
+	struct fs_dev *f = d->priv;
+	husk_error_t err = NULL;
+
+	if (!f->confine || f->confined)
+		return true;
+	if (f->confine(VMM_THREAD_FS_WORKER, &err) == 0) {
+		f->confined = true;
+		return true;
+	}
+	log_error("virtio-fs: %s; the share is no longer served", err->msg);
+	husk_error_release(&err);
+	d->broken = true;
+	return false;
+}
+
 static void *fs_worker(void *arg)
 {
 	struct virtio_mmio_dev *d = arg;
@@ -95,8 +118,11 @@ static void *fs_worker(void *arg)
 	/* Signals are the event loop's (signalfd) and the vCPUs' business. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_setname_np(pthread_self(), "virtio-fs"); /* its class, in /proc/PID/task */
 	pthread_mutex_lock(&d->lock);
 	while (!f->stop) {
+		if ((f->reset_server || f->kicked) && !confine_worker(d))
+			break;
 		if (f->reset_server) {
 			f->reset_server = false;
 			fuse_server_reset(f->srv);
@@ -142,7 +168,7 @@ static void fs_release(struct virtio_mmio_dev *d)
 }
 
 struct virtio_mmio_dev *virtio_fs_new_share(const char *tag, const struct fuse_share_opts *opts,
-					    husk_error_t *err)
+					    vmm_thread_confine_fn confine, husk_error_t *err)
 {
 	size_t taglen = tag ? strlen(tag) : 0;
 
@@ -173,6 +199,7 @@ struct virtio_mmio_dev *virtio_fs_new_share(const char *tag, const struct fuse_s
 	}
 	memcpy(f->config.tag, tag, taglen);
 	f->config.num_request_queues = 1;
+	f->confine = confine;
 	pthread_cond_init(&f->wake, NULL);
 	f->ops = (struct virtio_device_ops){
 		.name = "fs",
@@ -203,5 +230,5 @@ struct virtio_mmio_dev *virtio_fs_new(const char *tag, const char *dir, bool rea
 				      husk_error_t *err)
 {
 	struct fuse_share_opts opts = { .dir = dir, .readonly = readonly };
-	return virtio_fs_new_share(tag, &opts, err);
+	return virtio_fs_new_share(tag, &opts, NULL, err);
 }
