@@ -216,8 +216,9 @@ bench-run: deps vm-assets $(BUILD)/husk
 # 50 containers (BENCH_LOAD_N) run, exec'd into and deleted, each phase
 # all at once: wall times, host memory, the VMMs' RSS.
 BENCH_LOAD_N ?= 50
+BENCH_LOAD_BOOT_TIMEOUT ?= 900
 bench-load: deps vm-assets $(BUILD)/husk
-	hack/vm-run hack/bench-load.sh $(BENCH_LOAD_N)
+	hack/vm-run env HUSK_BOOT_TIMEOUT=$(BENCH_LOAD_BOOT_TIMEOUT) hack/bench-load.sh $(BENCH_LOAD_N)
 
 # podman run --rm with husk versus crun, and TCP over podman's bridge.
 bench-clients: deps vm-assets $(BUILD)/husk

@@ -6,6 +6,9 @@
 # succeeded, the host's peak memory use above where it started (sampled
 # every 0.1 s: MemTotal - MemAvailable) and the VMMs' summed RSS while all
 # run. Exits 1 when any container failed any phase: all must succeed.
+# Many guests booting at once on one emulated CPU take longer than the
+# VMM's default boot bound (120 s); HUSK_BOOT_TIMEOUT, passed on to create
+# and start, raises it (BENCH_LOAD_BOOT_TIMEOUT in make bench-load).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -20,11 +20,17 @@ int control_listen(const struct container *c, husk_error_t *err);
 /* Connects to it; "container not running" when nobody serves it. */
 int control_connect(const struct container *c, husk_error_t *err);
 
+/* How long the VMM waits for its guest to boot, connect and say READY
+ * (vmm_process.c), from create's environment; a heavily loaded host (many
+ * VMs booting at once, nested emulation) may need longer. */
+#define CONTROL_BOOT_TIMEOUT_S 120
+#define CONTROL_BOOT_TIMEOUT_ENV "HUSK_BOOT_TIMEOUT"
+
 /* How long a husk command waits for the guest behind the control socket,
  * in seconds, and the environment variables that override them (whole
  * seconds, 1 to 86400). START waits for the guest's READY, which a guest
  * still booting sends only after boot and CREATE: the VMM's own bound for
- * that (BOOT_TIMEOUT_MS in vmm_process.c) plus a margin, so that its
+ * that (CONTROL_BOOT_TIMEOUT_S) plus a margin, so that its
  * clearer error arrives first. Every other request (UPDATE, STATS, EXEC)
  * is answered by a running guest at once. runtime/README.md says why. */
 #define CONTROL_START_TIMEOUT_S 150

@@ -464,6 +464,7 @@ struct create {
 	struct oci_config *cfg;
 	int cpus;
 	unsigned long mem;
+	int boot_timeout_ms;
 	struct bind_plan binds;
 	char *kernel, *initrd;
 	struct container *c; /* once set, the state directory is ours */
@@ -550,7 +551,9 @@ static int create_validate(struct create *cr, husk_error_t *err)
 				"supported in husk's guest: the VM is the container's boundary",
 				i);
 	if (lifecycle_vm_size(cfg, &cr->cpus, &cr->mem, err) < 0 ||
-	    binds_plan(cfg, cr->bundle, &cr->binds, err) < 0)
+	    binds_plan(cfg, cr->bundle, &cr->binds, err) < 0 ||
+	    control_timeout(CONTROL_BOOT_TIMEOUT_ENV, CONTROL_BOOT_TIMEOUT_S, &cr->boot_timeout_ms,
+			    err) < 0)
 		return -1;
 	if (!(cr->kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||
 	    !(cr->initrd = guest_asset_find(GUEST_INITRD_NAME, err)) ||
@@ -701,6 +704,7 @@ static int create_vmm(struct create *cr, husk_error_t *err)
 			.console_fd = cr->slave,
 			.ctl_listen = cr->ctl,
 			.agent_listen = cr->agent,
+			.boot_timeout_ms = cr->boot_timeout_ms,
 		},
 	};
 	if (!realpath(c->dir, cx.state_dir))
@@ -903,9 +907,13 @@ int lifecycle_start(struct container *c, husk_error_t *err)
 			goto out;
 		}
 	}
-	int timeout_ms;
-	if (control_timeout(CONTROL_START_TIMEOUT_ENV, CONTROL_START_TIMEOUT_S, &timeout_ms, err) <
-		    0 ||
+	/* By default the VMM's boot bound and a margin, the boot bound as
+	 * this environment gives it (create's, in the usual one shell). */
+	int boot_ms, timeout_ms;
+	if (control_timeout(CONTROL_BOOT_TIMEOUT_ENV, CONTROL_BOOT_TIMEOUT_S, &boot_ms, err) < 0 ||
+	    control_timeout(CONTROL_START_TIMEOUT_ENV,
+			    boot_ms / 1000 + CONTROL_START_TIMEOUT_S - CONTROL_BOOT_TIMEOUT_S,
+			    &timeout_ms, err) < 0 ||
 	    (fd = control_connect(c, err)) < 0)
 		goto out;
 	/* The guest may take its time (or never answer): no lock across the

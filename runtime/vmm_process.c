@@ -18,6 +18,7 @@
 
 #include "runtime/agent_host.h"
 #include "base/cleanup.h"
+#include "runtime/control.h"
 #include "runtime/exit_status.h"
 #include "base/fileio.h"
 #include "base/log.h"
@@ -30,7 +31,6 @@
 #define FIRST_EXEC_ID 1u
 /* How long the guest may take to boot, connect and be READY before the
  * container counts as failed. Generous: under nested emulation a boot takes seconds. */
-#define BOOT_TIMEOUT_MS 120000
 /* The router writes to no peer directly: frames wait in a queue per peer
  * and go out as the peer's socket takes them, so that a peer that stops
  * reading never stalls the router (and with it every other client). Above
@@ -903,23 +903,26 @@ static void route(struct router *r)
 			}
 		/* The guest must boot, connect and be ready in time. */
 		if (!r->ready && !r->exited && !r->create_failed) {
+			const long long boot_ms = r->p->boot_timeout_ms > 0
+							  ? r->p->boot_timeout_ms
+							  : CONTROL_BOOT_TIMEOUT_S * 1000LL;
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
 			long long ms = (now.tv_sec - r->t0.tv_sec) * 1000LL +
 				       (now.tv_nsec - r->t0.tv_nsec) / 1000000;
-			if (ms >= BOOT_TIMEOUT_MS) {
+			if (ms >= boot_ms) {
 				snprintf(r->create_error, sizeof(r->create_error),
 					 r->agent_up ? "the guest agent was not ready within %d s"
 						     : "the guest did not boot within %d s",
-					 BOOT_TIMEOUT_MS / 1000);
+					 (int)(boot_ms / 1000));
 				log_error("%s", r->create_error);
 				r->create_failed = true;
 				answer_start_waiters(r);
 				fail_container(r);
 				continue;
 			}
-			if (timeout < 0 || BOOT_TIMEOUT_MS - ms < timeout)
-				timeout = (int)(BOOT_TIMEOUT_MS - ms);
+			if (timeout < 0 || boot_ms - ms < timeout)
+				timeout = (int)(boot_ms - ms);
 		}
 		if (paused && (timeout < 0 || paused < timeout))
 			timeout = paused;

@@ -40,6 +40,7 @@ struct vmm_process {
 	const struct agent_bind_tag *binds; /* bind mounts served as shares */
 	unsigned nbinds;
 	const struct net_setup *net; /* interfaces for the guest, or NULL */
+	int boot_timeout_ms; /* booted, connected and READY within this; 0: CONTROL_BOOT_TIMEOUT_S */
 };
 
 /* Runs the VM to its end. Returns the status this process must end with:

@@ -104,3 +104,19 @@ time.sleep(1000)
 	run timeout 10 "$HUSK" --root "$WORK/root" delete --force ct4
 	[ "$status" -eq 0 ]
 }
+
+@test "HUSK_BOOT_TIMEOUT must be a whole number of seconds: create and start refuse it, naming it" {
+	mkdir -p "$WORK/b/rootfs" "$WORK/root"
+	"$HUSK" spec --bundle "$WORK/b"
+	bundle_edit "$WORK/b" '.process.terminal = false'
+	for bad in 0 x 1.5 86401; do
+		HUSK_BOOT_TIMEOUT=$bad run timeout 10 "$HUSK" --root "$WORK/root" create --bundle "$WORK/b" ct5
+		[ "$status" -eq 1 ]
+		[[ "$output" == *"HUSK_BOOT_TIMEOUT: "*"$bad"*" is not a whole number of seconds"* ]]
+		[ ! -e "$WORK/root/ct5" ]
+	done
+	fake_container ct6
+	HUSK_BOOT_TIMEOUT=x run timeout 10 "$HUSK" --root "$WORK/root" start ct6
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"HUSK_BOOT_TIMEOUT"* ]]
+}

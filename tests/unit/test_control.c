@@ -414,3 +414,61 @@ TEST(the_router_never_blocks_on_a_peer_that_does_not_read)
 	unlink(agent_path);
 	rmdir(dir);
 }
+
+/* A guest that never boots: the VMM gives up after the boot bound create
+ * handed it (HUSK_BOOT_TIMEOUT), not a fixed one, and says which. */
+TEST(the_router_gives_up_on_a_guest_that_never_boots_after_the_bound_it_was_given)
+{
+	char dir[] = "/tmp/husk-unit-boot.XXXXXX", ctl_path[64], agent_path[64];
+	husk_error_t err cleanup_error = NULL;
+	static struct router_case rc;
+	CHECK(mkdtemp(dir));
+	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl", dir);
+	snprintf(agent_path, sizeof(agent_path), "%s/1024", dir);
+	rc.p = (struct vmm_process){ .config_json = "{}",
+				     .config_len = 2,
+				     .rootfs_tag = "rootfs",
+				     .console_fd = -1,
+				     .boot_timeout_ms = 1000 };
+	rc.p.ctl_listen = agent_listen(ctl_path, &err);
+	rc.p.agent_listen = agent_listen(agent_path, &err);
+	CHECK(rc.p.ctl_listen >= 0 && rc.p.agent_listen >= 0);
+	CHECK_INT(pipe2(rc.quit, O_CLOEXEC), 0);
+	CHECK_INT(pipe2(rc.stop, O_CLOEXEC), 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pthread_t th;
+	CHECK_INT(pthread_create(&th, NULL, router_thread, &rc), 0);
+
+	/* START from a client, as `husk start` sends it: the answer is the
+	 * boot bound's error. */
+	int c = connect_to(ctl_path);
+	CHECK(c >= 0);
+	uint8_t *reply = NULL;
+	size_t rlen = 0;
+	CHECK_INT(control_call(c, AGENT_START, NULL, 0, AGENT_READY, &reply, &rlen, 20000, &err),
+		  -1);
+	CHECK(err && strstr(err->msg, "did not boot within 1 s"));
+	if (err)
+		printf("# %s\n", err->msg);
+	free(reply);
+	/* And the VM is told to stop. */
+	struct pollfd p = { rc.stop[0], POLLIN, 0 };
+	CHECK_INT(poll(&p, 1, 10000), 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	long long ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+	CHECK(ms >= 1000 && ms < 10000);
+
+	CHECK_INT(write(rc.quit[1], "q", 1), 1);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	CHECK_INT(pthread_timedjoin_np(th, NULL, &ts), 0);
+	int fds[] = { c,	  rc.p.ctl_listen, rc.p.agent_listen, rc.quit[0],
+		      rc.quit[1], rc.stop[0],	   rc.stop[1] };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		close(fds[i]);
+	unlink(ctl_path);
+	unlink(agent_path);
+	rmdir(dir);
+}
