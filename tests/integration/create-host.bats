@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # create on a host without a KVM that boots guests: what create refuses
-# before anything exists, and what its forked VMM holds before it gets to
-# /dev/kvm. Nothing here boots a guest.
+# before anything exists, and what its forked VMM holds before it builds a
+# VM. Nothing here boots a guest; tests that need the VMM forked need a
+# /dev/kvm that opens (require_kvm_device).
 
 load helpers
 
@@ -46,6 +47,7 @@ _blocked_child() {
 # looked at; a writer then lets it fail, as it must ("not a network
 # namespace").
 @test "the forked VMM keeps none of create's other descriptors and not its working directory" {
+	require_kvm_device
 	local b=$WORK/bundle fifo=$WORK/netns vmm="" create_pid
 	host_bundle "$b"
 	mkfifo "$fifo"
@@ -88,6 +90,7 @@ _blocked_child() {
 # state.json holds the annotations; one too large to read back would leave
 # a VMM no command can find.
 @test "create refuses annotations too large for its state, naming them, before anything exists" {
+	require_kvm_device
 	local b=$WORK/bundle
 	host_bundle "$b"
 	touch "$WORK/kernel" "$WORK/initrd"
@@ -167,6 +170,7 @@ held_create() {
 }
 
 @test "create killed between forking the VMM and its 'ok': the VMM dies, delete --force leaves nothing" {
+	require_kvm_device
 	local b=$WORK/bundle fifo=$WORK/netns vmm create_pid
 	host_bundle "$b"
 	mkfifo "$fifo"
@@ -203,6 +207,7 @@ held_create() {
 # fails naming what it could not write, and leaves neither a state
 # directory nor a cgroup.
 @test "create with the state directory's filesystem full fails, naming it, leaving nothing" {
+	require_kvm_device
 	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
 	local b=$WORK/bundle rc=0
 	host_bundle "$b"
