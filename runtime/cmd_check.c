@@ -121,21 +121,16 @@ static bool check_kvm(struct report *r)
 {
 	enum kvm_backend b = host_kvm_backend("/sys/module");
 	const char *nested = cpu_flag("hypervisor") ? " (nested: this host is itself a VM)" : "";
-	cleanup_close int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	char why[128];
+	const char *fix;
+	cleanup_close int fd = host_kvm_open("/dev/kvm", b, why, sizeof(why), &fix);
 	int fails = r->fails;
 
 	/* Without the device nothing else about KVM can be known or
 	 * matters: one line, naming the module, rather than a second FAIL
 	 * blaming the module for what the missing device did. */
 	if (fd < 0) {
-		int e = errno;
-		line(r, FAIL, "kvm-device",
-		     e != ENOENT ? "run as root or add the user to the group owning /dev/kvm"
-		     : b == KVM_BACKEND_NONE
-			     ? "load kvm_intel or kvm_amd; on a cloud VM, enable nested virtualization"
-			     : "the module is loaded but the device is not here: in a container, pass /dev/kvm in",
-		     "/dev/kvm: %s (KVM module: %s)", strerror(e),
-		     b == KVM_BACKEND_NONE ? "none loaded" : host_kvm_backend_name(b));
+		line(r, FAIL, "kvm-device", fix, "%s", why);
 		return false;
 	}
 	int api = ioctl(fd, KVM_GET_API_VERSION, 0);

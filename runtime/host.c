@@ -1,5 +1,7 @@
 #include "runtime/host.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/magic.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,6 +41,22 @@ const char *host_kvm_backend_name(enum kvm_backend b)
 	case KVM_BACKEND_NONE: break;
 	}
 	return "none";
+}
+
+int host_kvm_open(const char *dev, enum kvm_backend b, char *why, size_t size, const char **fix)
+{
+	int fd = open(dev, O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		return fd;
+	int e = errno;
+	snprintf(why, size, "%s: %s (KVM module: %s)", dev, strerror(e),
+		 b == KVM_BACKEND_NONE ? "none loaded" : host_kvm_backend_name(b));
+	*fix = e != ENOENT ? "run as root or add the user to the group owning /dev/kvm"
+	       : b == KVM_BACKEND_NONE
+		       ? "load kvm_intel or kvm_amd; on a cloud VM, enable nested virtualization"
+		       : "the module is loaded but the device is not here: in a container, pass /dev/kvm in";
+	errno = e;
+	return -1;
 }
 
 static long fs_type(const char *path)

@@ -5,6 +5,7 @@
 #define HUSK_HOST_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum kvm_backend {
 	KVM_BACKEND_NONE,  /* no kvm vendor module loaded */
@@ -16,6 +17,11 @@ enum kvm_backend {
 /* MODULE_DIR is normally /sys/module. */
 enum kvm_backend host_kvm_backend(const char *module_dir);
 const char *host_kvm_backend_name(enum kvm_backend b);
+
+/* Opens DEV (normally /dev/kvm) read-write. When it cannot, *WHY says so
+ * ("DEV: <strerror> (KVM module: <name>)", B being the module loaded) and
+ * *FIX what to do: `husk check` and create give the same words. */
+int host_kvm_open(const char *dev, enum kvm_backend b, char *why, size_t size, const char **fix);
 
 enum cgroup_mode {
 	CGROUP_MODE_NONE,

@@ -42,6 +42,7 @@
 #include "base/fileio.h"
 #include "runtime/control.h"
 #include "runtime/guest_assets.h"
+#include "runtime/host.h"
 #include "runtime/jail.h"
 #include "base/log.h"
 #include "oci/state.h"
@@ -525,9 +526,25 @@ static int create_check_rootfs(struct create *cr, husk_error_t *err)
 	return 0;
 }
 
+/* The VMM opens /dev/kvm only after create made the state directory and
+ * the cgroup and forked it, and then fails deep in its jail; a host that
+ * has no KVM for us is said here, as `husk check` says it, before any of
+ * that. */
+static int create_check_kvm(husk_error_t *err)
+{
+	char why[128];
+	const char *fix;
+	int fd = host_kvm_open("/dev/kvm", host_kvm_backend("/sys/module"), why, sizeof(why), &fix);
+
+	if (fd < 0)
+		return husk_error_set(err, 0, "%s: %s", why, fix);
+	close(fd);
+	return 0;
+}
+
 /* The rest of what can be refused before anything exists on the host:
  * the terminal options, the namespaces, the VM's size, the bind mounts,
- * the guest's kernel and initramfs, the cgroup's path. */
+ * the guest's kernel and initramfs, /dev/kvm, the cgroup's path. */
 static int create_validate(struct create *cr, husk_error_t *err)
 {
 	const struct create_opts *o = cr->o;
@@ -557,7 +574,8 @@ static int create_validate(struct create *cr, husk_error_t *err)
 		return -1;
 	if (!(cr->kernel = guest_asset_find(GUEST_KERNEL_NAME, err)) ||
 	    !(cr->initrd = guest_asset_find(GUEST_INITRD_NAME, err)) ||
-	    absolute_path(&cr->kernel, err) < 0 || absolute_path(&cr->initrd, err) < 0)
+	    absolute_path(&cr->kernel, err) < 0 || absolute_path(&cr->initrd, err) < 0 ||
+	    create_check_kvm(err) < 0)
 		return -1;
 	return cgroup_resolve(cfg->cgroups_path, o->id, cr->g->systemd_cgroup, cr->cgpath,
 			      sizeof(cr->cgpath), err);

@@ -3,7 +3,8 @@
 # runc 1.1 does (with its warning), refuses a frozen one, and a failed create
 # leaves it and what runs in it alone. No guest boots: the kernel is a dummy
 # file, so every create here fails after the cgroup was set up and the VMM
-# forked (no KVM on the host, or no kernel in the dummy).
+# forked (a KVM that cannot boot it, or no kernel in the dummy); without
+# /dev/kvm create gets to neither, and those tests skip.
 
 load helpers
 
@@ -109,6 +110,7 @@ other_remove() {
 }
 
 @test "a failed create in an existing cgroup with other processes leaves both alone, with runc's warning" {
+	require_kvm_device
 	other_make
 	make_bundle "$WORK/b"
 	bundle_edit "$WORK/b" '.linux.cgroupsPath = $cg' --arg cg "/$OTHER"
@@ -121,6 +123,7 @@ other_remove() {
 }
 
 @test "create refuses a frozen cgroup at once, naming linux.cgroupsPath, and leaves nothing" {
+	require_kvm_device
 	other_make
 	other_freeze
 	make_bundle "$WORK/b"
@@ -137,6 +140,7 @@ other_remove() {
 }
 
 @test "a failed create removes the cgroup it made itself" {
+	require_kvm_device
 	make_bundle "$WORK/b"
 
 	run_rt create --bundle "$WORK/b" "$CT" </dev/null

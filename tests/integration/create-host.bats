@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # create on a host without a KVM that boots guests: what create refuses
-# before anything exists, and what its forked VMM holds before it gets to
-# /dev/kvm. Nothing here boots a guest.
+# before anything exists, and what its forked VMM holds before it builds a
+# VM. Nothing here boots a guest; tests that need the VMM forked need a
+# /dev/kvm that opens (require_kvm_device).
 
 load helpers
 
@@ -46,6 +47,7 @@ _blocked_child() {
 # looked at; a writer then lets it fail, as it must ("not a network
 # namespace").
 @test "the forked VMM keeps none of create's other descriptors and not its working directory" {
+	require_kvm_device
 	local b=$WORK/bundle fifo=$WORK/netns vmm="" create_pid
 	host_bundle "$b"
 	mkfifo "$fifo"
@@ -88,6 +90,7 @@ _blocked_child() {
 # state.json holds the annotations; one too large to read back would leave
 # a VMM no command can find.
 @test "create refuses annotations too large for its state, naming them, before anything exists" {
+	require_kvm_device
 	local b=$WORK/bundle
 	host_bundle "$b"
 	touch "$WORK/kernel" "$WORK/initrd"
@@ -167,6 +170,7 @@ held_create() {
 }
 
 @test "create killed between forking the VMM and its 'ok': the VMM dies, delete --force leaves nothing" {
+	require_kvm_device
 	local b=$WORK/bundle fifo=$WORK/netns vmm create_pid
 	host_bundle "$b"
 	mkfifo "$fifo"
@@ -203,6 +207,7 @@ held_create() {
 # fails naming what it could not write, and leaves neither a state
 # directory nor a cgroup.
 @test "create with the state directory's filesystem full fails, naming it, leaving nothing" {
+	require_kvm_device
 	[ "$(id -u)" = 0 ] || skip "mounting a tmpfs needs root"
 	local b=$WORK/bundle rc=0
 	host_bundle "$b"
@@ -240,4 +245,118 @@ _create_when_full() {
 	run_rt delete --force "$CT" </dev/null
 	[ "$status" -eq 0 ]
 	[ ! -e "$WORK/root/$CT" ]
+}
+
+# What a create or run refused for the host's sake must leave: no state
+# directory (create refuses before it makes even --root), no cgroup, no
+# process and no mount of this test's; and the id stays free, as runc
+# says of one it never made.
+_refused_leaving_nothing() {
+	[ "$status" -eq 1 ]
+	[ ! -e "$WORK/root" ]
+	[ -z "$(_leaks)" ]
+	run_rt delete "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"container does not exist"* ]]
+}
+
+# without_kvm [hide-modules]: a runtime ($RUNTIME_BIN) that runs in a mount
+# namespace of its own (private: nothing propagates out) whose /dev holds
+# the host's devices but kvm, and with hide-modules a /sys/module that
+# lists no KVM module; prints its path, for RUNTIME_BIN.
+without_kvm() {
+	local s=$WORK/without-kvm
+	mkdir -p "$WORK/dev"
+	{
+		echo '#!/bin/bash'
+		printf 'dev=%q runtime=%q hide=%q\n' "$WORK/dev" "$RUNTIME_BIN" "${1:-}"
+		cat <<'EOF'
+set -eu
+[ "${HUSK_TEST_NO_KVM:-}" = 1 ] || HUSK_TEST_NO_KVM=1 exec unshare -m "$0" "$@"
+mount -t tmpfs -o mode=0755 husk-test-dev "$dev"
+for n in null zero full random urandom tty ptmx; do
+	touch "$dev/$n"
+	mount --bind "/dev/$n" "$dev/$n"
+done
+mkdir "$dev/pts"
+mount --bind /dev/pts "$dev/pts"
+mount --move "$dev" /dev
+[ -z "$hide" ] || mount -t tmpfs husk-test-modules /sys/module
+exec "$runtime" "$@"
+EOF
+	} >"$s"
+	chmod +x "$s"
+	echo "$s"
+}
+
+# Without /dev/kvm the VMM create forks can build no VM; it found out only
+# in its jail, after the state directory and the cgroup were made, and
+# said "jail: bind /dev/kvm on <jail>/dev/kvm". create and run say it
+# first, as `husk check` does: the device, why, and what to do.
+@test "create and run without /dev/kvm fail naming it and what to load, leaving nothing" {
+	[ "$(id -u)" = 0 ] || skip "a mount namespace without /dev/kvm needs root"
+	local b=$WORK/bundle nokvm cmd
+	host_bundle "$b"
+	touch "$WORK/kernel" "$WORK/initrd"
+	nokvm=$(without_kvm hide-modules)
+	for cmd in create run; do
+		HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd RUNTIME_BIN=$nokvm \
+			run_rt "$cmd" --bundle "$b" "$CT" </dev/null
+		[[ $stderr == *"husk $cmd failed: /dev/kvm: No such file or directory (KVM module: none loaded): load kvm_intel or kvm_amd"* ]]
+		_refused_leaving_nothing
+	done
+}
+
+# With a KVM module loaded but no device (a container not given /dev/kvm),
+# the module is named and the device is what is missing.
+@test "create without /dev/kvm but with a KVM module names the module and asks for the device" {
+	[ "$(id -u)" = 0 ] || skip "a mount namespace without /dev/kvm needs root"
+	local b=$WORK/bundle module="" m
+	for m in kvm_intel kvm_amd kvm_pvm; do
+		[ -d "/sys/module/$m" ] && { module=$m; break; }
+	done
+	[ -n "$module" ] || skip "no KVM module loaded on this host"
+	host_bundle "$b"
+	touch "$WORK/kernel" "$WORK/initrd"
+	HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/initrd RUNTIME_BIN=$(without_kvm) \
+		run_rt create --bundle "$b" "$CT" </dev/null
+	[[ $stderr == *"/dev/kvm: No such file or directory (KVM module: $module): "*"pass /dev/kvm in"* ]]
+	_refused_leaving_nothing
+}
+
+# The guest's kernel and initramfs are husk's own files: one missing
+# (named by HUSK_KERNEL/HUSK_INITRD, or not beside the binary) is said,
+# with the path, before anything exists.
+@test "create and run with the guest kernel or initramfs missing fail naming it, leaving nothing" {
+	local b=$WORK/bundle cmd
+	host_bundle "$b"
+	touch "$WORK/kernel" "$WORK/initrd"
+	for cmd in create run; do
+		HUSK_KERNEL=$WORK/no-kernel HUSK_INITRD=$WORK/initrd run_rt "$cmd" --bundle "$b" "$CT" </dev/null
+		[[ $stderr == *"husk $cmd failed: HUSK_KERNEL=$WORK/no-kernel: no such file or directory"* ]]
+		_refused_leaving_nothing
+		HUSK_KERNEL=$WORK/kernel HUSK_INITRD=$WORK/no-initrd run_rt "$cmd" --bundle "$b" "$CT" </dev/null
+		[[ $stderr == *"husk $cmd failed: HUSK_INITRD=$WORK/no-initrd: no such file or directory"* ]]
+		_refused_leaving_nothing
+	done
+}
+
+@test "a husk with no guest assets beside it fails create, naming where it looked, leaving nothing" {
+	local b=$WORK/bundle d
+	for d in /usr/local/share/husk /usr/share/husk; do
+		[ ! -e "$d/vmlinux" ] && [ ! -e "$d/initramfs.cpio" ] ||
+			skip "guest assets installed in $d"
+	done
+	host_bundle "$b"
+	mkdir -p "$WORK/bin"
+	cp "$RUNTIME_BIN" "$WORK/bin/husk"
+	RUNTIME_BIN=$WORK/bin/husk run_rt create --bundle "$b" "$CT" </dev/null
+	[[ $stderr == *"guest vmlinux not found (set HUSK_KERNEL, or looked in: $WORK/bin/guest, "* ]]
+	_refused_leaving_nothing
+	# The kernel there, the initramfs not.
+	mkdir "$WORK/bin/guest"
+	touch "$WORK/bin/guest/vmlinux"
+	RUNTIME_BIN=$WORK/bin/husk run_rt create --bundle "$b" "$CT" </dev/null
+	[[ $stderr == *"guest initramfs.cpio not found (set HUSK_INITRD, or looked in: $WORK/bin/guest, "* ]]
+	_refused_leaving_nothing
 }

@@ -104,6 +104,14 @@ run_rt() {
 	printf '# rt %s -> %s\n# stdout: %s\n# stderr: %s\n' "$*" "$status" "$output" "$stderr"
 }
 
+# require_kvm_device: skips a test that needs create to get past its
+# checks of the host (to make its state and cgroup, or fork its VMM): it
+# refuses a host where /dev/kvm does not open before anything else.
+require_kvm_device() {
+	[ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] ||
+		skip "no usable /dev/kvm: create refuses the host before it gets this far"
+}
+
 # require_containers: skips the test where containers cannot run: husk
 # needs a KVM that boots a guest (hack/vm-env says "direct": real VT-x or
 # AMD-V, or inside hack/kvmbox). Every runtime needs root.

@@ -237,6 +237,26 @@ TEST(kvm_backend_from_module_dir)
 	CHECK_STR(host_kvm_backend_name(KVM_BACKEND_PVM), "kvm_pvm");
 }
 
+/* `husk check` and create say the same of a /dev/kvm that does not open:
+ * missing with no module loaded is the module's to fix, missing with one
+ * loaded the container's that was not given the device. */
+TEST(kvm_open_says_why_and_what_to_do)
+{
+	char why[128];
+	const char *fix = NULL;
+
+	CHECK_INT(host_kvm_open("/nonexistent/kvm", KVM_BACKEND_NONE, why, sizeof(why), &fix), -1);
+	CHECK_INT(errno, ENOENT);
+	CHECK_STR(why, "/nonexistent/kvm: No such file or directory (KVM module: none loaded)");
+	CHECK(fix && strstr(fix, "load kvm_intel or kvm_amd"));
+	CHECK_INT(host_kvm_open("/nonexistent/kvm", KVM_BACKEND_PVM, why, sizeof(why), &fix), -1);
+	CHECK_STR(why, "/nonexistent/kvm: No such file or directory (KVM module: kvm_pvm)");
+	CHECK(fix && strstr(fix, "pass /dev/kvm in"));
+	/* Truncated, never overrun. */
+	CHECK_INT(host_kvm_open("/nonexistent/kvm", KVM_BACKEND_NONE, why, 8, &fix), -1);
+	CHECK_STR(why, "/nonexi");
+}
+
 TEST(cgroup_mode_of_non_cgroup_dir_is_none)
 {
 	CHECK_INT(host_cgroup_mode("/proc"), CGROUP_MODE_NONE);
