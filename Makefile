@@ -84,6 +84,11 @@ $(BUILD)/guest-test/test-init: tests/guest/test-init.c proto/guest_ports.h
 	@mkdir -p $(dir $@)
 	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
 
+# A guest init that fails as a broken husk-init would (faults.bats).
+$(BUILD)/guest-test/fault-init: tests/guest/fault-init.c proto/agent_proto.h
+	@mkdir -p $(dir $@)
+	$(CC) $(GUEST_CFLAGS) $(GUEST_LDFLAGS) -o $@ $<
+
 # Guest-side virtio-fs tools: the conformance program the VM tests run and
 # the guest half of bench-fs.
 GUEST_FS_TOOLS := $(BUILD)/guest-test/fs-conformance $(BUILD)/guest-test/fs-bench
@@ -94,7 +99,7 @@ $(BUILD)/guest-test/fs-%: tests/guest/fs-%.c
 $(BUILD)/guest-test/initramfs.cpio: $(BUILD)/guest-test/test-init tests/guest/build-initramfs.sh $(GUEST_FS_TOOLS)
 	tests/guest/build-initramfs.sh $@ $< $(GUEST_FS_TOOLS)
 
-vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio guest-init
+vm-assets: kernel $(BUILD)/guest-test/initramfs.cpio $(BUILD)/guest-test/fault-init guest-init
 
 # husk-init, the guest's PID 1 (rootfs/husk-init/), static, and the real
 # guest initramfs holding only it.

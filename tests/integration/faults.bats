@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # husk-test: needs-vm (run-tests.sh runs this file where guests boot)
 # Faults (issue 15): the VMM, exec or the guest's output failing in the
-# middle of a container's life. Each test ends, as every test of these
+# middle of a container's life, and guests whose kernel or agent fails
+# (tests/guest/fault-init.c stands in for a broken husk-init). Each test ends, as every test of these
 # suites, with teardown's leak check: no state directory, cgroup, process
 # or mount of the test's containers left on the host. `make test-faults`
 # runs this file with create-host.bats (create killed mid-way, a full
@@ -97,4 +98,59 @@ load helpers
 	[ "$status" -eq 0 ]
 	wait_status "$CT" stopped
 	delete_ct "$CT"
+}
+
+# fault_initrd MODE: an initramfs whose /init is tests/guest/fault-init in
+# MODE (its header lists them), or, for "none", one with no /init at all
+# (the guest kernel finds nothing to run and panics). Prints its path.
+fault_initrd() {
+	local mode=$1 stage=$WORK/initrd-$1
+	mkdir -p "$stage"
+	if [ "$mode" != none ]; then
+		install -m 0755 "$REPO_ROOT/build/guest-test/fault-init" "$stage/init"
+		echo "$mode" >"$stage/fault-mode"
+	fi
+	(cd "$stage" && find . -mindepth 1 | cpio -o -H newc --quiet) >"$stage.cpio"
+	echo "$stage.cpio"
+}
+
+# guest_fault MODE MESSAGE [ENV...]: create with MODE's initramfs (and ENV
+# in create's environment) succeeds, as it returns before the guest boots;
+# start then fails, the VMM's log (its stderr, create's) says MESSAGE, the
+# container is stopped, and a plain delete removes it (teardown checks
+# that nothing is left).
+guest_fault() {
+	local mode=$1 message=$2 initrd
+	shift 2
+	initrd=$(fault_initrd "$mode")
+	make_bundle "$WORK/b-$mode" true
+	env HUSK_INITRD="$initrd" "$@" timeout -k 5 "$RT_TIMEOUT" "$RUNTIME_BIN" --root "$WORK/root" \
+		create --bundle "$WORK/b-$mode" "$CT-$mode" </dev/null >"$WORK/$mode.out" 2>&1 3>&-
+	run_rt start "$CT-$mode" </dev/null
+	[ "$status" -eq 1 ]
+	wait_status "$CT-$mode" stopped
+	echo "# the VMM's log: $(cat "$WORK/$mode.out")" >&3
+	grep -q -- "$message" "$WORK/$mode.out"
+	delete_ct "$CT-$mode"
+}
+
+@test "a guest kernel that panics: start says so, the container is stopped, delete leaves nothing" {
+	require_containers
+	guest_fault none "guest kernel panic: Kernel panic - not syncing"
+}
+
+@test "the guest agent crashing (SIGSEGV of the guest's init): start says so, delete leaves nothing" {
+	require_containers
+	# The guest kernel's word for its init dying of signal 11.
+	guest_fault segv "guest kernel panic: .*Attempted to kill init! exitcode=0x0000000b"
+}
+
+@test "a guest agent that never connects: the VMM's boot bound ends it, start says so" {
+	require_containers
+	guest_fault silent "the guest did not boot within 10 s" HUSK_BOOT_TIMEOUT=10
+}
+
+@test "a guest agent sending malformed frames: start fails naming the agent, delete leaves nothing" {
+	require_containers
+	guest_fault garbage "waiting for HELLO: guest agent: bad frame magic 0xa5a5a5a5"
 }
