@@ -436,7 +436,12 @@ int confine_seccomp(husk_error_t *err)
  * a device: epoll_ctl, close, eventfd writes, the tap's offloads); no path,
  * no socket, no new thread, no VM set-up. An FS worker serves its share by
  * path and descriptor, and signals the guest through an eventfd; no
- * socket, no ioctl, no new thread, no signal. */
+ * socket, no ioctl, no new thread, no signal. A refused call fails with
+ * EPERM rather than killing the VMM as the process filter does: glibc
+ * makes some of these calls on its own, lazily and rarely (the time zone
+ * file at the first log line, /proc/sys/vm/overcommit_memory when a
+ * thread's heap shrinks, a terminal check on a stream's first use), and
+ * each of those copes with a failure. */
 /* clang-format off */
 static const char *const vcpu_denied[] = {
 	"open", "openat", "openat2", "stat", "lstat", "access", "faccessat", "faccessat2",
@@ -471,7 +476,7 @@ static int deny_names(scmp_filter_ctx ctx, const char *const *names, size_t n, h
 		int nr = seccomp_syscall_resolve_name(names[i]);
 		if (nr == __NR_SCMP_ERROR)
 			continue;
-		if (rule(ctx, SCMP_ACT_KILL_PROCESS, nr, names[i], 0, NULL, err) < 0)
+		if (rule(ctx, SCMP_ACT_ERRNO(EPERM), nr, names[i], 0, NULL, err) < 0)
 			return -1;
 	}
 	return 0;
@@ -488,7 +493,7 @@ static int class_rules(scmp_filter_ctx ctx, enum vmm_thread_class cls, husk_erro
 		     i++) {
 			struct scmp_arg_cmp req =
 				SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, vcpu_denied_ioctls[i]);
-			if (rule(ctx, SCMP_ACT_KILL_PROCESS, SCMP_SYS(ioctl), "ioctl", 1, &req,
+			if (rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), "ioctl", 1, &req,
 				 err) < 0)
 				return -1;
 		}

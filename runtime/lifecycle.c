@@ -356,6 +356,11 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	 * could find it to stop it: it goes when create goes. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != cx->parent)
 		_exit(1);
+	/* The log's local time zone, read now from the host's /etc/localtime:
+	 * glibc reads it at the first log line otherwise, which may come from
+	 * a vCPU thread, whose filter kills the process for any open, inside
+	 * a jail without the file. */
+	tzset();
 
 	/* Nothing the caller had open but what the VMM is given, and no hold
 	 * on its working directory (runc's CVE-2024-21626 leaked a host
