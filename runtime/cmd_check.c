@@ -416,7 +416,7 @@ static bool check_guest(struct report *r, char *paths[2])
 		return false;
 	}
 	if (paths[0]) {
-		if (boot_load_kernel(&mem, paths[0], &k, &err) < 0) {
+		if (boot_load_kernel(&mem, paths[0], NULL, &k, &err) < 0) {
 			bad_asset(r, whats[0], paths[0], err->msg);
 			husk_error_release(&err);
 			ok = false;
@@ -427,7 +427,7 @@ static bool check_guest(struct report *r, char *paths[2])
 	if (paths[1]) {
 		uint64_t gpa, size;
 		/* Placed above the kernel when there is one, as at boot. */
-		if (boot_load_initrd(&mem, paths[1], &k, &gpa, &size, &err) < 0) {
+		if (boot_load_initrd(&mem, paths[1], NULL, &k, &gpa, &size, &err) < 0) {
 			bad_asset(r, whats[1], paths[1], err->msg);
 			husk_error_release(&err);
 			ok = false;

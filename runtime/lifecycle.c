@@ -335,6 +335,9 @@ static int child_jail(struct child_ctx *cx, int *dirfd, husk_error_t *err)
 	}
 	if (jail_enter(&j, err) < 0)
 		return -1;
+	/* Errors name the host's paths, which the user knows. */
+	vm->kernel_name = vm->kernel;
+	vm->initrd_name = vm->initrd;
 	vm->kernel = "/kernel";
 	vm->initrd = "/initrd";
 	for (int i = 0; i < vm->nshares; i++) {

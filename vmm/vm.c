@@ -386,10 +386,10 @@ static int setup(struct vm *vm, bool start, husk_error_t *err)
 		  vm->fds.share_fds);
 	if (event_loop_init(&vm->loop, err) < 0 || create_vm(vm, err) < 0)
 		return -1;
-	if (boot_load_kernel(&vm->mem, cfg->kernel, &k, err) < 0)
+	if (boot_load_kernel(&vm->mem, cfg->kernel, cfg->kernel_name, &k, err) < 0)
 		return -1;
-	if (cfg->initrd &&
-	    boot_load_initrd(&vm->mem, cfg->initrd, &k, &initrd_gpa, &initrd_size, err) < 0)
+	if (cfg->initrd && boot_load_initrd(&vm->mem, cfg->initrd, cfg->initrd_name, &k,
+					    &initrd_gpa, &initrd_size, err) < 0)
 		return -1;
 	if (add_devices(vm, err) < 0 || build_cmdline(vm, cmdline, sizeof(cmdline), err) < 0)
 		return -1;

@@ -46,6 +46,9 @@ struct vm_share {
 struct vm_config {
 	const char *kernel;
 	const char *initrd;
+	/* What errors call them, when the paths above are not the user's
+	 * (the VMM's jail); NULL: the paths. */
+	const char *kernel_name, *initrd_name;
 	const char *cmdline; /* appended to husk's own; may be NULL */
 	int cpus;
 	uint64_t memory_mib;

@@ -159,23 +159,23 @@ int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data, size_t l
 	return load_kernel(m, -1, data, len, k, err);
 }
 
-/* Maps PATH read-only; *len gets its size. */
-static void *map_file(const char *path, size_t *len, int *fdp, husk_error_t *err)
+/* Maps PATH read-only; *len gets its size. Errors call it NAME. */
+static void *map_file(const char *path, const char *name, size_t *len, int *fdp, husk_error_t *err)
 {
 	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
-		husk_error_set(err, errno, "open %s", path);
+		husk_error_set(err, errno, "open %s", name);
 		return NULL;
 	}
 	if (st.st_size == 0) {
-		husk_error_set(err, 0, "%s is empty", path);
+		husk_error_set(err, 0, "%s is empty", name);
 		return NULL;
 	}
 	void *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	if (p == MAP_FAILED) {
-		husk_error_set(err, errno, "map %s", path);
+		husk_error_set(err, errno, "map %s", name);
 		return NULL;
 	}
 	*len = st.st_size;
@@ -183,26 +183,30 @@ static void *map_file(const char *path, size_t *len, int *fdp, husk_error_t *err
 	return p;
 }
 
-int boot_load_kernel(struct guest_memory *m, const char *path, struct boot_kernel *k,
-		     husk_error_t *err)
+int boot_load_kernel(struct guest_memory *m, const char *path, const char *name,
+		     struct boot_kernel *k, husk_error_t *err)
 {
 	size_t len;
 	cleanup_close int fd = -1;
-	void *data = map_file(path, &len, &fd, err);
+	if (!name)
+		name = path;
+	void *data = map_file(path, name, &len, &fd, err);
 
 	if (!data)
 		return -1;
 	int r = load_kernel(m, fd, data, len, k, err);
 	munmap(data, len);
-	return r < 0 ? husk_error_wrap(err, "%s", path) : 0;
+	return r < 0 ? husk_error_wrap(err, "%s", name) : 0;
 }
 
-int boot_load_initrd(struct guest_memory *m, const char *path, const struct boot_kernel *k,
-		     uint64_t *gpa, uint64_t *size, husk_error_t *err)
+int boot_load_initrd(struct guest_memory *m, const char *path, const char *name,
+		     const struct boot_kernel *k, uint64_t *gpa, uint64_t *size, husk_error_t *err)
 {
 	size_t len;
 	cleanup_close int fd = -1;
-	void *data = map_file(path, &len, &fd, err);
+	if (!name)
+		name = path;
+	void *data = map_file(path, name, &len, &fd, err);
 
 	if (!data)
 		return -1;
@@ -216,7 +220,7 @@ int boot_load_initrd(struct guest_memory *m, const char *path, const struct boot
 		munmap(data, len);
 		return husk_error_set(
 			err, 0, "initramfs %s (%zu KiB) does not fit in guest RAM above the kernel",
-			path, len >> 10);
+			name, len >> 10);
 	}
 	int r = place_file(m, fd, data, 0, len, addr, err);
 	munmap(data, len);

@@ -44,9 +44,10 @@ struct boot_kernel {
 	size_t setup_header_len;
 };
 
-/* Loads the kernel file at PATH into guest memory. */
-int boot_load_kernel(struct guest_memory *m, const char *path, struct boot_kernel *k,
-		     husk_error_t *err);
+/* Loads the kernel file at PATH into guest memory. Errors call it NAME
+ * (the path the user knows it by, when PATH is not; NULL: PATH). */
+int boot_load_kernel(struct guest_memory *m, const char *path, const char *name,
+		     struct boot_kernel *k, husk_error_t *err);
 
 /* Loads the image bytes (for tests and for callers with the file mapped). */
 int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data, size_t len,
@@ -54,8 +55,8 @@ int boot_load_kernel_image(struct guest_memory *m, const uint8_t *data, size_t l
 
 /* Places the initramfs at the top of low RAM, page-aligned, above the
  * kernel. Returns its address in *gpa. */
-int boot_load_initrd(struct guest_memory *m, const char *path, const struct boot_kernel *k,
-		     uint64_t *gpa, uint64_t *size, husk_error_t *err);
+int boot_load_initrd(struct guest_memory *m, const char *path, const char *name,
+		     const struct boot_kernel *k, uint64_t *gpa, uint64_t *size, husk_error_t *err);
 
 /* Zero page: setup header, command line, initramfs, e820 map. */
 int boot_write_zero_page(struct guest_memory *m, const struct boot_kernel *k, const char *cmdline,

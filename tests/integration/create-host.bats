@@ -360,3 +360,29 @@ EOF
 	[[ $stderr == *"guest initramfs.cpio not found (set HUSK_INITRD, or looked in: $WORK/bin/guest, "* ]]
 	_refused_leaving_nothing
 }
+
+# The VMM loads the kernel and initramfs inside its jail, where they are
+# /kernel and /initrd; its errors must still name the files the user gave.
+@test "a guest kernel or initramfs that is empty or no kernel: create names the host's file, leaving nothing" {
+	[ "$(id -u)" = 0 ] || skip "create needs root"
+	require_kvm_device
+	local b=$WORK/bundle
+	host_bundle "$b"
+	: >"$WORK/empty"
+	echo "not a kernel" >"$WORK/garbage"
+	local initrd=$REPO_ROOT/build/guest/initramfs.cpio kernel=$REPO_ROOT/build/guest/vmlinux
+	[ -s "$initrd" ] && [ -s "$kernel" ] || skip "no guest assets built"
+	HUSK_KERNEL=$WORK/empty HUSK_INITRD=$initrd run_rt create --bundle "$b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"husk create failed: $WORK/empty is empty"* ]]
+	[ ! -e "$WORK/root/$CT" ]
+	HUSK_KERNEL=$WORK/garbage HUSK_INITRD=$initrd run_rt create --bundle "$b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"husk create failed: $WORK/garbage: kernel: "* ]]
+	[ ! -e "$WORK/root/$CT" ]
+	HUSK_KERNEL=$kernel HUSK_INITRD=$WORK/empty run_rt create --bundle "$b" "$CT" </dev/null
+	[ "$status" -eq 1 ]
+	[[ $stderr == *"husk create failed: $WORK/empty is empty"* ]]
+	[ ! -e "$WORK/root/$CT" ]
+	[ -z "$(_leaks)" ]
+}
