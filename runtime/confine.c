@@ -436,21 +436,28 @@ int confine_seccomp(husk_error_t *err)
  * a device: epoll_ctl, close, eventfd writes, the tap's offloads); no path,
  * no socket, no new thread, no VM set-up. An FS worker serves its share by
  * path and descriptor, and signals the guest through an eventfd; no
- * socket, no ioctl, no new thread, no signal. A refused call fails with
+ * socket, no ioctl, no new thread, no signal. The agent router relays
+ * between control clients and the guest agent on sockets it already
+ * has; no path, no new socket or connection, no new thread. A refused call fails with
  * EPERM rather than killing the VMM as the process filter does: glibc
  * makes some of these calls on its own, lazily and rarely (the time zone
  * file at the first log line, /proc/sys/vm/overcommit_memory when a
  * thread's heap shrinks, a terminal check on a stream's first use), and
  * each of those copes with a failure. */
 /* clang-format off */
-static const char *const vcpu_denied[] = {
+/* Every call that takes a path or changes a file: the FS worker's work. */
+static const char *const path_calls[] = {
 	"open", "openat", "openat2", "stat", "lstat", "access", "faccessat", "faccessat2",
 	"readlink", "readlinkat", "getdents64", "statfs", "mkdirat", "unlinkat", "renameat2",
 	"linkat", "symlinkat", "mknodat", "fchmod", "fchmodat", "fchown", "fchownat", "utimensat",
 	"ftruncate", "fallocate", "syncfs", "copy_file_range", "setxattr", "getxattr",
 	"listxattr", "removexattr", "fsetxattr", "fgetxattr", "flistxattr", "fremovexattr",
-	"socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "clone",
 };
+/* New sockets and connections: the event loop's (vsock to /state). */
+static const char *const socket_calls[] = {
+	"socket", "socketpair", "connect", "bind", "listen",
+};
+static const char *const vcpu_denied[] = { "accept", "accept4", "clone" };
 static const unsigned long vcpu_denied_ioctls[] = {
 	KVM_CREATE_VM, KVM_CREATE_VCPU, KVM_SET_USER_MEMORY_REGION, KVM_SET_TSS_ADDR,
 	KVM_SET_IDENTITY_MAP_ADDR, KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2, KVM_IRQFD, KVM_IOEVENTFD,
@@ -460,10 +467,12 @@ static const unsigned long vcpu_denied_ioctls[] = {
 	KVM_SET_SIGNAL_MASK, TUNSETVNETHDRSZ, TCSETS, TCSETSW, TCSETSF, TIOCSWINSZ,
 };
 static const char *const fs_worker_denied[] = {
-	"socket", "socketpair", "connect", "bind", "listen", "accept", "accept4", "sendmsg",
-	"recvmsg", "sendto", "recvfrom", "sendmmsg", "recvmmsg", "ioctl", "clone", "kill",
-	"tgkill",
+	"accept", "accept4", "sendmsg", "recvmsg", "sendto", "recvfrom", "sendmmsg", "recvmmsg",
+	"ioctl", "clone", "kill", "tgkill",
 };
+/* The router accepts control clients and passes descriptors over the
+ * sockets it has; it never opens, connects or starts a thread. */
+static const char *const router_denied[] = { "clone" };
 /* clang-format on */
 
 /* Each class's filter as BPF, compiled before the process filter (which
@@ -482,12 +491,14 @@ static int deny_names(scmp_filter_ctx ctx, const char *const *names, size_t n, h
 	return 0;
 }
 
+#define DENY(ctx, list, err) deny_names(ctx, list, sizeof(list) / sizeof(list[0]), err)
+
 static int class_rules(scmp_filter_ctx ctx, enum vmm_thread_class cls, husk_error_t *err)
 {
 	switch (cls) {
 	case VMM_THREAD_VCPU:
-		if (deny_names(ctx, vcpu_denied, sizeof(vcpu_denied) / sizeof(vcpu_denied[0]),
-			       err) < 0)
+		if (DENY(ctx, path_calls, err) < 0 || DENY(ctx, socket_calls, err) < 0 ||
+		    DENY(ctx, vcpu_denied, err) < 0)
 			return -1;
 		for (size_t i = 0; i < sizeof(vcpu_denied_ioctls) / sizeof(vcpu_denied_ioctls[0]);
 		     i++) {
@@ -499,8 +510,11 @@ static int class_rules(scmp_filter_ctx ctx, enum vmm_thread_class cls, husk_erro
 		}
 		return 0;
 	case VMM_THREAD_FS_WORKER:
-		return deny_names(ctx, fs_worker_denied,
-				  sizeof(fs_worker_denied) / sizeof(fs_worker_denied[0]), err);
+		return DENY(ctx, socket_calls, err) < 0 ? -1 : DENY(ctx, fs_worker_denied, err);
+	case VMM_THREAD_ROUTER:
+		if (DENY(ctx, path_calls, err) < 0 || DENY(ctx, socket_calls, err) < 0)
+			return -1;
+		return DENY(ctx, router_denied, err);
 	case VMM_THREAD_CLASSES: break;
 	}
 	return husk_error_set(err, EINVAL, "no thread class %d", (int)cls);
@@ -555,9 +569,9 @@ int confine_thread_filters_prepare(husk_error_t *err)
 
 int confine_thread(enum vmm_thread_class cls, husk_error_t *err)
 {
-	static const char *const names[] = {
-		[VMM_THREAD_VCPU] = "vCPU", [VMM_THREAD_FS_WORKER] = "virtio-fs worker"
-	};
+	static const char *const names[] = { [VMM_THREAD_VCPU] = "vCPU",
+					     [VMM_THREAD_FS_WORKER] = "virtio-fs worker",
+					     [VMM_THREAD_ROUTER] = "agent router" };
 	if ((unsigned)cls >= VMM_THREAD_CLASSES || !thread_filters[cls].filter)
 		return husk_error_set(err, EINVAL, "no seccomp filter for thread class %d",
 				      (int)cls);

@@ -81,6 +81,13 @@ struct waiters {
 
 struct router {
 	struct vmm_process *p;
+	/* The VM's before_run, which the router's own wraps: once it is
+	 * done the process is confined, and the router narrows itself at its
+	 * next wake (confine_due), as the VMM's other threads do. */
+	int (*before_run)(void *arg, husk_error_t *err);
+	void *before_run_arg;
+	atomic_bool confine_due;
+	bool confined;
 	int stop_pipe[2]; /* router → vm_run: end the VM */
 	int quit_pipe[2]; /* main thread → router: the VM ended */
 	int sigfd;
@@ -871,6 +878,16 @@ static void route(struct router *r)
 	husk_error_t err = NULL;
 
 	for (;;) {
+		if (!r->confined && atomic_load(&r->confine_due)) {
+			r->confined = true;
+			if (r->p->vm.confine_thread &&
+			    r->p->vm.confine_thread(VMM_THREAD_ROUTER, &err) < 0) {
+				log_error("%s", err->msg);
+				husk_error_release(&err);
+				fail_container(r);
+				return;
+			}
+		}
 		int timeout = drop_stalled_peers(r);
 		bool hold_agent = clients_busy(r), hold_inputs = agent_busy(r);
 		nfds_t n = 0;
@@ -1029,8 +1046,20 @@ void vmm_process_route(struct vmm_process *p, int quit_fd, int stop_fd)
 	free(r);
 }
 
+/* The VM's before_run, then the word to the router that the process is
+ * confined and it may narrow itself. */
+static int router_before_run(void *arg, husk_error_t *err)
+{
+	struct router *r = arg;
+	if (r->before_run && r->before_run(r->before_run_arg, err) < 0)
+		return -1;
+	atomic_store(&r->confine_due, true);
+	return 0;
+}
+
 static void *router_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "agent-router"); /* its class, in /proc/PID/task */
 	route(arg);
 	return NULL;
 }
@@ -1052,6 +1081,7 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	r->s.fd = -1;
 	r->next_exec_id = FIRST_EXEC_ID;
 	atomic_init(&r->rootfs_sealed, false);
+	atomic_init(&r->confine_due, false);
 	for (int i = 0; p->seal_rootfs && i < p->vm.nshares && i < VM_MAX_SHARES; i++)
 		if (p->rootfs_tag && strcmp(p->vm.shares[i].tag, p->rootfs_tag) == 0)
 			p->vm.shares[i].sealed = &r->rootfs_sealed;
@@ -1077,6 +1107,10 @@ int vmm_process_run(struct vmm_process *p, husk_error_t *err)
 	}
 	p->vm.caller_signals = true;
 	p->vm.stop_fd = r->stop_pipe[0];
+	r->before_run = p->vm.before_run;
+	r->before_run_arg = p->vm.before_run_arg;
+	p->vm.before_run = router_before_run;
+	p->vm.before_run_arg = r;
 	/* The router's own while the VM runs: the agent's connection, every
 	 * control client it lets in and one more it is turning away. */
 	p->vm.extra_fds = MAX_CLIENTS + 2;

@@ -10,6 +10,9 @@
 enum vmm_thread_class {
 	VMM_THREAD_VCPU,      /* KVM_RUN, and the register accesses it exits for */
 	VMM_THREAD_FS_WORKER, /* a virtio-fs share's FUSE server */
+	/* The runtime's relay between the control socket and the guest
+	 * agent (runtime/vmm_process.c), which it runs beside the VM. */
+	VMM_THREAD_ROUTER,
 	VMM_THREAD_CLASSES
 };
 

@@ -217,21 +217,24 @@ load helpers
 	done
 	# The VMM has threads of its own (vCPUs, devices) besides the main one.
 	[ "$n" -gt 1 ]
-	# vCPU threads and virtio-fs workers each stack a filter of their
-	# class's on the process's (runtime/confine.c, confine_thread).
+	# vCPU threads, virtio-fs workers and the agent router each stack a
+	# filter of their class's on the process's (runtime/confine.c,
+	# confine_thread).
 	filters() { awk '/^Seccomp_filters:/ { print $2 }' "$1"; }
 	base=$(filters "/proc/$pid/status")
-	local vcpus=0 workers=0
+	local vcpus=0 workers=0 routers=0
 	for t in /proc/"$pid"/task/*; do
 		case "$(cat "$t/comm")" in
 		vcpu*) vcpus=$((vcpus + 1)) ;;
 		virtio-fs) workers=$((workers + 1)) ;;
+		agent-router) routers=$((routers + 1)) ;;
 		*) continue ;;
 		esac
 		[ "$(filters "$t/status")" -eq $((base + 1)) ]
 	done
 	[ "$vcpus" -ge 1 ]
 	[ "$workers" -ge 1 ]
+	[ "$routers" -eq 1 ]
 	[ "$(cat "/proc/$pid/oom_score_adj")" = 123 ]
 	grep -E '^Max core file size +0 +0 +bytes' "/proc/$pid/limits"
 	grep -E '^Max msgqueue size +4096 +8192 +bytes' "/proc/$pid/limits"

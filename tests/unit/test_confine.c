@@ -706,6 +706,11 @@ TEST(confine_thread_class_refuses_what_the_class_never_does)
 		{ { VMM_THREAD_FS_WORKER, A_THREAD }, true, "FS worker: thread" },
 		{ { VMM_THREAD_FS_WORKER, A_OPEN }, false, "FS worker: open" },
 		{ { VMM_THREAD_FS_WORKER, A_HARMLESS }, false, "FS worker: eventfd, clock" },
+		{ { VMM_THREAD_ROUTER, A_OPEN }, true, "router: open" },
+		{ { VMM_THREAD_ROUTER, A_SOCKET }, true, "router: socket" },
+		{ { VMM_THREAD_ROUTER, A_THREAD }, true, "router: thread" },
+		{ { VMM_THREAD_ROUTER, A_FIONREAD }, false, "router: FIONREAD" },
+		{ { VMM_THREAD_ROUTER, A_HARMLESS }, false, "router: eventfd, clock" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct class_case c = cases[i].c;
