@@ -29,8 +29,6 @@
  * for a failed update cannot be taken for the main process's. */
 #define UPDATE_ID 0xffffffffu
 #define FIRST_EXEC_ID 1u
-/* How long the guest may take to boot, connect and be READY before the
- * container counts as failed. Generous: under nested emulation a boot takes seconds. */
 /* The router writes to no peer directly: frames wait in a queue per peer
  * and go out as the peer's socket takes them, so that a peer that stops
  * reading never stalls the router (and with it every other client). Above
