@@ -51,13 +51,15 @@ count() {
 		f=$((f + 1))
 	fi
 	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
-	echo "# $suite: $p passed, $f failed, $s skipped"
+	# The wall time too: where CI's minutes go (the VM suites dominate).
+	echo "# $suite: $p passed, $f failed, $s skipped in $((SECONDS - suite_started)) s"
 }
 
 run_suite() {
 	local suite=$1
 	shift
 	echo "# ---- $suite: $*"
+	suite_started=$SECONDS
 	"$@" 2>&1 | tee "$out/$suite.tap"
 	count "$suite" "$out/$suite.tap" "${PIPESTATUS[0]}"
 }
@@ -71,6 +73,7 @@ box_suite() {
 	shift
 	for f in "$@"; do
 		name=$suite-$(basename "$f" .bats)
+		suite_started=$SECONDS
 		for try in 1 2; do
 			echo "# ---- $suite: $f (box, try $try)"
 			hack/kvmbox -t 1800 -e HUSK="$HUSK" -e HUSK_TEST_RETRIES=1 -- \
@@ -97,6 +100,7 @@ only_listed() {
 	files=("${kept[@]}")
 }
 
+suite_started=$SECONDS
 bats_args=(--tap)
 [ -n "${BATS_FILTER:-}" ] && bats_args+=(--filter "$BATS_FILTER")
 
@@ -105,6 +109,7 @@ bats_args=(--tap)
 skip_all() {
 	local suite=$1 reason=$2 n
 	shift 2
+	suite_started=$SECONDS
 	n=$(bats --count "$@")
 	{
 		echo "1..$n"
