@@ -6,16 +6,39 @@ load helpers
 
 AGENT_INITRD=${HUSK_TEST_AGENT_INITRD:-$REPO_ROOT/build/guest/initramfs.cpio}
 
+# The busybox rootfs, made once per file and copied per bundle: in the
+# emulated box, a few hundred `ln` processes cost half a minute a bundle.
+# `busybox --install -s /bin` chrooted into it makes the applet links in
+# one process; where chroot is not allowed, a loop does.
+agent_rootfs_template() {
+	local t=$BATS_FILE_TMPDIR/agent-rootfs a
+	if [ ! -e "$t/.done" ]; then
+		rm -rf "$t"
+		mkdir -p "$t"/{bin,tmp,etc,proc,sys,dev,work}
+		cp /bin/busybox "$t/bin/busybox"
+		if ! chroot "$t" /bin/busybox --install -s /bin 2>/dev/null; then
+			for a in $(/bin/busybox --list); do
+				[ "$a" = busybox ] || ln -sf busybox "$t/bin/$a"
+			done
+		fi
+		touch "$t/.done"
+	fi
+	echo "$t"
+}
+
 # make_bundle [JQ-FILTER]: a busybox bundle from `husk spec` (no terminal,
 # writable root unless the filter says otherwise), edited by the filter.
+# Called again in one test, it keeps the rootfs and redoes the config.
 make_bundle() {
 	[ -r "$AGENT_INITRD" ] || skip "no $AGENT_INITRD (make guest-init)"
 	B=$WORK/bundle
-	mkdir -p "$B/rootfs"/{bin,tmp,etc,proc,sys,dev,work}
-	cp /bin/busybox "$B/rootfs/bin/busybox"
-	for a in $(/bin/busybox --list); do
-		[ "$a" = busybox ] || ln -sf busybox "$B/rootfs/bin/$a"
-	done
+	local t
+	t=$(agent_rootfs_template)
+	mkdir -p "$B"
+	if [ ! -d "$B/rootfs" ]; then
+		cp -a "$t" "$B/rootfs"
+		rm -f "$B/rootfs/.done"
+	fi
 	rm -f "$B/config.json"
 	(cd "$B" && "$HUSK" spec)
 	jq '.process.terminal = false | .root.readonly = false' "$B/config.json" >"$B/c.json"
