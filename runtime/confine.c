@@ -322,6 +322,20 @@ static int rule(scmp_filter_ctx ctx, uint32_t action, int nr, const char *name, 
 	return 0;
 }
 
+/* ACTION for ioctl with each of the N requests in REQS. The request is an
+ * unsigned int in the kernel; compare the low 32 bits, so a caller that
+ * sign-extends one does not die for it. */
+static int ioctl_rules(scmp_filter_ctx ctx, uint32_t action, const unsigned long *reqs, size_t n,
+		       husk_error_t *err)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct scmp_arg_cmp req = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, reqs[i]);
+		if (rule(ctx, action, SCMP_SYS(ioctl), "ioctl", 1, &req, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 static int add_all(scmp_filter_ctx ctx, husk_error_t *err)
 {
 	const uint32_t A = SCMP_ACT_ALLOW;
@@ -348,13 +362,8 @@ static int add_all(scmp_filter_ctx ctx, husk_error_t *err)
 	    rule(ctx, A, SCMP_SYS(mprotect), "mprotect", 1, &noexec, err) < 0)
 		return -1;
 
-	/* The request is an unsigned int in the kernel; compare the low 32
-	 * bits, so a caller that sign-extends one does not die for it. */
-	for (size_t i = 0; i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
-		struct scmp_arg_cmp req = SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, ioctls[i]);
-		if (rule(ctx, A, SCMP_SYS(ioctl), "ioctl", 1, &req, err) < 0)
-			return -1;
-	}
+	if (ioctl_rules(ctx, A, ioctls, sizeof(ioctls) / sizeof(ioctls[0]), err) < 0)
+		return -1;
 	for (size_t i = 0; i < sizeof(fcntls) / sizeof(fcntls[0]); i++) {
 		struct scmp_arg_cmp cmd = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)fcntls[i]);
 		if (rule(ctx, A, SCMP_SYS(fcntl), "fcntl", 1, &cmd, err) < 0)
@@ -438,12 +447,12 @@ int confine_seccomp(husk_error_t *err)
  * path and descriptor, and signals the guest through an eventfd; no
  * socket, no ioctl, no new thread, no signal. The agent router relays
  * between control clients and the guest agent on sockets it already
- * has; no path, no new socket or connection, no new thread. A refused call fails with
- * EPERM rather than killing the VMM as the process filter does: glibc
- * makes some of these calls on its own, lazily and rarely (the time zone
- * file at the first log line, /proc/sys/vm/overcommit_memory when a
- * thread's heap shrinks, a terminal check on a stream's first use), and
- * each of those copes with a failure. */
+ * has; no path, no new socket or connection, no new thread. A refused
+ * call fails with EPERM rather than killing the VMM as the process filter
+ * does: glibc makes some of these calls on its own, lazily and rarely
+ * (the time zone file at the first log line, /proc/sys/vm/overcommit_memory
+ * when a thread's heap shrinks, a terminal check on a stream's first use),
+ * and each of those copes with a failure. */
 /* clang-format off */
 /* Every call that takes a path or changes a file: the FS worker's work. */
 static const char *const path_calls[] = {
@@ -500,15 +509,8 @@ static int class_rules(scmp_filter_ctx ctx, enum vmm_thread_class cls, husk_erro
 		if (DENY(ctx, path_calls, err) < 0 || DENY(ctx, socket_calls, err) < 0 ||
 		    DENY(ctx, vcpu_denied, err) < 0)
 			return -1;
-		for (size_t i = 0; i < sizeof(vcpu_denied_ioctls) / sizeof(vcpu_denied_ioctls[0]);
-		     i++) {
-			struct scmp_arg_cmp req =
-				SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffUL, vcpu_denied_ioctls[i]);
-			if (rule(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), "ioctl", 1, &req,
-				 err) < 0)
-				return -1;
-		}
-		return 0;
+		return ioctl_rules(ctx, SCMP_ACT_ERRNO(EPERM), vcpu_denied_ioctls,
+				   sizeof(vcpu_denied_ioctls) / sizeof(vcpu_denied_ioctls[0]), err);
 	case VMM_THREAD_FS_WORKER:
 		return DENY(ctx, socket_calls, err) < 0 ? -1 : DENY(ctx, fs_worker_denied, err);
 	case VMM_THREAD_ROUTER:
