@@ -77,10 +77,10 @@ static int bind_into(const char *root, const char *name, const char *src, bool d
 }
 
 /* /proc/self/fd, and nothing else of /proc: the FUSE server reopens its
- * descriptors through it. A whole procfs would also hold /proc/self/mem, which writes
- * through page protections: a taken-over VMM would patch its own code
- * despite the no-PROT_EXEC rule. The fd directory is a bind mount, so
- * ".." from it ends in the jail's /proc/self, not in procfs. */
+ * descriptors through it. A whole procfs would also hold /proc/self/mem,
+ * which writes through page protections: a taken-over VMM would patch its
+ * own code despite the no-PROT_EXEC rule. The fd directory is a bind
+ * mount, so ".." from it ends in the jail's /proc/self, not in procfs. */
 static int mount_proc_self(const char *root, husk_error_t *err)
 {
 	static const char *const dirs[] = { "proc", "proc/self", PROC_STAGE };

@@ -360,9 +360,9 @@ static _Noreturn void child_main(struct child_ctx *cx)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != cx->parent)
 		_exit(1);
 	/* The log's local time zone, read now from the host's /etc/localtime:
-	 * glibc reads it at the first log line otherwise, which may come from
-	 * a vCPU thread, whose filter kills the process for any open, inside
-	 * a jail without the file. */
+	 * glibc reads it at the first log line otherwise, which may come
+	 * inside the jail, where the file is not, or from a thread whose
+	 * filter refuses every open. */
 	tzset();
 
 	/* Nothing the caller had open but what the VMM is given, and no hold

@@ -2,11 +2,11 @@
 # husk-test: needs-vm (run-tests.sh runs this file where guests boot)
 # Faults (issue 15): the VMM, exec or the guest's output failing in the
 # middle of a container's life, and guests whose kernel or agent fails
-# (tests/guest/fault-init.c stands in for a broken husk-init). Each test ends, as every test of these
-# suites, with teardown's leak check: no state directory, cgroup, process
-# or mount of the test's containers left on the host. `make test-faults`
-# runs this file with create-host.bats (create killed mid-way, a full
-# state directory), which needs no guest.
+# (tests/guest/fault-init.c stands in for a broken husk-init). Each test
+# ends, as every test of these suites, with teardown's leak check: no
+# state directory, cgroup, process or mount of the test's containers left
+# on the host. `make test-faults` runs this file with create-host.bats
+# (create killed mid-way, a full state directory), which needs no guest.
 
 load helpers
 
