@@ -273,6 +273,9 @@ TEST(start_waits_for_a_silent_guest_without_the_lock_and_within_its_bound)
 struct router_case {
 	struct vmm_process p;
 	int quit[2], stop[2];
+	char dir[32], ctl_path[64], agent_path[64];
+	pthread_t th;
+	bool started;
 };
 
 static void *router_thread(void *arg)
@@ -292,6 +295,48 @@ static int connect_to(const char *path)
 		return -1;
 	}
 	return fd;
+}
+
+/* Runs the VMM's router, without a VM, on a control and an agent socket in
+ * a scratch directory; the guest's boot bound is BOOT_TIMEOUT_MS (0: the
+ * default). Sets rc->started once it runs. */
+static void router_case_start(struct router_case *rc, int boot_timeout_ms)
+{
+	husk_error_t err cleanup_error = NULL;
+	snprintf(rc->dir, sizeof(rc->dir), "/tmp/husk-unit-router.XXXXXX");
+	CHECK(mkdtemp(rc->dir));
+	snprintf(rc->ctl_path, sizeof(rc->ctl_path), "%s/ctl", rc->dir);
+	snprintf(rc->agent_path, sizeof(rc->agent_path), "%s/1024", rc->dir);
+	rc->p = (struct vmm_process){ .config_json = "{}",
+				      .config_len = 2,
+				      .rootfs_tag = "rootfs",
+				      .console_fd = -1,
+				      .boot_timeout_ms = boot_timeout_ms };
+	rc->p.ctl_listen = agent_listen(rc->ctl_path, &err);
+	rc->p.agent_listen = agent_listen(rc->agent_path, &err);
+	CHECK(rc->p.ctl_listen >= 0 && rc->p.agent_listen >= 0);
+	CHECK_INT(pipe2(rc->quit, O_CLOEXEC), 0);
+	CHECK_INT(pipe2(rc->stop, O_CLOEXEC), 0);
+	CHECK_INT(pthread_create(&rc->th, NULL, router_thread, rc), 0);
+	rc->started = true;
+}
+
+/* Tells the router to end, which it must within 10 s, and removes what
+ * router_case_start() made. */
+static void router_case_stop(struct router_case *rc)
+{
+	CHECK_INT(write(rc->quit[1], "q", 1), 1);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	CHECK_INT(pthread_timedjoin_np(rc->th, NULL, &ts), 0);
+	int fds[] = { rc->p.ctl_listen, rc->p.agent_listen, rc->quit[0],
+		      rc->quit[1],	rc->stop[0],	    rc->stop[1] };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		close(fds[i]);
+	unlink(rc->ctl_path);
+	unlink(rc->agent_path);
+	rmdir(rc->dir);
 }
 
 /* Writes frames of TYPE for process ID to FD until it takes no more for a
@@ -319,23 +364,12 @@ static size_t flood(int fd, uint16_t type, uint32_t id)
  * and ends when told, instead of blocking in a write to either. */
 TEST(the_router_never_blocks_on_a_peer_that_does_not_read)
 {
-	char dir[] = "/tmp/husk-unit-router.XXXXXX", ctl_path[64], agent_path[64];
 	husk_error_t err cleanup_error = NULL;
 	static struct router_case rc;
 	int small = 4096;
-	CHECK(mkdtemp(dir));
-	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl", dir);
-	snprintf(agent_path, sizeof(agent_path), "%s/1024", dir);
-	rc.p = (struct vmm_process){
-		.config_json = "{}", .config_len = 2, .rootfs_tag = "rootfs", .console_fd = -1
-	};
-	rc.p.ctl_listen = agent_listen(ctl_path, &err);
-	rc.p.agent_listen = agent_listen(agent_path, &err);
-	CHECK(rc.p.ctl_listen >= 0 && rc.p.agent_listen >= 0);
-	CHECK_INT(pipe2(rc.quit, O_CLOEXEC), 0);
-	CHECK_INT(pipe2(rc.stop, O_CLOEXEC), 0);
-	pthread_t th;
-	CHECK_INT(pthread_create(&th, NULL, router_thread, &rc), 0);
+	router_case_start(&rc, 0);
+	CHECK(rc.started);
+	const char *ctl_path = rc.ctl_path, *agent_path = rc.agent_path;
 
 	/* The guest agent: HELLO, takes NETWORK and CREATE, says READY, then
 	 * reads nothing more. */
@@ -392,57 +426,26 @@ TEST(the_router_never_blocks_on_a_peer_that_does_not_read)
 	printf("# a client wrote %zu KiB of stdin for a guest that does not read\n", n >> 10);
 
 	/* Still there: it ends when told. */
-	CHECK_INT(write(rc.quit[1], "q", 1), 1);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
-	CHECK_INT(pthread_timedjoin_np(th, NULL, &ts), 0);
-	int fds[] = { a,
-		      b,
-		      c,
-		      d,
-		      agent,
-		      rc.p.ctl_listen,
-		      rc.p.agent_listen,
-		      rc.quit[0],
-		      rc.quit[1],
-		      rc.stop[0],
-		      rc.stop[1] };
+	router_case_stop(&rc);
+	int fds[] = { a, b, c, d, agent };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		close(fds[i]);
-	unlink(ctl_path);
-	unlink(agent_path);
-	rmdir(dir);
 }
 
 /* A guest that never boots: the VMM gives up after the boot bound create
  * handed it (HUSK_BOOT_TIMEOUT), not a fixed one, and says which. */
 TEST(the_router_gives_up_on_a_guest_that_never_boots_after_the_bound_it_was_given)
 {
-	char dir[] = "/tmp/husk-unit-boot.XXXXXX", ctl_path[64], agent_path[64];
 	husk_error_t err cleanup_error = NULL;
 	static struct router_case rc;
-	CHECK(mkdtemp(dir));
-	snprintf(ctl_path, sizeof(ctl_path), "%s/ctl", dir);
-	snprintf(agent_path, sizeof(agent_path), "%s/1024", dir);
-	rc.p = (struct vmm_process){ .config_json = "{}",
-				     .config_len = 2,
-				     .rootfs_tag = "rootfs",
-				     .console_fd = -1,
-				     .boot_timeout_ms = 1000 };
-	rc.p.ctl_listen = agent_listen(ctl_path, &err);
-	rc.p.agent_listen = agent_listen(agent_path, &err);
-	CHECK(rc.p.ctl_listen >= 0 && rc.p.agent_listen >= 0);
-	CHECK_INT(pipe2(rc.quit, O_CLOEXEC), 0);
-	CHECK_INT(pipe2(rc.stop, O_CLOEXEC), 0);
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	pthread_t th;
-	CHECK_INT(pthread_create(&th, NULL, router_thread, &rc), 0);
+	router_case_start(&rc, 1000);
+	CHECK(rc.started);
 
 	/* START from a client, as `husk start` sends it: the answer is the
 	 * boot bound's error. */
-	int c = connect_to(ctl_path);
+	int c = connect_to(rc.ctl_path);
 	CHECK(c >= 0);
 	uint8_t *reply = NULL;
 	size_t rlen = 0;
@@ -459,16 +462,6 @@ TEST(the_router_gives_up_on_a_guest_that_never_boots_after_the_bound_it_was_give
 	long long ms = (t1.tv_sec - t0.tv_sec) * 1000LL + (t1.tv_nsec - t0.tv_nsec) / 1000000;
 	CHECK(ms >= 1000 && ms < 10000);
 
-	CHECK_INT(write(rc.quit[1], "q", 1), 1);
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += 10;
-	CHECK_INT(pthread_timedjoin_np(th, NULL, &ts), 0);
-	int fds[] = { c,	  rc.p.ctl_listen, rc.p.agent_listen, rc.quit[0],
-		      rc.quit[1], rc.stop[0],	   rc.stop[1] };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		close(fds[i]);
-	unlink(ctl_path);
-	unlink(agent_path);
-	rmdir(dir);
+	router_case_stop(&rc);
+	close(c);
 }
