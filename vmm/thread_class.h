@@ -1,7 +1,8 @@
 /* The VMM's threads by what they do, so that each class can be confined
  * to what it needs (runtime/confine.h, confine_thread()). A class's filter
  * is loaded by the thread itself, on top of the process's: seccomp filters
- * are per thread, and a thread's own is inherited by nothing else. */
+ * are per thread, and one a thread loads reaches only it and the threads
+ * it starts afterwards (none of these start any). */
 #ifndef HUSK_VMM_THREAD_CLASS_H
 #define HUSK_VMM_THREAD_CLASS_H
 
